@@ -1,0 +1,429 @@
+/* buddy.c -- the buddy page allocator: free_area[0..MAX_PAGE_ORDER] per zone,
+ * split on allocation (expand), merge with the buddy pfn ^ (1 << order) on
+ * free, GFP zone selection, zonelist fallback across zones and nodes, and
+ * min/low/high watermarks with lowmem reserves.
+ *
+ * Invariants: a free block of order k starts at a pfn aligned to 2^k, lies
+ * inside one zone, and only its head frame carries PG_buddy (with order k);
+ * a block and its buddy are never both free at the same order below the
+ * maximum (they would have merged); deferred blocks are max-order, free,
+ * untouched and counted in nr_free[MAX_ORDER] by vmi_zone_nr_free().
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vm-internal.h"
+
+#define MAX_ORDER_NR_PAGES (1ull << VM_MAX_PAGE_ORDER)
+
+/* ---- free lists ----------------------------------------------------------- */
+
+static void add_to_free_list(struct vm_engine *e, struct zone *z, uint64_t pfn, unsigned order)
+{
+	struct free_area *area = &z->free_area[order];
+	struct page *p = pfn_to_page(e, pfn);
+
+	p->prev = PFN_NONE;
+	p->next = area->head;
+	if (area->head != PFN_NONE)
+		pfn_to_page(e, area->head)->prev = (uint32_t)pfn;
+	area->head = (uint32_t)pfn;
+	p->flags = (uint8_t)((p->flags & PG_dirty) | PG_buddy);
+	p->order = (uint8_t)order;
+	area->nr_free++;
+}
+
+static void del_from_free_list(struct vm_engine *e, struct zone *z, uint64_t pfn, unsigned order)
+{
+	struct free_area *area = &z->free_area[order];
+	struct page *p = pfn_to_page(e, pfn);
+
+	if (p->prev != PFN_NONE)
+		pfn_to_page(e, p->prev)->next = p->next;
+	else
+		area->head = p->next;
+	if (p->next != PFN_NONE)
+		pfn_to_page(e, p->next)->prev = p->prev;
+	p->next = p->prev = 0;
+	p->flags &= (uint8_t)~PG_buddy;
+	p->order = 0;
+	area->nr_free--;
+}
+
+/* Free [start, end) as the largest aligned blocks that fit: they cannot
+ * merge with each other, so no merge pass is needed. */
+static void free_range_eager(struct vm_engine *e, struct zone *z, uint64_t start, uint64_t end)
+{
+	while (start < end) {
+		unsigned order = VM_MAX_PAGE_ORDER;
+
+		while (order > 0 && ((start & ((1ull << order) - 1)) || start + (1ull << order) > end))
+			order--;
+		add_to_free_list(e, z, start, order);
+		start += 1ull << order;
+	}
+}
+
+void vmi_buddy_init_zone(struct vm_engine *e, struct zone *z)
+{
+	uint64_t astart, aend;
+
+	z->free_pages = z->managed;
+	z->deferred_pfn = z->deferred_end = z->start_pfn;
+	if (!z->managed)
+		return;
+	astart = (z->start_pfn + MAX_ORDER_NR_PAGES - 1) & ~(MAX_ORDER_NR_PAGES - 1);
+	aend = z->end_pfn & ~(MAX_ORDER_NR_PAGES - 1);
+	if (astart >= aend) {
+		free_range_eager(e, z, z->start_pfn, z->end_pfn);
+		return;
+	}
+	/* Only the unaligned edges are touched now; the aligned middle stays
+	 * deferred until allocations reach it. */
+	free_range_eager(e, z, z->start_pfn, astart);
+	free_range_eager(e, z, aend, z->end_pfn);
+	z->deferred_pfn = astart;
+	z->deferred_end = aend;
+}
+
+uint64_t vmi_zone_nr_free(const struct zone *z, unsigned order)
+{
+	uint64_t n = z->free_area[order].nr_free;
+
+	if (order == VM_MAX_PAGE_ORDER)
+		n += (z->deferred_end - z->deferred_pfn) >> VM_MAX_PAGE_ORDER;
+	return n;
+}
+
+/* ---- watermarks --------------------------------------------------------- */
+
+static uint64_t isqrt(uint64_t x)
+{
+	uint64_t r = 0, bit = 1ull << 62;
+
+	while (bit > x)
+		bit >>= 2;
+	while (bit) {
+		if (x >= r + bit) {
+			x -= r + bit;
+			r = (r >> 1) + bit;
+		} else {
+			r >>= 1;
+		}
+		bit >>= 2;
+	}
+	return r;
+}
+
+/*
+ * min_free_kbytes = sqrt(lowmem_kbytes * 16), clamped to [128 KiB, 256 MiB],
+ * shared among the lowmem zones in proportion to their size; HighMem zones
+ * get a small fixed reserve since nothing atomic can use them anyway.  The
+ * lowmem reserve keeps allocations that could have used a higher zone from
+ * draining a lower one (ratios 256 for DMA and DMA32, 32 for Normal).
+ */
+void vmi_setup_watermarks(struct vm_engine *e)
+{
+	static const unsigned ratio[VM_NR_ZONES] = { 256, 256, 32, 0, 0 };
+	uint64_t lowmem = 0, min_kb, pages_min;
+
+	for (unsigned n = 0; n < e->nr_nodes; n++)
+		for (int t = 0; t < VM_NR_ZONES; t++)
+			if (t != VM_ZONE_HIGHMEM)
+				lowmem += e->zones[n][t].managed;
+	min_kb = isqrt((lowmem << (VM_PAGE_SHIFT - 10)) * 16);
+	if (min_kb < 128)
+		min_kb = 128;
+	if (min_kb > 262144)
+		min_kb = 262144;
+	pages_min = min_kb >> (VM_PAGE_SHIFT - 10);
+
+	for (unsigned n = 0; n < e->nr_nodes; n++) {
+		for (int t = 0; t < VM_NR_ZONES; t++) {
+			struct zone *z = &e->zones[n][t];
+			uint64_t min, delta;
+
+			if (!z->managed)
+				continue;
+			if (t == VM_ZONE_HIGHMEM) {
+				min = z->managed / 1024;
+				min = min < 32 ? 32 : min > 128 ? 128 : min;
+				if (min > z->managed / 4)
+					min = z->managed / 4;
+			} else {
+				min = lowmem ? pages_min * z->managed / lowmem : 0;
+			}
+			delta = z->managed * 10 / 10000;
+			if (delta < min / 4)
+				delta = min / 4;
+			z->wmark_min = min;
+			z->wmark_low = min + delta;
+			z->wmark_high = min + 2 * delta;
+
+			for (int j = 0; j < VM_NR_ZONES; j++) {
+				uint64_t above = 0;
+
+				z->lowmem_reserve[j] = 0;
+				if (j <= t || !ratio[t])
+					continue;
+				for (int k = t + 1; k <= j; k++)
+					above += e->zones[n][k].managed;
+				z->lowmem_reserve[j] = above / ratio[t];
+			}
+		}
+	}
+}
+
+static bool zone_watermark_ok(const struct zone *z, unsigned order, int highest, gfp_t gfp)
+{
+	int64_t min = (int64_t)z->wmark_min;
+	int64_t free = (int64_t)z->free_pages - (int64_t)((1ull << order) - 1);
+
+	if (gfp & __GFP_NOFAIL) {
+		/* There is no reclaim to wait for: a NOFAIL request may use
+		 * every reserve rather than loop forever. */
+		min = 0;
+	} else if (gfp & __GFP_HIGH) {
+		min -= min / 2;
+		if (!(gfp & __GFP_DIRECT_RECLAIM))
+			min -= min / 4;
+	}
+	if (gfp & __GFP_NOFAIL)
+		return free > 0;
+	return free > min + (int64_t)z->lowmem_reserve[highest];
+}
+
+/* ---- allocation ----------------------------------------------------------- */
+
+static bool layout_has(const struct vm_engine *e, enum vm_zone_type t)
+{
+	for (unsigned n = 0; n < e->nr_nodes; n++)
+		if (e->zones[n][t].managed)
+			return true;
+	return false;
+}
+
+/* The highest zone a request may use, as the kernel's gfp_zone(). */
+static int gfp_zone(const struct vm_engine *e, gfp_t gfp)
+{
+	if (gfp & __GFP_DMA)
+		return VM_ZONE_DMA;
+	if (gfp & __GFP_DMA32)
+		return e->layout->dma32_end > e->layout->dma_end ? VM_ZONE_DMA32 : VM_ZONE_NORMAL;
+	if ((gfp & (__GFP_HIGHMEM | __GFP_MOVABLE)) == (__GFP_HIGHMEM | __GFP_MOVABLE) &&
+	    layout_has(e, VM_ZONE_MOVABLE))
+		return VM_ZONE_MOVABLE;
+	if (gfp & __GFP_HIGHMEM)
+		return VM_ZONE_HIGHMEM;
+	return VM_ZONE_NORMAL;
+}
+
+int vmi_check_gfp(const struct vm_engine *e, gfp_t gfp, int node)
+{
+	unsigned zbits = !!(gfp & __GFP_DMA) + !!(gfp & __GFP_DMA32) + !!(gfp & __GFP_HIGHMEM);
+
+	if (gfp & ~GFP_VALID_MASK)
+		return -EINVAL;
+	if (zbits > 1)
+		return -EINVAL;
+	if (node != NUMA_NO_NODE && (node < 0 || (unsigned)node >= e->nr_nodes))
+		return -EINVAL;
+	return 0;
+}
+
+/* Take a block of exactly this order from the smallest free block that can
+ * supply it, splitting the rest back onto the lower lists. */
+static uint64_t rmqueue_smallest(struct vm_engine *e, struct zone *z, unsigned order)
+{
+	for (unsigned o = order; o < VM_NR_ORDERS; o++) {
+		uint64_t pfn;
+
+		if (z->free_area[o].head != PFN_NONE) {
+			pfn = z->free_area[o].head;
+			del_from_free_list(e, z, pfn, o);
+		} else if (o == VM_MAX_PAGE_ORDER && z->deferred_pfn < z->deferred_end) {
+			pfn = z->deferred_pfn;
+			z->deferred_pfn += MAX_ORDER_NR_PAGES;
+		} else {
+			continue;
+		}
+		/* expand: keep the lower half, free the upper halves. */
+		while (o > order) {
+			o--;
+			add_to_free_list(e, z, pfn + (1ull << o), o);
+		}
+		z->free_pages -= 1ull << order;
+		return pfn;
+	}
+	return PFN_NONE;
+}
+
+static void prep_new_page(struct vm_engine *e, uint64_t pfn, unsigned order,
+			  uint8_t owner, gfp_t gfp)
+{
+	uint64_t n = 1ull << order;
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct page *p = pfn_to_page(e, pfn + i);
+
+		p->flags = (uint8_t)((p->flags & PG_dirty) | owner);
+		p->order = 0;
+		p->private = 0;
+		if (gfp & __GFP_ZERO)
+			vmi_clear_frame(e, pfn + i);
+	}
+	pfn_to_page(e, pfn)->flags |= PG_head;
+	pfn_to_page(e, pfn)->order = (uint8_t)order;
+}
+
+int vmi_alloc_pages(struct vm_engine *e, gfp_t gfp, unsigned order, int node,
+		    uint8_t owner, uint64_t *ret_pfn)
+{
+	int highest = gfp_zone(e, gfp);
+	unsigned pref = node == NUMA_NO_NODE ? 0 : (unsigned)node;
+	unsigned nr = (gfp & __GFP_THISNODE) ? 1 : e->nr_nodes;
+
+	for (unsigned i = 0; i < nr; i++) {
+		unsigned nid = e->node_order[pref][i];
+
+		for (int t = highest; t >= 0; t--) {
+			struct zone *z = &e->zones[nid][t];
+			uint64_t pfn;
+
+			if (!z->managed || !zone_watermark_ok(z, order, highest, gfp))
+				continue;
+			pfn = rmqueue_smallest(e, z, order);
+			if (pfn == PFN_NONE)
+				continue;
+			prep_new_page(e, pfn, order, owner, gfp);
+			*ret_pfn = pfn;
+			return 0;
+		}
+	}
+	return -ENOMEM;
+}
+
+/* ---- free ------------------------------------------------------------------ */
+
+static bool page_is_buddy(struct vm_engine *e, const struct zone *z, uint64_t pfn, unsigned order)
+{
+	const struct page *p;
+
+	if (pfn < z->start_pfn || pfn >= z->end_pfn)
+		return false;
+	p = pfn_to_page(e, pfn);
+	return (p->flags & PG_buddy) && p->order == order;
+}
+
+void vmi_free_pages(struct vm_engine *e, uint64_t pfn, unsigned order)
+{
+	struct zone *z = vmi_pfn_zone(e, pfn);
+	uint64_t n = 1ull << order;
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct page *p = pfn_to_page(e, pfn + i);
+
+		p->flags &= PG_dirty;
+		p->order = 0;
+		p->private = 0;
+		if (e->cfg.init_on_free)
+			vmi_clear_frame(e, pfn + i);
+	}
+	z->free_pages += n;
+
+	while (order < VM_MAX_PAGE_ORDER) {
+		uint64_t buddy = pfn ^ (1ull << order);
+
+		if (!page_is_buddy(e, z, buddy, order))
+			break;
+		del_from_free_list(e, z, buddy, order);
+		pfn &= buddy;
+		order++;
+	}
+	add_to_free_list(e, z, pfn, order);
+}
+
+/* ---- public entry points ---------------------------------------------------- */
+
+int vm_alloc_pages(struct vm_engine *e, gfp_t gfp, unsigned order, int node, uint64_t *ret_pfn)
+{
+	uint64_t pfn;
+	int r;
+
+	if (!e || !ret_pfn || order > VM_MAX_PAGE_ORDER)
+		return -EINVAL;
+	r = vmi_check_gfp(e, gfp, node);
+	if (r < 0)
+		return r;
+	r = vmi_alloc_pages(e, gfp, order, node, PG_user, &pfn);
+	if (r < 0) {
+		e->nr_alloc_failures++;
+		if (!(gfp & __GFP_NOWARN))
+			vmi_log(e, VM_LOG_WARNING, "page allocation failure: order:%u, mode:%#x",
+				order, gfp);
+		return r;
+	}
+	e->user_pages += 1ull << order;
+	*ret_pfn = pfn;
+	return 0;
+}
+
+static int check_user_block(const struct vm_engine *e, uint64_t pfn, unsigned *ret_order)
+{
+	const struct page *p;
+
+	if (pfn >= e->nr_pages)
+		return -EINVAL;
+	p = pfn_to_page(e, pfn);
+	if ((p->flags & (PG_head | PG_user)) != (PG_head | PG_user))
+		return -EINVAL;
+	*ret_order = p->order;
+	return 0;
+}
+
+int vm_free_pages(struct vm_engine *e, uint64_t pfn, unsigned order)
+{
+	unsigned have;
+
+	if (!e || order > VM_MAX_PAGE_ORDER || check_user_block(e, pfn, &have) < 0 || have != order)
+		return -EINVAL;
+	/* A frame still mapped by a vmap area cannot go back to the allocator. */
+	for (uint64_t i = 0; i < (1ull << order); i++)
+		if (pfn_to_page(e, pfn + i)->mapcount)
+			return -EBUSY;
+	vmi_free_pages(e, pfn, order);
+	e->user_pages -= 1ull << order;
+	return 0;
+}
+
+static int phys_range(const struct vm_engine *e, uint64_t pfn, uint64_t offset, uint64_t len)
+{
+	unsigned order;
+
+	if (check_user_block(e, pfn, &order) < 0)
+		return -EINVAL;
+	if (offset > (VM_PAGE_SIZE << order) || len > (VM_PAGE_SIZE << order) - offset)
+		return -EINVAL;
+	return 0;
+}
+
+int vm_phys_read(struct vm_engine *e, uint64_t pfn, uint64_t offset, void *buf, uint64_t len)
+{
+	if (!e || (!buf && len) || phys_range(e, pfn, offset, len) < 0)
+		return -EINVAL;
+	if (len)
+		memcpy(buf, pfn_to_virt(e, pfn) + offset, len);
+	return 0;
+}
+
+int vm_phys_write(struct vm_engine *e, uint64_t pfn, uint64_t offset, const void *buf, uint64_t len)
+{
+	if (!e || (!buf && len) || phys_range(e, pfn, offset, len) < 0)
+		return -EINVAL;
+	if (!len)
+		return 0;
+	for (uint64_t f = (offset >> VM_PAGE_SHIFT); f <= ((offset + len - 1) >> VM_PAGE_SHIFT); f++)
+		pfn_to_page(e, pfn + f)->flags |= PG_dirty;
+	memcpy(pfn_to_virt(e, pfn) + offset, buf, len);
+	return 0;
+}

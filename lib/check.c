@@ -1,0 +1,352 @@
+/* check.c -- the invariant checker: walks every structure of an engine and
+ * verifies the equations of vm-internal.h.  It is the tests' oracle after
+ * random operation sequences, so it trusts no counter it can recompute.
+ *
+ * Cost: O(frames + areas + mapped pages); it allocates two bitmaps of one
+ * bit per frame and reads the whole memmap, so it is for tests and for the
+ * daemon's explicit "check" request, never for a hot path.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm-internal.h"
+
+struct checker {
+	struct vm_engine *e;
+	char *msg;
+	size_t msglen;
+	uint64_t *free_map;     /* frames inside a free block or deferred range */
+	uint64_t *area_map;     /* frames seen in a vmalloc area */
+};
+
+__attribute__((format(printf, 2, 3)))
+static int fail(struct checker *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->msg && c->msglen) {
+		va_start(ap, fmt);
+		vsnprintf(c->msg, c->msglen, fmt, ap);
+		va_end(ap);
+	}
+	return -EUCLEAN;
+}
+
+static bool test_and_set(uint64_t *map, uint64_t bit)
+{
+	bool was = map[bit / 64] & (1ull << (bit % 64));
+
+	map[bit / 64] |= 1ull << (bit % 64);
+	return was;
+}
+
+static bool test_bit(const uint64_t *map, uint64_t bit)
+{
+	return map[bit / 64] & (1ull << (bit % 64));
+}
+
+typedef unsigned long long ull;
+
+static int check_zone(struct checker *c, const struct zone *z, uint64_t *nr_buddy_heads)
+{
+	struct vm_engine *e = c->e;
+	uint64_t pages = 0;
+
+	for (unsigned o = 0; o < VM_NR_ORDERS; o++) {
+		uint64_t count = 0, prev = PFN_NONE;
+
+		for (uint64_t pfn = z->free_area[o].head; pfn != PFN_NONE;) {
+			const struct page *p;
+
+			if (pfn < z->start_pfn || pfn + (1ull << o) > z->end_pfn)
+				return fail(c, "node %d zone %s: free block %#llx order %u outside the zone",
+					    z->node, vm_zone_name(z->type), (ull)pfn, o);
+			if (pfn & ((1ull << o) - 1))
+				return fail(c, "free block %#llx not aligned to order %u", (ull)pfn, o);
+			p = pfn_to_page(e, pfn);
+			if (!(p->flags & PG_buddy) || p->order != o)
+				return fail(c, "free block %#llx on list %u has flags %#x order %u",
+					    (ull)pfn, o, p->flags, p->order);
+			if (p->prev != prev)
+				return fail(c, "free list %u broken at %#llx", o, (ull)pfn);
+			for (uint64_t i = 0; i < (1ull << o); i++)
+				if (test_and_set(c->free_map, pfn + i))
+					return fail(c, "frame %#llx in two free blocks", (ull)(pfn + i));
+			if (++count > z->managed)
+				return fail(c, "free list %u of zone %s loops", o, vm_zone_name(z->type));
+			prev = pfn;
+			pfn = p->next;
+		}
+		if (count != z->free_area[o].nr_free)
+			return fail(c, "zone %s order %u: %llu blocks listed, nr_free says %llu",
+				    vm_zone_name(z->type), o, (ull)count, (ull)z->free_area[o].nr_free);
+		pages += count << o;
+		*nr_buddy_heads += count;
+	}
+	if (z->deferred_pfn > z->deferred_end || z->deferred_pfn < z->start_pfn ||
+	    z->deferred_end > z->end_pfn ||
+	    (z->deferred_pfn & ((1ull << VM_MAX_PAGE_ORDER) - 1)))
+		return fail(c, "zone %s: bad deferred range", vm_zone_name(z->type));
+	for (uint64_t pfn = z->deferred_pfn; pfn < z->deferred_end; pfn++)
+		if (test_and_set(c->free_map, pfn))
+			return fail(c, "deferred frame %#llx also on a free list", (ull)pfn);
+	pages += z->deferred_end - z->deferred_pfn;
+	if (pages != z->free_pages)
+		return fail(c, "zone %s: free blocks hold %llu frames, free_pages says %llu",
+			    vm_zone_name(z->type), (ull)pages, (ull)z->free_pages);
+	return 0;
+}
+
+static int check_frames(struct checker *c)
+{
+	struct vm_engine *e = c->e;
+	uint64_t heads = 0, seen_heads = 0, user = 0, vmalloc = 0, pgtable = 0, mapcount = 0;
+	int r;
+
+	for (unsigned n = 0; n < e->nr_nodes; n++)
+		for (int t = 0; t < VM_NR_ZONES; t++)
+			if ((r = check_zone(c, &e->zones[n][t], &heads)) < 0)
+				return r;
+
+	for (uint64_t pfn = 0; pfn < e->nr_pages; pfn++) {
+		const struct page *p = pfn_to_page(e, pfn);
+		unsigned owners = !!(p->flags & PG_user) + !!(p->flags & PG_vmalloc) +
+				  !!(p->flags & PG_pgtable);
+
+		if (p->flags & PG_buddy)
+			seen_heads++;
+		if (test_bit(c->free_map, pfn)) {
+			if (owners || (p->flags & PG_head))
+				return fail(c, "frame %#llx is free and owned (flags %#x)", (ull)pfn, p->flags);
+			continue;
+		}
+		if (owners != 1)
+			return fail(c, "frame %#llx is neither free nor owned by exactly one user (flags %#x)",
+				    (ull)pfn, p->flags);
+		user += !!(p->flags & PG_user);
+		vmalloc += !!(p->flags & PG_vmalloc);
+		pgtable += !!(p->flags & PG_pgtable);
+		mapcount += p->mapcount;
+	}
+	if (seen_heads != heads)
+		return fail(c, "%llu frames marked PG_buddy, %llu free blocks listed",
+			    (ull)seen_heads, (ull)heads);
+	if (user != e->user_pages)
+		return fail(c, "%llu alloc_pages frames, counter says %llu", (ull)user, (ull)e->user_pages);
+	if (vmalloc != e->vmalloc_pages)
+		return fail(c, "%llu vmalloc frames, counter says %llu", (ull)vmalloc, (ull)e->vmalloc_pages);
+	if (pgtable != e->pagetable_pages)
+		return fail(c, "%llu page-table frames, counter says %llu", (ull)pgtable, (ull)e->pagetable_pages);
+	if (mapcount != e->vmap_pages)
+		return fail(c, "vmap map counts add up to %llu, counter says %llu",
+			    (ull)mapcount, (ull)e->vmap_pages);
+	return 0;
+}
+
+static uint64_t recompute_max(const struct rb_node *n, bool *ok)
+{
+	const struct vmap_area *va;
+	uint64_t m, l, r;
+
+	if (!n)
+		return 0;
+	va = rb_entry(n, struct vmap_area, rb);
+	l = recompute_max(n->left, ok);
+	r = recompute_max(n->right, ok);
+	m = va->va_end - va->va_start;
+	if (l > m)
+		m = l;
+	if (r > m)
+		m = r;
+	if (m != va->subtree_max_size)
+		*ok = false;
+	return m;
+}
+
+struct range {
+	uint64_t start, end;
+	char kind;
+};
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int check_area(struct checker *c, const struct vmap_area *va, uint64_t *vmalloc,
+		      uint64_t *vmap)
+{
+	struct vm_engine *e = c->e;
+	const struct vm_struct *vm = va->vm;
+	uint64_t pfn;
+
+	if (!vm)
+		return fail(c, "busy range %#llx has no vm_struct", (ull)va->va_start);
+	if (vm->va != va || vm->addr != va->va_start || vm->size != va->va_end - va->va_start)
+		return fail(c, "area %#llx: vm_struct and vmap_area disagree", (ull)va->va_start);
+	if ((vm->nr_pages << VM_PAGE_SHIFT) > vm->size)
+		return fail(c, "area %#llx: %llu pages do not fit in %llu bytes", (ull)vm->addr,
+			    (ull)vm->nr_pages, (ull)vm->size);
+	if (!!(vm->flags & VM_ALLOC) + !!(vm->flags & VM_MAP) != 1 || (vm->flags & VM_UNINITIALIZED))
+		return fail(c, "area %#llx: bad flags %#x", (ull)vm->addr, vm->flags);
+	for (uint64_t i = 0; i < vm->nr_pages; i++) {
+		uint8_t want = (vm->flags & VM_ALLOC) ? PG_vmalloc : PG_user;
+
+		if (vmi_walk(e, vm->addr + (i << VM_PAGE_SHIFT), &pfn) < 0 || pfn != vm->pages[i])
+			return fail(c, "area %#llx page %llu: PTE does not map pfn %#x", (ull)vm->addr,
+				    (ull)i, vm->pages[i]);
+		if (!(pfn_to_page(e, pfn)->flags & want))
+			return fail(c, "area %#llx page %llu: frame %#llx has flags %#x", (ull)vm->addr,
+				    (ull)i, (ull)pfn, pfn_to_page(e, pfn)->flags);
+		if ((vm->flags & VM_ALLOC) && test_and_set(c->area_map, pfn))
+			return fail(c, "frame %#llx mapped by two vmalloc areas", (ull)pfn);
+	}
+	for (uint64_t a = vm->addr + (vm->nr_pages << VM_PAGE_SHIFT); a < va->va_end; a += VM_PAGE_SIZE)
+		if (vmi_walk(e, a, &pfn) == 0)
+			return fail(c, "area %#llx: guard page %#llx is mapped", (ull)vm->addr, (ull)a);
+	if (vm->flags & VM_ALLOC)
+		*vmalloc += vm->nr_pages;
+	else
+		*vmap += vm->nr_pages;
+	return 0;
+}
+
+static int check_kva(struct checker *c)
+{
+	struct vm_engine *e = c->e;
+	uint64_t nr = 0, cap = 64, vmalloc = 0, vmap = 0, lazy_pages = 0, lazy = 0, busy = 0;
+	uint64_t present, tables, expect;
+	struct list_node *l;
+	struct rb_node *n;
+	struct range *rs;
+	bool ok = true;
+	int r = 0;
+
+	if (rb_check(&e->free_root) < 0 || rb_check(&e->busy_root) < 0)
+		return fail(c, "a KVA tree breaks the red-black rules");
+	recompute_max(e->free_root.node, &ok);
+	if (!ok)
+		return fail(c, "free KVA tree: a subtree_max_size is stale");
+
+	rs = malloc(cap * sizeof(*rs));
+	if (!rs)
+		return -ENOMEM;
+#define PUSH(s_, e_, k_) do { \
+		if (nr == cap) { \
+			struct range *p_ = realloc(rs, (cap *= 2) * sizeof(*rs)); \
+			if (!p_) { r = -ENOMEM; goto out; } \
+			rs = p_; \
+		} \
+		rs[nr].start = (s_); rs[nr].end = (e_); rs[nr].kind = (k_); nr++; \
+	} while (0)
+
+	/* The tree's order must be the list's order. */
+	n = rb_first(&e->free_root);
+	for (l = e->free_list.next; l != &e->free_list; l = l->next, n = rb_next(n)) {
+		struct vmap_area *va = list_entry(l, struct vmap_area, list);
+
+		if (&va->rb != n) {
+			r = fail(c, "free list and free tree disagree at %#llx", (ull)va->va_start);
+			goto out;
+		}
+		if (va->va_end <= va->va_start) {
+			r = fail(c, "empty free range at %#llx", (ull)va->va_start);
+			goto out;
+		}
+		if (l->next != &e->free_list &&
+		    list_entry(l->next, struct vmap_area, list)->va_start <= va->va_end) {
+			r = fail(c, "free ranges at %#llx and after touch or overlap", (ull)va->va_start);
+			goto out;
+		}
+		PUSH(va->va_start, va->va_end, 'f');
+	}
+	if (n) {
+		r = fail(c, "free tree has more ranges than the free list");
+		goto out;
+	}
+	for (n = rb_first(&e->busy_root); n; n = rb_next(n)) {
+		struct vmap_area *va = rb_entry(n, struct vmap_area, rb);
+
+		if ((r = check_area(c, va, &vmalloc, &vmap)) < 0)
+			goto out;
+		busy++;
+		PUSH(va->va_start, va->va_end, 'b');
+	}
+	for (l = e->lazy_list.next; l != &e->lazy_list; l = l->next) {
+		struct vmap_area *va = list_entry(l, struct vmap_area, list);
+
+		lazy++;
+		lazy_pages += (va->va_end - va->va_start) >> VM_PAGE_SHIFT;
+		PUSH(va->va_start, va->va_end, 'l');
+	}
+#undef PUSH
+	qsort(rs, nr, sizeof(*rs), cmp_range);
+	expect = e->layout->vmalloc_start;
+	for (uint64_t i = 0; i < nr; i++) {
+		if (rs[i].start != expect) {
+			r = fail(c, "KVA %#llx..%#llx: %s", (ull)expect, (ull)rs[i].start,
+				 rs[i].start > expect ? "lost (neither free, busy nor lazy)" : "claimed twice");
+			goto out;
+		}
+		expect = rs[i].end;
+	}
+	if (expect != e->layout->vmalloc_end) {
+		r = fail(c, "KVA ends at %#llx, the range at %#llx", (ull)expect, (ull)e->layout->vmalloc_end);
+		goto out;
+	}
+	if (busy != e->nr_busy || lazy != e->nr_lazy || lazy_pages != e->lazy_pages) {
+		r = fail(c, "KVA counters: busy %llu/%llu lazy %llu/%llu lazy pages %llu/%llu",
+			 (ull)busy, (ull)e->nr_busy, (ull)lazy, (ull)e->nr_lazy, (ull)lazy_pages,
+			 (ull)e->lazy_pages);
+		goto out;
+	}
+	if (vmalloc != e->vmalloc_pages || vmap != e->vmap_pages) {
+		r = fail(c, "areas map %llu vmalloc and %llu vmap pages, counters say %llu and %llu",
+			 (ull)vmalloc, (ull)vmap, (ull)e->vmalloc_pages, (ull)e->vmap_pages);
+		goto out;
+	}
+	r = vmi_pgtable_check(e, &present, &tables, c->msg, c->msglen);
+	if (r < 0)
+		goto out;
+	if (present != vmalloc + vmap) {
+		r = fail(c, "%llu PTEs present, areas map %llu pages", (ull)present, (ull)(vmalloc + vmap));
+		goto out;
+	}
+	if (tables != e->pagetable_pages)
+		r = fail(c, "%llu page-table pages reachable, counter says %llu", (ull)tables,
+			 (ull)e->pagetable_pages);
+out:
+	free(rs);
+	return r;
+}
+
+int vm_check(struct vm_engine *e, char *msg, size_t msglen)
+{
+	struct checker c = { .e = e, .msg = msg, .msglen = msglen };
+	size_t words;
+	int r;
+
+	if (!e)
+		return -EINVAL;
+	if (msg && msglen)
+		msg[0] = '\0';
+	words = (e->nr_pages + 63) / 64;
+	c.free_map = calloc(words, sizeof(uint64_t));
+	c.area_map = calloc(words, sizeof(uint64_t));
+	if (!c.free_map || !c.area_map) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = check_frames(&c);
+	if (r == 0)
+		r = check_kva(&c);
+out:
+	free(c.free_map);
+	free(c.area_map);
+	return r;
+}

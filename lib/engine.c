@@ -1,0 +1,201 @@
+/* engine.c -- creating and destroying a simulated machine, its configuration,
+ * the "current" identity stamped on new areas, logging, and size parsing.
+ *
+ * An engine owns everything it allocates; nothing here is global, so any
+ * number of engines can live side by side in one process.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm-internal.h"
+
+void vm_config_init(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->memory_bytes = 1ull << 30;
+	cfg->nr_nodes = 1;
+	cfg->layout = VM_LAYOUT_X86_64;
+	cfg->lazy_max_pages = 0;
+	cfg->page_policy = VM_POLICY_ORDER0;
+}
+
+static int check_config(const struct vm_config *cfg)
+{
+	uint64_t nr_pages, per_node;
+
+	if ((unsigned)cfg->layout >= VM_NR_LAYOUTS)
+		return -EINVAL;
+	if (cfg->nr_nodes < 1 || cfg->nr_nodes > VM_MAX_NODES)
+		return -EINVAL;
+	if (cfg->memory_bytes < VM_MIN_MEMORY || cfg->memory_bytes > vmi_layout(cfg->layout)->max_memory)
+		return -EINVAL;
+	if (cfg->page_policy != VM_POLICY_ORDER0 && cfg->page_policy != VM_POLICY_HIGH_ORDER_FIRST)
+		return -EINVAL;
+	nr_pages = cfg->memory_bytes >> VM_PAGE_SHIFT;
+	per_node = nr_pages / cfg->nr_nodes;
+	/* Every node holds at least one max-order block. */
+	if (per_node < (1ull << VM_MAX_PAGE_ORDER))
+		return -EINVAL;
+	if (cfg->movable_bytes >= per_node << VM_PAGE_SHIFT)
+		return -EINVAL;
+	return 0;
+}
+
+int vm_engine_create(const struct vm_config *cfg, struct vm_engine **ret_engine)
+{
+	struct vm_engine *e;
+	int r;
+
+	if (!cfg || !ret_engine)
+		return -EINVAL;
+	r = check_config(cfg);
+	if (r < 0)
+		return r;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->cfg = *cfg;
+	if (!e->cfg.lazy_max_pages)
+		e->cfg.lazy_max_pages = (32ull << 20) >> VM_PAGE_SHIFT;
+	e->layout = vmi_layout(cfg->layout);
+	e->nr_pages = cfg->memory_bytes >> VM_PAGE_SHIFT;
+	e->nr_nodes = cfg->nr_nodes;
+	e->memfd = -1;
+	vmi_cache_init(&e->va_cache, sizeof(struct vmap_area));
+	vmi_cache_init(&e->vm_cache, sizeof(struct vm_struct));
+
+	r = vmi_physmem_init(e);
+	if (r < 0)
+		goto fail;
+	r = vmi_kva_init(e);
+	if (r < 0)
+		goto fail;
+	r = vmi_pgtable_init(e);
+	if (r < 0)
+		goto fail;
+	*ret_engine = e;
+	return 0;
+fail:
+	vm_engine_destroy(e);
+	return r;
+}
+
+void vm_engine_destroy(struct vm_engine *e)
+{
+	if (!e)
+		return;
+	/* Page arrays are the only per-area heap memory outside the caches. */
+	for (struct rb_node *n = rb_first(&e->busy_root); n; n = rb_next(n)) {
+		struct vmap_area *va = rb_entry(n, struct vmap_area, rb);
+
+		if (va->vm && va->vm->pages != &va->vm->page_inline)
+			free(va->vm->pages);
+	}
+	vmi_pgtable_destroy(e);
+	vmi_kva_destroy(e);
+	vmi_physmem_destroy(e);
+	vmi_cache_destroy(&e->va_cache);
+	vmi_cache_destroy(&e->vm_cache);
+	vmi_caller_destroy(&e->callers);
+	free(e);
+}
+
+int vm_set_current(struct vm_engine *e, uint32_t uid, uint32_t pid, uint64_t cookie,
+		   const char *caller)
+{
+	const char *interned;
+	int r;
+
+	if (!e)
+		return -EINVAL;
+	r = vmi_caller_intern(&e->callers, caller, &interned);
+	if (r < 0)
+		return r;
+	e->cur_uid = uid;
+	e->cur_pid = pid;
+	e->cur_cookie = cookie;
+	e->cur_caller = interned;
+	return 0;
+}
+
+void vmi_log(struct vm_engine *e, int level, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	if (!e->cfg.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	e->cfg.log(e->cfg.log_ctx, level, msg);
+}
+
+void vm_get_stats(const struct vm_engine *e, struct vm_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->total_pages = e->nr_pages;
+	for (unsigned n = 0; n < e->nr_nodes; n++) {
+		for (int t = 0; t < VM_NR_ZONES; t++) {
+			const struct zone *z = &e->zones[n][t];
+
+			s->free_pages += z->free_pages;
+			if (t == VM_ZONE_HIGHMEM) {
+				s->high_total += z->managed;
+				s->high_free += z->free_pages;
+			}
+		}
+	}
+	s->pagetable_pages = e->pagetable_pages;
+	s->vmalloc_start = e->layout->vmalloc_start;
+	s->vmalloc_end = e->layout->vmalloc_end;
+	s->vmalloc_pages = e->vmalloc_pages;
+	s->vmap_pages = e->vmap_pages;
+	s->largest_free_kva = vmi_largest_free(e);
+	s->nr_areas = e->nr_busy;
+	s->nr_lazy_areas = e->nr_lazy;
+	s->lazy_pages = e->lazy_pages;
+	s->lazy_max_pages = e->cfg.lazy_max_pages;
+	s->nr_purges = e->nr_purges;
+	s->nr_tlb_flushes = e->nr_tlb_flushes;
+	s->nr_alloc_failures = e->nr_alloc_failures;
+	s->alloc_pages_pages = e->user_pages;
+	s->nr_nodes = e->nr_nodes;
+	s->layout = e->cfg.layout;
+	s->pt_levels = e->layout->pt_levels;
+}
+
+int vm_parse_size(const char *s, uint64_t *ret_bytes)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (!s || !ret_bytes || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno)
+		return -ERANGE;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: return -EINVAL;
+	}
+	/* Accept "1G", "1GB", "1GiB". */
+	if (shift && (*end == 'i' || *end == 'I'))
+		end++;
+	if (shift && (*end == 'b' || *end == 'B'))
+		end++;
+	if (*end)
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*ret_bytes = (uint64_t)v << shift;
+	return 0;
+}

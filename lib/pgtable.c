@@ -1,0 +1,350 @@
+/* pgtable.c -- simulated kernel page tables over the vmalloc range.
+ *
+ * The tables are real: each is a frame taken from the buddy allocator
+ * (GFP_KERNEL, so lowmem on i386), holding little-endian entries in the
+ * frame's own bytes, counted as PageTables.  x86_64 walks 4 levels of 9
+ * bits with 8-byte entries; i386 walks 2 levels of 10 bits with 4-byte
+ * entries.  An entry is (pfn << 12) | flags.
+ *
+ * Invariants: a table frame has PG_pgtable and its struct page's private
+ * field equals its number of present entries; the root (pgd) lives as long
+ * as the engine; any other table is freed by vmi_free_empty_tables() once
+ * empty, which the purge calls after its TLB flush.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm-internal.h"
+
+#define _PAGE_PRESENT 0x001ull
+#define _PAGE_RW      0x002ull
+#define _PAGE_GLOBAL  0x100ull
+#define _PAGE_NX      (1ull << 63)
+#define PTE_PFN_MASK  0x000ffffffffff000ull
+
+static inline unsigned pt_entries(const struct vm_engine *e)
+{
+	return 1u << e->layout->pt_index_bits;
+}
+
+static inline unsigned pt_index(const struct vm_engine *e, uint64_t addr, unsigned level)
+{
+	return (unsigned)(addr >> e->layout->pt_shift[level]) & (pt_entries(e) - 1);
+}
+
+static inline uint64_t read_entry(const struct vm_engine *e, uint64_t table, unsigned idx)
+{
+	const uint8_t *p = pfn_to_virt(e, table) + (size_t)idx * e->layout->pte_size;
+
+	if (e->layout->pte_size == 4) {
+		uint32_t v;
+
+		memcpy(&v, p, 4);
+		return v;
+	}
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline void write_entry(struct vm_engine *e, uint64_t table, unsigned idx, uint64_t v)
+{
+	uint8_t *p = pfn_to_virt(e, table) + (size_t)idx * e->layout->pte_size;
+
+	if (e->layout->pte_size == 4) {
+		uint32_t w = (uint32_t)v;
+
+		memcpy(p, &w, 4);
+	} else {
+		memcpy(p, &v, 8);
+	}
+	pfn_to_page(e, table)->flags |= PG_dirty;
+}
+
+static inline uint64_t entry_pfn(uint64_t ent)
+{
+	return (ent & PTE_PFN_MASK) >> VM_PAGE_SHIFT;
+}
+
+static uint64_t mk_pte(const struct vm_engine *e, uint64_t pfn, uint32_t prot)
+{
+	uint64_t v = (pfn << VM_PAGE_SHIFT) | _PAGE_PRESENT | _PAGE_GLOBAL;
+
+	if (prot & VM_PROT_WRITE)
+		v |= _PAGE_RW;
+	if (!(prot & VM_PROT_EXEC) && e->layout->pte_size == 8)
+		v |= _PAGE_NX;
+	return v;
+}
+
+static int alloc_table(struct vm_engine *e, uint64_t *ret_pfn)
+{
+	int r = vmi_alloc_pages(e, GFP_KERNEL | __GFP_ZERO, 0, NUMA_NO_NODE, PG_pgtable, ret_pfn);
+
+	if (r == 0)
+		e->pagetable_pages++;
+	return r;
+}
+
+static void free_table(struct vm_engine *e, uint64_t pfn)
+{
+	e->pagetable_pages--;
+	vmi_free_pages(e, pfn, 0);
+}
+
+int vmi_pgtable_init(struct vm_engine *e)
+{
+	uint64_t pfn;
+	int r = alloc_table(e, &pfn);
+
+	if (r < 0)
+		return r;
+	e->pgd_pfn = (uint32_t)pfn;
+	return 0;
+}
+
+void vmi_pgtable_destroy(struct vm_engine *e)
+{
+	/* Table frames vanish with the backing store. */
+	e->pgd_pfn = 0;
+}
+
+/* Tables created while mapping one area, so a failure can undo exactly them. */
+struct new_tables {
+	struct { uint64_t pfn, parent; unsigned idx; } *v;
+	size_t n, cap;
+};
+
+static int note_table(struct new_tables *nt, uint64_t pfn, uint64_t parent, unsigned idx)
+{
+	if (nt->n == nt->cap) {
+		size_t cap = nt->cap ? nt->cap * 2 : 8;
+		void *p = realloc(nt->v, cap * sizeof(*nt->v));
+
+		if (!p)
+			return -ENOMEM;
+		nt->v = p;
+		nt->cap = cap;
+	}
+	nt->v[nt->n].pfn = pfn;
+	nt->v[nt->n].parent = parent;
+	nt->v[nt->n].idx = idx;
+	nt->n++;
+	return 0;
+}
+
+/* The last-level table for addr, created on the way if nt is non-NULL;
+ * PFN_NONE if missing (or -ENOMEM through *err). */
+static uint64_t leaf_table(struct vm_engine *e, uint64_t addr, struct new_tables *nt, int *err)
+{
+	uint64_t table = e->pgd_pfn;
+
+	for (unsigned level = 0; level + 1 < e->layout->pt_levels; level++) {
+		unsigned idx = pt_index(e, addr, level);
+		uint64_t ent = read_entry(e, table, idx), child;
+
+		if (!(ent & _PAGE_PRESENT)) {
+			if (!nt)
+				return PFN_NONE;
+			if (alloc_table(e, &child) < 0) {
+				*err = -ENOMEM;
+				return PFN_NONE;
+			}
+			if (note_table(nt, child, table, idx) < 0) {
+				free_table(e, child);
+				*err = -ENOMEM;
+				return PFN_NONE;
+			}
+			write_entry(e, table, idx, (child << VM_PAGE_SHIFT) | _PAGE_PRESENT | _PAGE_RW);
+			pfn_to_page(e, table)->private++;
+			ent = child << VM_PAGE_SHIFT;
+		}
+		table = entry_pfn(ent);
+	}
+	return table;
+}
+
+void vmi_unmap_range(struct vm_engine *e, uint64_t addr, uint64_t nr)
+{
+	unsigned per = pt_entries(e);
+
+	while (nr) {
+		unsigned idx = pt_index(e, addr, e->layout->pt_levels - 1);
+		uint64_t n = per - idx;
+		uint64_t leaf = leaf_table(e, addr, NULL, NULL);
+
+		if (n > nr)
+			n = nr;
+		if (leaf != PFN_NONE) {
+			struct page *lp = pfn_to_page(e, leaf);
+
+			for (unsigned k = 0; k < n; k++) {
+				if (read_entry(e, leaf, idx + k) & _PAGE_PRESENT) {
+					write_entry(e, leaf, idx + k, 0);
+					lp->private--;
+				}
+			}
+		}
+		addr += n << VM_PAGE_SHIFT;
+		nr -= n;
+	}
+}
+
+int vmi_map_pages(struct vm_engine *e, uint64_t addr, const uint32_t *pfns,
+		  uint64_t nr, uint32_t prot)
+{
+	struct new_tables nt = { 0 };
+	unsigned per = pt_entries(e);
+	uint64_t done = 0;
+	int err = 0;
+
+	while (done < nr) {
+		uint64_t a = addr + (done << VM_PAGE_SHIFT);
+		unsigned idx = pt_index(e, a, e->layout->pt_levels - 1);
+		uint64_t n = per - idx, leaf;
+
+		if (n > nr - done)
+			n = nr - done;
+		leaf = leaf_table(e, a, &nt, &err);
+		if (leaf == PFN_NONE)
+			goto fail;
+		for (unsigned k = 0; k < n; k++)
+			write_entry(e, leaf, idx + k, mk_pte(e, pfns[done + k], prot));
+		pfn_to_page(e, leaf)->private += (uint32_t)n;
+		done += n;
+	}
+	free(nt.v);
+	return 0;
+
+fail:
+	/* Undo: clear what was mapped, then free the tables made here,
+	 * children before parents (reverse creation order). */
+	vmi_unmap_range(e, addr, done);
+	for (size_t i = nt.n; i-- > 0;) {
+		write_entry(e, nt.v[i].parent, nt.v[i].idx, 0);
+		pfn_to_page(e, nt.v[i].parent)->private--;
+		free_table(e, nt.v[i].pfn);
+	}
+	free(nt.v);
+	return err ? err : -ENOMEM;
+}
+
+/* Free the empty tables under table (at level) that cover [start, end);
+ * returns whether table itself is now empty. */
+static bool free_level(struct vm_engine *e, uint64_t table, unsigned level,
+		       uint64_t start, uint64_t end)
+{
+	if (level + 1 == e->layout->pt_levels)
+		return pfn_to_page(e, table)->private == 0;
+
+	for (uint64_t a = start; a < end;) {
+		uint64_t span = 1ull << e->layout->pt_shift[level];
+		uint64_t next = (a | (span - 1)) + 1;
+		unsigned idx = pt_index(e, a, level);
+		uint64_t ent = read_entry(e, table, idx);
+
+		if (next == 0 || next > end)
+			next = end;
+		if (ent & _PAGE_PRESENT) {
+			uint64_t child = entry_pfn(ent);
+
+			if (free_level(e, child, level + 1, a, next)) {
+				write_entry(e, table, idx, 0);
+				pfn_to_page(e, table)->private--;
+				free_table(e, child);
+			}
+		}
+		a = next;
+	}
+	return pfn_to_page(e, table)->private == 0;
+}
+
+void vmi_free_empty_tables(struct vm_engine *e, uint64_t start, uint64_t end)
+{
+	(void)free_level(e, e->pgd_pfn, 0, start, end);
+}
+
+int vmi_walk(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn)
+{
+	uint64_t table = e->pgd_pfn;
+
+	for (unsigned level = 0; level < e->layout->pt_levels; level++) {
+		uint64_t ent = read_entry(e, table, pt_index(e, addr, level));
+
+		if (!(ent & _PAGE_PRESENT))
+			return -ENXIO;
+		table = entry_pfn(ent);
+	}
+	*ret_pfn = table;
+	return 0;
+}
+
+/* Whether the PTE for addr allows writes (the caller knows it is present). */
+bool vmi_pte_writable(const struct vm_engine *e, uint64_t addr)
+{
+	uint64_t table = e->pgd_pfn, ent = 0;
+
+	for (unsigned level = 0; level < e->layout->pt_levels; level++) {
+		ent = read_entry(e, table, pt_index(e, addr, level));
+		if (!(ent & _PAGE_PRESENT))
+			return false;
+		table = entry_pfn(ent);
+	}
+	return (ent & _PAGE_RW) != 0;
+}
+
+static int check_table(struct vm_engine *e, uint64_t table, unsigned level,
+		       uint64_t *present, uint64_t *tables, char *msg, size_t msglen)
+{
+	struct page *p;
+	uint32_t count = 0;
+
+	if (table >= e->nr_pages) {
+		snprintf(msg, msglen, "page table pfn %#llx outside memory", (unsigned long long)table);
+		return -EUCLEAN;
+	}
+	p = pfn_to_page(e, table);
+	if (!(p->flags & PG_pgtable)) {
+		snprintf(msg, msglen, "page table pfn %#llx lacks PG_pgtable", (unsigned long long)table);
+		return -EUCLEAN;
+	}
+	(*tables)++;
+	for (unsigned idx = 0; idx < pt_entries(e); idx++) {
+		uint64_t ent = read_entry(e, table, idx);
+
+		if (!(ent & _PAGE_PRESENT)) {
+			if (ent) {
+				snprintf(msg, msglen, "non-present entry %u of table %#llx is %#llx",
+					 idx, (unsigned long long)table, (unsigned long long)ent);
+				return -EUCLEAN;
+			}
+			continue;
+		}
+		count++;
+		if (level + 1 == e->layout->pt_levels) {
+			(*present)++;
+		} else {
+			int r = check_table(e, entry_pfn(ent), level + 1, present, tables, msg, msglen);
+
+			if (r < 0)
+				return r;
+		}
+	}
+	if (count != p->private) {
+		snprintf(msg, msglen, "table %#llx has %u present entries, counted %u",
+			 (unsigned long long)table, count, p->private);
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+int vmi_pgtable_check(struct vm_engine *e, uint64_t *ret_present, uint64_t *ret_tables,
+		      char *msg, size_t msglen)
+{
+	*ret_present = 0;
+	*ret_tables = 0;
+	return check_table(e, e->pgd_pfn, 0, ret_present, ret_tables, msg, msglen);
+}

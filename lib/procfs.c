@@ -1,0 +1,262 @@
+/* procfs.c -- introspection in the kernel's own text formats:
+ * /proc/vmallocinfo, /proc/meminfo, /proc/buddyinfo and the debugfs
+ * extfrag/unusable_index and extfrag/extfrag_index files, plus the zone walk
+ * the structured (JSON) views are built from.
+ *
+ * Everything here only reads the engine.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm-internal.h"
+
+static void zone_info(const struct vm_engine *e, const struct zone *z, struct vm_zone_info *zi)
+{
+	memset(zi, 0, sizeof(*zi));
+	zi->node = z->node;
+	zi->type = z->type;
+	zi->name = vm_zone_name(z->type);
+	zi->start_pfn = z->start_pfn;
+	zi->end_pfn = z->end_pfn;
+	zi->managed = z->managed;
+	zi->free = z->free_pages;
+	zi->wmark_min = z->wmark_min;
+	zi->wmark_low = z->wmark_low;
+	zi->wmark_high = z->wmark_high;
+	for (unsigned o = 0; o < VM_NR_ORDERS; o++)
+		zi->nr_free[o] = vmi_zone_nr_free(z, o);
+	(void)e;
+}
+
+int vm_for_each_zone(const struct vm_engine *e, vm_zone_fn *fn, void *ctx)
+{
+	struct vm_zone_info zi;
+
+	if (!e || !fn)
+		return -EINVAL;
+	for (unsigned n = 0; n < e->nr_nodes; n++) {
+		for (int t = 0; t < VM_NR_ZONES; t++) {
+			const struct zone *z = &e->zones[n][t];
+			int r;
+
+			if (!z->managed)
+				continue;
+			zone_info(e, z, &zi);
+			r = fn(ctx, &zi);
+			if (r)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* ---- vmallocinfo ------------------------------------------------------------ */
+
+static void show_area(struct strbuf *sb, const struct vm_engine *e, const struct vm_struct *vm)
+{
+	uint32_t per_node[VM_MAX_NODES] = { 0 };
+
+	strbuf_printf(sb, "0x%016llx-0x%016llx %7llu", (unsigned long long)vm->addr,
+		      (unsigned long long)(vm->addr + vm->size), (unsigned long long)vm->size);
+	if (vm->caller)
+		strbuf_printf(sb, " %s", vm->caller);
+	if (vm->nr_pages)
+		strbuf_printf(sb, " pages=%llu", (unsigned long long)vm->nr_pages);
+	if (vm->phys_addr)
+		strbuf_printf(sb, " phys=0x%016llx", (unsigned long long)vm->phys_addr);
+	if (vm->flags & VM_IOREMAP)
+		strbuf_printf(sb, " ioremap");
+	if (vm->flags & VM_ALLOC)
+		strbuf_printf(sb, " vmalloc");
+	if (vm->flags & VM_MAP)
+		strbuf_printf(sb, " vmap");
+	if (vm->flags & VM_USERMAP)
+		strbuf_printf(sb, " user");
+	if (vm->flags & VM_DMA_COHERENT)
+		strbuf_printf(sb, " dma-coherent");
+	/* The kernel vmallocs a page array larger than a page ("vpages"). */
+	if ((vm->flags & VM_ALLOC) && vm->nr_pages * sizeof(void *) > VM_PAGE_SIZE)
+		strbuf_printf(sb, " vpages");
+	for (uint64_t i = 0; i < vm->nr_pages; i++)
+		per_node[vmi_pfn_node(e, vm->pages[i])]++;
+	for (unsigned n = 0; n < e->nr_nodes; n++)
+		if (per_node[n])
+			strbuf_printf(sb, " N%u=%u", n, per_node[n]);
+	strbuf_printf(sb, "\n");
+}
+
+static int cmp_va(const void *a, const void *b)
+{
+	const struct vmap_area *x = *(const struct vmap_area *const *)a;
+	const struct vmap_area *y = *(const struct vmap_area *const *)b;
+
+	return x->va_start < y->va_start ? -1 : x->va_start > y->va_start;
+}
+
+int vm_show_vmallocinfo(struct vm_engine *e, bool filter_uid, uint32_t uid, char **buf, size_t *len)
+{
+	struct vmap_area **lazy = NULL;
+	struct strbuf sb;
+	uint64_t n = 0;
+
+	if (!e || !buf || !len)
+		return -EINVAL;
+	strbuf_begin(&sb);
+	for (struct rb_node *r = rb_first(&e->busy_root); r; r = rb_next(r)) {
+		struct vmap_area *va = rb_entry(r, struct vmap_area, rb);
+
+		if (va->vm && (!filter_uid || va->vm->uid == uid))
+			show_area(&sb, e, va->vm);
+	}
+	/* Lazily freed ranges have no owner any more: only the full view has them. */
+	if (!filter_uid && e->nr_lazy) {
+		lazy = malloc(e->nr_lazy * sizeof(*lazy));
+		if (!lazy) {
+			free(sb.buf);
+			return -ENOMEM;
+		}
+		for (struct list_node *l = e->lazy_list.next; l != &e->lazy_list; l = l->next)
+			lazy[n++] = list_entry(l, struct vmap_area, list);
+		qsort(lazy, n, sizeof(*lazy), cmp_va);
+		for (uint64_t i = 0; i < n; i++)
+			strbuf_printf(&sb, "0x%016llx-0x%016llx %7llu unpurged vm_area\n",
+				      (unsigned long long)lazy[i]->va_start,
+				      (unsigned long long)lazy[i]->va_end,
+				      (unsigned long long)(lazy[i]->va_end - lazy[i]->va_start));
+		free(lazy);
+	}
+	return strbuf_end(&sb, buf, len);
+}
+
+/* ---- meminfo ---------------------------------------------------------------- */
+
+static void show_val_kb(struct strbuf *sb, const char *label, uint64_t kb)
+{
+	strbuf_printf(sb, "%-15s %8llu kB\n", label, (unsigned long long)kb);
+}
+
+int vm_show_meminfo(const struct vm_engine *e, char **buf, size_t *len)
+{
+	const unsigned kshift = VM_PAGE_SHIFT - 10;
+	struct vm_stats s;
+	struct strbuf sb;
+
+	if (!e || !buf || !len)
+		return -EINVAL;
+	vm_get_stats(e, &s);
+	strbuf_begin(&sb);
+	show_val_kb(&sb, "MemTotal:", s.total_pages << kshift);
+	show_val_kb(&sb, "MemFree:", s.free_pages << kshift);
+	show_val_kb(&sb, "HighTotal:", s.high_total << kshift);
+	show_val_kb(&sb, "HighFree:", s.high_free << kshift);
+	show_val_kb(&sb, "LowTotal:", (s.total_pages - s.high_total) << kshift);
+	show_val_kb(&sb, "LowFree:", (s.free_pages - s.high_free) << kshift);
+	show_val_kb(&sb, "PageTables:", s.pagetable_pages << kshift);
+	show_val_kb(&sb, "VmallocTotal:", (s.vmalloc_end - s.vmalloc_start) >> 10);
+	show_val_kb(&sb, "VmallocUsed:", s.vmalloc_pages << kshift);
+	show_val_kb(&sb, "VmallocChunk:", s.largest_free_kva >> 10);
+	return strbuf_end(&sb, buf, len);
+}
+
+/* ---- buddyinfo and fragmentation -------------------------------------------- */
+
+struct show_ctx {
+	struct strbuf sb;
+	int which;
+};
+
+enum { SHOW_BUDDY, SHOW_UNUSABLE, SHOW_EXTFRAG };
+
+/* Free pages, free blocks, and blocks that could serve `order`. */
+static void contig_info(const struct vm_zone_info *z, unsigned order, uint64_t *free_pages,
+			uint64_t *blocks_total, uint64_t *blocks_suitable)
+{
+	*free_pages = *blocks_total = *blocks_suitable = 0;
+	for (unsigned o = 0; o < VM_NR_ORDERS; o++) {
+		*blocks_total += z->nr_free[o];
+		*free_pages += z->nr_free[o] << o;
+		if (o >= order)
+			*blocks_suitable += z->nr_free[o] << (o - order);
+	}
+}
+
+int vm_unusable_index(const struct vm_zone_info *z, unsigned order)
+{
+	uint64_t free_pages, total, suitable;
+
+	if (!z || order > VM_MAX_PAGE_ORDER)
+		return -EINVAL;
+	contig_info(z, order, &free_pages, &total, &suitable);
+	/* No free memory at all counts as all of it unusable. */
+	if (!free_pages)
+		return 1000;
+	return (int)((free_pages - (suitable << order)) * 1000 / free_pages);
+}
+
+int vm_extfrag_index(const struct vm_zone_info *z, unsigned order)
+{
+	uint64_t free_pages, total, suitable, requested = 1ull << order;
+
+	if (!z || order > VM_MAX_PAGE_ORDER)
+		return -EINVAL;
+	contig_info(z, order, &free_pages, &total, &suitable);
+	if (!total)
+		return 0;
+	/* A suitable block exists: failure would not be fragmentation's fault. */
+	if (suitable)
+		return -1000;
+	return 1000 - (int)((1000 + free_pages * 1000 / requested) / total);
+}
+
+static int show_zone(void *ctx, const struct vm_zone_info *z)
+{
+	struct show_ctx *c = ctx;
+
+	strbuf_printf(&c->sb, "Node %d, zone %8s ", z->node, z->name);
+	for (unsigned o = 0; o < VM_NR_ORDERS; o++) {
+		int idx;
+
+		switch (c->which) {
+		case SHOW_BUDDY:
+			strbuf_printf(&c->sb, "%6llu ", (unsigned long long)z->nr_free[o]);
+			break;
+		case SHOW_UNUSABLE:
+			idx = vm_unusable_index(z, o);
+			strbuf_printf(&c->sb, "%d.%03d ", idx / 1000, idx % 1000);
+			break;
+		default:
+			idx = vm_extfrag_index(z, o);
+			strbuf_printf(&c->sb, "%2d.%03d ", idx / 1000, abs(idx % 1000));
+			break;
+		}
+	}
+	strbuf_printf(&c->sb, "\n");
+	return 0;
+}
+
+static int show_zones(const struct vm_engine *e, int which, char **buf, size_t *len)
+{
+	struct show_ctx c = { .which = which };
+
+	if (!e || !buf || !len)
+		return -EINVAL;
+	strbuf_begin(&c.sb);
+	vm_for_each_zone(e, show_zone, &c);
+	return strbuf_end(&c.sb, buf, len);
+}
+
+int vm_show_buddyinfo(const struct vm_engine *e, char **buf, size_t *len)
+{
+	return show_zones(e, SHOW_BUDDY, buf, len);
+}
+
+int vm_show_unusable_index(const struct vm_engine *e, char **buf, size_t *len)
+{
+	return show_zones(e, SHOW_UNUSABLE, buf, len);
+}
+
+int vm_show_extfrag_index(const struct vm_engine *e, char **buf, size_t *len)
+{
+	return show_zones(e, SHOW_EXTFRAG, buf, len);
+}

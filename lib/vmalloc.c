@@ -1,0 +1,584 @@
+/* vmalloc.c -- the vmalloc family: vm_struct descriptors, pages taken one at
+ * a time from the buddy allocator, mapping through the page tables, vfree
+ * with lazy KVA release, vmap/vunmap, vrealloc, and access through the tables.
+ *
+ *   vm___vmalloc_node_range
+ *     -> get_vm_area    (descriptor, KVA range with guard page)
+ *     -> vmalloc_area   (page array, order-0 pages, map them)
+ *
+ * Invariant: a call that fails leaves the engine as it found it: every page,
+ * table, descriptor and KVA range it took is given back before it returns.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm-internal.h"
+
+#define PAGE_ALIGN(x) (((x) + VM_PAGE_SIZE - 1) & ~(VM_PAGE_SIZE - 1))
+
+static void warn_alloc(struct vm_engine *e, gfp_t gfp, uint64_t size)
+{
+	e->nr_alloc_failures++;
+	if (!(gfp & __GFP_NOWARN))
+		vmi_log(e, VM_LOG_WARNING, "vmalloc: allocation failure: %llu bytes",
+			(unsigned long long)size);
+}
+
+static void fill_info(const struct vm_engine *e, const struct vm_struct *vm,
+		      struct vm_area_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->addr = vm->addr;
+	info->size = vm->size;
+	info->flags = vm->flags;
+	info->prot = vm->prot;
+	info->nr_pages = vm->nr_pages;
+	info->phys_addr = vm->phys_addr;
+	info->uid = vm->uid;
+	info->pid = vm->pid;
+	info->cookie = vm->cookie;
+	info->caller = vm->caller;
+	for (uint64_t i = 0; i < vm->nr_pages; i++)
+		info->nr_per_node[vmi_pfn_node(e, vm->pages[i])]++;
+}
+
+static struct vm_struct *vm_struct_alloc(struct vm_engine *e, uint64_t nr_pages)
+{
+	struct vm_struct *vm = vmi_cache_alloc(&e->vm_cache);
+
+	if (!vm)
+		return NULL;
+	memset(vm, 0, sizeof(*vm));
+	if (nr_pages <= 1) {
+		vm->pages = &vm->page_inline;
+	} else {
+		vm->pages = malloc(nr_pages * sizeof(*vm->pages));
+		if (!vm->pages) {
+			vmi_cache_free(&e->vm_cache, vm);
+			return NULL;
+		}
+	}
+	vm->caller = e->cur_caller;
+	vm->uid = e->cur_uid;
+	vm->pid = e->cur_pid;
+	vm->cookie = e->cur_cookie;
+	return vm;
+}
+
+static void vm_struct_free(struct vm_engine *e, struct vm_struct *vm)
+{
+	if (vm->pages != &vm->page_inline)
+		free(vm->pages);
+	vmi_cache_free(&e->vm_cache, vm);
+}
+
+static void free_area_pages(struct vm_engine *e, struct vm_struct *vm, uint64_t nr)
+{
+	for (uint64_t i = 0; i < nr; i++)
+		vmi_free_pages(e, vm->pages[i], 0);
+}
+
+/* A block of 2^order frames becomes 2^order independent order-0 pages. */
+static void split_page(struct vm_engine *e, uint64_t pfn, unsigned order)
+{
+	for (uint64_t i = 0; i < (1ull << order); i++) {
+		struct page *p = pfn_to_page(e, pfn + i);
+
+		p->flags |= PG_head;
+		p->order = 0;
+	}
+}
+
+/* Fill vm->pages with nr frames.  -ENOMEM with nothing taken on failure. */
+static int vmalloc_area_pages(struct vm_engine *e, struct vm_struct *vm, uint64_t nr,
+			      gfp_t gfp, int node)
+{
+	uint64_t i = 0;
+
+	while (i < nr) {
+		unsigned order = 0;
+		uint64_t pfn;
+		int r = -ENOMEM;
+
+		if (e->cfg.page_policy == VM_POLICY_HIGH_ORDER_FIRST) {
+			order = VM_MAX_PAGE_ORDER;
+			while (order > 0 && (1ull << order) > nr - i)
+				order--;
+			for (; order > 0; order--) {
+				r = vmi_alloc_pages(e, gfp | __GFP_NOWARN | __GFP_NORETRY, order,
+						    node, PG_vmalloc, &pfn);
+				if (r == 0)
+					break;
+			}
+		}
+		if (order == 0)
+			r = vmi_alloc_pages(e, gfp, 0, node, PG_vmalloc, &pfn);
+		if (r < 0) {
+			free_area_pages(e, vm, i);
+			return r;
+		}
+		if (order)
+			split_page(e, pfn, order);
+		for (uint64_t k = 0; k < (1ull << order); k++)
+			vm->pages[i++] = (uint32_t)(pfn + k);
+	}
+	return 0;
+}
+
+static int check_range(const struct vm_engine *e, uint64_t *start, uint64_t *end)
+{
+	if (*start == 0 && *end == 0) {
+		*start = e->layout->vmalloc_start;
+		*end = e->layout->vmalloc_end;
+		return 0;
+	}
+	if (*start >= *end || *start < e->layout->vmalloc_start || *end > e->layout->vmalloc_end)
+		return -EINVAL;
+	return 0;
+}
+
+int vm___vmalloc_node_range(struct vm_engine *e, const struct vm_alloc_req *req,
+			    uint64_t *ret_addr)
+{
+	uint64_t size, nr_pages, guard, align, start, end;
+	const char *caller = NULL;
+	struct vm_struct *vm;
+	struct vmap_area *va;
+	gfp_t gfp;
+	int r;
+
+	if (!e || !req || !ret_addr)
+		return -EINVAL;
+	gfp = req->gfp;
+	start = req->start;
+	end = req->end;
+	align = req->align < VM_PAGE_SIZE ? VM_PAGE_SIZE : req->align;
+
+	r = vmi_check_gfp(e, gfp, req->node);
+	if (r == 0 && (req->vm_flags & ~VM_FLAGS_CALLER_MASK))
+		r = -EINVAL;
+	if (r == 0 && (req->prot & ~(uint32_t)PAGE_KERNEL_EXEC))
+		r = -EINVAL;
+	if (r == 0 && (req->align & (req->align - 1)))
+		r = -EINVAL;
+	if (r == 0 && (req->size == 0 || req->size > UINT64_MAX - (VM_PAGE_SIZE - 1)))
+		r = -EINVAL;
+	if (r == 0)
+		r = check_range(e, &start, &end);
+	if (r < 0)
+		goto fail;
+
+	size = PAGE_ALIGN(req->size);
+	nr_pages = size >> VM_PAGE_SHIFT;
+	guard = (req->vm_flags & VM_NO_GUARD) ? 0 : VM_PAGE_SIZE;
+	if (size > UINT64_MAX - guard) {
+		r = -EINVAL;
+		goto fail;
+	}
+	if (nr_pages > e->nr_pages || size + guard > end - start) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (req->caller) {
+		r = vmi_caller_intern(&e->callers, req->caller, &caller);
+		if (r < 0)
+			goto fail;
+	}
+
+	vm = vm_struct_alloc(e, nr_pages);
+	if (!vm) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = vmi_alloc_vmap_area(e, size + guard, align, start, end, gfp, &va);
+	if (r < 0)
+		goto fail_vm;
+	vm->addr = va->va_start;
+	vm->size = size + guard;
+	vm->flags = VM_ALLOC | VM_UNINITIALIZED | req->vm_flags;
+	vm->prot = req->prot;
+	vm->nr_pages = nr_pages;
+	vm->requested_size = req->size;
+	vm->va = va;
+	if (req->caller)
+		vm->caller = caller;
+
+	r = vmalloc_area_pages(e, vm, nr_pages, gfp, req->node);
+	if (r < 0)
+		goto fail_va;
+	r = vmi_map_pages(e, vm->addr, vm->pages, nr_pages, vm->prot);
+	if (r < 0) {
+		free_area_pages(e, vm, nr_pages);
+		goto fail_va;
+	}
+	vm->flags &= ~VM_UNINITIALIZED;
+	va->vm = vm;
+	e->vmalloc_pages += nr_pages;
+	*ret_addr = vm->addr;
+	return 0;
+
+fail_va:
+	vmi_free_vmap_area(e, va);
+fail_vm:
+	vm_struct_free(e, vm);
+fail:
+	warn_alloc(e, gfp, req->size);
+	return r;
+}
+
+static int vmalloc_common(struct vm_engine *e, uint64_t size, gfp_t gfp, int node,
+			  uint32_t vm_flags, uint64_t *ret_addr)
+{
+	struct vm_alloc_req req = {
+		.size = size, .align = VM_PAGE_SIZE, .gfp = gfp, .prot = PAGE_KERNEL,
+		.vm_flags = vm_flags, .node = node,
+	};
+
+	return vm___vmalloc_node_range(e, &req, ret_addr);
+}
+
+/* vmalloc_32 wants frames the 32-bit DMA engines can reach: DMA32 where the
+ * layout has it, lowmem (Normal) on i386. */
+static gfp_t gfp_32(const struct vm_engine *e)
+{
+	return e && e->layout->dma32_end > e->layout->dma_end ? GFP_KERNEL | GFP_DMA32 : GFP_KERNEL;
+}
+
+int vm_vmalloc(struct vm_engine *e, uint64_t size, uint64_t *ret_addr)
+{
+	return vmalloc_common(e, size, GFP_KERNEL | __GFP_HIGHMEM, NUMA_NO_NODE, 0, ret_addr);
+}
+
+int vm_vzalloc(struct vm_engine *e, uint64_t size, uint64_t *ret_addr)
+{
+	return vmalloc_common(e, size, GFP_KERNEL | __GFP_HIGHMEM | __GFP_ZERO, NUMA_NO_NODE, 0,
+			      ret_addr);
+}
+
+int vm_vmalloc_node(struct vm_engine *e, uint64_t size, int node, uint64_t *ret_addr)
+{
+	return vmalloc_common(e, size, GFP_KERNEL | __GFP_HIGHMEM, node, 0, ret_addr);
+}
+
+int vm_vzalloc_node(struct vm_engine *e, uint64_t size, int node, uint64_t *ret_addr)
+{
+	return vmalloc_common(e, size, GFP_KERNEL | __GFP_HIGHMEM | __GFP_ZERO, node, 0, ret_addr);
+}
+
+int vm_vmalloc_32(struct vm_engine *e, uint64_t size, uint64_t *ret_addr)
+{
+	return vmalloc_common(e, size, gfp_32(e), NUMA_NO_NODE, 0, ret_addr);
+}
+
+int vm_vmalloc_user(struct vm_engine *e, uint64_t size, uint64_t *ret_addr)
+{
+	return vmalloc_common(e, size, GFP_KERNEL | __GFP_HIGHMEM | __GFP_ZERO, NUMA_NO_NODE,
+			      VM_USERMAP, ret_addr);
+}
+
+int vm_vmalloc_32_user(struct vm_engine *e, uint64_t size, uint64_t *ret_addr)
+{
+	return vmalloc_common(e, size, gfp_32(e) | __GFP_ZERO, NUMA_NO_NODE, VM_USERMAP, ret_addr);
+}
+
+int vm___vmalloc(struct vm_engine *e, uint64_t size, gfp_t gfp, uint64_t *ret_addr)
+{
+	return vmalloc_common(e, size, gfp, NUMA_NO_NODE, 0, ret_addr);
+}
+
+/* ---- freeing ---------------------------------------------------------------- */
+
+static void remove_area(struct vm_engine *e, struct vm_struct *vm)
+{
+	vmi_unmap_range(e, vm->addr, vm->nr_pages);
+	vmi_free_vmap_area_lazy(e, vm->va);
+}
+
+int vm_vfree(struct vm_engine *e, uint64_t addr)
+{
+	struct vmap_area *va;
+	struct vm_struct *vm;
+
+	if (!e)
+		return -EINVAL;
+	if (!addr)
+		return 0;
+	va = vmi_find_busy_va_start(e, addr);
+	if (!va || !va->vm || !(va->vm->flags & VM_ALLOC))
+		return -EINVAL;
+	vm = va->vm;
+	remove_area(e, vm);
+	free_area_pages(e, vm, vm->nr_pages);
+	e->vmalloc_pages -= vm->nr_pages;
+	vm_struct_free(e, vm);
+	return 0;
+}
+
+/* ---- vmap ------------------------------------------------------------------- */
+
+int vm_vmap(struct vm_engine *e, const uint64_t *pfns, uint64_t count, uint32_t flags,
+	    uint32_t prot, uint64_t *ret_addr)
+{
+	struct vm_struct *vm;
+	struct vmap_area *va;
+	uint64_t i, guard;
+	int r;
+
+	if (!e || !pfns || !ret_addr || count == 0 || count > e->nr_pages)
+		return -EINVAL;
+	if ((flags & ~VM_FLAGS_CALLER_MASK) || (prot & ~(uint32_t)PAGE_KERNEL_EXEC))
+		return -EINVAL;
+	for (i = 0; i < count; i++) {
+		const struct page *p;
+
+		if (pfns[i] >= e->nr_pages)
+			return -EINVAL;
+		p = pfn_to_page(e, pfns[i]);
+		if (!(p->flags & PG_user))
+			return -EINVAL;
+	}
+	guard = (flags & VM_NO_GUARD) ? 0 : VM_PAGE_SIZE;
+	vm = vm_struct_alloc(e, count);
+	if (!vm)
+		return -ENOMEM;
+	r = vmi_alloc_vmap_area(e, (count << VM_PAGE_SHIFT) + guard, VM_PAGE_SIZE,
+				e->layout->vmalloc_start, e->layout->vmalloc_end, GFP_KERNEL, &va);
+	if (r < 0)
+		goto fail_vm;
+	/* Take the map counts last so nothing needs undoing after them but
+	 * the counts themselves. */
+	for (i = 0; i < count; i++) {
+		struct page *p = pfn_to_page(e, pfns[i]);
+
+		if (p->mapcount == UINT16_MAX) {
+			r = -EBUSY;
+			goto fail_counts;
+		}
+		p->mapcount++;
+		vm->pages[i] = (uint32_t)pfns[i];
+	}
+	r = vmi_map_pages(e, va->va_start, vm->pages, count, prot);
+	if (r < 0)
+		goto fail_counts;
+	vm->addr = va->va_start;
+	vm->size = va->va_end - va->va_start;
+	vm->flags = VM_MAP | flags;
+	vm->prot = prot;
+	vm->nr_pages = count;
+	vm->requested_size = count << VM_PAGE_SHIFT;
+	vm->va = va;
+	va->vm = vm;
+	e->vmap_pages += count;
+	*ret_addr = vm->addr;
+	return 0;
+
+fail_counts:
+	while (i-- > 0)
+		pfn_to_page(e, pfns[i])->mapcount--;
+	vmi_free_vmap_area(e, va);
+fail_vm:
+	vm_struct_free(e, vm);
+	return r;
+}
+
+int vm_vunmap(struct vm_engine *e, uint64_t addr)
+{
+	struct vmap_area *va;
+	struct vm_struct *vm;
+
+	if (!e)
+		return -EINVAL;
+	va = vmi_find_busy_va_start(e, addr);
+	if (!va || !va->vm || !(va->vm->flags & VM_MAP))
+		return -EINVAL;
+	vm = va->vm;
+	remove_area(e, vm);
+	for (uint64_t i = 0; i < vm->nr_pages; i++)
+		pfn_to_page(e, vm->pages[i])->mapcount--;
+	e->vmap_pages -= vm->nr_pages;
+	vm_struct_free(e, vm);
+	return 0;
+}
+
+/* ---- access through the page tables --------------------------------------------- */
+
+/* The live area whose mapped pages hold all of [addr, addr + len). */
+static int area_span(struct vm_engine *e, uint64_t addr, uint64_t len, struct vm_struct **ret_vm)
+{
+	struct vmap_area *va;
+	struct vm_struct *vm;
+
+	if (len && addr > UINT64_MAX - len)
+		return -EINVAL;
+	va = vmi_find_busy_va(e, addr);
+	if (!va || !va->vm)
+		return -EFAULT;
+	vm = va->vm;
+	if (addr + len > vm->addr + (vm->nr_pages << VM_PAGE_SHIFT))
+		return -EFAULT;
+	*ret_vm = vm;
+	return 0;
+}
+
+/* Copy page by page, each page found by a walk of the tables. */
+static int kva_copy(struct vm_engine *e, uint64_t addr, void *rbuf, const void *wbuf, uint64_t len)
+{
+	while (len) {
+		uint64_t off = addr & (VM_PAGE_SIZE - 1);
+		uint64_t n = VM_PAGE_SIZE - off, pfn;
+		int r = vmi_walk(e, addr, &pfn);
+
+		if (r < 0)
+			return -EFAULT;
+		if (n > len)
+			n = len;
+		if (wbuf) {
+			memcpy(pfn_to_virt(e, pfn) + off, wbuf, n);
+			pfn_to_page(e, pfn)->flags |= PG_dirty;
+			wbuf = (const uint8_t *)wbuf + n;
+		} else if (rbuf) {
+			memcpy(rbuf, pfn_to_virt(e, pfn) + off, n);
+			rbuf = (uint8_t *)rbuf + n;
+		} else {
+			memset(pfn_to_virt(e, pfn) + off, 0, n);
+		}
+		addr += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int vm_vread(struct vm_engine *e, uint64_t addr, void *buf, uint64_t len)
+{
+	struct vm_struct *vm;
+	int r;
+
+	if (!e || (!buf && len))
+		return -EINVAL;
+	r = area_span(e, addr, len, &vm);
+	if (r < 0)
+		return r;
+	return kva_copy(e, addr, buf, NULL, len);
+}
+
+int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len)
+{
+	struct vm_struct *vm;
+	int r;
+
+	if (!e || (!buf && len))
+		return -EINVAL;
+	r = area_span(e, addr, len, &vm);
+	if (r < 0)
+		return r;
+	if (!(vm->prot & VM_PROT_WRITE) || (len && !vmi_pte_writable(e, addr)))
+		return -EACCES;
+	return kva_copy(e, addr, NULL, buf, len);
+}
+
+/* ---- vrealloc -------------------------------------------------------------------- */
+
+int vm_vrealloc(struct vm_engine *e, uint64_t addr, uint64_t size, gfp_t gfp,
+		uint64_t *ret_addr)
+{
+	struct vmap_area *va;
+	struct vm_struct *vm;
+	uint64_t old, naddr;
+	int r;
+
+	if (!e || !ret_addr)
+		return -EINVAL;
+	if (!addr)
+		return vm___vmalloc(e, size, gfp, ret_addr);
+	va = vmi_find_busy_va_start(e, addr);
+	if (!va || !va->vm || !(va->vm->flags & VM_ALLOC))
+		return -EINVAL;
+	if (vmi_check_gfp(e, gfp, NUMA_NO_NODE) < 0)
+		return -EINVAL;
+	if (!size) {
+		r = vm_vfree(e, addr);
+		if (r == 0)
+			*ret_addr = 0;
+		return r;
+	}
+	vm = va->vm;
+	old = vm->requested_size;
+	if (size <= (vm->nr_pages << VM_PAGE_SHIFT)) {
+		/* In place.  Zero what a later grow would expose, as the kernel
+		 * does when init_on_alloc/init_on_free or __GFP_ZERO ask for it. */
+		if (size < old && ((gfp & __GFP_ZERO) || e->cfg.init_on_free))
+			kva_copy(e, addr + size, NULL, NULL, old - size);
+		else if (size > old && (gfp & __GFP_ZERO))
+			kva_copy(e, addr + old, NULL, NULL, size - old);
+		vm->requested_size = size;
+		*ret_addr = addr;
+		return 0;
+	}
+	r = vm___vmalloc(e, size, gfp, &naddr);
+	if (r < 0)
+		return r;
+	/* Through one bounce page, both sides walked. */
+	{
+		uint8_t page[VM_PAGE_SIZE];
+		uint64_t n = old < size ? old : size;
+
+		for (uint64_t off = 0; off < n; off += VM_PAGE_SIZE) {
+			uint64_t k = n - off < VM_PAGE_SIZE ? n - off : VM_PAGE_SIZE;
+
+			kva_copy(e, addr + off, page, NULL, k);
+			kva_copy(e, naddr + off, NULL, page, k);
+		}
+	}
+	vm_vfree(e, addr);
+	*ret_addr = naddr;
+	return 0;
+}
+
+/* ---- lookups ---------------------------------------------------------------------- */
+
+int vm_find_vm_area(struct vm_engine *e, uint64_t addr, struct vm_area_info *ret_info)
+{
+	struct vmap_area *va;
+
+	if (!e)
+		return -EINVAL;
+	va = vmi_find_busy_va(e, addr);
+	if (!va || !va->vm)
+		return -ENOENT;
+	if (ret_info)
+		fill_info(e, va->vm, ret_info);
+	return 0;
+}
+
+int vm_for_each_area(struct vm_engine *e, vm_area_fn *fn, void *ctx)
+{
+	struct vm_area_info info;
+
+	if (!e || !fn)
+		return -EINVAL;
+	for (struct rb_node *n = rb_first(&e->busy_root); n; n = rb_next(n)) {
+		struct vmap_area *va = rb_entry(n, struct vmap_area, rb);
+		int r;
+
+		if (!va->vm)
+			continue;
+		fill_info(e, va->vm, &info);
+		r = fn(ctx, &info);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+bool vm_is_vmalloc_addr(const struct vm_engine *e, uint64_t addr)
+{
+	return e && addr >= e->layout->vmalloc_start && addr < e->layout->vmalloc_end;
+}
+
+int vm_vmalloc_to_pfn(struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn)
+{
+	if (!e || !ret_pfn || !vm_is_vmalloc_addr(e, addr))
+		return -EINVAL;
+	return vmi_walk(e, addr, ret_pfn);
+}

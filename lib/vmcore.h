@@ -1,0 +1,308 @@
+/* vmcore.h -- the engine: a simulated machine with a buddy page allocator,
+ * a kernel virtual address (KVA) allocator, page tables and the vmalloc family.
+ *
+ * Glossary
+ *   pfn        page frame number: physical address >> VM_PAGE_SHIFT.
+ *   order      a buddy block of order k is 2^k frames, aligned to 2^k.
+ *   frame      4 KiB of simulated physical memory; it really holds bytes.
+ *   KVA        simulated kernel virtual address inside [VMALLOC_START, VMALLOC_END).
+ *   area       a vm_struct: KVA range + the frames mapped into it (+ one guard page).
+ *   lazy       a freed area whose KVA is not reusable until the next purge.
+ *
+ * Conventions
+ *   Every function returning int returns 0 or a negative errno; results come
+ *   back through out-parameters named ret_*, which are written only on success.
+ *   A failed call leaves the engine exactly as it found it.  An engine is not
+ *   thread-safe: callers serialise access (the daemon runs one event loop).
+ *   The library does no I/O and keeps no global state.
+ */
+#ifndef VMCORE_H
+#define VMCORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gfp.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VM_PAGE_SHIFT     12
+#define VM_PAGE_SIZE      (1ull << VM_PAGE_SHIFT)
+#define VM_MAX_PAGE_ORDER 10                 /* largest buddy block: 4 MiB */
+#define VM_NR_ORDERS      (VM_MAX_PAGE_ORDER + 1)
+#define VM_MAX_NODES      64
+#define NUMA_NO_NODE      (-1)
+
+/* Memory limits: at least one max-order block per node, at most 2^32 frames. */
+#define VM_MIN_MEMORY     (4ull << 20)
+#define VM_MAX_MEMORY     ((1ull << 32) * VM_PAGE_SIZE - VM_PAGE_SIZE)
+#define VM_MAX_MEMORY_I386 (4ull << 30)
+
+enum vm_layout {
+	VM_LAYOUT_X86_64 = 0,  /* DMA < 16M, DMA32 < 4G, Normal; 4-level tables */
+	VM_LAYOUT_I386   = 1,  /* DMA < 16M, Normal < 896M, HighMem; 2-level tables */
+	VM_NR_LAYOUTS
+};
+
+enum vm_zone_type {
+	VM_ZONE_DMA = 0,
+	VM_ZONE_DMA32,
+	VM_ZONE_NORMAL,
+	VM_ZONE_HIGHMEM,
+	VM_ZONE_MOVABLE,
+	VM_NR_ZONES
+};
+
+/* vm_struct flags, as in include/linux/vmalloc.h. */
+#define VM_IOREMAP        0x00000001u
+#define VM_ALLOC          0x00000002u  /* vmalloc(): pages owned by the area */
+#define VM_MAP            0x00000004u  /* vmap(): pages owned by the caller */
+#define VM_USERMAP        0x00000008u  /* suitable for remap_vmalloc_range */
+#define VM_DMA_COHERENT   0x00000010u
+#define VM_UNINITIALIZED  0x00000020u  /* set until the pages are mapped */
+#define VM_NO_GUARD       0x00000040u  /* no guard page after the area */
+#define VM_SCOPED         0x00010000u  /* vmallocd: freed when the owner disconnects */
+#define VM_FLAGS_CALLER_MASK (VM_USERMAP | VM_NO_GUARD | VM_DMA_COHERENT | VM_SCOPED)
+
+/* Protection bits accepted in the prot argument (pgprot_t). */
+#define VM_PROT_READ      0x1u
+#define VM_PROT_WRITE     0x2u
+#define VM_PROT_EXEC      0x4u
+#define PAGE_KERNEL       (VM_PROT_READ | VM_PROT_WRITE)
+#define PAGE_KERNEL_RO    (VM_PROT_READ)
+#define PAGE_KERNEL_EXEC  (VM_PROT_READ | VM_PROT_WRITE | VM_PROT_EXEC)
+
+/* How vmalloc takes its pages.  ORDER0 is the kernel's documented behaviour
+ * and the default; HIGH_ORDER_FIRST is offered only for comparison. */
+enum vm_page_policy {
+	VM_POLICY_ORDER0 = 0,
+	VM_POLICY_HIGH_ORDER_FIRST = 1,
+};
+
+struct vm_engine;
+
+/* Log levels, as sd-daemon's <N> prefixes. */
+#define VM_LOG_ERR     3
+#define VM_LOG_WARNING 4
+#define VM_LOG_INFO    6
+#define VM_LOG_DEBUG   7
+
+typedef void vm_log_fn(void *ctx, int level, const char *msg);
+
+struct vm_config {
+	uint64_t memory_bytes;     /* simulated RAM; rounded down to whole pages */
+	unsigned nr_nodes;         /* 1..VM_MAX_NODES; memory is split evenly */
+	enum vm_layout layout;
+	uint64_t movable_bytes;    /* per node, carved from the top as ZONE_MOVABLE (0: none) */
+	uint64_t lazy_max_pages;   /* lazily freed pages before a purge (0: 32 MiB worth) */
+	enum vm_page_policy page_policy;
+	bool init_on_free;         /* zero frames as they are freed (no owner sees another's bytes) */
+	vm_log_fn *log;            /* warnings such as "vmalloc: allocation failure" */
+	void *log_ctx;
+};
+
+/* Fill cfg with the defaults: 1 GiB, 1 node, x86_64, 32 MiB lazy limit. Can't fail. */
+void vm_config_init(struct vm_config *cfg);
+
+/* Build a machine.  Validates every field (-EINVAL), maps the backing store
+ * (-ENOMEM if the host refuses).  The frames and their metadata are populated
+ * lazily, so this is quick and cheap even for a terabyte. */
+int vm_engine_create(const struct vm_config *cfg, struct vm_engine **ret_engine);
+
+/* Release everything, including all areas still allocated.  NULL is fine. */
+void vm_engine_destroy(struct vm_engine *e);
+
+/* The identity recorded in areas allocated from now on, like the kernel's
+ * `current` plus __builtin_return_address: owner uid and pid, a free-form
+ * cookie (the daemon's connection id) and the caller string printed in
+ * vmallocinfo (NULL: none).  The string is copied (interned); -ENOMEM if the
+ * copy fails, -EINVAL if it is longer than VM_CALLER_MAX. */
+#define VM_CALLER_MAX 255
+int vm_set_current(struct vm_engine *e, uint32_t uid, uint32_t pid,
+		   uint64_t cookie, const char *caller);
+
+/* ------------------------------------------------------------------------
+ * The vmalloc family.  Sizes are in bytes and rounded up to pages; the KVA
+ * taken is size + one guard page.  On success *ret_addr is the area's start.
+ *   -EINVAL    size 0, size + guard overflows, bad flags, unknown node,
+ *              alignment not a power of two, empty or out-of-range [start, end)
+ *   -ENOMEM    no frames (after watermarks) or no KVA hole, even after a purge
+ * A failure logs "vmalloc: allocation failure: N bytes" unless __GFP_NOWARN.
+ */
+int vm_vmalloc(struct vm_engine *e, uint64_t size, uint64_t *ret_addr);
+int vm_vzalloc(struct vm_engine *e, uint64_t size, uint64_t *ret_addr);
+int vm_vmalloc_node(struct vm_engine *e, uint64_t size, int node, uint64_t *ret_addr);
+int vm_vzalloc_node(struct vm_engine *e, uint64_t size, int node, uint64_t *ret_addr);
+int vm_vmalloc_32(struct vm_engine *e, uint64_t size, uint64_t *ret_addr);
+int vm_vmalloc_user(struct vm_engine *e, uint64_t size, uint64_t *ret_addr);
+int vm_vmalloc_32_user(struct vm_engine *e, uint64_t size, uint64_t *ret_addr);
+int vm___vmalloc(struct vm_engine *e, uint64_t size, gfp_t gfp, uint64_t *ret_addr);
+
+/* The full form.  align: a power of two (0 or anything below a page means a
+ * page); [start, end): the KVA window (0, 0 means the whole vmalloc range);
+ * vm_flags: VM_FLAGS_CALLER_MASK bits; node: NUMA_NO_NODE or 0..nr_nodes-1;
+ * caller: overrides the current caller string for this area (NULL: keep). */
+struct vm_alloc_req {
+	uint64_t size;
+	uint64_t align;
+	uint64_t start, end;
+	gfp_t gfp;
+	uint32_t prot;
+	uint32_t vm_flags;
+	int node;
+	const char *caller;
+};
+int vm___vmalloc_node_range(struct vm_engine *e, const struct vm_alloc_req *req,
+			    uint64_t *ret_addr);
+
+/* Resize an area, kernel vrealloc semantics: addr 0 behaves as __vmalloc,
+ * size 0 frees and returns 0; shrinking or growing inside the pages already
+ * mapped keeps the address; otherwise a new area is made, the old contents
+ * copied and the old area freed.  gfp __GFP_ZERO zeroes any grown tail.
+ * -EINVAL if addr is not the start of a vmalloc area. */
+int vm_vrealloc(struct vm_engine *e, uint64_t addr, uint64_t size, gfp_t gfp,
+		uint64_t *ret_addr);
+
+/* Free a vmalloc area: its frames go back to the buddy allocator now, its
+ * PTEs are cleared now, its KVA waits on the lazy list.  addr 0 is a no-op.
+ * -EINVAL if addr is not the start of a live vmalloc (VM_ALLOC) area, which
+ * includes a double free. */
+int vm_vfree(struct vm_engine *e, uint64_t addr);
+
+/* Map count caller-owned frames (from vm_alloc_pages) contiguously.  Each pfn
+ * must be an allocated frame (-EINVAL otherwise); flags: VM_FLAGS_CALLER_MASK. */
+int vm_vmap(struct vm_engine *e, const uint64_t *pfns, uint64_t count,
+	    uint32_t flags, uint32_t prot, uint64_t *ret_addr);
+/* Unmap a vmap area; the frames stay with their owner.  -EINVAL if addr is
+ * not the start of a live VM_MAP area. */
+int vm_vunmap(struct vm_engine *e, uint64_t addr);
+
+/* The buddy allocator directly: 2^order contiguous frames. node may be
+ * NUMA_NO_NODE.  -EINVAL for a bad order, node or gfp; -ENOMEM if no block. */
+int vm_alloc_pages(struct vm_engine *e, gfp_t gfp, unsigned order, int node,
+		   uint64_t *ret_pfn);
+/* -EINVAL unless pfn is the first frame of a block allocated with exactly
+ * this order and not yet freed (a double free is -EINVAL). */
+int vm_free_pages(struct vm_engine *e, uint64_t pfn, unsigned order);
+
+/* Read or write frames handed out by vm_alloc_pages (physical access, e.g.
+ * to fill pages before vmap).  -EINVAL if the range leaves one block. */
+int vm_phys_read(struct vm_engine *e, uint64_t pfn, uint64_t offset, void *buf, uint64_t len);
+int vm_phys_write(struct vm_engine *e, uint64_t pfn, uint64_t offset, const void *buf, uint64_t len);
+
+/* Everything known about one area, copied out. */
+struct vm_area_info {
+	uint64_t addr;         /* start */
+	uint64_t size;         /* KVA taken, guard page included (as vmallocinfo) */
+	uint32_t flags;        /* VM_* */
+	uint32_t prot;
+	uint64_t nr_pages;
+	uint64_t phys_addr;    /* VM_IOREMAP only */
+	uint32_t uid, pid;     /* owner, from vm_set_current at allocation */
+	uint64_t cookie;
+	const char *caller;    /* interned; valid while the engine lives; may be NULL */
+	uint32_t nr_per_node[VM_MAX_NODES];
+};
+
+/* Area containing addr (any byte of it, guard page included).  -ENOENT if
+ * none.  With ret_info NULL this is an existence test. */
+int vm_find_vm_area(struct vm_engine *e, uint64_t addr, struct vm_area_info *ret_info);
+
+/* Walk every live area in address order; a non-zero return from fn stops the
+ * walk and is returned.  The engine must not be changed from inside fn. */
+typedef int vm_area_fn(void *ctx, const struct vm_area_info *info);
+int vm_for_each_area(struct vm_engine *e, vm_area_fn *fn, void *ctx);
+
+/* The frame behind a mapped KVA address, by walking the page tables.
+ * -EINVAL outside the vmalloc range, -ENXIO if nothing is mapped there. */
+int vm_vmalloc_to_pfn(struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn);
+
+/* True if addr lies in the vmalloc range (mapped or not).  Can't fail. */
+bool vm_is_vmalloc_addr(const struct vm_engine *e, uint64_t addr);
+
+/* Copy bytes through the page tables, page by page.  The whole range must
+ * lie inside the mapped pages of one live area: -EFAULT otherwise (past the
+ * end, into the guard page, unmapped), -EINVAL for len overflow. */
+int vm_vread(struct vm_engine *e, uint64_t addr, void *buf, uint64_t len);
+int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len);
+
+/* Return every lazily freed range to the free tree now, with one simulated
+ * TLB flush, and release page-table pages left empty (vm_unmap_aliases). */
+void vm_purge(struct vm_engine *e);
+
+/* ------------------------------------------------------------------------
+ * Introspection.
+ */
+struct vm_zone_info {
+	int node;
+	enum vm_zone_type type;
+	const char *name;            /* "DMA", "DMA32", "Normal", "HighMem", "Movable" */
+	uint64_t start_pfn, end_pfn; /* [start, end) */
+	uint64_t managed;            /* frames */
+	uint64_t free;
+	uint64_t wmark_min, wmark_low, wmark_high;
+	uint64_t nr_free[VM_NR_ORDERS]; /* blocks per order */
+};
+
+struct vm_stats {
+	uint64_t total_pages, free_pages;
+	uint64_t high_total, high_free;     /* HighMem zones */
+	uint64_t pagetable_pages;
+	uint64_t vmalloc_start, vmalloc_end;
+	uint64_t vmalloc_pages;             /* frames mapped by vmalloc areas */
+	uint64_t vmap_pages;                /* frames mapped by vmap areas */
+	uint64_t largest_free_kva;          /* bytes (VmallocChunk) */
+	uint64_t nr_areas, nr_lazy_areas;
+	uint64_t lazy_pages, lazy_max_pages;
+	uint64_t nr_purges, nr_tlb_flushes;
+	uint64_t nr_alloc_failures;
+	uint64_t alloc_pages_pages;         /* frames held through vm_alloc_pages */
+	unsigned nr_nodes;
+	enum vm_layout layout;
+	unsigned pt_levels;
+};
+
+void vm_get_stats(const struct vm_engine *e, struct vm_stats *ret_stats);
+
+/* Zones with frames, node by node, lowest zone first; fn as vm_for_each_area. */
+typedef int vm_zone_fn(void *ctx, const struct vm_zone_info *zone);
+int vm_for_each_zone(const struct vm_engine *e, vm_zone_fn *fn, void *ctx);
+
+/* Text in the kernel's own formats.  Each call appends to *buf (a malloc'd,
+ * NUL-terminated string, *buf NULL to start), *len tracking its length.
+ * -ENOMEM leaves *buf as it was.  vmallocinfo with show_uid set shows only
+ * areas whose owner uid equals uid (the daemon's per-client view). */
+int vm_show_vmallocinfo(struct vm_engine *e, bool filter_uid, uint32_t uid,
+			char **buf, size_t *len);
+int vm_show_meminfo(const struct vm_engine *e, char **buf, size_t *len);
+int vm_show_buddyinfo(const struct vm_engine *e, char **buf, size_t *len);
+int vm_show_unusable_index(const struct vm_engine *e, char **buf, size_t *len);
+int vm_show_extfrag_index(const struct vm_engine *e, char **buf, size_t *len);
+
+/* The kernel's fragmentation indices, in thousandths (1000 = 1.000):
+ * unusable_index in [0, 1000], extfrag_index in [-1000, 1000]. */
+int vm_unusable_index(const struct vm_zone_info *z, unsigned order);
+int vm_extfrag_index(const struct vm_zone_info *z, unsigned order);
+
+/* Walk every structure and check it: each frame free in exactly one buddy
+ * block or owned; buddy blocks aligned and in their zone; every area's PTEs
+ * match its pages; the augmented maxima of the free KVA tree; the counters.
+ * 0 if all holds, else -EUCLEAN with a description in msg. O(frames + areas). */
+int vm_check(struct vm_engine *e, char *msg, size_t msglen);
+
+/* Names for printing. */
+const char *vm_layout_name(enum vm_layout layout);
+int vm_layout_from_name(const char *name, enum vm_layout *ret_layout);
+const char *vm_zone_name(enum vm_zone_type type);
+
+/* Parse "64K", "1G", "3t", "4096" into bytes; -EINVAL or -ERANGE. */
+int vm_parse_size(const char *s, uint64_t *ret_bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VMCORE_H */
