@@ -1,0 +1,202 @@
+/* vmclient.h -- libvmclient, the C client of vmallocd.
+ *
+ * Every call returns 0 or a negative errno; results come back through the
+ * last (out) parameters, written only on success.  Errors are the daemon's
+ * (-EINVAL, -ENOMEM, -EPERM, -EFAULT, -ENOENT, -EDQUOT, ...) or the
+ * transport's (-ECONNREFUSED, -ENOENT for a missing socket, -EPIPE,
+ * -ECONNRESET, -ETIMEDOUT, -EPROTO for a reply that does not parse).
+ * After a transport error the connection is closed; further calls return
+ * -ENOTCONN.  vmc_last_message() gives the daemon's text for the last error.
+ *
+ * A struct vmc_client is not thread-safe: use one per thread.
+ */
+#ifndef VMCLIENT_H
+#define VMCLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vmc_client;
+
+/* ---- connection ---------------------------------------------------------- */
+
+/* Connect to the daemon.  socket_path NULL: $VMALLOCD_SOCKET, else
+ * /run/vmallocd/vmallocd.sock for root, else $XDG_RUNTIME_DIR/vmallocd.sock. */
+int vmc_connect(const char *socket_path, struct vmc_client **out);
+/* Close and free; NULL is fine.  Scoped areas of this connection are freed
+ * by the daemon. */
+void vmc_close(struct vmc_client *c);
+
+/* The socket path vmc_connect(NULL, ...) would use, in buf.  -ENAMETOOLONG. */
+int vmc_default_socket(char *buf, size_t len);
+
+/* Give up on a reply after ms milliseconds (-ETIMEDOUT); 0 waits forever
+ * (the default). */
+void vmc_set_timeout(struct vmc_client *c, int ms);
+
+/* The caller string recorded with new areas (shown in vmallocinfo).  By
+ * default each call resolves its own caller like the kernel's %pS:
+ * "symbol+0xoff/0xsize".  NULL restores the default.  -ENOMEM, -EINVAL
+ * (longer than 255 bytes). */
+int vmc_set_caller(struct vmc_client *c, const char *caller);
+
+/* Make new areas of this connection scoped (freed when it closes). */
+void vmc_set_scoped(struct vmc_client *c, bool scoped);
+
+/* The daemon's message for the last failed call on c ("" if none). */
+const char *vmc_last_message(const struct vmc_client *c);
+
+/* strerror() for the negative errno values these calls return. */
+const char *vmc_strerror(int err);
+
+/* ---- the vmalloc family ------------------------------------------------------- */
+
+int vmc_vmalloc(struct vmc_client *c, uint64_t size, uint64_t *addr);
+int vmc_vzalloc(struct vmc_client *c, uint64_t size, uint64_t *addr);
+int vmc_vfree(struct vmc_client *c, uint64_t addr);
+int vmc_vmalloc_node(struct vmc_client *c, uint64_t size, int node, uint64_t *addr);
+int vmc_vzalloc_node(struct vmc_client *c, uint64_t size, int node, uint64_t *addr);
+int vmc_vmalloc_32(struct vmc_client *c, uint64_t size, uint64_t *addr);
+int vmc_vmalloc_user(struct vmc_client *c, uint64_t size, uint64_t *addr);
+int vmc_vmalloc_32_user(struct vmc_client *c, uint64_t size, uint64_t *addr);
+int vmc___vmalloc(struct vmc_client *c, uint64_t size, uint32_t gfp, uint64_t *addr);
+
+/* The full form.  Zero-initialise, then set what you need; node defaults to
+ * "any" only if you set it to VMC_NO_NODE (-1). */
+#define VMC_NO_NODE (-1)
+struct vmc_alloc_opts {
+	uint64_t align;        /* power of two, 0: a page */
+	uint64_t start, end;   /* KVA window [start, end); 0, 0: whole range */
+	uint32_t gfp;          /* 0: GFP_KERNEL | __GFP_HIGHMEM */
+	uint32_t prot;         /* 0: PAGE_KERNEL */
+	uint32_t vm_flags;     /* VM_USERMAP, VM_NO_GUARD */
+	int node;              /* VMC_NO_NODE or a node */
+	bool scoped;
+	const char *caller;    /* NULL: the default */
+};
+int vmc_vmalloc_node_range(struct vmc_client *c, uint64_t size,
+			   const struct vmc_alloc_opts *opts, uint64_t *addr);
+
+int vmc_vrealloc(struct vmc_client *c, uint64_t addr, uint64_t size, uint32_t gfp,
+		 uint64_t *new_addr);
+int vmc_vmap(struct vmc_client *c, const uint64_t *pfns, uint64_t count, uint32_t flags,
+	     uint32_t prot, uint64_t *addr);
+int vmc_vunmap(struct vmc_client *c, uint64_t addr);
+int vmc_alloc_pages(struct vmc_client *c, uint32_t gfp, unsigned order, int node, uint64_t *pfn);
+int vmc_free_pages(struct vmc_client *c, uint64_t pfn, unsigned order);
+
+/* ---- data ---------------------------------------------------------------- */
+
+/* Any length inside one area; split into as many frames as needed (each at
+ * most VMD_MAX_IO bytes), pipelined. */
+int vmc_read(struct vmc_client *c, uint64_t addr, void *buf, uint64_t len);
+int vmc_write(struct vmc_client *c, uint64_t addr, const void *buf, uint64_t len);
+int vmc_phys_read(struct vmc_client *c, uint64_t pfn, uint64_t offset, void *buf, uint64_t len);
+int vmc_phys_write(struct vmc_client *c, uint64_t pfn, uint64_t offset, const void *buf,
+		   uint64_t len);
+
+struct vmc_translation {
+	uint64_t pfn;
+	uint64_t phys_addr;
+	int node;
+	char zone[16];
+};
+int vmc_translate(struct vmc_client *c, uint64_t addr, struct vmc_translation *out);
+
+/* ---- areas and queries ---------------------------------------------------------- */
+
+#define VMC_MAX_NODES 64
+struct vmc_area {
+	uint64_t addr, size;   /* size includes the guard page */
+	uint32_t flags, prot;
+	uint64_t nr_pages;
+	uint64_t phys_addr;
+	uint32_t uid, pid;
+	char caller[256];
+	unsigned nr_nodes;
+	uint32_t nr_per_node[VMC_MAX_NODES];
+	bool scoped, leaked;
+};
+int vmc_area_info(struct vmc_client *c, uint64_t addr, struct vmc_area *out);
+
+/* Kernel-format text, malloc'd (free() it). */
+enum vmc_query {
+	VMC_VMALLOCINFO = 0,
+	VMC_MEMINFO = 1,
+	VMC_BUDDYINFO = 2,
+	VMC_FRAG = 3,
+	VMC_LEAKS = 5,
+};
+int vmc_query_text(struct vmc_client *c, enum vmc_query q, char **text);
+
+/* The areas the caller may see (all for root, its own otherwise), or with
+ * leaks_only those whose allocating process is gone.  *areas is malloc'd. */
+int vmc_areas(struct vmc_client *c, bool leaks_only, struct vmc_area **areas, size_t *count);
+
+struct vmc_meminfo {   /* kB */
+	uint64_t mem_total, mem_free, high_total, high_free, low_total, low_free;
+	uint64_t page_tables, vmalloc_total, vmalloc_used, vmalloc_chunk;
+};
+int vmc_meminfo(struct vmc_client *c, struct vmc_meminfo *out);
+
+struct vmc_zone {
+	int node;
+	char name[16];
+	uint64_t start_pfn, end_pfn, managed, free;
+	uint64_t wmark_min, wmark_low, wmark_high;
+	uint64_t nr_free[11];
+	int unusable_index[11];    /* thousandths */
+	int extfrag_index[11];     /* thousandths */
+};
+int vmc_zones(struct vmc_client *c, struct vmc_zone **zones, size_t *count);
+
+struct vmc_stat {
+	uint64_t total_pages, free_pages, pagetable_pages, vmalloc_pages, vmap_pages;
+	uint64_t alloc_pages_pages, nr_areas, nr_lazy_areas, lazy_pages, lazy_max_pages;
+	uint64_t nr_purges, nr_tlb_flushes, nr_alloc_failures, largest_free_kva;
+	unsigned nr_nodes;
+	char layout[16];
+	uint64_t vmalloc_start, vmalloc_end;
+	unsigned clients;
+	uint64_t requests, uptime_ms, connections_total, errors;
+	uint64_t your_pages, your_quota;
+};
+int vmc_stat(struct vmc_client *c, struct vmc_stat *out);
+
+/* Run the daemon's invariant checker: 0, or -EUCLEAN with its finding in
+ * msg.  Purge the lazy list now (root only: -EPERM otherwise). */
+int vmc_check(struct vmc_client *c, char *msg, size_t msglen);
+int vmc_purge(struct vmc_client *c);
+
+/* ---- pipelining ------------------------------------------------------------------
+ *
+ * A batch queues requests without waiting; vmc_batch_run() sends them all
+ * (in as few writes as it can) and reads the replies in order, storing each
+ * request's status (0 or negative errno) and result where the queueing call
+ * said.  Pointers given to the queueing calls must stay valid until run.
+ * vmc_batch_run() returns 0 if every reply arrived (individual statuses say
+ * how each request went), or the transport error.  A batch can be run again
+ * after vmc_batch_clear().
+ */
+struct vmc_batch;
+int vmc_batch_new(struct vmc_client *c, struct vmc_batch **out);
+void vmc_batch_free(struct vmc_batch *b);
+void vmc_batch_clear(struct vmc_batch *b);
+size_t vmc_batch_size(const struct vmc_batch *b);
+int vmc_batch_vmalloc(struct vmc_batch *b, uint64_t size, uint64_t *addr, int *status);
+int vmc_batch_vzalloc(struct vmc_batch *b, uint64_t size, uint64_t *addr, int *status);
+int vmc_batch_vfree(struct vmc_batch *b, uint64_t addr, int *status);
+int vmc_batch_write(struct vmc_batch *b, uint64_t addr, const void *buf, uint64_t len, int *status);
+int vmc_batch_read(struct vmc_batch *b, uint64_t addr, void *buf, uint64_t len, int *status);
+int vmc_batch_run(struct vmc_batch *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VMCLIENT_H */
