@@ -120,6 +120,14 @@ int vm_set_current(struct vm_engine *e, uint32_t uid, uint32_t pid, uint64_t coo
 	return 0;
 }
 
+int vm_set_current_flags(struct vm_engine *e, uint32_t vm_flags)
+{
+	if (!e || (vm_flags & ~VM_SCOPED))
+		return -EINVAL;
+	e->cur_vm_flags = vm_flags;
+	return 0;
+}
+
 void vmi_log(struct vm_engine *e, int level, const char *fmt, ...)
 {
 	char msg[256];

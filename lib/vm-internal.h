@@ -168,6 +168,7 @@ struct vm_engine {
 	uint32_t cur_uid, cur_pid;
 	uint64_t cur_cookie;
 	const char *cur_caller;
+	uint32_t cur_vm_flags;
 };
 
 /* ---- helpers ---------------------------------------------------------- */

@@ -196,7 +196,7 @@ int vm___vmalloc_node_range(struct vm_engine *e, const struct vm_alloc_req *req,
 		goto fail_vm;
 	vm->addr = va->va_start;
 	vm->size = size + guard;
-	vm->flags = VM_ALLOC | VM_UNINITIALIZED | req->vm_flags;
+	vm->flags = VM_ALLOC | VM_UNINITIALIZED | req->vm_flags | e->cur_vm_flags;
 	vm->prot = req->prot;
 	vm->nr_pages = nr_pages;
 	vm->requested_size = req->size;
@@ -363,7 +363,7 @@ int vm_vmap(struct vm_engine *e, const uint64_t *pfns, uint64_t count, uint32_t 
 		goto fail_counts;
 	vm->addr = va->va_start;
 	vm->size = va->va_end - va->va_start;
-	vm->flags = VM_MAP | flags;
+	vm->flags = VM_MAP | flags | e->cur_vm_flags;
 	vm->prot = prot;
 	vm->nr_pages = count;
 	vm->requested_size = count << VM_PAGE_SHIFT;

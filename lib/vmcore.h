@@ -123,6 +123,9 @@ void vm_engine_destroy(struct vm_engine *e);
 #define VM_CALLER_MAX 255
 int vm_set_current(struct vm_engine *e, uint32_t uid, uint32_t pid,
 		   uint64_t cookie, const char *caller);
+/* Extra vm_struct flags stamped on areas made from now on: only VM_SCOPED
+ * (-EINVAL otherwise).  The engine gives the flag no meaning of its own. */
+int vm_set_current_flags(struct vm_engine *e, uint32_t vm_flags);
 
 /* ------------------------------------------------------------------------
  * The vmalloc family.  Sizes are in bytes and rounded up to pages; the KVA

@@ -16,6 +16,7 @@
 #define VMD_FRAME_HDR     4u
 #define VMD_MAX_FRAME     (2u << 20)   /* largest payload N, bytes */
 #define VMD_MAX_IO        (1u << 20)   /* largest data in one read or write */
+#define VMD_MAX_REPLY     (256u << 20) /* largest reply payload (big query answers) */
 
 /* Store len as the big-endian header.  Can't fail. */
 void vmd_put_n32(uint8_t hdr[VMD_FRAME_HDR], uint32_t len);
