@@ -1,0 +1,1096 @@
+/* dispatch.c -- one request frame in, one reply frame out: decoding, the
+ * owner and quota rules, the call into the engine, encoding.
+ *
+ * Rules enforced here (the engine knows nothing of users):
+ *   - only an area's owner uid, or uid 0, may free, resize, read, write,
+ *     translate, inspect or vunmap it (-EPERM); the same for alloc_pages
+ *     blocks and for vmap of their frames;
+ *   - pages are charged to the owner uid against its quota (-EDQUOT);
+ *   - a non-root client's vmallocinfo shows its own areas only.
+ * The hot requests (alloc, free, read, write) allocate nothing: the request
+ * is unpacked into the connection's arena and the reply packed straight
+ * into the output buffer.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmalloc.pb-c.h"
+#include "vmallocd.h"
+
+typedef Vmallocd__V1__Request Request;
+typedef Vmallocd__V1__Reply Reply;
+
+#define PAGE_ALIGN(x) (((x) + VM_PAGE_SIZE - 1) & ~(VM_PAGE_SIZE - 1))
+
+struct ctx {
+	struct conn *c;
+	struct daemon *d;
+	struct vm_engine *e;
+	Reply *rep;
+	char msg[320];
+};
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct ctx *x, int err, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(x->msg, sizeof(x->msg), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(x->msg) - 2)
+		snprintf(x->msg + n, sizeof(x->msg) - (size_t)n, ": %s", strerror(-err));
+	x->rep->status = err;
+	x->rep->message = x->msg;
+	return err;
+}
+
+static void send_reply(struct conn *c, const Reply *rep)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t size = vmallocd__v1__reply__get_packed_size(rep);
+	struct evbuffer_iovec iov;
+
+	if (size > VMD_MAX_REPLY) {
+		Reply small = VMALLOCD__V1__REPLY__INIT;
+
+		small.id = rep->id;
+		small.status = -E2BIG;
+		small.message = (char *)"reply larger than VMD_MAX_REPLY";
+		send_reply(c, &small);
+		return;
+	}
+	if (evbuffer_reserve_space(out, (ev_ssize_t)(VMD_FRAME_HDR + size), &iov, 1) < 1) {
+		vmd_log(VM_LOG_ERR, "out of memory for a %zu-byte reply; closing connection %llu",
+			size, (unsigned long long)c->id);
+		c->closing = true;
+		return;
+	}
+	vmd_put_n32(iov.iov_base, (uint32_t)size);
+	vmallocd__v1__reply__pack(rep, (uint8_t *)iov.iov_base + VMD_FRAME_HDR);
+	iov.iov_len = VMD_FRAME_HDR + size;
+	evbuffer_commit_space(out, &iov, 1);
+}
+
+void reply_error(struct conn *c, uint64_t id, int status, const char *fmt, ...)
+{
+	Reply rep = VMALLOCD__V1__REPLY__INIT;
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rep.id = id;
+	rep.status = status;
+	rep.message = msg;
+	c->d->nr_errors++;
+	send_reply(c, &rep);
+}
+
+/* ---- ownership ------------------------------------------------------------------- */
+
+static bool may_touch(const struct conn *c, uint32_t owner)
+{
+	return c->uid == 0 || c->uid == owner;
+}
+
+/* The area holding addr, if any, after the owner check: 0 (found or not
+ * found: *found says) or -EPERM. */
+static int area_for(struct ctx *x, uint64_t addr, struct vm_area_info *info, bool *found,
+		    const char *what)
+{
+	*found = vm_find_vm_area(x->e, addr, info) == 0;
+	if (*found && !may_touch(x->c, info->uid))
+		return fail(x, -EPERM, "%s 0x%llx: area of uid %u", what, (unsigned long long)addr,
+			    info->uid);
+	return 0;
+}
+
+static bool pid_alive(uint32_t pid)
+{
+	/* EPERM means it exists but is not ours to signal. */
+	return pid && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+static void set_current(struct ctx *x, const char *caller)
+{
+	/* An over-long caller was refused earlier; intern failure only costs
+	 * the caller string, never the allocation. */
+	if (vm_set_current(x->e, x->c->uid, x->c->pid, x->c->id, caller && *caller ? caller : NULL) < 0)
+		vm_set_current(x->e, x->c->uid, x->c->pid, x->c->id, NULL);
+}
+
+static int check_caller(struct ctx *x, const char *caller)
+{
+	if (caller && strlen(caller) > VM_CALLER_MAX)
+		return fail(x, -EINVAL, "caller string longer than %d bytes", VM_CALLER_MAX);
+	return 0;
+}
+
+/* ---- the vmalloc family -------------------------------------------------------------- */
+
+static int do_alloc(struct ctx *x, const Vmallocd__V1__AllocRequest *a,
+		    Vmallocd__V1__AllocReply *ar)
+{
+	struct vm_engine *e = x->e;
+	uint32_t uid = x->c->uid;
+	uint64_t addr = 0, pages = 0;
+	int r;
+
+	if ((unsigned)a->kind > VMALLOCD__V1__ALLOC_KIND__ALLOC_NODE_RANGE)
+		return fail(x, -EINVAL, "unknown alloc kind %d", (int)a->kind);
+	if ((r = check_caller(x, a->caller)) < 0)
+		return r;
+	/* Bad sizes get the engine's own error; anything else is charged first. */
+	if (a->size && a->size <= UINT64_MAX - (VM_PAGE_SIZE - 1)) {
+		pages = PAGE_ALIGN(a->size) >> VM_PAGE_SHIFT;
+		r = account_charge(&x->d->acct, uid, pages, options_quota(&x->d->opt, uid));
+		if (r < 0)
+			return fail(x, r, "alloc %llu bytes: quota of uid %u is %llu pages, %llu in use",
+				    (unsigned long long)a->size, uid,
+				    (unsigned long long)options_quota(&x->d->opt, uid),
+				    (unsigned long long)account_pages(&x->d->acct, uid));
+	}
+	set_current(x, a->caller);
+	vm_set_current_flags(e, a->scoped ? VM_SCOPED : 0);
+	switch (a->kind) {
+	case VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC:
+		r = vm_vmalloc(e, a->size, &addr);
+		break;
+	case VMALLOCD__V1__ALLOC_KIND__ALLOC_VZALLOC:
+		r = vm_vzalloc(e, a->size, &addr);
+		break;
+	case VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC_NODE:
+		r = vm_vmalloc_node(e, a->size, a->node, &addr);
+		break;
+	case VMALLOCD__V1__ALLOC_KIND__ALLOC_VZALLOC_NODE:
+		r = vm_vzalloc_node(e, a->size, a->node, &addr);
+		break;
+	case VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC_32:
+		r = vm_vmalloc_32(e, a->size, &addr);
+		break;
+	case VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC_USER:
+		r = vm_vmalloc_user(e, a->size, &addr);
+		break;
+	case VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC_32_USER:
+		r = vm_vmalloc_32_user(e, a->size, &addr);
+		break;
+	case VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC_GFP:
+		r = vm___vmalloc(e, a->size, a->gfp, &addr);
+		break;
+	default: {
+		struct vm_alloc_req req = {
+			.size = a->size, .align = a->align, .start = a->start, .end = a->end,
+			.gfp = a->gfp ? a->gfp : GFP_KERNEL | __GFP_HIGHMEM,
+			.prot = a->prot ? a->prot : PAGE_KERNEL, .vm_flags = a->vm_flags,
+			.node = a->node,
+		};
+
+		r = vm___vmalloc_node_range(e, &req, &addr);
+		break;
+	}
+	}
+	vm_set_current_flags(e, 0);
+	if (r < 0) {
+		account_uncharge(&x->d->acct, uid, pages);
+		return fail(x, r, "alloc %llu bytes", (unsigned long long)a->size);
+	}
+	if (a->scoped)
+		x->c->nr_scoped++;
+	ar->addr = addr;
+	return 0;
+}
+
+static int do_free(struct ctx *x, uint64_t addr)
+{
+	struct vm_area_info info;
+	bool found;
+	int r;
+
+	if ((r = area_for(x, addr, &info, &found, "free")) < 0)
+		return r;
+	r = vm_vfree(x->e, addr);
+	if (r < 0)
+		return fail(x, r, "free 0x%llx: %s", (unsigned long long)addr,
+			    !found ? "no area there" :
+			    info.addr != addr ? "not the start of an area" :
+			    (info.flags & VM_MAP) ? "a vmap area (use vunmap)" : "refused");
+	if (found)
+		account_uncharge(&x->d->acct, info.uid, info.nr_pages);
+	return 0;
+}
+
+static int do_realloc(struct ctx *x, const Vmallocd__V1__ReallocRequest *q,
+		      Vmallocd__V1__AllocReply *ar)
+{
+	struct vm_area_info info = { 0 };
+	uint64_t naddr = 0, new_pages, delta = 0, quota;
+	uint32_t owner = x->c->uid;
+	bool found = false;
+	int r;
+
+	if ((r = check_caller(x, q->caller)) < 0)
+		return r;
+	if (q->addr) {
+		if ((r = area_for(x, q->addr, &info, &found, "realloc")) < 0)
+			return r;
+		if (!found || info.addr != q->addr || !(info.flags & VM_ALLOC))
+			return fail(x, -EINVAL, "realloc 0x%llx: not the start of a vmalloc area",
+				    (unsigned long long)q->addr);
+		owner = info.uid;
+	}
+	new_pages = q->size && q->size <= UINT64_MAX - (VM_PAGE_SIZE - 1) ?
+		PAGE_ALIGN(q->size) >> VM_PAGE_SHIFT : 0;
+	if (new_pages > info.nr_pages)
+		delta = new_pages - info.nr_pages;
+	quota = options_quota(&x->d->opt, owner);
+	if (delta && (r = account_charge(&x->d->acct, owner, delta, quota)) < 0)
+		return fail(x, r, "realloc to %llu bytes: over the quota of uid %u",
+			    (unsigned long long)q->size, owner);
+	/* The new area keeps the old one's owner and scope. */
+	if (found)
+		vm_set_current(x->e, info.uid, info.pid, info.cookie,
+			       q->caller && *q->caller ? q->caller : info.caller);
+	else
+		set_current(x, q->caller);
+	vm_set_current_flags(x->e, found ? (info.flags & VM_SCOPED) : 0);
+	r = vm_vrealloc(x->e, q->addr, q->size, q->gfp, &naddr);
+	vm_set_current_flags(x->e, 0);
+	if (r < 0) {
+		account_uncharge(&x->d->acct, owner, delta);
+		return fail(x, r, "realloc 0x%llx to %llu bytes", (unsigned long long)q->addr,
+			    (unsigned long long)q->size);
+	}
+	if (!q->size && found)
+		account_uncharge(&x->d->acct, owner, info.nr_pages);
+	ar->addr = naddr;
+	return 0;
+}
+
+static int do_vmap(struct ctx *x, const Vmallocd__V1__VmapRequest *q, Vmallocd__V1__AllocReply *ar)
+{
+	uint64_t addr;
+	int r;
+
+	if ((r = check_caller(x, q->caller)) < 0)
+		return r;
+	if (!q->n_pfns)
+		return fail(x, -EINVAL, "vmap of no pages");
+	for (size_t i = 0; i < q->n_pfns; i++) {
+		struct page_block *b = account_find_block(&x->d->acct, q->pfns[i]);
+
+		if (!b)
+			return fail(x, -EINVAL, "vmap: pfn 0x%llx is not from alloc_pages",
+				    (unsigned long long)q->pfns[i]);
+		if (!may_touch(x->c, b->uid))
+			return fail(x, -EPERM, "vmap: pfn 0x%llx belongs to uid %u",
+				    (unsigned long long)q->pfns[i], b->uid);
+	}
+	set_current(x, q->caller);
+	vm_set_current_flags(x->e, q->scoped ? VM_SCOPED : 0);
+	r = vm_vmap(x->e, q->pfns, q->n_pfns, q->flags, q->prot ? q->prot : PAGE_KERNEL, &addr);
+	vm_set_current_flags(x->e, 0);
+	if (r < 0)
+		return fail(x, r, "vmap of %zu pages", q->n_pfns);
+	if (q->scoped)
+		x->c->nr_scoped++;
+	ar->addr = addr;
+	return 0;
+}
+
+static int do_vunmap(struct ctx *x, uint64_t addr)
+{
+	struct vm_area_info info;
+	bool found;
+	int r;
+
+	if ((r = area_for(x, addr, &info, &found, "vunmap")) < 0)
+		return r;
+	r = vm_vunmap(x->e, addr);
+	if (r < 0)
+		return fail(x, r, "vunmap 0x%llx", (unsigned long long)addr);
+	return 0;
+}
+
+static int do_alloc_pages(struct ctx *x, const Vmallocd__V1__AllocPagesRequest *q,
+			  Vmallocd__V1__AllocPagesReply *pr)
+{
+	uint32_t uid = x->c->uid;
+	struct page_block b;
+	uint64_t pfn, n;
+	int r;
+
+	if (q->order > VM_MAX_PAGE_ORDER)
+		return fail(x, -EINVAL, "alloc_pages: order %u over %d", q->order, VM_MAX_PAGE_ORDER);
+	n = 1ull << q->order;
+	r = account_charge(&x->d->acct, uid, n, options_quota(&x->d->opt, uid));
+	if (r < 0)
+		return fail(x, r, "alloc_pages order %u: over the quota of uid %u", q->order, uid);
+	r = vm_alloc_pages(x->e, q->gfp, q->order, q->node, &pfn);
+	if (r < 0) {
+		account_uncharge(&x->d->acct, uid, n);
+		return fail(x, r, "alloc_pages order %u", q->order);
+	}
+	b = (struct page_block){ .pfn = pfn, .uid = uid, .pid = x->c->pid, .cookie = x->c->id,
+				 .order = (uint8_t)q->order, .scoped = q->scoped };
+	r = account_add_block(&x->d->acct, &b);
+	if (r < 0) {
+		vm_free_pages(x->e, pfn, q->order);
+		account_uncharge(&x->d->acct, uid, n);
+		return fail(x, r, "alloc_pages order %u", q->order);
+	}
+	if (q->scoped)
+		x->c->nr_scoped++;
+	pr->pfn = pfn;
+	return 0;
+}
+
+static int do_free_pages(struct ctx *x, uint64_t pfn, uint32_t order)
+{
+	struct page_block *b = account_get_block(&x->d->acct, pfn);
+	uint32_t owner;
+	int r;
+
+	if (!b)
+		return fail(x, -EINVAL, "free_pages 0x%llx: not a block from alloc_pages",
+			    (unsigned long long)pfn);
+	if (!may_touch(x->c, b->uid))
+		return fail(x, -EPERM, "free_pages 0x%llx: block of uid %u", (unsigned long long)pfn,
+			    b->uid);
+	owner = b->uid;
+	r = vm_free_pages(x->e, pfn, order);
+	if (r < 0)
+		return fail(x, r, "free_pages 0x%llx order %u%s", (unsigned long long)pfn, order,
+			    r == -EBUSY ? " (still vmapped)" : "");
+	account_uncharge(&x->d->acct, owner, 1ull << order);
+	account_del_block(&x->d->acct, b);
+	return 0;
+}
+
+/* ---- data ------------------------------------------------------------------------------ */
+
+static int do_read(struct ctx *x, uint64_t addr, uint64_t len, Vmallocd__V1__ReadReply *rr)
+{
+	struct conn *c = x->c;
+	struct vm_area_info info;
+	bool found;
+	int r;
+
+	if (len > VMD_MAX_IO)
+		return fail(x, -EINVAL, "read of %llu bytes: at most %u per request",
+			    (unsigned long long)len, VMD_MAX_IO);
+	if ((r = area_for(x, addr, &info, &found, "read")) < 0)
+		return r;
+	if (len > c->scratch_cap) {
+		uint8_t *p = realloc(c->scratch, len);
+
+		if (!p)
+			return fail(x, -ENOMEM, "read of %llu bytes", (unsigned long long)len);
+		c->scratch = p;
+		c->scratch_cap = len;
+	}
+	r = vm_vread(x->e, addr, c->scratch, len);
+	if (r < 0)
+		return fail(x, r, "read 0x%llx+%llu", (unsigned long long)addr, (unsigned long long)len);
+	rr->data.data = c->scratch;
+	rr->data.len = len;
+	return 0;
+}
+
+static int do_write(struct ctx *x, uint64_t addr, const ProtobufCBinaryData *data)
+{
+	struct vm_area_info info;
+	bool found;
+	int r;
+
+	if ((r = area_for(x, addr, &info, &found, "write")) < 0)
+		return r;
+	r = vm_vwrite(x->e, addr, data->data, data->len);
+	if (r < 0)
+		return fail(x, r, "write 0x%llx+%zu", (unsigned long long)addr, data->len);
+	return 0;
+}
+
+static int phys_block(struct ctx *x, uint64_t pfn, const char *what)
+{
+	struct page_block *b = account_get_block(&x->d->acct, pfn);
+
+	if (!b)
+		return fail(x, -EINVAL, "%s 0x%llx: not a block from alloc_pages", what,
+			    (unsigned long long)pfn);
+	if (!may_touch(x->c, b->uid))
+		return fail(x, -EPERM, "%s 0x%llx: block of uid %u", what, (unsigned long long)pfn,
+			    b->uid);
+	return 0;
+}
+
+static int do_phys_read(struct ctx *x, const Vmallocd__V1__PhysReadRequest *q,
+			Vmallocd__V1__ReadReply *rr)
+{
+	struct conn *c = x->c;
+	int r;
+
+	if (q->len > VMD_MAX_IO)
+		return fail(x, -EINVAL, "phys_read of %llu bytes: at most %u per request",
+			    (unsigned long long)q->len, VMD_MAX_IO);
+	if ((r = phys_block(x, q->pfn, "phys_read")) < 0)
+		return r;
+	if (q->len > c->scratch_cap) {
+		uint8_t *p = realloc(c->scratch, q->len);
+
+		if (!p)
+			return fail(x, -ENOMEM, "phys_read");
+		c->scratch = p;
+		c->scratch_cap = q->len;
+	}
+	r = vm_phys_read(x->e, q->pfn, q->offset, c->scratch, q->len);
+	if (r < 0)
+		return fail(x, r, "phys_read 0x%llx+%llu", (unsigned long long)q->pfn,
+			    (unsigned long long)q->offset);
+	rr->data.data = c->scratch;
+	rr->data.len = q->len;
+	return 0;
+}
+
+static int do_phys_write(struct ctx *x, const Vmallocd__V1__PhysWriteRequest *q)
+{
+	int r;
+
+	if ((r = phys_block(x, q->pfn, "phys_write")) < 0)
+		return r;
+	r = vm_phys_write(x->e, q->pfn, q->offset, q->data.data, q->data.len);
+	if (r < 0)
+		return fail(x, r, "phys_write 0x%llx+%llu", (unsigned long long)q->pfn,
+			    (unsigned long long)q->offset);
+	return 0;
+}
+
+struct zone_find {
+	uint64_t pfn;
+	int node;
+	const char *name;
+};
+
+static int find_zone(void *ctx, const struct vm_zone_info *z)
+{
+	struct zone_find *f = ctx;
+
+	if (f->pfn >= z->start_pfn && f->pfn < z->end_pfn) {
+		f->node = z->node;
+		f->name = z->name;
+		return 1;
+	}
+	return 0;
+}
+
+static int do_translate(struct ctx *x, uint64_t addr, Vmallocd__V1__TranslateReply *tr)
+{
+	struct vm_area_info info;
+	struct zone_find f = { .node = -1, .name = "" };
+	bool found;
+	uint64_t pfn;
+	int r;
+
+	if ((r = area_for(x, addr, &info, &found, "translate")) < 0)
+		return r;
+	r = vm_vmalloc_to_pfn(x->e, addr, &pfn);
+	if (r < 0)
+		return fail(x, r, "translate 0x%llx: %s", (unsigned long long)addr,
+			    r == -EINVAL ? "outside the vmalloc range" : "nothing mapped there");
+	f.pfn = pfn;
+	vm_for_each_zone(x->e, find_zone, &f);
+	tr->pfn = pfn;
+	tr->phys_addr = (pfn << VM_PAGE_SHIFT) | (addr & (VM_PAGE_SIZE - 1));
+	tr->node = f.node;
+	tr->zone = (char *)f.name;
+	return 0;
+}
+
+/* ---- areas and queries -------------------------------------------------------------------- */
+
+static void fill_area(Vmallocd__V1__AreaInfo *a, const struct vm_area_info *info,
+		      uint32_t *per_node, unsigned nr_nodes)
+{
+	vmallocd__v1__area_info__init(a);
+	a->addr = info->addr;
+	a->size = info->size;
+	a->flags = info->flags & ~VM_SCOPED;
+	a->prot = info->prot;
+	a->nr_pages = info->nr_pages;
+	a->phys_addr = info->phys_addr;
+	a->uid = info->uid;
+	a->pid = info->pid;
+	a->caller = (char *)(info->caller ? info->caller : "");
+	memcpy(per_node, info->nr_per_node, nr_nodes * sizeof(*per_node));
+	a->nr_per_node = per_node;
+	a->n_nr_per_node = nr_nodes;
+	a->scoped = (info->flags & VM_SCOPED) != 0;
+	a->leaked = !pid_alive(info->pid);
+}
+
+static int do_area_info(struct ctx *x, uint64_t addr, Vmallocd__V1__AreaInfoReply *ar,
+			Vmallocd__V1__AreaInfo *a, uint32_t *per_node)
+{
+	struct vm_area_info info;
+	struct vm_stats s;
+
+	if (vm_find_vm_area(x->e, addr, &info) < 0)
+		return fail(x, -ENOENT, "info 0x%llx: no area there", (unsigned long long)addr);
+	if (!may_touch(x->c, info.uid))
+		return fail(x, -EPERM, "info 0x%llx: area of uid %u", (unsigned long long)addr, info.uid);
+	vm_get_stats(x->e, &s);
+	fill_area(a, &info, per_node, s.nr_nodes);
+	ar->area = a;
+	return 0;
+}
+
+struct area_list {
+	struct conn *c;
+	bool leaks_only;
+	unsigned nr_nodes;
+	Vmallocd__V1__AreaInfo *v;
+	Vmallocd__V1__AreaInfo **ptrs;
+	uint32_t *per_node;
+	size_t n, cap;
+	int err;
+};
+
+static int collect_area(void *ctx, const struct vm_area_info *info)
+{
+	struct area_list *l = ctx;
+
+	if (!may_touch(l->c, info->uid))
+		return 0;
+	if (l->leaks_only && pid_alive(info->pid))
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		void *v = realloc(l->v, cap * sizeof(*l->v));
+		void *pn;
+
+		if (!v) {
+			l->err = -ENOMEM;
+			return 1;
+		}
+		l->v = v;
+		pn = realloc(l->per_node, cap * l->nr_nodes * sizeof(*l->per_node));
+		if (!pn) {
+			l->err = -ENOMEM;
+			return 1;
+		}
+		l->per_node = pn;
+		l->cap = cap;
+	}
+	/* per_node pointers are fixed up once the array stops moving. */
+	fill_area(&l->v[l->n], info, l->per_node + l->n * l->nr_nodes, l->nr_nodes);
+	l->n++;
+	return 0;
+}
+
+static int collect_areas(struct ctx *x, bool leaks_only, struct area_list *l)
+{
+	struct vm_stats s;
+
+	vm_get_stats(x->e, &s);
+	memset(l, 0, sizeof(*l));
+	l->c = x->c;
+	l->leaks_only = leaks_only;
+	l->nr_nodes = s.nr_nodes;
+	vm_for_each_area(x->e, collect_area, l);
+	if (l->err)
+		return l->err;
+	l->ptrs = malloc((l->n ? l->n : 1) * sizeof(*l->ptrs));
+	if (!l->ptrs)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n; i++) {
+		l->v[i].nr_per_node = l->per_node + i * l->nr_nodes;
+		l->ptrs[i] = &l->v[i];
+	}
+	return 0;
+}
+
+static void area_list_free(struct area_list *l)
+{
+	free(l->v);
+	free(l->ptrs);
+	free(l->per_node);
+}
+
+struct zone_list {
+	Vmallocd__V1__ZoneInfo *v;
+	Vmallocd__V1__ZoneInfo **ptrs;
+	uint64_t *nr_free;
+	int32_t *idx;
+	size_t n;
+	int err;
+};
+
+static int count_zone(void *ctx, const struct vm_zone_info *z)
+{
+	(void)z;
+	((struct zone_list *)ctx)->n++;
+	return 0;
+}
+
+static int collect_zone(void *ctx, const struct vm_zone_info *z)
+{
+	struct zone_list *l = ctx;
+	Vmallocd__V1__ZoneInfo *zi = &l->v[l->n];
+	uint64_t *nf = l->nr_free + l->n * VM_NR_ORDERS;
+	int32_t *ui = l->idx + l->n * 2 * VM_NR_ORDERS, *ei = ui + VM_NR_ORDERS;
+
+	vmallocd__v1__zone_info__init(zi);
+	zi->node = z->node;
+	zi->name = (char *)z->name;
+	zi->start_pfn = z->start_pfn;
+	zi->end_pfn = z->end_pfn;
+	zi->managed = z->managed;
+	zi->free = z->free;
+	zi->wmark_min = z->wmark_min;
+	zi->wmark_low = z->wmark_low;
+	zi->wmark_high = z->wmark_high;
+	for (unsigned o = 0; o < VM_NR_ORDERS; o++) {
+		nf[o] = z->nr_free[o];
+		ui[o] = vm_unusable_index(z, o);
+		ei[o] = vm_extfrag_index(z, o);
+	}
+	zi->nr_free = nf;
+	zi->n_nr_free = VM_NR_ORDERS;
+	zi->unusable_index = ui;
+	zi->n_unusable_index = VM_NR_ORDERS;
+	zi->extfrag_index = ei;
+	zi->n_extfrag_index = VM_NR_ORDERS;
+	l->ptrs[l->n] = zi;
+	l->n++;
+	return 0;
+}
+
+static int collect_zones(struct vm_engine *e, struct zone_list *l)
+{
+	size_t n;
+
+	memset(l, 0, sizeof(*l));
+	vm_for_each_zone(e, count_zone, l);
+	n = l->n ? l->n : 1;
+	l->v = calloc(n, sizeof(*l->v));
+	l->ptrs = calloc(n, sizeof(*l->ptrs));
+	l->nr_free = calloc(n * VM_NR_ORDERS, sizeof(*l->nr_free));
+	l->idx = calloc(n * 2 * VM_NR_ORDERS, sizeof(*l->idx));
+	if (!l->v || !l->ptrs || !l->nr_free || !l->idx)
+		return -ENOMEM;
+	l->n = 0;
+	vm_for_each_zone(e, collect_zone, l);
+	return 0;
+}
+
+static void zone_list_free(struct zone_list *l)
+{
+	free(l->v);
+	free(l->ptrs);
+	free(l->nr_free);
+	free(l->idx);
+}
+
+static int leak_text(struct area_list *l, char **text)
+{
+	size_t cap = 64 + l->n * 160, len = 0;
+	char *t = malloc(cap);
+
+	if (!t)
+		return -ENOMEM;
+	t[0] = '\0';
+	for (size_t i = 0; i < l->n; i++) {
+		const Vmallocd__V1__AreaInfo *a = &l->v[i];
+		int n = snprintf(t + len, cap - len, "0x%016llx-0x%016llx %7llu %s pages=%llu %s uid=%u pid=%u\n",
+				 (unsigned long long)a->addr, (unsigned long long)(a->addr + a->size),
+				 (unsigned long long)a->size, *a->caller ? a->caller : "-",
+				 (unsigned long long)a->nr_pages,
+				 (a->flags & VM_MAP) ? "vmap" : "vmalloc", a->uid, a->pid);
+
+		if (n < 0 || (size_t)n >= cap - len)
+			break;
+		len += (size_t)n;
+	}
+	*text = t;
+	return 0;
+}
+
+void daemon_status_line(struct daemon *d, char *buf, size_t len)
+{
+	struct vm_stats s;
+
+	vm_get_stats(d->engine, &s);
+	snprintf(buf, len, "%u clients, %llu areas, %llu of %llu MiB free, %llu MiB vmalloc'd",
+		 d->nr_conns, (unsigned long long)s.nr_areas,
+		 (unsigned long long)(s.free_pages >> (20 - VM_PAGE_SHIFT)),
+		 (unsigned long long)(s.total_pages >> (20 - VM_PAGE_SHIFT)),
+		 (unsigned long long)(s.vmalloc_pages >> (20 - VM_PAGE_SHIFT)));
+}
+
+static void fill_stats(struct ctx *x, Vmallocd__V1__Stats *st)
+{
+	struct vm_stats s;
+
+	vm_get_stats(x->e, &s);
+	st->total_pages = s.total_pages;
+	st->free_pages = s.free_pages;
+	st->pagetable_pages = s.pagetable_pages;
+	st->vmalloc_pages = s.vmalloc_pages;
+	st->vmap_pages = s.vmap_pages;
+	st->alloc_pages_pages = s.alloc_pages_pages;
+	st->nr_areas = s.nr_areas;
+	st->nr_lazy_areas = s.nr_lazy_areas;
+	st->lazy_pages = s.lazy_pages;
+	st->lazy_max_pages = s.lazy_max_pages;
+	st->nr_purges = s.nr_purges;
+	st->nr_tlb_flushes = s.nr_tlb_flushes;
+	st->nr_alloc_failures = s.nr_alloc_failures;
+	st->largest_free_kva = s.largest_free_kva;
+	st->nr_nodes = s.nr_nodes;
+	st->layout = (char *)vm_layout_name(s.layout);
+	st->vmalloc_start = s.vmalloc_start;
+	st->vmalloc_end = s.vmalloc_end;
+	st->clients = x->d->nr_conns;
+	st->requests = x->d->nr_requests;
+	st->uptime_ms = (now_usec() - x->d->start_usec) / 1000;
+	st->connections_total = x->d->nr_connections;
+	st->errors = x->d->nr_errors;
+	st->your_pages = account_pages(&x->d->acct, x->c->uid);
+	st->your_quota = options_quota(&x->d->opt, x->c->uid);
+}
+
+static int stats_text(const Vmallocd__V1__Stats *st, char **text)
+{
+	char *t = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&t, &len);
+
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "layout:              %s\nnodes:               %u\n", st->layout, st->nr_nodes);
+	fprintf(f, "total_pages:         %llu\nfree_pages:          %llu\n",
+		(unsigned long long)st->total_pages, (unsigned long long)st->free_pages);
+	fprintf(f, "vmalloc_pages:       %llu\nvmap_pages:          %llu\n",
+		(unsigned long long)st->vmalloc_pages, (unsigned long long)st->vmap_pages);
+	fprintf(f, "alloc_pages_pages:   %llu\npagetable_pages:     %llu\n",
+		(unsigned long long)st->alloc_pages_pages, (unsigned long long)st->pagetable_pages);
+	fprintf(f, "areas:               %llu\nlazy_areas:          %llu\n",
+		(unsigned long long)st->nr_areas, (unsigned long long)st->nr_lazy_areas);
+	fprintf(f, "lazy_pages:          %llu\nlazy_max_pages:      %llu\n",
+		(unsigned long long)st->lazy_pages, (unsigned long long)st->lazy_max_pages);
+	fprintf(f, "purges:              %llu\ntlb_flushes:         %llu\n",
+		(unsigned long long)st->nr_purges, (unsigned long long)st->nr_tlb_flushes);
+	fprintf(f, "alloc_failures:      %llu\nlargest_free_kva:    %llu\n",
+		(unsigned long long)st->nr_alloc_failures, (unsigned long long)st->largest_free_kva);
+	fprintf(f, "vmalloc_range:       0x%016llx-0x%016llx\n",
+		(unsigned long long)st->vmalloc_start, (unsigned long long)st->vmalloc_end);
+	fprintf(f, "clients:             %u\nconnections_total:   %llu\n", st->clients,
+		(unsigned long long)st->connections_total);
+	fprintf(f, "requests:            %llu\nerrors:              %llu\n",
+		(unsigned long long)st->requests, (unsigned long long)st->errors);
+	fprintf(f, "uptime_ms:           %llu\n", (unsigned long long)st->uptime_ms);
+	fprintf(f, "your_pages:          %llu\nyour_quota_pages:    %llu\n",
+		(unsigned long long)st->your_pages, (unsigned long long)st->your_quota);
+	if (fclose(f) != 0) {
+		free(t);
+		return -ENOMEM;
+	}
+	*text = t;
+	return 0;
+}
+
+/* Queries are rare and may be big: they allocate, and free after sending. */
+static int do_query(struct ctx *x, const Vmallocd__V1__QueryRequest *q)
+{
+	Vmallocd__V1__QueryReply qr = VMALLOCD__V1__QUERY_REPLY__INIT;
+	Vmallocd__V1__MemInfo mi = VMALLOCD__V1__MEM_INFO__INIT;
+	Vmallocd__V1__Stats st = VMALLOCD__V1__STATS__INIT;
+	struct area_list al = { 0 };
+	struct zone_list zl = { 0 };
+	char *text = NULL;
+	size_t len = 0;
+	int r = 0;
+
+	switch (q->kind) {
+	case VMALLOCD__V1__QUERY_KIND__QUERY_VMALLOCINFO:
+		r = vm_show_vmallocinfo(x->e, x->c->uid != 0, x->c->uid, &text, &len);
+		if (r == 0)
+			r = collect_areas(x, false, &al);
+		qr.areas = al.ptrs;
+		qr.n_areas = al.n;
+		break;
+	case VMALLOCD__V1__QUERY_KIND__QUERY_MEMINFO: {
+		struct vm_stats s;
+
+		r = vm_show_meminfo(x->e, &text, &len);
+		vm_get_stats(x->e, &s);
+		mi.mem_total = s.total_pages << 2;
+		mi.mem_free = s.free_pages << 2;
+		mi.high_total = s.high_total << 2;
+		mi.high_free = s.high_free << 2;
+		mi.low_total = (s.total_pages - s.high_total) << 2;
+		mi.low_free = (s.free_pages - s.high_free) << 2;
+		mi.page_tables = s.pagetable_pages << 2;
+		mi.vmalloc_total = (s.vmalloc_end - s.vmalloc_start) >> 10;
+		mi.vmalloc_used = s.vmalloc_pages << 2;
+		mi.vmalloc_chunk = s.largest_free_kva >> 10;
+		qr.meminfo = &mi;
+		break;
+	}
+	case VMALLOCD__V1__QUERY_KIND__QUERY_BUDDYINFO:
+		r = vm_show_buddyinfo(x->e, &text, &len);
+		if (r == 0)
+			r = collect_zones(x->e, &zl);
+		qr.zones = zl.ptrs;
+		qr.n_zones = zl.n;
+		break;
+	case VMALLOCD__V1__QUERY_KIND__QUERY_FRAG:
+		r = vm_show_unusable_index(x->e, &text, &len);
+		if (r == 0)
+			r = vm_show_extfrag_index(x->e, &text, &len);
+		if (r == 0)
+			r = collect_zones(x->e, &zl);
+		qr.zones = zl.ptrs;
+		qr.n_zones = zl.n;
+		break;
+	case VMALLOCD__V1__QUERY_KIND__QUERY_STAT:
+		fill_stats(x, &st);
+		r = stats_text(&st, &text);
+		qr.stats = &st;
+		break;
+	case VMALLOCD__V1__QUERY_KIND__QUERY_LEAKS:
+		r = collect_areas(x, true, &al);
+		if (r == 0)
+			r = leak_text(&al, &text);
+		qr.areas = al.ptrs;
+		qr.n_areas = al.n;
+		break;
+	default:
+		r = fail(x, -EINVAL, "unknown query kind %d", (int)q->kind);
+		goto out;
+	}
+	if (r < 0) {
+		fail(x, r, "query");
+		goto out;
+	}
+	qr.text = text ? text : (char *)"";
+	x->rep->result_case = VMALLOCD__V1__REPLY__RESULT_QUERY;
+	x->rep->query = &qr;
+	send_reply(x->c, x->rep);
+	x->rep->result_case = VMALLOCD__V1__REPLY__RESULT__NOT_SET;
+	r = 1; /* already sent */
+out:
+	free(text);
+	area_list_free(&al);
+	zone_list_free(&zl);
+	return r;
+}
+
+/* ---- scoped release ------------------------------------------------------------------------ */
+
+struct scoped_list {
+	uint64_t cookie;
+	struct vm_area_info *v;
+	size_t n, cap;
+};
+
+static int collect_scoped(void *ctx, const struct vm_area_info *info)
+{
+	struct scoped_list *l = ctx;
+
+	if (info->cookie != l->cookie || !(info->flags & VM_SCOPED))
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		void *p = realloc(l->v, cap * sizeof(*l->v));
+
+		if (!p)
+			return 1;
+		l->v = p;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *info;
+	return 0;
+}
+
+void dispatch_release_scoped(struct conn *c)
+{
+	struct daemon *d = c->d;
+	struct scoped_list l = { .cookie = c->id };
+	struct account *a = &d->acct;
+
+	if (!c->nr_scoped)
+		return;
+	/* Areas first: a scoped vmap may pin scoped blocks. */
+	vm_for_each_area(d->engine, collect_scoped, &l);
+	for (size_t i = 0; i < l.n; i++) {
+		if (l.v[i].flags & VM_ALLOC) {
+			if (vm_vfree(d->engine, l.v[i].addr) == 0)
+				account_uncharge(a, l.v[i].uid, l.v[i].nr_pages);
+		} else {
+			vm_vunmap(d->engine, l.v[i].addr);
+		}
+	}
+	for (size_t i = 0; i < a->cap_blocks; i++) {
+		struct page_block *b = &a->blocks[i];
+
+		if (b->pfn == UINT64_MAX || b->tomb || b->cookie != c->id || !b->scoped)
+			continue;
+		if (vm_free_pages(d->engine, b->pfn, b->order) == 0) {
+			account_uncharge(a, b->uid, 1ull << b->order);
+			account_del_block(a, b);
+		}
+	}
+	if (l.n)
+		vmd_log(VM_LOG_DEBUG, "connection %llu: freed %zu scoped areas",
+			(unsigned long long)c->id, l.n);
+	free(l.v);
+}
+
+/* ---- entry ------------------------------------------------------------------------------------ */
+
+int dispatch_frame(struct conn *c, const uint8_t *payload, size_t len)
+{
+	struct daemon *d = c->d;
+	Reply rep = VMALLOCD__V1__REPLY__INIT;
+	Vmallocd__V1__AllocReply alloc_r = VMALLOCD__V1__ALLOC_REPLY__INIT;
+	Vmallocd__V1__AllocPagesReply pages_r = VMALLOCD__V1__ALLOC_PAGES_REPLY__INIT;
+	Vmallocd__V1__ReadReply read_r = VMALLOCD__V1__READ_REPLY__INIT;
+	Vmallocd__V1__TranslateReply tr_r = VMALLOCD__V1__TRANSLATE_REPLY__INIT;
+	Vmallocd__V1__AreaInfoReply ai_r = VMALLOCD__V1__AREA_INFO_REPLY__INIT;
+	Vmallocd__V1__HelloReply hello_r = VMALLOCD__V1__HELLO_REPLY__INIT;
+	Vmallocd__V1__AreaInfo area;
+	uint32_t per_node[VM_MAX_NODES];
+	struct ctx x = { .c = c, .d = d, .e = d->engine, .rep = &rep };
+	Request *req;
+	int r = 0;
+
+	d->nr_requests++;
+	vmd_arena_reset(&c->arena);
+	req = vmallocd__v1__request__unpack(&c->arena.pb, len, payload);
+	if (!req) {
+		reply_error(c, 0, -EBADMSG, "malformed request: %zu bytes that do not parse as a Request",
+			    len);
+		return 0;
+	}
+	rep.id = req->id;
+
+	switch (req->op_case) {
+	case VMALLOCD__V1__REQUEST__OP_HELLO:
+		hello_r.version = VMD_PROTO_VERSION;
+		hello_r.server = (char *)"vmallocd " VMALLOCD_VERSION;
+		hello_r.max_frame = d->opt.max_frame;
+		hello_r.max_io = VMD_MAX_IO;
+		hello_r.uid = c->uid;
+		hello_r.pid = c->pid;
+		rep.result_case = VMALLOCD__V1__REPLY__RESULT_HELLO;
+		rep.hello = &hello_r;
+		break;
+	case VMALLOCD__V1__REQUEST__OP_ALLOC:
+		r = do_alloc(&x, req->alloc, &alloc_r);
+		if (r == 0) {
+			rep.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC;
+			rep.alloc = &alloc_r;
+		}
+		break;
+	case VMALLOCD__V1__REQUEST__OP_FREE:
+		r = do_free(&x, req->free->addr);
+		break;
+	case VMALLOCD__V1__REQUEST__OP_REALLOC:
+		r = do_realloc(&x, req->realloc, &alloc_r);
+		if (r == 0) {
+			rep.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC;
+			rep.alloc = &alloc_r;
+		}
+		break;
+	case VMALLOCD__V1__REQUEST__OP_VMAP:
+		r = do_vmap(&x, req->vmap, &alloc_r);
+		if (r == 0) {
+			rep.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC;
+			rep.alloc = &alloc_r;
+		}
+		break;
+	case VMALLOCD__V1__REQUEST__OP_VUNMAP:
+		r = do_vunmap(&x, req->vunmap->addr);
+		break;
+	case VMALLOCD__V1__REQUEST__OP_ALLOC_PAGES:
+		r = do_alloc_pages(&x, req->alloc_pages, &pages_r);
+		if (r == 0) {
+			rep.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES;
+			rep.alloc_pages = &pages_r;
+		}
+		break;
+	case VMALLOCD__V1__REQUEST__OP_FREE_PAGES:
+		r = do_free_pages(&x, req->free_pages->pfn, req->free_pages->order);
+		break;
+	case VMALLOCD__V1__REQUEST__OP_READ:
+		r = do_read(&x, req->read->addr, req->read->len, &read_r);
+		if (r == 0) {
+			rep.result_case = VMALLOCD__V1__REPLY__RESULT_READ;
+			rep.read = &read_r;
+		}
+		break;
+	case VMALLOCD__V1__REQUEST__OP_WRITE:
+		r = do_write(&x, req->write->addr, &req->write->data);
+		break;
+	case VMALLOCD__V1__REQUEST__OP_PHYS_READ:
+		r = do_phys_read(&x, req->phys_read, &read_r);
+		if (r == 0) {
+			rep.result_case = VMALLOCD__V1__REPLY__RESULT_READ;
+			rep.read = &read_r;
+		}
+		break;
+	case VMALLOCD__V1__REQUEST__OP_PHYS_WRITE:
+		r = do_phys_write(&x, req->phys_write);
+		break;
+	case VMALLOCD__V1__REQUEST__OP_TRANSLATE:
+		r = do_translate(&x, req->translate->addr, &tr_r);
+		if (r == 0) {
+			rep.result_case = VMALLOCD__V1__REPLY__RESULT_TRANSLATE;
+			rep.translate = &tr_r;
+		}
+		break;
+	case VMALLOCD__V1__REQUEST__OP_AREA_INFO:
+		r = do_area_info(&x, req->area_info->addr, &ai_r, &area, per_node);
+		if (r == 0) {
+			rep.result_case = VMALLOCD__V1__REPLY__RESULT_AREA_INFO;
+			rep.area_info = &ai_r;
+		}
+		break;
+	case VMALLOCD__V1__REQUEST__OP_QUERY:
+		r = do_query(&x, req->query);
+		if (r == 1)
+			return 0;
+		break;
+	case VMALLOCD__V1__REQUEST__OP_CHECK:
+		r = vm_check(d->engine, x.msg, sizeof(x.msg));
+		if (r < 0) {
+			rep.status = r;
+			rep.message = x.msg;
+			vmd_log(VM_LOG_ERR, "invariant check failed: %s", x.msg);
+		}
+		break;
+	case VMALLOCD__V1__REQUEST__OP_PURGE:
+		if (c->uid != 0)
+			r = fail(&x, -EPERM, "purge: root only");
+		else
+			vm_purge(d->engine);
+		break;
+	default:
+		r = fail(&x, -EOPNOTSUPP, "request %llu: unknown or empty operation",
+			 (unsigned long long)req->id);
+		break;
+	}
+	if (rep.status < 0)
+		d->nr_errors++;
+	send_reply(c, &rep);
+	return 0;
+}

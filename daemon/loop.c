@@ -1,0 +1,528 @@
+/* loop.c -- connects libevent to vmallocd's connections: the listening socket
+ * (inherited from systemd or bound here), accepting with peer credentials,
+ * cutting each connection's byte stream into frames, fairness between
+ * clients, back-pressure on slow readers, stall and idle timeouts, signals
+ * and the watchdog.  What a frame means is dispatch.c's business.
+ *
+ * Fairness: one read callback handles at most FRAME_BUDGET frames, then
+ * yields to the loop (resume_ev) so a client with a deep pipeline cannot
+ * starve the others.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmalloc.pb-c.h"
+#include "vmallocd.h"
+
+#define FRAME_BUDGET 64
+
+uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+void conn_close(struct conn *c)
+{
+	struct daemon *d = c->d;
+
+	dispatch_release_scoped(c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	d->nr_conns--;
+	if (c->resume_ev)
+		event_free(c->resume_ev);
+	if (c->stall_ev)
+		event_free(c->stall_ev);
+	if (c->bev)
+		bufferevent_free(c->bev);
+	vmd_arena_done(&c->arena);
+	free(c->scratch);
+	vmd_log(VM_LOG_DEBUG, "connection %llu (uid %u pid %u) closed",
+		(unsigned long long)c->id, c->uid, c->pid);
+	free(c);
+	if (d->listener && d->nr_conns < d->opt.max_clients)
+		evconnlistener_enable(d->listener);
+}
+
+static void set_stall_timer(struct conn *c, bool partial)
+{
+	struct timeval tv;
+
+	if (!partial || !c->d->opt.stall_timeout_ms) {
+		if (evtimer_pending(c->stall_ev, NULL))
+			evtimer_del(c->stall_ev);
+		return;
+	}
+	/* Armed when a frame starts arriving, not pushed back by each byte:
+	 * a client dribbling a frame byte by byte is stalled all the same. */
+	if (evtimer_pending(c->stall_ev, NULL))
+		return;
+	tv.tv_sec = c->d->opt.stall_timeout_ms / 1000;
+	tv.tv_usec = (c->d->opt.stall_timeout_ms % 1000) * 1000;
+	evtimer_add(c->stall_ev, &tv);
+}
+
+static void pause_if_backlogged(struct conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (!c->read_paused && evbuffer_get_length(out) > c->d->opt.output_limit) {
+		bufferevent_disable(c->bev, EV_READ);
+		c->read_paused = true;
+	}
+}
+
+/* Handle whole frames from the input; returns false if c was freed. */
+static bool process_input(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	unsigned budget = FRAME_BUDGET;
+
+	while (!c->closing && !c->read_paused) {
+		size_t have = evbuffer_get_length(in);
+		uint8_t hdr[VMD_FRAME_HDR];
+		uint32_t len;
+		uint8_t *p;
+		int r;
+
+		if (have < VMD_FRAME_HDR)
+			break;
+		evbuffer_copyout(in, hdr, VMD_FRAME_HDR);
+		if (vmd_frame_parse_hdr(hdr, c->d->opt.max_frame, &len) < 0) {
+			/* The stream cannot be resynchronised: reply, then close. */
+			reply_error(c, 0, -EMSGSIZE, "frame of %u bytes exceeds the limit of %u",
+				    vmd_get_n32(hdr), c->d->opt.max_frame);
+			c->closing = true;
+			break;
+		}
+		if (have < VMD_FRAME_HDR + (size_t)len)
+			break;
+		if (!budget--) {
+			event_active(c->resume_ev, EV_READ, 0);
+			break;
+		}
+		p = evbuffer_pullup(in, VMD_FRAME_HDR + (ssize_t)len);
+		if (!p) {
+			reply_error(c, 0, -ENOMEM, "out of memory reading a frame");
+			c->closing = true;
+			break;
+		}
+		r = dispatch_frame(c, p + VMD_FRAME_HDR, len);
+		evbuffer_drain(in, VMD_FRAME_HDR + (size_t)len);
+		if (r == -EPIPE)
+			c->closing = true;
+		pause_if_backlogged(c);
+	}
+	set_stall_timer(c, !c->closing && evbuffer_get_length(in) > 0);
+	if (c->closing) {
+		bufferevent_disable(c->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+			conn_close(c);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	process_input(arg);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	process_input(arg);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *out = bufferevent_get_output(bev);
+
+	if (c->closing && evbuffer_get_length(out) == 0) {
+		conn_close(c);
+		return;
+	}
+	if (c->read_paused && evbuffer_get_length(out) <= c->d->opt.output_limit / 2) {
+		c->read_paused = false;
+		bufferevent_enable(bev, EV_READ);
+		process_input(c);
+	}
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT)
+		vmd_log(VM_LOG_INFO, "connection %llu (uid %u pid %u) idle, closed",
+			(unsigned long long)c->id, c->uid, c->pid);
+	else if (what & BEV_EVENT_ERROR)
+		vmd_log(VM_LOG_DEBUG, "connection %llu: %s", (unsigned long long)c->id,
+			strerror(EVUTIL_SOCKET_ERROR()));
+	conn_close(c);
+}
+
+static void on_stall(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	vmd_log(VM_LOG_INFO, "connection %llu (uid %u pid %u) stalled in a frame for %u ms, closed",
+		(unsigned long long)c->id, c->uid, c->pid, c->d->opt.stall_timeout_ms);
+	conn_close(c);
+}
+
+static void apply_idle_timeout(struct conn *c)
+{
+	struct timeval tv;
+
+	if (!c->d->opt.idle_timeout_ms) {
+		bufferevent_set_timeouts(c->bev, NULL, NULL);
+		return;
+	}
+	tv.tv_sec = c->d->opt.idle_timeout_ms / 1000;
+	tv.tv_usec = (c->d->opt.idle_timeout_ms % 1000) * 1000;
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+}
+
+static void reject(evutil_socket_t fd)
+{
+	Vmallocd__V1__Reply reply = VMALLOCD__V1__REPLY__INIT;
+	uint8_t frame[128];
+	size_t n;
+
+	/* A best-effort error frame, then close: never block the loop on it. */
+	reply.status = -EUSERS;
+	reply.message = (char *)"too many clients";
+	n = vmallocd__v1__reply__pack(&reply, frame + VMD_FRAME_HDR);
+	vmd_put_n32(frame, (uint32_t)n);
+	(void)!send(fd, frame, VMD_FRAME_HDR + n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int socklen, void *arg)
+{
+	struct daemon *d = arg;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct conn *c;
+
+	(void)l;
+	(void)sa;
+	(void)socklen;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+		vmd_log(VM_LOG_WARNING, "SO_PEERCRED failed, refusing connection: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	if (d->nr_conns >= d->opt.max_clients) {
+		vmd_log(VM_LOG_WARNING, "refusing uid %u pid %d: %u clients already", cred.uid, cred.pid,
+			d->nr_conns);
+		reject(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->d = d;
+	c->id = ++d->next_conn_id;
+	c->uid = cred.uid;
+	c->pid = (uint32_t)cred.pid;
+	vmd_arena_init(&c->arena, 4 * (size_t)VMD_MAX_FRAME);
+	c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->resume_ev = event_new(d->base, -1, 0, on_resume, c);
+	c->stall_ev = evtimer_new(d->base, on_stall, c);
+	c->next = d->conns;
+	if (d->conns)
+		d->conns->prev = c;
+	d->conns = c;
+	d->nr_conns++;
+	d->nr_connections++;
+	if (!c->bev || !c->resume_ev || !c->stall_ev) {
+		if (!c->bev)
+			close(fd);
+		vmd_log(VM_LOG_ERR, "out of memory accepting a connection");
+		conn_close(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	apply_idle_timeout(c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	vmd_log(VM_LOG_DEBUG, "connection %llu from uid %u pid %u", (unsigned long long)c->id, c->uid,
+		c->pid);
+	if (d->nr_conns >= d->opt.max_clients)
+		evconnlistener_disable(d->listener);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+
+	(void)l;
+	(void)arg;
+	/* EMFILE and friends: log and keep listening; the loop retries. */
+	vmd_log(VM_LOG_WARNING, "accept failed: %s", strerror(err));
+}
+
+/* ---- the listening socket ----------------------------------------------------------- */
+
+static int default_socket_path(char *buf, size_t len)
+{
+	const char *env = getenv("VMALLOCD_SOCKET");
+	int n;
+
+	if (env && *env)
+		n = snprintf(buf, len, "%s", env);
+	else if (geteuid() == 0)
+		n = snprintf(buf, len, "/run/vmallocd/vmallocd.sock");
+	else if ((env = getenv("XDG_RUNTIME_DIR")) && *env)
+		n = snprintf(buf, len, "%s/vmallocd.sock", env);
+	else
+		n = snprintf(buf, len, "/tmp/vmallocd-%u.sock", (unsigned)geteuid());
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int bind_socket(struct daemon *d, evutil_socket_t *ret_fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char path[sizeof(sa.sun_path)];
+	int fd, r;
+
+	if (d->opt.socket_path)
+		r = snprintf(path, sizeof(path), "%s", d->opt.socket_path) >= (int)sizeof(path) ?
+			-ENAMETOOLONG : 0;
+	else
+		r = default_socket_path(path, sizeof(path));
+	if (r < 0) {
+		vmd_log(VM_LOG_ERR, "socket path too long");
+		return r;
+	}
+	if (!d->opt.socket_path && strncmp(path, "/run/vmallocd/", 14) == 0)
+		(void)mkdir("/run/vmallocd", 0755);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int probe;
+
+		if (errno != EADDRINUSE)
+			goto fail;
+		/* A stale socket from a dead daemon, or a live one? Ask it. */
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			close(fd);
+			vmd_log(VM_LOG_ERR, "%s: another vmallocd is listening there", path);
+			return -EADDRINUSE;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			goto fail;
+	}
+	if (chmod(path, d->opt.socket_mode) < 0)
+		vmd_log(VM_LOG_WARNING, "chmod %s: %s, ignoring", path, strerror(errno));
+	if (listen(fd, SOMAXCONN) < 0)
+		goto fail;
+	d->bound_path = strdup(path);
+	*ret_fd = fd;
+	vmd_log(VM_LOG_INFO, "listening on %s", path);
+	return 0;
+fail:
+	r = -errno;
+	vmd_log(VM_LOG_ERR, "cannot listen on %s: %s", path, strerror(errno));
+	close(fd);
+	return r;
+}
+
+int daemon_listen(struct daemon *d)
+{
+	evutil_socket_t fd = -1;
+	int n = sd_listen_fds(1), r;
+
+	if (n > 1) {
+		vmd_log(VM_LOG_ERR, "systemd passed %d sockets, expected one", n);
+		return -EINVAL;
+	}
+	if (n == 1) {
+		fd = SD_LISTEN_FDS_START;
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+			vmd_log(VM_LOG_ERR, "the inherited socket is not a listening UNIX stream socket");
+			return -EINVAL;
+		}
+		/* Activated sockets arrive blocking; the loop needs otherwise. */
+		if (evutil_make_socket_nonblocking(fd) < 0 || evutil_make_socket_closeonexec(fd) < 0)
+			return -errno;
+		vmd_log(VM_LOG_INFO, "using the socket passed by systemd");
+	} else {
+		r = bind_socket(d, &fd);
+		if (r < 0)
+			return r;
+	}
+	d->listener = evconnlistener_new(d->base, on_accept, d, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (!d->listener) {
+		close(fd);
+		return -ENOMEM;
+	}
+	evconnlistener_set_error_cb(d->listener, on_accept_error);
+	return 0;
+}
+
+/* ---- signals, watchdog, status ------------------------------------------------------------- */
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)what;
+	vmd_log(VM_LOG_INFO, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	notify_stopping();
+	event_base_loopbreak(d->base);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	int r;
+
+	(void)sig;
+	(void)what;
+	notify_reloading();
+	r = options_reload(&d->opt, d->argc, d->argv);
+	if (r < 0) {
+		vmd_log(VM_LOG_ERR, "reload failed, keeping the old configuration");
+	} else {
+		log_set_level(d->opt.log_level);
+		for (struct conn *c = d->conns; c; c = c->next)
+			apply_idle_timeout(c);
+		vmd_log(VM_LOG_INFO, "configuration reloaded");
+	}
+	notify_ready(d);
+}
+
+static void on_ignore(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	notify_watchdog();
+}
+
+static void on_status(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	notify_status(arg);
+}
+
+int daemon_loop_init(struct daemon *d)
+{
+	struct timeval tv;
+
+	d->base = event_base_new();
+	if (!d->base)
+		return -ENOMEM;
+	d->sig_term = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
+	d->sig_int = evsignal_new(d->base, SIGINT, on_stop_signal, d);
+	d->sig_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	d->sig_pipe = evsignal_new(d->base, SIGPIPE, on_ignore, d);
+	d->status_ev = event_new(d->base, -1, EV_PERSIST, on_status, d);
+	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->sig_pipe || !d->status_ev)
+		return -ENOMEM;
+	evsignal_add(d->sig_term, NULL);
+	evsignal_add(d->sig_int, NULL);
+	evsignal_add(d->sig_hup, NULL);
+	evsignal_add(d->sig_pipe, NULL);
+	tv.tv_sec = 1;
+	tv.tv_usec = 0;
+	event_add(d->status_ev, &tv);
+
+	d->watchdog_usec = notify_watchdog_usec();
+	if (d->watchdog_usec) {
+		/* Ping at half the interval, as sd_watchdog_enabled(3) advises. */
+		d->watchdog_ev = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
+		if (!d->watchdog_ev)
+			return -ENOMEM;
+		tv.tv_sec = (time_t)(d->watchdog_usec / 2 / 1000000);
+		tv.tv_usec = (suseconds_t)(d->watchdog_usec / 2 % 1000000);
+		event_add(d->watchdog_ev, &tv);
+		notify_watchdog();
+	}
+	return 0;
+}
+
+void daemon_loop_done(struct daemon *d)
+{
+	while (d->conns)
+		conn_close(d->conns);
+	if (d->listener)
+		evconnlistener_free(d->listener);
+	d->listener = NULL;
+	if (d->bound_path) {
+		unlink(d->bound_path);
+		free(d->bound_path);
+		d->bound_path = NULL;
+	}
+	if (d->sig_term)
+		event_free(d->sig_term);
+	if (d->sig_int)
+		event_free(d->sig_int);
+	if (d->sig_hup)
+		event_free(d->sig_hup);
+	if (d->sig_pipe)
+		event_free(d->sig_pipe);
+	if (d->watchdog_ev)
+		event_free(d->watchdog_ev);
+	if (d->status_ev)
+		event_free(d->status_ev);
+	if (d->base)
+		event_base_free(d->base);
+	d->base = NULL;
+}
+
+int daemon_run(struct daemon *d)
+{
+	return event_base_dispatch(d->base) < 0 ? -EIO : 0;
+}

@@ -1,0 +1,172 @@
+/* vmallocd.h -- the daemon's shared types: options, the daemon object, a
+ * connection, per-uid accounting and the table of alloc_pages blocks.
+ *
+ * Ownership: struct daemon owns the engine, the listener, every connection
+ * and the two tables; a connection owns its bufferevent and arena.  Only the
+ * event loop thread touches any of it.
+ */
+#ifndef VMALLOCD_H
+#define VMALLOCD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "frame.h"
+#include "vmcore.h"
+
+struct event_base;
+struct event;
+struct bufferevent;
+struct evconnlistener;
+
+/* ---- options (config.c) ------------------------------------------------------ */
+
+struct quota_rule {
+	uint32_t uid;
+	uint64_t pages;
+};
+
+struct options {
+	char *config_file;
+	char *socket_path;        /* NULL: the default for our uid */
+	unsigned socket_mode;     /* for a socket we bind ourselves */
+	uint64_t memory;          /* bytes */
+	unsigned nodes;
+	enum vm_layout layout;
+	uint64_t movable;         /* bytes per node */
+	uint64_t lazy_max_pages;  /* 0: engine default */
+	enum vm_page_policy page_policy;
+	bool scrub;               /* zero frames on free */
+	unsigned max_clients;
+	uint32_t max_frame;       /* bytes */
+	uint64_t output_limit;    /* bytes buffered for one client before we stop reading it */
+	unsigned stall_timeout_ms;/* a partial frame older than this closes the connection */
+	unsigned idle_timeout_ms; /* 0: idle connections may stay */
+	uint64_t default_quota;   /* pages per non-root uid, 0: none */
+	struct quota_rule *quotas;
+	unsigned nr_quotas;
+	int log_level;            /* VM_LOG_* */
+};
+
+void options_init(struct options *o);
+void options_free(struct options *o);
+/* Parse argv (and the config file it names, read first so the command line
+ * wins).  Returns 0, 1 if the program should exit successfully (--help,
+ * --version), or a negative errno after printing why to stderr. */
+int options_parse(struct options *o, int argc, char **argv);
+/* For SIGHUP: parse the file and argv again and apply the keys that can
+ * change at run time (limits, timeouts, quotas, log level) to o.
+ * 0 or negative errno, o unchanged on error. */
+int options_reload(struct options *o, int argc, char **argv);
+/* The quota in pages for uid (0: none). */
+uint64_t options_quota(const struct options *o, uint32_t uid);
+
+/* ---- logging (log.c) ------------------------------------------------------------ */
+
+void log_set_level(int level);
+void vmd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_engine(void *ctx, int level, const char *msg);
+
+/* ---- accounting (account.c) -------------------------------------------------------- */
+
+struct uid_account {
+	uint32_t uid;
+	uint64_t pages;           /* charged: vmalloc pages + alloc_pages frames */
+};
+
+struct page_block {              /* one alloc_pages block, by head pfn */
+	uint64_t pfn;             /* UINT64_MAX: empty slot */
+	uint32_t uid, pid;
+	uint64_t cookie;          /* connection id */
+	uint8_t order;
+	bool scoped;
+	bool tomb;                /* deleted slot */
+};
+
+struct account {
+	struct uid_account *uids;
+	size_t nr_uids, cap_uids;
+	struct page_block *blocks;
+	size_t nr_blocks, nr_tombs, cap_blocks;  /* cap is a power of two */
+};
+
+void account_init(struct account *a);
+void account_done(struct account *a);
+uint64_t account_pages(const struct account *a, uint32_t uid);
+/* Charge pages to uid if within quota (0: no quota): -EDQUOT, -ENOMEM. */
+int account_charge(struct account *a, uint32_t uid, uint64_t pages, uint64_t quota);
+void account_uncharge(struct account *a, uint32_t uid, uint64_t pages);
+int account_add_block(struct account *a, const struct page_block *b);
+/* The block whose frames include pfn, or NULL. */
+struct page_block *account_find_block(struct account *a, uint64_t pfn);
+struct page_block *account_get_block(struct account *a, uint64_t head_pfn);
+void account_del_block(struct account *a, struct page_block *b);
+
+/* ---- the daemon ------------------------------------------------------------------- */
+
+struct conn {
+	struct daemon *d;
+	struct bufferevent *bev;
+	struct event *resume_ev;   /* more complete frames wait: run again next iteration */
+	struct event *stall_ev;    /* partial frame timer */
+	struct conn *prev, *next;
+	uint64_t id;               /* cookie stamped on this connection's areas */
+	uint32_t uid, pid;
+	uint64_t nr_scoped;        /* scoped areas and blocks it made (an upper bound) */
+	bool closing;              /* flush the output, then close */
+	bool read_paused;          /* output over the limit */
+	struct vmd_arena arena;
+	uint8_t *scratch;          /* vread target, up to VMD_MAX_IO */
+	size_t scratch_cap;
+};
+
+struct daemon {
+	struct options opt;
+	int argc;                  /* argv kept for reloads */
+	char **argv;
+	struct vm_engine *engine;
+	struct event_base *base;
+	struct evconnlistener *listener;
+	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
+	struct event *watchdog_ev, *status_ev;
+	uint64_t watchdog_usec;
+	char *bound_path;          /* a socket we created and must unlink */
+	struct conn *conns;
+	unsigned nr_conns;
+	uint64_t next_conn_id;
+	uint64_t nr_requests, nr_errors, nr_connections;
+	uint64_t start_usec;
+	struct account acct;
+	char last_status[256];
+	int exit_code;
+};
+
+/* loop.c */
+int daemon_listen(struct daemon *d);
+int daemon_loop_init(struct daemon *d);
+void daemon_loop_done(struct daemon *d);
+int daemon_run(struct daemon *d);
+void conn_close(struct conn *c);
+
+/* dispatch.c: handle one frame's payload; the reply goes to c's output.
+ * Returns 0, or -EPIPE when the connection must close after flushing. */
+int dispatch_frame(struct conn *c, const uint8_t *payload, size_t len);
+/* Send an error reply with id 0 (no request could be parsed). */
+void reply_error(struct conn *c, uint64_t id, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Free what a closing connection scoped. */
+void dispatch_release_scoped(struct conn *c);
+/* One-line usage summary for STATUS=. */
+void daemon_status_line(struct daemon *d, char *buf, size_t len);
+uint64_t now_usec(void);
+
+/* notify.c */
+void notify_ready(struct daemon *d);
+void notify_status(struct daemon *d);
+void notify_stopping(void);
+void notify_reloading(void);
+void notify_watchdog(void);
+uint64_t notify_watchdog_usec(void);
+
+#endif /* VMALLOCD_H */
