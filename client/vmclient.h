@@ -7,8 +7,11 @@
  * -ECONNRESET, -ETIMEDOUT, -EPROTO for a reply that does not parse).
  * After a transport error the connection is closed; further calls return
  * -ENOTCONN.  vmc_last_message() gives the daemon's text for the last error.
+ * A call that fails leaves its out parameters untouched, except the buffer
+ * of a read, whose contents are then unspecified.
  *
- * A struct vmc_client is not thread-safe: use one per thread.
+ * A struct vmc_client is not thread-safe: use one per thread.  The protocol
+ * itself is described in docs/protocol.md.
  */
 #ifndef VMCLIENT_H
 #define VMCLIENT_H
@@ -26,35 +29,71 @@ struct vmc_client;
 /* ---- connection ---------------------------------------------------------- */
 
 /* Connect to the daemon.  socket_path NULL: $VMALLOCD_SOCKET, else
- * /run/vmallocd/vmallocd.sock for root, else $XDG_RUNTIME_DIR/vmallocd.sock. */
+ * /run/vmallocd/vmallocd.sock for root, else $XDG_RUNTIME_DIR/vmallocd.sock
+ * (/tmp/vmallocd-UID.sock without $XDG_RUNTIME_DIR).  Sends the protocol
+ * Hello without waiting for its answer (see vmc_hello).  -ENOENT,
+ * -ECONNREFUSED, -EACCES, -ENAMETOOLONG from connecting, -ENOMEM; *out is
+ * set only on success.  The socket is close-on-exec. */
 int vmc_connect(const char *socket_path, struct vmc_client **out);
 /* Close and free; NULL is fine.  Scoped areas of this connection are freed
  * by the daemon. */
 void vmc_close(struct vmc_client *c);
 
-/* The socket path vmc_connect(NULL, ...) would use, in buf.  -ENAMETOOLONG. */
+/* The socket path vmc_connect(NULL, ...) would use, in buf.  -ENAMETOOLONG
+ * if it does not fit in len bytes (or in a sockaddr_un); buf untouched. */
 int vmc_default_socket(char *buf, size_t len);
 
-/* Give up on a reply after ms milliseconds (-ETIMEDOUT); 0 waits forever
- * (the default). */
+/* Give up on a reply after ms milliseconds (-ETIMEDOUT, and the connection
+ * is closed); 0 waits forever (the default).  The clock restarts with each
+ * reply, so a long pipelined read or write is not cut short.  Can't fail. */
 void vmc_set_timeout(struct vmc_client *c, int ms);
 
 /* The caller string recorded with new areas (shown in vmallocinfo).  By
  * default each call resolves its own caller like the kernel's %pS:
- * "symbol+0xoff/0xsize".  NULL restores the default.  -ENOMEM, -EINVAL
- * (longer than 255 bytes). */
+ * "symbol+0xoff/0xsize", from the return address of the vmc_* call (cached
+ * per call site).  Only dynamic symbols resolve: link a program with
+ * -rdynamic to see its own functions, else the string is "0x<addr>".
+ * NULL restores the default.  -ENOMEM, -EINVAL (longer than 255 bytes);
+ * the previous setting stays on error. */
 int vmc_set_caller(struct vmc_client *c, const char *caller);
 
-/* Make new areas of this connection scoped (freed when it closes). */
+/* Make what this connection allocates from now on (vmalloc family, vmap,
+ * alloc_pages) scoped: freed by the daemon when the connection closes.
+ * Can't fail. */
 void vmc_set_scoped(struct vmc_client *c, bool scoped);
 
-/* The daemon's message for the last failed call on c ("" if none). */
+/* The daemon's message for the last failed call on c ("" if none); for a
+ * transport or protocol error, the library's own description.  Valid until
+ * the next call on c. */
 const char *vmc_last_message(const struct vmc_client *c);
 
-/* strerror() for the negative errno values these calls return. */
+/* strerror() for the negative errno values these calls return (the sign
+ * is ignored; "Unknown error" for values that are not errnos).  The string
+ * is static.  Can't fail. */
 const char *vmc_strerror(int err);
 
-/* ---- the vmalloc family ------------------------------------------------------- */
+/* What the daemon said to Hello.  vmc_connect() sends a Hello (protocol
+ * version 1) as the connection's first request without waiting for the
+ * answer; the answer is checked before the first call's reply, and a daemon
+ * that refuses the version fails that call (-EPROTONOSUPPORT). */
+struct vmc_hello {
+	uint32_t version;      /* the protocol version the daemon speaks here */
+	char server[64];       /* e.g. "vmallocd 0.1.0" (truncated) */
+	uint32_t max_frame;    /* largest frame payload it accepts, bytes */
+	uint32_t max_io;       /* largest data in one read or write frame, bytes */
+	uint32_t uid, pid;     /* the peer identity it sees for this connection */
+};
+/* Send a Hello and wait for the answer: one round trip, so also a ping.
+ * Transport errors only (a daemon error status is returned as is). */
+int vmc_hello(struct vmc_client *c, struct vmc_hello *out);
+
+/* ---- the vmalloc family -------------------------------------------------------
+ *
+ * As the kernel functions of the same names; addr gets the area's start.
+ * -EINVAL (size 0, bad node/flags/alignment), -ENOMEM (no frames or KVA),
+ * -EDQUOT (over the uid's page quota).  vfree/vunmap: -EINVAL unless addr is
+ * the start of a live area of the right kind, -EPERM if another uid's.
+ */
 
 int vmc_vmalloc(struct vmc_client *c, uint64_t size, uint64_t *addr);
 int vmc_vzalloc(struct vmc_client *c, uint64_t size, uint64_t *addr);
@@ -79,21 +118,37 @@ struct vmc_alloc_opts {
 	bool scoped;
 	const char *caller;    /* NULL: the default */
 };
+/* opts NULL: every default, any node.  -EINVAL also for a caller string
+ * over 255 bytes. */
 int vmc_vmalloc_node_range(struct vmc_client *c, uint64_t size,
 			   const struct vmc_alloc_opts *opts, uint64_t *addr);
 
+/* Kernel vrealloc: addr 0 allocates, size 0 frees (*new_addr 0); the
+ * contents move if the area must.  -EINVAL unless addr starts a vmalloc
+ * area. */
 int vmc_vrealloc(struct vmc_client *c, uint64_t addr, uint64_t size, uint32_t gfp,
 		 uint64_t *new_addr);
+/* Map count frames from vmc_alloc_pages contiguously (flags: VM_USERMAP,
+ * VM_NO_GUARD; prot 0: PAGE_KERNEL).  -EINVAL (count 0, a pfn not from
+ * alloc_pages), -EPERM, -EMSGSIZE if the pfn list cannot fit in a frame
+ * (about 200000 pfns). */
 int vmc_vmap(struct vmc_client *c, const uint64_t *pfns, uint64_t count, uint32_t flags,
 	     uint32_t prot, uint64_t *addr);
 int vmc_vunmap(struct vmc_client *c, uint64_t addr);
+/* The buddy allocator: 2^order contiguous frames (node VMC_NO_NODE: any);
+ * *pfn is the first.  free_pages: -EINVAL unless pfn/order name a live
+ * block, -EBUSY while it is vmapped. */
 int vmc_alloc_pages(struct vmc_client *c, uint32_t gfp, unsigned order, int node, uint64_t *pfn);
 int vmc_free_pages(struct vmc_client *c, uint64_t pfn, unsigned order);
 
 /* ---- data ---------------------------------------------------------------- */
 
 /* Any length inside one area; split into as many frames as needed (each at
- * most VMD_MAX_IO bytes), pipelined. */
+ * most VMD_MAX_IO bytes of data, fewer if the daemon's max_frame is
+ * smaller), all sent before the replies are read.  -EFAULT if the range
+ * leaves the area's mapped pages, -EPERM; with several chunks the first
+ * chunk's error is returned.  len 0 does nothing and succeeds.  phys_*:
+ * frames of an alloc_pages block, by its first pfn and a byte offset. */
 int vmc_read(struct vmc_client *c, uint64_t addr, void *buf, uint64_t len);
 int vmc_write(struct vmc_client *c, uint64_t addr, const void *buf, uint64_t len);
 int vmc_phys_read(struct vmc_client *c, uint64_t pfn, uint64_t offset, void *buf, uint64_t len);
@@ -106,6 +161,8 @@ struct vmc_translation {
 	int node;
 	char zone[16];
 };
+/* vmalloc_to_pfn by a page-table walk.  -EINVAL outside the vmalloc
+ * range, -ENXIO if nothing is mapped there, -EPERM. */
 int vmc_translate(struct vmc_client *c, uint64_t addr, struct vmc_translation *out);
 
 /* ---- areas and queries ---------------------------------------------------------- */
@@ -122,9 +179,13 @@ struct vmc_area {
 	uint32_t nr_per_node[VMC_MAX_NODES];
 	bool scoped, leaked;
 };
+/* find_vm_area: the area holding addr (guard page included).  -ENOENT if
+ * none, -EPERM if another uid's. */
 int vmc_area_info(struct vmc_client *c, uint64_t addr, struct vmc_area *out);
 
-/* Kernel-format text, malloc'd (free() it). */
+/* Kernel-format text (/proc/vmallocinfo, /proc/meminfo, /proc/buddyinfo,
+ * the extfrag indices, the leak list), malloc'd and NUL-terminated: free()
+ * it.  -EINVAL for another kind, -ENOMEM. */
 enum vmc_query {
 	VMC_VMALLOCINFO = 0,
 	VMC_MEMINFO = 1,
@@ -135,7 +196,8 @@ enum vmc_query {
 int vmc_query_text(struct vmc_client *c, enum vmc_query q, char **text);
 
 /* The areas the caller may see (all for root, its own otherwise), or with
- * leaks_only those whose allocating process is gone.  *areas is malloc'd. */
+ * leaks_only those whose allocating process is gone.  *areas is malloc'd
+ * (free() it), NULL when *count is 0. */
 int vmc_areas(struct vmc_client *c, bool leaks_only, struct vmc_area **areas, size_t *count);
 
 struct vmc_meminfo {   /* kB */
@@ -143,6 +205,10 @@ struct vmc_meminfo {   /* kB */
 	uint64_t page_tables, vmalloc_total, vmalloc_used, vmalloc_chunk;
 };
 int vmc_meminfo(struct vmc_client *c, struct vmc_meminfo *out);
+
+/* Every populated zone, node by node, lowest zone first, with its free
+ * lists and fragmentation indices.  *zones is malloc'd (free() it), NULL
+ * when *count is 0. */
 
 struct vmc_zone {
 	int node;
@@ -154,6 +220,9 @@ struct vmc_zone {
 	int extfrag_index[11];     /* thousandths */
 };
 int vmc_zones(struct vmc_client *c, struct vmc_zone **zones, size_t *count);
+
+/* Engine and daemon counters; your_pages and your_quota are the asking
+ * uid's. */
 
 struct vmc_stat {
 	uint64_t total_pages, free_pages, pagetable_pages, vmalloc_pages, vmap_pages;
@@ -178,10 +247,17 @@ int vmc_purge(struct vmc_client *c);
  * A batch queues requests without waiting; vmc_batch_run() sends them all
  * (in as few writes as it can) and reads the replies in order, storing each
  * request's status (0 or negative errno) and result where the queueing call
- * said.  Pointers given to the queueing calls must stay valid until run.
- * vmc_batch_run() returns 0 if every reply arrived (individual statuses say
- * how each request went), or the transport error.  A batch can be run again
- * after vmc_batch_clear().
+ * said.  Pointers given to the queueing calls must stay valid until run;
+ * status pointers may be NULL.  A read or write longer than one frame
+ * carries becomes several requests sharing one status (the first error
+ * wins).  vmc_batch_run() returns 0 if every reply arrived (individual
+ * statuses say how each request went), or the transport error, which is
+ * then also the status of every request left without a reply.  Running a
+ * batch again sends the same requests again; vmc_batch_clear() empties it
+ * for reuse.  The queueing calls fail only with -EINVAL (bad arguments) or
+ * -ENOMEM, queueing nothing.  A batch uses c, which must outlive it;
+ * vmc_batch_free(NULL) is fine.  vmc_batch_size() is the number of queued
+ * calls.
  */
 struct vmc_batch;
 int vmc_batch_new(struct vmc_client *c, struct vmc_batch **out);

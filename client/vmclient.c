@@ -1,0 +1,808 @@
+/* vmclient.c -- libvmclient's calls: one request and its reply each, except
+ * the data calls, which split into VMD_MAX_IO chunks and pipeline them.
+ *
+ * Every public function that can create an area takes its own return
+ * address (VMC_RA) before doing anything else, so the caller string names
+ * the user's code, not ours.  Results are copied out of the reply only once
+ * it has been validated, so out parameters are untouched on failure.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gfp.h"
+#include "vmclient-internal.h"
+
+#define RW_WINDOW (4u << 20)   /* packed bytes of reads/writes ahead of the socket */
+
+/* ---------------------------------------------------------------------------
+ * Settings
+ */
+
+VMC_EXPORT int vmc_set_caller(struct vmc_client *c, const char *caller)
+{
+	char *copy = NULL;
+
+	if (!c)
+		return -EINVAL;
+	if (caller) {
+		if (strnlen(caller, VMC_CALLER_MAX + 1) > VMC_CALLER_MAX)
+			return -EINVAL;
+		copy = strdup(caller);
+		if (!copy)
+			return -ENOMEM;
+	}
+	free(c->caller);
+	c->caller = copy;
+	return 0;
+}
+
+VMC_EXPORT void vmc_set_scoped(struct vmc_client *c, bool scoped)
+{
+	if (c)
+		c->scoped = scoped;
+}
+
+VMC_EXPORT const char *vmc_last_message(const struct vmc_client *c)
+{
+	return c ? c->msg : "";
+}
+
+VMC_EXPORT const char *vmc_strerror(int err)
+{
+	const char *s;
+
+	if (err < 0)
+		err = -err;
+#ifdef HAVE_STRERRORDESC_NP
+	s = strerrordesc_np(err);
+#else
+	s = strerror(err);
+#endif
+	return s ? s : "Unknown error";
+}
+
+/* ---------------------------------------------------------------------------
+ * One request, one reply
+ */
+
+/* take() copies the result of a successful reply to out; it validates
+ * before writing and returns 0 or -EPROTO. */
+typedef int take_fn(const Vmallocd__V1__Reply *rep, void *out);
+
+struct one {
+	const Vmallocd__V1__Request *req;
+	Vmallocd__V1__Reply__ResultCase want;
+	take_fn *take;
+	void *out;
+	int status;
+};
+
+static int one_build(struct vmci_xfer *x, size_t i, Vmallocd__V1__Request *req,
+		     union vmci_sub *sub)
+{
+	const struct one *o = x->ctx;
+
+	*req = *o->req;
+	return 0;
+}
+
+static int one_done(struct vmci_xfer *x, size_t i, const Vmallocd__V1__Reply *rep)
+{
+	struct one *o = x->ctx;
+	int r;
+
+	r = vmci_reply_status(x->c, rep, o->want, &o->status);
+	if (r < 0 || o->status < 0 || !o->take)
+		return r;
+	r = o->take(rep, o->out);
+	if (r < 0)
+		vmci_set_msg(x->c, "reply %d lacks its result", (int)o->want);
+	return r;
+}
+
+static int call(struct vmc_client *c, const Vmallocd__V1__Request *req,
+		Vmallocd__V1__Reply__ResultCase want, take_fn *take, void *out)
+{
+	struct one o = { req, want, take, out, 0 };
+	struct vmci_xfer x = { .n = 1, .build = one_build, .done = one_done,
+			       .c = c, .ctx = &o };
+	int r;
+
+	r = vmci_xfer_run(&x, NULL);
+	return r < 0 ? r : o.status;
+}
+
+static int take_addr(const Vmallocd__V1__Reply *rep, void *out)
+{
+	if (!rep->alloc)
+		return -EPROTO;
+	*(uint64_t *)out = rep->alloc->addr;
+	return 0;
+}
+
+static int take_pfn(const Vmallocd__V1__Reply *rep, void *out)
+{
+	if (!rep->alloc_pages)
+		return -EPROTO;
+	*(uint64_t *)out = rep->alloc_pages->pfn;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * The vmalloc family
+ */
+
+static int do_alloc(struct vmc_client *c, const void *ra, Vmallocd__V1__AllocKind kind,
+		    uint64_t size, int node, uint32_t gfp, const struct vmc_alloc_opts *o,
+		    uint64_t *addr)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__AllocRequest a = VMALLOCD__V1__ALLOC_REQUEST__INIT;
+
+	if (!c || !addr)
+		return -EINVAL;
+	a.kind = kind;
+	a.size = size;
+	a.node = node;
+	a.gfp = gfp;
+	a.scoped = c->scoped;
+	if (o) {
+		if (o->caller && strnlen(o->caller, VMC_CALLER_MAX + 1) > VMC_CALLER_MAX)
+			return -EINVAL;
+		a.align = o->align;
+		a.start = o->start;
+		a.end = o->end;
+		a.gfp = o->gfp ? o->gfp : GFP_KERNEL | __GFP_HIGHMEM;
+		a.prot = o->prot;
+		a.vm_flags = o->vm_flags;
+		a.node = o->node;
+		a.scoped = o->scoped || c->scoped;
+	}
+	a.caller = (char *)(o && o->caller ? o->caller : vmci_caller(c, ra));
+	req.op_case = VMALLOCD__V1__REQUEST__OP_ALLOC;
+	req.alloc = &a;
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT_ALLOC, take_addr, addr);
+}
+
+VMC_EXPORT int vmc_vmalloc(struct vmc_client *c, uint64_t size, uint64_t *addr)
+{
+	return do_alloc(c, VMC_RA(), VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC, size,
+			VMC_NO_NODE, 0, NULL, addr);
+}
+
+VMC_EXPORT int vmc_vzalloc(struct vmc_client *c, uint64_t size, uint64_t *addr)
+{
+	return do_alloc(c, VMC_RA(), VMALLOCD__V1__ALLOC_KIND__ALLOC_VZALLOC, size,
+			VMC_NO_NODE, 0, NULL, addr);
+}
+
+VMC_EXPORT int vmc_vmalloc_node(struct vmc_client *c, uint64_t size, int node, uint64_t *addr)
+{
+	return do_alloc(c, VMC_RA(), VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC_NODE, size,
+			node, 0, NULL, addr);
+}
+
+VMC_EXPORT int vmc_vzalloc_node(struct vmc_client *c, uint64_t size, int node, uint64_t *addr)
+{
+	return do_alloc(c, VMC_RA(), VMALLOCD__V1__ALLOC_KIND__ALLOC_VZALLOC_NODE, size,
+			node, 0, NULL, addr);
+}
+
+VMC_EXPORT int vmc_vmalloc_32(struct vmc_client *c, uint64_t size, uint64_t *addr)
+{
+	return do_alloc(c, VMC_RA(), VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC_32, size,
+			VMC_NO_NODE, 0, NULL, addr);
+}
+
+VMC_EXPORT int vmc_vmalloc_user(struct vmc_client *c, uint64_t size, uint64_t *addr)
+{
+	return do_alloc(c, VMC_RA(), VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC_USER, size,
+			VMC_NO_NODE, 0, NULL, addr);
+}
+
+VMC_EXPORT int vmc_vmalloc_32_user(struct vmc_client *c, uint64_t size, uint64_t *addr)
+{
+	return do_alloc(c, VMC_RA(), VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC_32_USER, size,
+			VMC_NO_NODE, 0, NULL, addr);
+}
+
+VMC_EXPORT int vmc___vmalloc(struct vmc_client *c, uint64_t size, uint32_t gfp, uint64_t *addr)
+{
+	return do_alloc(c, VMC_RA(), VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC_GFP, size,
+			VMC_NO_NODE, gfp, NULL, addr);
+}
+
+VMC_EXPORT int vmc_vmalloc_node_range(struct vmc_client *c, uint64_t size,
+				      const struct vmc_alloc_opts *opts, uint64_t *addr)
+{
+	static const struct vmc_alloc_opts defaults = { .node = VMC_NO_NODE };
+
+	return do_alloc(c, VMC_RA(), VMALLOCD__V1__ALLOC_KIND__ALLOC_NODE_RANGE, size,
+			VMC_NO_NODE, 0, opts ? opts : &defaults, addr);
+}
+
+VMC_EXPORT int vmc_vrealloc(struct vmc_client *c, uint64_t addr, uint64_t size, uint32_t gfp,
+			    uint64_t *new_addr)
+{
+	const void *ra = VMC_RA();
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__ReallocRequest a = VMALLOCD__V1__REALLOC_REQUEST__INIT;
+
+	if (!c || !new_addr)
+		return -EINVAL;
+	a.addr = addr;
+	a.size = size;
+	a.gfp = gfp;
+	a.caller = (char *)vmci_caller(c, ra);
+	req.op_case = VMALLOCD__V1__REQUEST__OP_REALLOC;
+	req.realloc = &a;
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT_ALLOC, take_addr, new_addr);
+}
+
+static int addr_only(struct vmc_client *c, Vmallocd__V1__Request__OpCase op, uint64_t addr)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__FreeRequest f = VMALLOCD__V1__FREE_REQUEST__INIT;
+	Vmallocd__V1__VunmapRequest u = VMALLOCD__V1__VUNMAP_REQUEST__INIT;
+
+	if (!c)
+		return -EINVAL;
+	req.op_case = op;
+	if (op == VMALLOCD__V1__REQUEST__OP_FREE) {
+		f.addr = addr;
+		req.free = &f;
+	} else {
+		u.addr = addr;
+		req.vunmap = &u;
+	}
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT__NOT_SET, NULL, NULL);
+}
+
+VMC_EXPORT int vmc_vfree(struct vmc_client *c, uint64_t addr)
+{
+	return addr_only(c, VMALLOCD__V1__REQUEST__OP_FREE, addr);
+}
+
+VMC_EXPORT int vmc_vunmap(struct vmc_client *c, uint64_t addr)
+{
+	return addr_only(c, VMALLOCD__V1__REQUEST__OP_VUNMAP, addr);
+}
+
+VMC_EXPORT int vmc_vmap(struct vmc_client *c, const uint64_t *pfns, uint64_t count,
+			uint32_t flags, uint32_t prot, uint64_t *addr)
+{
+	const void *ra = VMC_RA();
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__VmapRequest v = VMALLOCD__V1__VMAP_REQUEST__INIT;
+
+	if (!c || !addr || (count && !pfns))
+		return -EINVAL;
+	if (count > c->max_frame)   /* at least a byte per pfn: could never fit */
+		return -EMSGSIZE;
+	v.n_pfns = (size_t)count;
+	v.pfns = (uint64_t *)pfns;
+	v.flags = flags;
+	v.prot = prot;
+	v.scoped = c->scoped;
+	v.caller = (char *)vmci_caller(c, ra);
+	req.op_case = VMALLOCD__V1__REQUEST__OP_VMAP;
+	req.vmap = &v;
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT_ALLOC, take_addr, addr);
+}
+
+VMC_EXPORT int vmc_alloc_pages(struct vmc_client *c, uint32_t gfp, unsigned order, int node,
+			       uint64_t *pfn)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__AllocPagesRequest a = VMALLOCD__V1__ALLOC_PAGES_REQUEST__INIT;
+
+	if (!c || !pfn)
+		return -EINVAL;
+	a.gfp = gfp;
+	a.order = order;
+	a.node = node;
+	a.scoped = c->scoped;
+	req.op_case = VMALLOCD__V1__REQUEST__OP_ALLOC_PAGES;
+	req.alloc_pages = &a;
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES, take_pfn, pfn);
+}
+
+VMC_EXPORT int vmc_free_pages(struct vmc_client *c, uint64_t pfn, unsigned order)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__FreePagesRequest f = VMALLOCD__V1__FREE_PAGES_REQUEST__INIT;
+
+	if (!c)
+		return -EINVAL;
+	f.pfn = pfn;
+	f.order = order;
+	req.op_case = VMALLOCD__V1__REQUEST__OP_FREE_PAGES;
+	req.free_pages = &f;
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT__NOT_SET, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------------------
+ * Data: chunks of at most max_io bytes, pipelined
+ */
+
+struct rw {
+	bool write, phys;
+	uint64_t addr;         /* virtual address, or pfn */
+	uint64_t offset;       /* phys: offset in the block */
+	uint8_t *dst;          /* reads */
+	const uint8_t *src;    /* writes */
+	uint64_t len;
+	uint64_t chunk;
+	int status;            /* the first error among the chunks */
+};
+
+static uint64_t rw_clen(const struct rw *w, size_t i)
+{
+	uint64_t off = (uint64_t)i * w->chunk;
+
+	return w->len - off < w->chunk ? w->len - off : w->chunk;
+}
+
+static int rw_build(struct vmci_xfer *x, size_t i, Vmallocd__V1__Request *req,
+		    union vmci_sub *sub)
+{
+	const struct rw *w = x->ctx;
+	uint64_t off = (uint64_t)i * w->chunk, clen = rw_clen(w, i);
+
+	if (!w->write && !w->phys) {
+		vmallocd__v1__read_request__init(&sub->read);
+		sub->read.addr = w->addr + off;
+		sub->read.len = clen;
+		req->op_case = VMALLOCD__V1__REQUEST__OP_READ;
+		req->read = &sub->read;
+	} else if (w->write && !w->phys) {
+		vmallocd__v1__write_request__init(&sub->write);
+		sub->write.addr = w->addr + off;
+		sub->write.data.len = (size_t)clen;
+		sub->write.data.data = (uint8_t *)(w->src + off);
+		req->op_case = VMALLOCD__V1__REQUEST__OP_WRITE;
+		req->write = &sub->write;
+	} else if (!w->write) {
+		vmallocd__v1__phys_read_request__init(&sub->phys_read);
+		sub->phys_read.pfn = w->addr;
+		sub->phys_read.offset = w->offset + off;
+		sub->phys_read.len = clen;
+		req->op_case = VMALLOCD__V1__REQUEST__OP_PHYS_READ;
+		req->phys_read = &sub->phys_read;
+	} else {
+		vmallocd__v1__phys_write_request__init(&sub->phys_write);
+		sub->phys_write.pfn = w->addr;
+		sub->phys_write.offset = w->offset + off;
+		sub->phys_write.data.len = (size_t)clen;
+		sub->phys_write.data.data = (uint8_t *)(w->src + off);
+		req->op_case = VMALLOCD__V1__REQUEST__OP_PHYS_WRITE;
+		req->phys_write = &sub->phys_write;
+	}
+	return 0;
+}
+
+static int rw_done(struct vmci_xfer *x, size_t i, const Vmallocd__V1__Reply *rep)
+{
+	struct rw *w = x->ctx;
+	uint64_t clen = rw_clen(w, i);
+	int r, st;
+
+	r = vmci_reply_status(x->c, rep, w->write ? VMALLOCD__V1__REPLY__RESULT__NOT_SET :
+			      VMALLOCD__V1__REPLY__RESULT_READ, &st);
+	if (r < 0)
+		return r;
+	if (st < 0) {
+		if (!w->status)
+			w->status = st;
+		return 0;
+	}
+	if (w->write)
+		return 0;
+	if (!rep->read || rep->read->data.len != clen) {
+		vmci_set_msg(x->c, "read reply of %zu bytes, asked for %llu",
+			     rep->read ? rep->read->data.len : 0, (unsigned long long)clen);
+		return -EPROTO;
+	}
+	memcpy(w->dst + (uint64_t)i * w->chunk, rep->read->data.data, (size_t)clen);
+	return 0;
+}
+
+static int do_rw(struct vmc_client *c, struct rw *w)
+{
+	struct vmci_xfer x = { .window = RW_WINDOW, .build = rw_build, .done = rw_done,
+			       .c = c, .ctx = w };
+	uint64_t n;
+	int r;
+
+	if (!c || (w->len && !w->dst && !w->src))
+		return -EINVAL;
+	if (w->len == 0)
+		return 0;
+	if (w->len > SIZE_MAX || (!w->phys && w->addr + w->len < w->addr) ||
+	    (w->phys && w->offset + w->len < w->offset))
+		return -EINVAL;
+	if (c->hello_pending) {
+		r = vmci_settle(c);   /* chunk to the daemon's own limits */
+		if (r < 0)
+			return r;
+	}
+	w->chunk = vmci_chunk(c);
+	n = (w->len + w->chunk - 1) / w->chunk;
+	x.n = (size_t)n;
+	r = vmci_xfer_run(&x, NULL);
+	return r < 0 ? r : w->status;
+}
+
+VMC_EXPORT int vmc_read(struct vmc_client *c, uint64_t addr, void *buf, uint64_t len)
+{
+	struct rw w = { .addr = addr, .dst = buf, .len = len };
+
+	return do_rw(c, &w);
+}
+
+VMC_EXPORT int vmc_write(struct vmc_client *c, uint64_t addr, const void *buf, uint64_t len)
+{
+	struct rw w = { .write = true, .addr = addr, .src = buf, .len = len };
+
+	return do_rw(c, &w);
+}
+
+VMC_EXPORT int vmc_phys_read(struct vmc_client *c, uint64_t pfn, uint64_t offset, void *buf,
+			     uint64_t len)
+{
+	struct rw w = { .phys = true, .addr = pfn, .offset = offset, .dst = buf, .len = len };
+
+	return do_rw(c, &w);
+}
+
+VMC_EXPORT int vmc_phys_write(struct vmc_client *c, uint64_t pfn, uint64_t offset,
+			      const void *buf, uint64_t len)
+{
+	struct rw w = { .write = true, .phys = true, .addr = pfn, .offset = offset,
+			.src = buf, .len = len };
+
+	return do_rw(c, &w);
+}
+
+static int take_translation(const Vmallocd__V1__Reply *rep, void *out)
+{
+	const Vmallocd__V1__TranslateReply *t = rep->translate;
+	struct vmc_translation *o = out;
+
+	if (!t)
+		return -EPROTO;
+	o->pfn = t->pfn;
+	o->phys_addr = t->phys_addr;
+	o->node = t->node;
+	snprintf(o->zone, sizeof(o->zone), "%s", t->zone ? t->zone : "");
+	return 0;
+}
+
+VMC_EXPORT int vmc_translate(struct vmc_client *c, uint64_t addr, struct vmc_translation *out)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__TranslateRequest t = VMALLOCD__V1__TRANSLATE_REQUEST__INIT;
+
+	if (!c || !out)
+		return -EINVAL;
+	t.addr = addr;
+	req.op_case = VMALLOCD__V1__REQUEST__OP_TRANSLATE;
+	req.translate = &t;
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT_TRANSLATE, take_translation, out);
+}
+
+/* ---------------------------------------------------------------------------
+ * Areas and queries
+ */
+
+static void area_copy(struct vmc_area *o, const Vmallocd__V1__AreaInfo *a)
+{
+	size_t i;
+
+	memset(o, 0, sizeof(*o));
+	o->addr = a->addr;
+	o->size = a->size;
+	o->flags = a->flags;
+	o->prot = a->prot;
+	o->nr_pages = a->nr_pages;
+	o->phys_addr = a->phys_addr;
+	o->uid = a->uid;
+	o->pid = a->pid;
+	snprintf(o->caller, sizeof(o->caller), "%s", a->caller ? a->caller : "");
+	o->nr_nodes = a->n_nr_per_node < VMC_MAX_NODES ? (unsigned)a->n_nr_per_node
+						       : VMC_MAX_NODES;
+	for (i = 0; i < o->nr_nodes; i++)
+		o->nr_per_node[i] = a->nr_per_node[i];
+	o->scoped = a->scoped;
+	o->leaked = a->leaked;
+}
+
+static int take_area(const Vmallocd__V1__Reply *rep, void *out)
+{
+	if (!rep->area_info || !rep->area_info->area)
+		return -EPROTO;
+	area_copy(out, rep->area_info->area);
+	return 0;
+}
+
+VMC_EXPORT int vmc_area_info(struct vmc_client *c, uint64_t addr, struct vmc_area *out)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__AreaInfoRequest a = VMALLOCD__V1__AREA_INFO_REQUEST__INIT;
+
+	if (!c || !out)
+		return -EINVAL;
+	a.addr = addr;
+	req.op_case = VMALLOCD__V1__REQUEST__OP_AREA_INFO;
+	req.area_info = &a;
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT_AREA_INFO, take_area, out);
+}
+
+/* A query's result, malloc'd by take so nothing is written before the reply
+ * has been validated; ENOMEM while copying is reported through status. */
+struct query_out {
+	void *data;
+	size_t count;
+	int err;               /* -ENOMEM, after a reply that parsed */
+};
+
+static int query(struct vmc_client *c, Vmallocd__V1__QueryKind kind, take_fn *take,
+		 struct query_out *q)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__QueryRequest qr = VMALLOCD__V1__QUERY_REQUEST__INIT;
+	int r;
+
+	if (!c)
+		return -EINVAL;
+	qr.kind = kind;
+	req.op_case = VMALLOCD__V1__REQUEST__OP_QUERY;
+	req.query = &qr;
+	r = call(c, &req, VMALLOCD__V1__REPLY__RESULT_QUERY, take, q);
+	if (r == 0 && q->err)
+		r = q->err;
+	if (r < 0) {
+		free(q->data);
+		q->data = NULL;
+	}
+	return r;
+}
+
+static int take_text(const Vmallocd__V1__Reply *rep, void *out)
+{
+	struct query_out *q = out;
+
+	if (!rep->query)
+		return -EPROTO;
+	q->data = strdup(rep->query->text ? rep->query->text : "");
+	if (!q->data)
+		q->err = -ENOMEM;
+	return 0;
+}
+
+VMC_EXPORT int vmc_query_text(struct vmc_client *c, enum vmc_query kind, char **text)
+{
+	struct query_out q = { 0 };
+	int r;
+
+	if (!text)
+		return -EINVAL;
+	switch (kind) {
+	case VMC_VMALLOCINFO: case VMC_MEMINFO: case VMC_BUDDYINFO: case VMC_FRAG:
+	case VMC_LEAKS:
+		break;
+	default:
+		return -EINVAL;
+	}
+	r = query(c, (Vmallocd__V1__QueryKind)kind, take_text, &q);
+	if (r == 0)
+		*text = q.data;
+	return r;
+}
+
+static int take_areas(const Vmallocd__V1__Reply *rep, void *out)
+{
+	struct query_out *q = out;
+	struct vmc_area *a;
+	size_t i, n;
+
+	if (!rep->query)
+		return -EPROTO;
+	n = rep->query->n_areas;
+	if (n == 0)
+		return 0;
+	a = calloc(n, sizeof(*a));
+	if (!a) {
+		q->err = -ENOMEM;
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		area_copy(&a[i], rep->query->areas[i]);
+	q->data = a;
+	q->count = n;
+	return 0;
+}
+
+VMC_EXPORT int vmc_areas(struct vmc_client *c, bool leaks_only, struct vmc_area **areas,
+			 size_t *count)
+{
+	struct query_out q = { 0 };
+	int r;
+
+	if (!areas || !count)
+		return -EINVAL;
+	r = query(c, leaks_only ? VMALLOCD__V1__QUERY_KIND__QUERY_LEAKS :
+		  VMALLOCD__V1__QUERY_KIND__QUERY_VMALLOCINFO, take_areas, &q);
+	if (r == 0) {
+		*areas = q.data;
+		*count = q.count;
+	}
+	return r;
+}
+
+static int take_meminfo(const Vmallocd__V1__Reply *rep, void *out)
+{
+	const Vmallocd__V1__MemInfo *m = rep->query ? rep->query->meminfo : NULL;
+	struct vmc_meminfo *o = out;
+
+	if (!m)
+		return -EPROTO;
+	o->mem_total = m->mem_total;
+	o->mem_free = m->mem_free;
+	o->high_total = m->high_total;
+	o->high_free = m->high_free;
+	o->low_total = m->low_total;
+	o->low_free = m->low_free;
+	o->page_tables = m->page_tables;
+	o->vmalloc_total = m->vmalloc_total;
+	o->vmalloc_used = m->vmalloc_used;
+	o->vmalloc_chunk = m->vmalloc_chunk;
+	return 0;
+}
+
+VMC_EXPORT int vmc_meminfo(struct vmc_client *c, struct vmc_meminfo *out)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__QueryRequest qr = VMALLOCD__V1__QUERY_REQUEST__INIT;
+
+	if (!c || !out)
+		return -EINVAL;
+	qr.kind = VMALLOCD__V1__QUERY_KIND__QUERY_MEMINFO;
+	req.op_case = VMALLOCD__V1__REQUEST__OP_QUERY;
+	req.query = &qr;
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT_QUERY, take_meminfo, out);
+}
+
+static int take_zones(const Vmallocd__V1__Reply *rep, void *out)
+{
+	struct query_out *q = out;
+	struct vmc_zone *zs;
+	size_t i, k, n;
+
+	if (!rep->query)
+		return -EPROTO;
+	n = rep->query->n_zones;
+	if (n == 0)
+		return 0;
+	zs = calloc(n, sizeof(*zs));
+	if (!zs) {
+		q->err = -ENOMEM;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		const Vmallocd__V1__ZoneInfo *z = rep->query->zones[i];
+		struct vmc_zone *o = &zs[i];
+
+		o->node = z->node;
+		snprintf(o->name, sizeof(o->name), "%s", z->name ? z->name : "");
+		o->start_pfn = z->start_pfn;
+		o->end_pfn = z->end_pfn;
+		o->managed = z->managed;
+		o->free = z->free;
+		o->wmark_min = z->wmark_min;
+		o->wmark_low = z->wmark_low;
+		o->wmark_high = z->wmark_high;
+		for (k = 0; k < 11; k++) {
+			o->nr_free[k] = k < z->n_nr_free ? z->nr_free[k] : 0;
+			o->unusable_index[k] = k < z->n_unusable_index ? z->unusable_index[k] : 0;
+			o->extfrag_index[k] = k < z->n_extfrag_index ? z->extfrag_index[k] : 0;
+		}
+	}
+	q->data = zs;
+	q->count = n;
+	return 0;
+}
+
+VMC_EXPORT int vmc_zones(struct vmc_client *c, struct vmc_zone **zones, size_t *count)
+{
+	struct query_out q = { 0 };
+	int r;
+
+	if (!zones || !count)
+		return -EINVAL;
+	r = query(c, VMALLOCD__V1__QUERY_KIND__QUERY_FRAG, take_zones, &q);
+	if (r == 0) {
+		*zones = q.data;
+		*count = q.count;
+	}
+	return r;
+}
+
+static int take_stat(const Vmallocd__V1__Reply *rep, void *out)
+{
+	const Vmallocd__V1__Stats *s = rep->query ? rep->query->stats : NULL;
+	struct vmc_stat *o = out;
+
+	if (!s)
+		return -EPROTO;
+	memset(o, 0, sizeof(*o));
+	o->total_pages = s->total_pages;
+	o->free_pages = s->free_pages;
+	o->pagetable_pages = s->pagetable_pages;
+	o->vmalloc_pages = s->vmalloc_pages;
+	o->vmap_pages = s->vmap_pages;
+	o->alloc_pages_pages = s->alloc_pages_pages;
+	o->nr_areas = s->nr_areas;
+	o->nr_lazy_areas = s->nr_lazy_areas;
+	o->lazy_pages = s->lazy_pages;
+	o->lazy_max_pages = s->lazy_max_pages;
+	o->nr_purges = s->nr_purges;
+	o->nr_tlb_flushes = s->nr_tlb_flushes;
+	o->nr_alloc_failures = s->nr_alloc_failures;
+	o->largest_free_kva = s->largest_free_kva;
+	o->nr_nodes = s->nr_nodes;
+	snprintf(o->layout, sizeof(o->layout), "%s", s->layout ? s->layout : "");
+	o->vmalloc_start = s->vmalloc_start;
+	o->vmalloc_end = s->vmalloc_end;
+	o->clients = s->clients;
+	o->requests = s->requests;
+	o->uptime_ms = s->uptime_ms;
+	o->connections_total = s->connections_total;
+	o->errors = s->errors;
+	o->your_pages = s->your_pages;
+	o->your_quota = s->your_quota;
+	return 0;
+}
+
+VMC_EXPORT int vmc_stat(struct vmc_client *c, struct vmc_stat *out)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__QueryRequest qr = VMALLOCD__V1__QUERY_REQUEST__INIT;
+
+	if (!c || !out)
+		return -EINVAL;
+	qr.kind = VMALLOCD__V1__QUERY_KIND__QUERY_STAT;
+	req.op_case = VMALLOCD__V1__REQUEST__OP_QUERY;
+	req.query = &qr;
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT_QUERY, take_stat, out);
+}
+
+VMC_EXPORT int vmc_check(struct vmc_client *c, char *msg, size_t msglen)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__CheckRequest ck = VMALLOCD__V1__CHECK_REQUEST__INIT;
+	int r;
+
+	if (!c)
+		return -EINVAL;
+	req.op_case = VMALLOCD__V1__REQUEST__OP_CHECK;
+	req.check = &ck;
+	r = call(c, &req, VMALLOCD__V1__REPLY__RESULT__NOT_SET, NULL, NULL);
+	if (msg && msglen)
+		snprintf(msg, msglen, "%s", r == -EUCLEAN ? c->msg : "");
+	return r;
+}
+
+VMC_EXPORT int vmc_purge(struct vmc_client *c)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__PurgeRequest p = VMALLOCD__V1__PURGE_REQUEST__INIT;
+
+	if (!c)
+		return -EINVAL;
+	req.op_case = VMALLOCD__V1__REQUEST__OP_PURGE;
+	req.purge = &p;
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT__NOT_SET, NULL, NULL);
+}
