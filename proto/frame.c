@@ -46,7 +46,9 @@ static void *arena_alloc(void *ctx, size_t size)
 
 	if (need < size)
 		return NULL;
-	if (a->buf && a->cap - a->used >= need) {
+	/* used passes cap once something was served on the side (below);
+	 * from then on until the reset, everything goes on the side too. */
+	if (a->buf && a->used <= a->cap && a->cap - a->used >= need) {
 		void *p = a->buf + a->used;
 
 		a->used += need;
