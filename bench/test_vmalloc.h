@@ -1,0 +1,106 @@
+/* test_vmalloc.h -- the workloads of the kernel's lib/test_vmalloc.c, ported
+ * to run against any vmalloc implementation reachable through a small table
+ * of operations (struct tv_backend): the in-process engine here, a network
+ * client later.
+ *
+ * Cases (the bit in run_test_mask is the kernel's, so masks carry over):
+ *   1    fix_size_alloc_test           vmalloc(nr_pages) + touch + vfree
+ *   2    full_fit_alloc_test           1-page allocations into exact 1-page holes
+ *   4    long_busy_list_alloc_test     15000 busy areas, then 100-page + 1-page pairs
+ *   8    random_size_alloc_test        vmalloc of 1..100 pages + touch + vfree
+ *   16   fix_align_alloc_test          5 pages aligned to 32 KiB (THREAD_ALIGN << 1)
+ *   32   random_size_align_alloc_test  1..10 pages, alignment 2^0..2^22
+ *   64   align_shift_alloc_test        1 page, alignment 2^0..2^63: fails by design
+ *   1024 vm_map_ram_test               vmap + touch + vunmap of nr_pages own pages
+ * The kernel's pcpu_alloc_test (128) and kvfree_rcu tests (256, 512) have no
+ * counterpart here; their bits are accepted and ignored.
+ *
+ * Every backend operation returns 0 or a negative errno.  A case fails when
+ * one of its operations fails (as the kernel case fails on a NULL pointer).
+ * One worker runs the cases one after the other; a caller that wants the
+ * kernel's nr_threads runs tv_run() in several threads, each with its own
+ * backend instance.
+ */
+#ifndef BENCH_TEST_VMALLOC_H
+#define BENCH_TEST_VMALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gfp.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TV_PAGE_SIZE 4096ull
+
+struct tv_backend {
+	void *ctx;
+	/* vmalloc(size): GFP_KERNEL | __GFP_HIGHMEM, any node. */
+	int (*vmalloc)(void *ctx, uint64_t size, uint64_t *ret_addr);
+	/* __vmalloc_node(size, align, gfp, node): the whole vmalloc range. */
+	int (*vmalloc_node_range)(void *ctx, uint64_t size, uint64_t align, gfp_t gfp,
+				  int node, uint64_t *ret_addr);
+	int (*vfree)(void *ctx, uint64_t addr);
+	/* One order-0 frame (GFP_KERNEL), and its release. */
+	int (*alloc_page)(void *ctx, uint64_t *ret_pfn);
+	int (*free_page)(void *ctx, uint64_t pfn);
+	/* Map n frames contiguously (PAGE_KERNEL), and unmap them. */
+	int (*vmap)(void *ctx, const uint64_t *pfns, uint64_t n, uint64_t *ret_addr);
+	int (*vunmap)(void *ctx, uint64_t addr);
+	/* Store one byte at addr: the kernel's *((u8 *)p) = val. */
+	int (*touch)(void *ctx, uint64_t addr, uint8_t val);
+};
+
+struct tv_params {
+	uint64_t test_loop_count;      /* kernel default 1000000 */
+	uint64_t nr_pages;             /* fix_size and vm_map_ram size; 0 means 1 */
+	unsigned test_repeat_count;    /* kernel default 1 */
+	uint32_t run_test_mask;        /* kernel default INT_MAX: every case */
+	bool sequential_test_order;    /* false: shuffled, as the kernel */
+	unsigned nr_cpus;              /* full_fit's num_online_cpus(); default: this host's */
+	uint64_t seed;                 /* the random sizes, alignments and order */
+};
+
+#define TV_NR_CASES 8
+
+struct tv_result {
+	const char *name;
+	uint32_t mask_bit;
+	bool ran;                      /* selected by run_test_mask */
+	unsigned passed, failed;
+	uint64_t avg_usec;             /* mean time of one run (all its loops), as the kernel */
+	double avg_nsec;               /* the same, unrounded */
+	int first_error;               /* first negative errno a failed run saw, or 0 */
+};
+
+/* Fill p with the kernel's defaults (seed from the clock). */
+void tv_params_init(struct tv_params *p);
+
+/* Apply one "key=value" setting (the module parameter names, plus nr_cpus
+ * and seed); -EINVAL for an unknown key or a bad value. */
+int tv_params_set(struct tv_params *p, const char *kv);
+
+/* Name and mask bit of case i (0 <= i < TV_NR_CASES). */
+const char *tv_case_name(unsigned i);
+uint32_t tv_case_bit(unsigned i);
+
+/* Run the selected cases.  results[i] is filled for case i in the table
+ * order above (as the kernel prints them), whatever order they ran in.
+ * Returns the total number of failed runs. */
+unsigned tv_run(const struct tv_backend *b, const struct tv_params *p,
+		struct tv_result results[TV_NR_CASES]);
+
+/* The kernel's lines, one per case that ran:
+ * "Summary: <test> passed: N failed: N repeat: N loops: N avg: N usec" */
+void tv_print_summary(FILE *f, const struct tv_params *p,
+		      const struct tv_result results[TV_NR_CASES]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BENCH_TEST_VMALLOC_H */

@@ -1,0 +1,624 @@
+/* vmbench.c -- micro-benchmarks of the engine, in process.
+ *
+ * usage: vmbench [--reps N] [--loops N] [--quick] [--memory SIZE] [--busy N]
+ *                [SECTION...] [key=value...]
+ *   pair            1-page vm_vmalloc + vm_vfree, ns per pair (--memory and
+ *                   --busy set its machine and busy areas: for profiling)
+ *   long_busy_list  15000 busy 1-page areas, then vmalloc(100 pages) +
+ *                   vmalloc(1 page) + free both, ns per loop
+ *   busy_scaling    the pair with 0, 10^4, 10^6 busy 1-page areas (8 GiB
+ *                   machines, measured interleaved), and the ratio to 0
+ *   scale           frame metadata per frame; create time and resident
+ *                   memory of 1 GiB, 64 GiB and 1 TiB machines
+ *   test_vmalloc    the ported lib/test_vmalloc.c cases (performance mode:
+ *                   sequential_test_order=1 test_repeat_count=3), with the
+ *                   kernel's published per-loop figures beside them
+ *   all             every section (the default)
+ * key=value pairs are test_vmalloc parameters (test_loop_count=, nr_pages=,
+ * run_test_mask=, test_repeat_count=, sequential_test_order=, seed=, nr_cpus=).
+ *
+ * Every figure is the median of --reps repetitions, with the min and max.
+ * Timing is CLOCK_MONOTONIC.  Exit status: 0, or 1 if an engine call failed
+ * where it should not (targets missed do not change the status).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend_engine.h"
+#include "test_vmalloc.h"
+#include "vm-internal.h"
+#include "vmcore.h"
+
+#ifndef VMBENCH_BUILDTYPE
+#define VMBENCH_BUILDTYPE "unknown"
+#endif
+
+#define KIB (1ull << 10)
+#define MIB (1ull << 20)
+#define GIB (1ull << 30)
+#define TIB (1ull << 40)
+#define MAX_REPS 101
+
+struct opts {
+	unsigned reps;
+	uint64_t loops;        /* 0: each section's default */
+	uint64_t memory;       /* pair: the machine (default 1 GiB) */
+	uint64_t busy;         /* pair: busy 1-page areas made first (default 0) */
+	bool quick;
+	struct tv_params tv;
+};
+
+static int failures;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- statistics ---------------------------------------------------------------- */
+
+struct stat3 {
+	double median, min, max;
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static struct stat3 stats(const double *v, unsigned n)
+{
+	double s[MAX_REPS];
+	struct stat3 r;
+
+	memcpy(s, v, n * sizeof(*v));
+	qsort(s, n, sizeof(*s), cmp_double);
+	r.min = s[0];
+	r.max = s[n - 1];
+	r.median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	return r;
+}
+
+static void print_stat(const char *what, const char *unit, struct stat3 s, unsigned n)
+{
+	printf("  %-36s median %10.1f %s  (min %.1f, max %.1f, n=%u)\n",
+	       what, s.median, unit, s.min, s.max, n);
+}
+
+static void print_target(const char *what, double value, const char *cmp, double target,
+			 const char *unit)
+{
+	bool met = strcmp(cmp, "<=") == 0 ? value <= target : value >= target;
+
+	printf("  TARGET %-34s %.2f %s %s %.2f %s: %s\n", what, value, unit, cmp, target, unit,
+	       met ? "MET" : "MISSED");
+}
+
+/* ---- engines --------------------------------------------------------------------- */
+
+static struct vm_engine *make_engine(uint64_t bytes)
+{
+	struct vm_config cfg;
+	struct vm_engine *e;
+	int r;
+
+	vm_config_init(&cfg);
+	cfg.memory_bytes = bytes;
+	r = vm_engine_create(&cfg, &e);
+	if (r < 0) {
+		fprintf(stderr, "vmbench: vm_engine_create(%" PRIu64 " bytes): %s\n", bytes,
+			strerror(-r));
+		exit(1);
+	}
+	return e;
+}
+
+static void die_op(const char *op, int r)
+{
+	fprintf(stderr, "vmbench: %s: %s\n", op, strerror(-r));
+	exit(1);
+}
+
+/* loops 1-page vmalloc + vfree pairs; ns per pair. */
+static double time_pairs(struct vm_engine *e, uint64_t loops)
+{
+	uint64_t t0 = now_ns(), addr;
+
+	for (uint64_t i = 0; i < loops; i++) {
+		int r = vm_vmalloc(e, VM_PAGE_SIZE, &addr);
+
+		if (r < 0)
+			die_op("vm_vmalloc", r);
+		r = vm_vfree(e, addr);
+		if (r < 0)
+			die_op("vm_vfree", r);
+	}
+	return (double)(now_ns() - t0) / (double)loops;
+}
+
+static uint64_t *make_busy(struct vm_engine *e, uint64_t n)
+{
+	uint64_t *a = calloc(n ? n : 1, sizeof(*a));
+
+	if (!a)
+		die_op("calloc", -ENOMEM);
+	for (uint64_t i = 0; i < n; i++) {
+		int r = vm_vmalloc(e, VM_PAGE_SIZE, &a[i]);
+
+		if (r < 0)
+			die_op("vm_vmalloc (busy area)", r);
+	}
+	return a;
+}
+
+static void free_busy(struct vm_engine *e, uint64_t *a, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		vm_vfree(e, a[i]);
+	free(a);
+}
+
+/* ---- pair -------------------------------------------------------------------------- */
+
+static void bench_pair(const struct opts *o)
+{
+	uint64_t loops = o->loops ? o->loops : o->quick ? 2000 : 1000000;
+	uint64_t mem = o->memory ? o->memory : GIB;
+	struct vm_engine *e = make_engine(mem);
+	uint64_t *busy = make_busy(e, o->busy);
+	double v[MAX_REPS];
+	struct stat3 s;
+
+	printf("pair: 1-page vm_vmalloc + vm_vfree, %" PRIu64 " MiB machine, %" PRIu64
+	       " busy areas, %" PRIu64 " pairs per rep\n", (uint64_t)(mem / MIB), o->busy, loops);
+	time_pairs(e, loops / 4 + 1);   /* warm up: caches, page tables, memmap */
+	for (unsigned i = 0; i < o->reps; i++)
+		v[i] = time_pairs(e, loops);
+	s = stats(v, o->reps);
+	print_stat("ns per pair", "ns", s, o->reps);
+	if (!o->busy)
+		print_target("pair (kernel 450-580 ns)", s.median, "<=", 150, "ns");
+	free_busy(e, busy, o->busy);
+	vm_engine_destroy(e);
+}
+
+/* ---- long_busy_list --------------------------------------------------------------- */
+
+static double time_long_busy(struct vm_engine *e, uint64_t loops, bool touch)
+{
+	uint64_t t0 = now_ns(), p1, p2;
+	uint8_t one = 1;
+	int r;
+
+	for (uint64_t i = 0; i < loops; i++) {
+		r = vm_vmalloc(e, 100 * VM_PAGE_SIZE, &p1);
+		if (r < 0)
+			die_op("vm_vmalloc(100 pages)", r);
+		r = vm_vmalloc(e, VM_PAGE_SIZE, &p2);
+		if (r < 0)
+			die_op("vm_vmalloc(1 page)", r);
+		if (touch) {
+			r = vm_vwrite(e, p1, &one, 1);
+			if (r == 0)
+				r = vm_vwrite(e, p2, &one, 1);
+			if (r < 0)
+				die_op("vm_vwrite", r);
+		}
+		vm_vfree(e, p1);
+		vm_vfree(e, p2);
+	}
+	return (double)(now_ns() - t0) / (double)loops;
+}
+
+static void bench_long_busy(const struct opts *o)
+{
+	uint64_t loops = o->loops ? o->loops : o->quick ? 200 : 100000;
+	struct vm_engine *e = make_engine(GIB);
+	uint64_t *busy = make_busy(e, 15000);
+	double plain[MAX_REPS], touched[MAX_REPS];
+	struct stat3 s;
+
+	printf("long_busy_list: 15000 busy 1-page areas; per loop vmalloc(100 pages) + "
+	       "vmalloc(1 page) + vfree both;\n  1 GiB machine, %" PRIu64 " loops per rep, "
+	       "variants interleaved\n", loops);
+	time_long_busy(e, loops / 4 + 1, true);
+	for (unsigned i = 0; i < o->reps; i++) {
+		plain[i] = time_long_busy(e, loops, false);
+		touched[i] = time_long_busy(e, loops, true);
+	}
+	s = stats(plain, o->reps);
+	print_stat("ns per loop", "ns", s, o->reps);
+	print_target("long_busy_list (kernel 5200 ns)", s.median, "<=", 3000, "ns");
+	s = stats(touched, o->reps);
+	print_stat("ns per loop, with the 2 vm_vwrite", "ns", s, o->reps);
+	print_target("long_busy_list with the writes", s.median, "<=", 3000, "ns");
+	free_busy(e, busy, 15000);
+	vm_engine_destroy(e);
+}
+
+/* ---- busy_scaling ----------------------------------------------------------------- */
+
+static void bench_busy_scaling(const struct opts *o)
+{
+	static const uint64_t full[3] = { 0, 10000, 1000000 };
+	static const uint64_t small[3] = { 0, 100, 1000 };
+	const uint64_t *counts = o->quick ? small : full;
+	uint64_t loops = o->loops ? o->loops : o->quick ? 2000 : 500000;
+	uint64_t mem = o->quick ? GIB : 8 * GIB;
+	struct vm_engine *e[3];
+	uint64_t *busy[3];
+	double v[3][MAX_REPS], ratio[3][MAX_REPS];
+
+	printf("busy_scaling: 1-page pair with N busy 1-page areas, %" PRIu64 " GiB machines, "
+	       "%" PRIu64 " pairs per rep,\n  the three machines measured in turn within each rep\n",
+	       (uint64_t)(mem / GIB), loops);
+	for (int k = 0; k < 3; k++) {
+		uint64_t t0 = now_ns();
+
+		e[k] = make_engine(mem);
+		busy[k] = make_busy(e[k], counts[k]);
+		printf("  set up %7" PRIu64 " busy areas in %.3f s\n", counts[k],
+		       (double)(now_ns() - t0) / 1e9);
+		time_pairs(e[k], loops / 4 + 1);
+	}
+	for (unsigned i = 0; i < o->reps; i++) {
+		for (int k = 0; k < 3; k++)
+			v[k][i] = time_pairs(e[k], loops);
+		for (int k = 0; k < 3; k++)
+			ratio[k][i] = v[k][i] / v[0][i];
+	}
+	for (int k = 0; k < 3; k++) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "ns per pair, %" PRIu64 " busy", counts[k]);
+		print_stat(what, "ns", stats(v[k], o->reps), o->reps);
+	}
+	for (int k = 1; k < 3; k++) {
+		char what[64];
+		struct stat3 s = stats(ratio[k], o->reps);
+
+		snprintf(what, sizeof(what), "ratio %" PRIu64 " busy / 0 busy", counts[k]);
+		printf("  %-36s median %10.3f x   (min %.3f, max %.3f, n=%u)\n", what, s.median,
+		       s.min, s.max, o->reps);
+		if (k == 2) {
+			snprintf(what, sizeof(what), "ratio at %" PRIu64 " busy", counts[k]);
+			print_target(what, s.median, "<=", 1.5, "x");
+		}
+	}
+	for (int k = 0; k < 3; k++) {
+		free_busy(e[k], busy[k], counts[k]);
+		vm_engine_destroy(e[k]);
+	}
+}
+
+/* ---- scale --------------------------------------------------------------------------- */
+
+struct scale_sample {
+	int err;
+	double create_ns, first_ns;
+	uint64_t rss_before, rss_after;
+};
+
+static uint64_t rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size, resident;
+	uint64_t r = 0;
+
+	if (f) {
+		if (fscanf(f, "%lu %lu", &size, &resident) == 2)
+			r = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+		fclose(f);
+	}
+	return r;
+}
+
+/* The child side: build one machine in this (freshly exec'd) process and
+ * write the sample to fd. */
+static int scale_child(const char *bytes_arg, const char *fd_arg)
+{
+	struct scale_sample s = { .err = 0 };
+	uint64_t bytes = strtoull(bytes_arg, NULL, 0), t0, addr;
+	int fd = (int)strtol(fd_arg, NULL, 0);
+	struct vm_engine *e = NULL;
+	struct vm_config cfg;
+
+	vm_config_init(&cfg);
+	cfg.memory_bytes = bytes;
+	s.rss_before = rss_bytes();
+	t0 = now_ns();
+	s.err = vm_engine_create(&cfg, &e);
+	s.create_ns = (double)(now_ns() - t0);
+	s.rss_after = rss_bytes();
+	if (s.err == 0) {
+		/* The machine works: one allocation and free. */
+		t0 = now_ns();
+		s.err = vm_vmalloc(e, VM_PAGE_SIZE, &addr);
+		if (s.err == 0)
+			s.err = vm_vfree(e, addr);
+		s.first_ns = (double)(now_ns() - t0);
+	}
+	return write(fd, &s, sizeof(s)) == (ssize_t)sizeof(s) ? 0 : 1;
+}
+
+/* One creation in a new process (fork + exec of this program), so its
+ * resident memory is the machine's plus the bare program's, with nothing
+ * inherited from the sections that ran before. */
+static struct scale_sample scale_once(uint64_t bytes)
+{
+	struct scale_sample s = { .err = -ECHILD };
+	char bytes_arg[32], fd_arg[16];
+	int fd[2], status;
+	pid_t pid;
+
+	if (pipe(fd) < 0)
+		return s;
+	snprintf(bytes_arg, sizeof(bytes_arg), "%" PRIu64, bytes);
+	snprintf(fd_arg, sizeof(fd_arg), "%d", fd[1]);
+	pid = fork();
+	if (pid < 0) {
+		close(fd[0]);
+		close(fd[1]);
+		return s;
+	}
+	if (pid == 0) {
+		close(fd[0]);
+		execl("/proc/self/exe", "vmbench", "--scale-child", bytes_arg, fd_arg, (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	if (read(fd[0], &s, sizeof(s)) != (ssize_t)sizeof(s))
+		s.err = -EPIPE;
+	close(fd[0]);
+	waitpid(pid, &status, 0);
+	return s;
+}
+
+static void bench_scale(const struct opts *o)
+{
+	static const uint64_t full[3] = { GIB, 64 * GIB, TIB };
+	unsigned nsizes = o->quick ? 1 : 3;   /* quick: no huge mappings */
+
+	printf("scale: struct page is %zu bytes per %llu-byte frame "
+	       "(memmap of a 1 TiB machine: %llu GiB of address space, populated on touch)\n",
+	       sizeof(struct page), (unsigned long long)VM_PAGE_SIZE,
+	       (unsigned long long)((TIB >> VM_PAGE_SHIFT) * sizeof(struct page) / GIB));
+	print_target("frame metadata bytes", (double)sizeof(struct page), "<=", 16, "B");
+	for (unsigned k = 0; k < nsizes; k++) {
+		double create[MAX_REPS], rss[MAX_REPS], delta[MAX_REPS], first[MAX_REPS];
+		const char *name = k == 0 ? "1 GiB" : k == 1 ? "64 GiB" : "1 TiB";
+		for (unsigned i = 0; i < o->reps; i++) {
+			struct scale_sample s = scale_once(full[k]);
+
+			if (s.err < 0) {
+				fprintf(stderr, "vmbench: %s machine: %s\n", name, strerror(-s.err));
+				failures++;
+				return;
+			}
+			create[i] = s.create_ns / 1e3;
+			rss[i] = (double)s.rss_after / (double)MIB;
+			delta[i] = (double)(s.rss_after - s.rss_before) / (double)MIB;
+			first[i] = s.first_ns / 1e3;
+		}
+		printf("  %s machine (each rep in a new process):\n", name);
+		print_stat("vm_engine_create", "us", stats(create, o->reps), o->reps);
+		print_stat("resident memory after create", "MiB", stats(rss, o->reps), o->reps);
+		print_stat("  of which the engine's", "MiB", stats(delta, o->reps), o->reps);
+		print_stat("first 1-page vmalloc + vfree", "us", stats(first, o->reps), o->reps);
+		if (k == 2) {
+			print_target("1 TiB create time", stats(create, o->reps).median / 1e3, "<=",
+				     500, "ms");
+			print_target("1 TiB resident memory", stats(rss, o->reps).median, "<=", 64,
+				     "MiB");
+		}
+	}
+}
+
+/* ---- test_vmalloc ------------------------------------------------------------------ */
+
+/* Published per-loop averages (µs) of the kernel module, 2021 hardware. */
+static double kernel_usec(const char *name)
+{
+	if (!strcmp(name, "fix_size_alloc_test"))
+		return 0.45;
+	if (!strcmp(name, "long_busy_list_alloc_test"))
+		return 5.2;
+	if (!strcmp(name, "random_size_alloc_test"))
+		return 2.6;
+	if (!strcmp(name, "fix_align_alloc_test"))
+		return 1.37;
+	return 0;
+}
+
+static void bench_test_vmalloc(const struct opts *o)
+{
+	double per_loop[TV_NR_CASES][MAX_REPS];
+	struct tv_result res[TV_NR_CASES];
+	bool ran[TV_NR_CASES] = { false };
+	const struct tv_params *p = &o->tv;
+
+	printf("test_vmalloc: ported lib/test_vmalloc.c cases, in process, 1 GiB machine "
+	       "(fresh each rep),\n  test_loop_count=%" PRIu64 " test_repeat_count=%u "
+	       "sequential_test_order=%d nr_pages=%" PRIu64 " run_test_mask=%#x nr_cpus=%u "
+	       "seed=%" PRIu64 "\n", p->test_loop_count, p->test_repeat_count,
+	       p->sequential_test_order, p->nr_pages, p->run_test_mask, p->nr_cpus, p->seed);
+	for (unsigned i = 0; i < o->reps; i++) {
+		struct vm_engine *e = make_engine(GIB);
+		struct tv_backend b;
+
+		tv_backend_engine(&b, e);
+		tv_run(&b, p, res);
+		tv_print_summary(stdout, p, res);
+		for (unsigned c = 0; c < TV_NR_CASES; c++) {
+			uint64_t n = p->test_loop_count ? p->test_loop_count : 1;
+			bool expected_fail = !strcmp(res[c].name, "align_shift_alloc_test");
+
+			if (!res[c].ran)
+				continue;
+			ran[c] = true;
+			if (expected_fail)
+				n = 64;   /* its loop is the 64 alignments */
+			per_loop[c][i] = res[c].avg_nsec / (double)n / 1e3;
+			if (res[c].failed && !expected_fail) {
+				fprintf(stderr, "vmbench: %s failed %u time(s): %s\n", res[c].name,
+					res[c].failed, strerror(-res[c].first_error));
+				failures++;
+			}
+			if (expected_fail && res[c].passed) {
+				fprintf(stderr, "vmbench: %s passed but should fail\n", res[c].name);
+				failures++;
+			}
+		}
+		vm_engine_destroy(e);
+	}
+	printf("  %-30s %12s %10s %10s %12s %9s\n", "per loop (us)", "median", "min", "max",
+	       "kernel 2021", "kernel/ours");
+	for (unsigned c = 0; c < TV_NR_CASES; c++) {
+		struct stat3 s;
+		double k;
+
+		if (!ran[c])
+			continue;
+		s = stats(per_loop[c], o->reps);
+		k = kernel_usec(tv_case_name(c));
+		if (k > 0)
+			printf("  %-30s %12.3f %10.3f %10.3f %12.2f %8.1fx\n", tv_case_name(c),
+			       s.median, s.min, s.max, k, k / s.median);
+		else
+			printf("  %-30s %12.3f %10.3f %10.3f %12s %9s\n", tv_case_name(c),
+			       s.median, s.min, s.max, "-", "-");
+	}
+	printf("  (full_fit's per-loop time includes building its 2 x %u areas; "
+	       "align_shift's is per alignment tried, and it fails by design)\n",
+	       (p->nr_cpus ? (unsigned)(32 - __builtin_clz(p->nr_cpus)) : 1) * 8192u);
+}
+
+/* ---- main ------------------------------------------------------------------------------ */
+
+static void print_machine(void)
+{
+	char line[256], model[256] = "unknown";
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			if (!strncmp(line, "model name", 10)) {
+				char *c = strchr(line, ':');
+
+				if (c) {
+					snprintf(model, sizeof(model), "%s", c + 2);
+					model[strcspn(model, "\n")] = 0;
+				}
+				break;
+			}
+		}
+		fclose(f);
+	}
+	printf("vmbench: %ld online CPUs, %s; buildtype %s; cc %s\n",
+	       sysconf(_SC_NPROCESSORS_ONLN), model, VMBENCH_BUILDTYPE, __VERSION__);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: vmbench [--reps N] [--loops N] [--quick] [--memory SIZE] [--busy N]\n"
+		"               [pair|long_busy_list|busy_scaling|scale|test_vmalloc|all ...]\n"
+		"               [key=value ...]\n"
+		"  --memory, --busy: the machine and busy 1-page areas of the pair section\n"
+		"  key=value: test_vmalloc parameters (test_loop_count, nr_pages, run_test_mask,\n"
+		"             test_repeat_count, sequential_test_order, nr_cpus, seed)\n");
+}
+
+int main(int argc, char **argv)
+{
+	enum { S_PAIR = 1, S_LBL = 2, S_BUSY = 4, S_SCALE = 8, S_TV = 16, S_ALL = 31 };
+	struct opts o = { .reps = 9 };
+	unsigned sections = 0;
+
+	if (argc == 4 && !strcmp(argv[1], "--scale-child"))
+		return scale_child(argv[2], argv[3]);
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--quick"))
+			o.quick = true;
+	tv_params_init(&o.tv);
+	/* The kernel's performance mode, with a fixed seed and fewer loops;
+	 * --quick: a few of everything, to see that it runs. */
+	o.tv.sequential_test_order = true;
+	o.tv.test_repeat_count = o.quick ? 1 : 3;
+	o.tv.test_loop_count = o.quick ? 100 : 100000;
+	o.tv.seed = 42;
+	if (o.quick)
+		o.reps = 3;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--reps") && i + 1 < argc) {
+			o.reps = (unsigned)strtoul(argv[++i], NULL, 0);
+		} else if (!strcmp(a, "--loops") && i + 1 < argc) {
+			o.loops = strtoull(argv[++i], NULL, 0);
+		} else if (!strcmp(a, "--memory") && i + 1 < argc) {
+			if (vm_parse_size(argv[++i], &o.memory) < 0) {
+				fprintf(stderr, "vmbench: bad size '%s'\n", argv[i]);
+				return 2;
+			}
+		} else if (!strcmp(a, "--busy") && i + 1 < argc) {
+			o.busy = strtoull(argv[++i], NULL, 0);
+		} else if (!strcmp(a, "--quick")) {
+			/* seen above */
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "pair")) {
+			sections |= S_PAIR;
+		} else if (!strcmp(a, "long_busy_list")) {
+			sections |= S_LBL;
+		} else if (!strcmp(a, "busy_scaling")) {
+			sections |= S_BUSY;
+		} else if (!strcmp(a, "scale")) {
+			sections |= S_SCALE;
+		} else if (!strcmp(a, "test_vmalloc")) {
+			sections |= S_TV;
+		} else if (!strcmp(a, "all")) {
+			sections |= S_ALL;
+		} else if (strchr(a, '=')) {
+			if (tv_params_set(&o.tv, a) < 0) {
+				fprintf(stderr, "vmbench: bad test_vmalloc parameter '%s'\n", a);
+				return 2;
+			}
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!sections)
+		sections = S_ALL;
+	if (o.reps < 1 || o.reps > MAX_REPS) {
+		fprintf(stderr, "vmbench: --reps must be 1..%d\n", MAX_REPS);
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	print_machine();
+	if (sections & S_PAIR)
+		bench_pair(&o);
+	if (sections & S_LBL)
+		bench_long_busy(&o);
+	if (sections & S_BUSY)
+		bench_busy_scaling(&o);
+	if (sections & S_SCALE)
+		bench_scale(&o);
+	if (sections & S_TV)
+		bench_test_vmalloc(&o);
+	return failures ? 1 : 0;
+}
