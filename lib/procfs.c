@@ -56,13 +56,17 @@ int vm_for_each_zone(const struct vm_engine *e, vm_zone_fn *fn, void *ctx)
 static void show_area(struct strbuf *sb, const struct vm_engine *e, const struct vm_struct *vm)
 {
 	uint32_t per_node[VM_MAX_NODES] = { 0 };
+	/* The kernel's vmap() keeps no page array in the vm_struct (pages
+	 * NULL, nr_pages 0), so a vmap line shows neither pages= nor node
+	 * counts; ours keeps one for its own bookkeeping, not for display. */
+	uint64_t nr_pages = (vm->flags & VM_ALLOC) ? vm->nr_pages : 0;
 
 	strbuf_printf(sb, "0x%016llx-0x%016llx %7llu", (unsigned long long)vm->addr,
 		      (unsigned long long)(vm->addr + vm->size), (unsigned long long)vm->size);
 	if (vm->caller)
 		strbuf_printf(sb, " %s", vm->caller);
-	if (vm->nr_pages)
-		strbuf_printf(sb, " pages=%llu", (unsigned long long)vm->nr_pages);
+	if (nr_pages)
+		strbuf_printf(sb, " pages=%llu", (unsigned long long)nr_pages);
 	if (vm->phys_addr)
 		strbuf_printf(sb, " phys=0x%016llx", (unsigned long long)vm->phys_addr);
 	if (vm->flags & VM_IOREMAP)
@@ -76,9 +80,9 @@ static void show_area(struct strbuf *sb, const struct vm_engine *e, const struct
 	if (vm->flags & VM_DMA_COHERENT)
 		strbuf_printf(sb, " dma-coherent");
 	/* The kernel vmallocs a page array larger than a page ("vpages"). */
-	if ((vm->flags & VM_ALLOC) && vm->nr_pages * sizeof(void *) > VM_PAGE_SIZE)
+	if (nr_pages * sizeof(void *) > VM_PAGE_SIZE)
 		strbuf_printf(sb, " vpages");
-	for (uint64_t i = 0; i < vm->nr_pages; i++)
+	for (uint64_t i = 0; i < nr_pages; i++)
 		per_node[vmi_pfn_node(e, vm->pages[i])]++;
 	for (unsigned n = 0; n < e->nr_nodes; n++)
 		if (per_node[n])
