@@ -86,9 +86,13 @@ static int check_zone(struct checker *c, const struct zone *z, uint64_t *nr_budd
 		pages += count << o;
 		*nr_buddy_heads += count;
 	}
+	/* Only a non-empty deferred range holds max-order blocks that must be
+	 * aligned; an empty one sits at the start of a zone that may begin
+	 * off a max-order boundary (ZONE_MOVABLE cut from a node's top). */
 	if (z->deferred_pfn > z->deferred_end || z->deferred_pfn < z->start_pfn ||
 	    z->deferred_end > z->end_pfn ||
-	    (z->deferred_pfn & ((1ull << VM_MAX_PAGE_ORDER) - 1)))
+	    (z->deferred_pfn < z->deferred_end &&
+	     (z->deferred_pfn & ((1ull << VM_MAX_PAGE_ORDER) - 1))))
 		return fail(c, "zone %s: bad deferred range", vm_zone_name(z->type));
 	for (uint64_t pfn = z->deferred_pfn; pfn < z->deferred_end; pfn++)
 		if (test_and_set(c->free_map, pfn))
