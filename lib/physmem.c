@@ -51,7 +51,8 @@ const char *vm_layout_name(enum vm_layout layout)
 
 int vm_layout_from_name(const char *name, enum vm_layout *ret_layout)
 {
-	if (!name)
+	/* A known name would otherwise be written through a NULL result. */
+	if (!name || !ret_layout)
 		return -EINVAL;
 	for (unsigned i = 0; i < VM_NR_LAYOUTS; i++) {
 		if (strcmp(name, layouts[i].name) == 0) {
