@@ -273,13 +273,24 @@ static int check_kva(struct checker *c)
 		r = fail(c, "free tree has more ranges than the free list");
 		goto out;
 	}
-	for (n = rb_first(&e->busy_root); n; n = rb_next(n)) {
+	l = e->busy_list.next;
+	for (n = rb_first(&e->busy_root); n; n = rb_next(n), l = l->next) {
 		struct vmap_area *va = rb_entry(n, struct vmap_area, rb);
 
+		/* The hash and the address list must index exactly the tree. */
+		if (l == &e->busy_list || list_entry(l, struct vmap_area, list) != va ||
+		    vmi_find_busy_va_start(e, va->va_start) != va) {
+			r = fail(c, "busy area %#llx: tree, list and hash disagree", (ull)va->va_start);
+			goto out;
+		}
 		if ((r = check_area(c, va, &vmalloc, &vmap)) < 0)
 			goto out;
 		busy++;
 		PUSH(va->va_start, va->va_end, 'b');
+	}
+	if (l != &e->busy_list) {
+		r = fail(c, "busy list longer than the busy tree");
+		goto out;
 	}
 	for (l = e->lazy_list.next; l != &e->lazy_list; l = l->next) {
 		struct vmap_area *va = list_entry(l, struct vmap_area, list);

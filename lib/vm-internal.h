@@ -80,7 +80,8 @@ struct vmap_area {
 		uint64_t subtree_max_size; /* free: largest free size in this subtree */
 		struct vm_struct *vm;      /* busy: the descriptor */
 	};
-	struct list_node list;          /* free: address order; lazy: purge list */
+	struct list_node list;          /* free, busy: address order; lazy: purge list */
+	struct vmap_area *hnext;        /* busy: busy_hash chain */
 };
 
 struct vm_struct {
@@ -151,6 +152,10 @@ struct vm_engine {
 	struct rb_root free_root;       /* free ranges by address, augmented */
 	struct list_node free_list;     /* the same ranges in address order, O(1) neighbours */
 	struct rb_root busy_root;       /* busy ranges by address */
+	struct list_node busy_list;     /* the same, address order */
+	struct vmap_area *busy_hint;    /* last busy range inserted */
+	struct vmap_area **busy_hash;   /* busy ranges by va_start */
+	uint64_t busy_hash_mask;
 	struct list_node lazy_list;     /* lazily freed ranges, purge order */
 	uint64_t nr_busy, nr_lazy;
 	uint64_t lazy_pages;

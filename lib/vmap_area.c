@@ -206,16 +206,88 @@ static void free_tree_insert(struct vm_engine *e, struct vmap_area *va)
 
 /* ---- busy tree --------------------------------------------------------------- */
 
+static inline uint64_t busy_hash_idx(const struct vm_engine *e, uint64_t addr)
+{
+	return ((addr >> VM_PAGE_SHIFT) * 0x9E3779B97F4A7C15ull >> 32) & e->busy_hash_mask;
+}
+
+static void busy_hash_grow(struct vm_engine *e)
+{
+	uint64_t nb = (e->busy_hash_mask + 1) * 2;
+	struct vmap_area **t = calloc(nb, sizeof(*t)), **old = e->busy_hash;
+	uint64_t ob = e->busy_hash_mask + 1;
+
+	if (!t)
+		return;         /* longer chains, still correct */
+	e->busy_hash = t;
+	e->busy_hash_mask = nb - 1;
+	for (uint64_t i = 0; i < ob; i++) {
+		for (struct vmap_area *va = old[i], *nx; va; va = nx) {
+			uint64_t k = busy_hash_idx(e, va->va_start);
+
+			nx = va->hnext;
+			va->hnext = t[k];
+			t[k] = va;
+		}
+	}
+	free(old);
+}
+
 static void busy_insert(struct vm_engine *e, struct vmap_area *va)
 {
 	struct rb_node **link = &e->busy_root.node, *parent = NULL;
+	struct vmap_area *h = e->busy_hint, *prev = NULL;
+	uint64_t k;
 
-	while (*link) {
-		parent = *link;
-		link = va->va_start < rb_va(*link)->va_start ? &(*link)->left : &(*link)->right;
+	if (h && h->va_start < va->va_start &&
+	    (h->list.next == &e->busy_list ||
+	     va->va_start < list_entry(h->list.next, struct vmap_area, list)->va_start)) {
+		/* va goes right after the hint: no descent. */
+		prev = h;
+		if (!h->rb.right) {
+			parent = &h->rb;
+			link = &h->rb.right;
+		} else {
+			struct vmap_area *nx = list_entry(h->list.next, struct vmap_area, list);
+
+			parent = &nx->rb;
+			link = &nx->rb.left;
+		}
+	} else {
+		while (*link) {
+			parent = *link;
+			if (va->va_start < rb_va(*link)->va_start) {
+				link = &(*link)->left;
+			} else {
+				prev = rb_va(*link);
+				link = &(*link)->right;
+			}
+		}
 	}
 	rb_insert(&e->busy_root, &va->rb, parent, link, NULL);
+	list_add_after(&va->list, prev ? &prev->list : &e->busy_list);
+	e->busy_hint = va;
 	e->nr_busy++;
+	if (e->nr_busy > e->busy_hash_mask + 1)
+		busy_hash_grow(e);
+	k = busy_hash_idx(e, va->va_start);
+	va->hnext = e->busy_hash[k];
+	e->busy_hash[k] = va;
+}
+
+static void busy_erase(struct vm_engine *e, struct vmap_area *va)
+{
+	struct vmap_area **pp = &e->busy_hash[busy_hash_idx(e, va->va_start)];
+
+	while (*pp != va)
+		pp = &(*pp)->hnext;
+	*pp = va->hnext;
+	if (e->busy_hint == va)
+		e->busy_hint = va->list.prev == &e->busy_list ? NULL :
+			list_entry(va->list.prev, struct vmap_area, list);
+	rb_erase(&e->busy_root, &va->rb, NULL);
+	list_del(&va->list);
+	e->nr_busy--;
 }
 
 struct vmap_area *vmi_find_busy_va(const struct vm_engine *e, uint64_t addr)
@@ -237,9 +309,11 @@ struct vmap_area *vmi_find_busy_va(const struct vm_engine *e, uint64_t addr)
 
 struct vmap_area *vmi_find_busy_va_start(const struct vm_engine *e, uint64_t addr)
 {
-	struct vmap_area *va = vmi_find_busy_va(e, addr);
+	struct vmap_area *va = e->busy_hash[busy_hash_idx(e, addr)];
 
-	return va && va->va_start == addr ? va : NULL;
+	while (va && va->va_start != addr)
+		va = va->hnext;
+	return va;
 }
 
 /* ---- allocation and free ----------------------------------------------------- */
@@ -321,16 +395,14 @@ int vmi_alloc_vmap_area(struct vm_engine *e, uint64_t size, uint64_t align,
  * never mapped anything needs no flush). */
 void vmi_free_vmap_area(struct vm_engine *e, struct vmap_area *va)
 {
-	rb_erase(&e->busy_root, &va->rb, NULL);
-	e->nr_busy--;
+	busy_erase(e, va);
 	va->vm = NULL;
 	free_tree_insert(e, va);
 }
 
 void vmi_free_vmap_area_lazy(struct vm_engine *e, struct vmap_area *va)
 {
-	rb_erase(&e->busy_root, &va->rb, NULL);
-	e->nr_busy--;
+	busy_erase(e, va);
 	va->vm = NULL;
 	list_add_tail(&va->list, &e->lazy_list);
 	e->nr_lazy++;
@@ -373,6 +445,12 @@ int vmi_kva_init(struct vm_engine *e)
 	e->busy_root.node = NULL;
 	list_init(&e->free_list);
 	list_init(&e->lazy_list);
+	list_init(&e->busy_list);
+	e->busy_hint = NULL;
+	e->busy_hash_mask = 1023;
+	e->busy_hash = calloc(e->busy_hash_mask + 1, sizeof(*e->busy_hash));
+	if (!e->busy_hash)
+		return -ENOMEM;
 	va = vmi_cache_alloc(&e->va_cache);
 	if (!va)
 		return -ENOMEM;
@@ -389,4 +467,8 @@ void vmi_kva_destroy(struct vm_engine *e)
 	e->busy_root.node = NULL;
 	list_init(&e->free_list);
 	list_init(&e->lazy_list);
+	list_init(&e->busy_list);
+	free(e->busy_hash);
+	e->busy_hash = NULL;
+	e->busy_hint = NULL;
 }
