@@ -43,6 +43,7 @@ void vmci_set_msg(struct vmc_client *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
 	va_end(ap);
+	c->msg_kept = true;
 }
 
 /* The daemon's text, with control characters made harmless for a terminal. */
@@ -67,7 +68,10 @@ int vmci_reply_status(struct vmc_client *c, const Vmallocd__V1__Reply *rep,
 		return -EPROTO;
 	}
 	if (rep->status < 0) {
-		set_daemon_msg(c, rep->message);
+		/* A pipelined call reports its first failure: keep its text. */
+		if (!c->msg_kept)
+			set_daemon_msg(c, rep->message);
+		c->msg_kept = true;
 		*ret_status = rep->status;
 		return 0;
 	}
@@ -133,6 +137,28 @@ static int sock_connect(const char *path, int *ret_fd)
 }
 
 static int wbuf_flush(struct vmc_client *c);
+static int rbuf_fill(struct vmc_client *c, size_t need, bool block);
+static bool is_conn_error(const Vmallocd__V1__Reply *rep);
+
+/* The daemon closed the connection as we wrote (err): if it said why first
+ * (an id-0 error reply such as "too many clients"), return that instead. */
+static int closed_reason(struct vmc_client *c, int err)
+{
+	Vmallocd__V1__Reply *rep;
+	uint32_t len;
+
+	if (rbuf_fill(c, RBUF_MIN, false) < 0 || c->rlen - c->rpos < VMD_FRAME_HDR ||
+	    vmd_frame_parse_hdr(c->rbuf + c->rpos, VMD_MAX_FRAME, &len) < 0 ||
+	    c->rlen - c->rpos - VMD_FRAME_HDR < len)
+		return err;
+	rep = vmallocd__v1__reply__unpack(&c->arena.pb, len, c->rbuf + c->rpos + VMD_FRAME_HDR);
+	if (rep && is_conn_error(rep)) {
+		set_daemon_msg(c, rep->message);
+		err = rep->status;
+	}
+	vmd_arena_reset(&c->arena);
+	return err;
+}
 
 /* Queue the Hello that opens every connection and push it out; its reply is
  * taken by the pump ahead of the first call's. */
@@ -153,7 +179,9 @@ static int send_hello(struct vmc_client *c)
 	c->hello_pending = true;
 	c->hello_id = req.id;
 	r = wbuf_flush(c);
-	return r == -EAGAIN ? 0 : r;
+	if (r == -EAGAIN)
+		return 0;
+	return r < 0 ? closed_reason(c, r) : 0;
 }
 
 VMC_EXPORT int vmc_connect(const char *socket_path, struct vmc_client **out)
@@ -559,11 +587,14 @@ int vmci_xfer_run(struct vmci_xfer *x, size_t *ret_done)
 
 	if (ret_done)
 		*ret_done = 0;
-	if (c->fd < 0)
+	if (c->fd < 0) {
+		vmci_set_msg(c, "not connected: an earlier error closed the connection");
 		return -ENOTCONN;
+	}
 	if (n == 0 && !c->hello_pending)
 		return 0;
 	base = c->next_id;
+	c->msg_kept = false;
 	deadline_set(c, &deadline);
 	for (;;) {
 		bool progress = false, want_out;
@@ -613,9 +644,13 @@ int vmci_xfer_run(struct vmci_xfer *x, size_t *ret_done)
 	release_big(c);
 	if (ret_done)
 		*ret_done = nd;
+	if (berr && !c->msg_kept)
+		vmci_set_msg(c, "%s", vmc_strerror(berr));
 	return berr;
 fail:
 	vmci_disconnect(c);
+	if (!c->msg_kept)
+		vmci_set_msg(c, "%s", vmc_strerror(r));
 	if (ret_done)
 		*ret_done = nd;
 	return r;

@@ -57,6 +57,7 @@ struct vmc_client {
 	struct vmci_caller_cache *callers;  /* lazily allocated */
 	char caller_tmp[VMC_CALLER_MAX + 1];  /* used if the cache can't be */
 	char msg[VMC_MSG_MAX];              /* vmc_last_message */
+	bool msg_kept;                      /* msg holds this call's first daemon error */
 };
 
 /* Scratch space for the sub-message of one request, so building a request
@@ -111,13 +112,14 @@ struct vmci_xfer {
 int vmci_xfer_run(struct vmci_xfer *x, size_t *ret_done);
 
 /* Check a reply's status: *ret_status gets 0 or the daemon's negative errno
- * (its message goes to c->msg).  Returns -EPROTO (connection to be closed)
+ * (its message goes to c->msg if it is the call's first error).  Returns -EPROTO (connection to be closed)
  * for a status that is not 0 or -1..-4095, or for a successful reply that
  * lacks the result want (NOT_SET: none expected); 0 otherwise. */
 int vmci_reply_status(struct vmc_client *c, const Vmallocd__V1__Reply *rep,
 		      Vmallocd__V1__Reply__ResultCase want, int *ret_status);
 
-/* Record a message for vmc_last_message, printf-style.  Can't fail. */
+/* Record a message for vmc_last_message, printf-style, as this call's
+ * (later daemon errors of the same call do not replace it).  Can't fail. */
 void vmci_set_msg(struct vmc_client *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -62,9 +62,10 @@ int vmc_set_caller(struct vmc_client *c, const char *caller);
  * Can't fail. */
 void vmc_set_scoped(struct vmc_client *c, bool scoped);
 
-/* The daemon's message for the last failed call on c ("" if none); for a
- * transport or protocol error, the library's own description.  Valid until
- * the next call on c. */
+/* The daemon's message for the last failed call on c ("" if none; for a
+ * read, write or batch made of several requests, its first failure's); for
+ * a transport or protocol error, the library's own description.  The text
+ * stays until another call fails.  NULL c gives "". */
 const char *vmc_last_message(const struct vmc_client *c);
 
 /* strerror() for the negative errno values these calls return (the sign
