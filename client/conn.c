@@ -312,7 +312,8 @@ static int wbuf_flush(struct vmc_client *c)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			/* ENOBUFS is transient too: try again when writable. */
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
 				return -EAGAIN;
 			return -errno;
 		}

@@ -570,7 +570,7 @@ static int cmd_alloc(const struct cmd *cmd, int argc, char **argv)
 	struct alloc_args a = { .node = VMC_NO_NODE };
 	struct vmc_client *c;
 	uint64_t size, addr = 0;
-	char *pos[1];
+	char *pos[1] = { NULL };
 	int r;
 
 	positional(cmd, argc, argv, opts, alloc_opt, &a, pos, 1, 1);
@@ -613,7 +613,7 @@ static int cmd_alloc(const struct cmd *cmd, int argc, char **argv)
 static int cmd_addr_op(const struct cmd *cmd, int argc, char **argv)
 {
 	uint64_t addr;
-	char *pos[1];
+	char *pos[1] = { NULL };
 	int r;
 
 	positional(cmd, argc, argv, common_only, NULL, NULL, pos, 1, 1);
@@ -634,7 +634,7 @@ static int cmd_realloc(const struct cmd *cmd, int argc, char **argv)
 	};
 	struct alloc_args a = { .gfp = GFP_KERNEL };
 	uint64_t addr, size, naddr;
-	char *pos[2];
+	char *pos[2] = { NULL };
 	int r;
 
 	positional(cmd, argc, argv, opts, alloc_opt, &a, pos, 2, 2);
@@ -701,7 +701,7 @@ static int cmd_alloc_pages(const struct cmd *cmd, int argc, char **argv)
 	struct alloc_args a = { .node = VMC_NO_NODE };
 	struct vmc_client *c;
 	uint64_t pfn;
-	char *pos[1];
+	char *pos[1] = { NULL };
 	long order;
 	int r;
 
@@ -730,7 +730,7 @@ static int cmd_alloc_pages(const struct cmd *cmd, int argc, char **argv)
 static int cmd_free_pages(const struct cmd *cmd, int argc, char **argv)
 {
 	uint64_t pfn;
-	char *pos[2];
+	char *pos[2] = { NULL };
 	long order;
 	int r;
 
@@ -766,7 +766,7 @@ static int cmd_read(const struct cmd *cmd, int argc, char **argv)
 	uint64_t addr, offset = 0, len, done;
 	struct hexdump hd = { 0 };
 	json_object *jo = NULL;
-	char *pos[3], *hexbuf = NULL;
+	char *pos[3] = { NULL }, *hexbuf = NULL;
 	uint8_t *buf;
 	int r = 0, np = phys ? 3 : 2;
 
@@ -833,7 +833,7 @@ static int cmd_write(const struct cmd *cmd, int argc, char **argv)
 {
 	bool phys = strcmp(cmd->name, "phys-write") == 0;
 	uint64_t addr, offset = 0, done = 0;
-	char *pos[2];
+	char *pos[2] = { NULL };
 	uint8_t *buf;
 	int r = 0, np = phys ? 2 : 1;
 	bool eof = false;
@@ -893,7 +893,7 @@ static int cmd_translate(const struct cmd *cmd, int argc, char **argv)
 {
 	struct vmc_translation t;
 	uint64_t addr;
-	char *pos[1];
+	char *pos[1] = { NULL };
 	int r;
 
 	positional(cmd, argc, argv, common_only, NULL, NULL, pos, 1, 1);
@@ -927,7 +927,7 @@ static int cmd_info(const struct cmd *cmd, int argc, char **argv)
 	struct vmc_area a;
 	char flags[128];
 	uint64_t addr;
-	char *pos[1];
+	char *pos[1] = { NULL };
 	int r;
 
 	positional(cmd, argc, argv, common_only, NULL, NULL, pos, 1, 1);
