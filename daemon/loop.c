@@ -67,7 +67,10 @@ void conn_close(struct conn *c)
 		evconnlistener_enable(d->listener);
 }
 
-static void set_stall_timer(struct conn *c, bool partial)
+/* A partial frame left in the input starts the stall clock; finishing a
+ * frame restarts it for the next one, but more bytes of the same frame do
+ * not: a client dribbling one frame byte by byte stalls all the same. */
+static void set_stall_timer(struct conn *c, bool partial, bool progressed)
 {
 	struct timeval tv;
 
@@ -76,9 +79,7 @@ static void set_stall_timer(struct conn *c, bool partial)
 			evtimer_del(c->stall_ev);
 		return;
 	}
-	/* Armed when a frame starts arriving, not pushed back by each byte:
-	 * a client dribbling a frame byte by byte is stalled all the same. */
-	if (evtimer_pending(c->stall_ev, NULL))
+	if (evtimer_pending(c->stall_ev, NULL) && !progressed)
 		return;
 	tv.tv_sec = c->d->opt.stall_timeout_ms / 1000;
 	tv.tv_usec = (c->d->opt.stall_timeout_ms % 1000) * 1000;
@@ -100,6 +101,7 @@ static bool process_input(struct conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	unsigned budget = FRAME_BUDGET;
+	bool progressed = false;
 
 	while (!c->closing && !c->read_paused) {
 		size_t have = evbuffer_get_length(in);
@@ -132,11 +134,12 @@ static bool process_input(struct conn *c)
 		}
 		r = dispatch_frame(c, p + VMD_FRAME_HDR, len);
 		evbuffer_drain(in, VMD_FRAME_HDR + (size_t)len);
+		progressed = true;
 		if (r == -EPIPE)
 			c->closing = true;
 		pause_if_backlogged(c);
 	}
-	set_stall_timer(c, !c->closing && evbuffer_get_length(in) > 0);
+	set_stall_timer(c, !c->closing && evbuffer_get_length(in) > 0, progressed);
 	if (c->closing) {
 		bufferevent_disable(c->bev, EV_READ);
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {

@@ -1,0 +1,63 @@
+/* harness.h -- start a real vmallocd for integration tests: a private
+ * temporary directory, its socket there, and a NOTIFY_SOCKET the test itself
+ * listens on, so readiness, STATUS= and WATCHDOG=1 are seen as systemd
+ * would see them.
+ *
+ * The daemon binary comes from $VMALLOCD_BIN (set by meson), and
+ * $VMALLOCD_WRAPPER (e.g. "valgrind --error-exitcode=99") is put in front
+ * of it when set.
+ */
+#ifndef VMD_TEST_HARNESS_H
+#define VMD_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct vmd_notify;
+
+struct vmd_proc {
+	pid_t pid;
+	struct vmd_notify *nt;  /* the reader thread that drains NOTIFY_SOCKET */
+	unsigned long cursor;   /* notify lines already consumed by vmd_wait_notify */
+	char dir[128];          /* private temp dir (mode 0755) */
+	char sock[192];         /* the daemon's socket (mode 0666) */
+	char notify[192];       /* our NOTIFY_SOCKET */
+	int notify_fd;
+	char status[256];       /* last STATUS= seen */
+	int watchdogs;          /* WATCHDOG=1 seen */
+	bool ready, stopping, reloading;
+};
+
+/* Listen on a NOTIFY_SOCKET at p->notify (p->dir must be set): binds the
+ * socket and starts the reader thread.  0 or negative errno. */
+int vmd_notify_open(struct vmd_proc *p);
+void vmd_notify_close(struct vmd_proc *p);
+
+/* Start vmallocd with --socket in a fresh dir plus the NULL-terminated
+ * extra arguments; env entries ("K=V", NULL-terminated, may be NULL) are
+ * added.  Waits up to 20 s for READY=1.  0 or negative errno. */
+int vmd_start(struct vmd_proc *p, const char *const *args, const char *const *env);
+
+/* Wait up to timeout_ms for a notify line equal to want (e.g. "READY=1"),
+ * or starting with want if want ends in '=', among the lines not consumed
+ * by an earlier call (the match and the lines before it are consumed);
+ * want NULL just waits, consuming everything.  Updates p's fields from what the reader thread saw.  A thread
+ * drains the socket all the time, as systemd does, so the daemon never
+ * blocks on a full notify queue. */
+bool vmd_wait_notify(struct vmd_proc *p, const char *want, int timeout_ms);
+
+/* SIGTERM, then wait up to timeout_ms: the exit status (0..255), 128+signal
+ * if it died of one, or -ETIMEDOUT (then it is SIGKILLed).  Removes the dir. */
+int vmd_stop(struct vmd_proc *p, int timeout_ms);
+
+/* Milliseconds on the monotonic clock. */
+long long vmd_now_ms(void);
+
+/* Run argv (argv[0] a path), feeding stdin_data (may be NULL), capturing up
+ * to outlen-1 bytes of stdout (NUL-terminated) and stderr likewise (either
+ * buffer may be NULL).  Returns the exit status, or negative errno. */
+int vmd_run(const char *const *argv, const char *stdin_data, size_t stdin_len,
+	    char *out, size_t outlen, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,291 @@
+/* test_malformed.c -- raw bytes at a live vmallocd: a zero-length frame, a
+ * frame that is not a protobuf, an unknown message type, unknown enum
+ * values, lengths over the limit (2^32-1 and just over).  Each gets an
+ * error reply where one can be framed (else the connection is closed), the
+ * daemon keeps serving, a well-behaved client is not held up by a stalled
+ * one, and the invariant checker stays clean.
+ */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "harness.h"
+#include "vmalloc.pb-c.h"
+#include "vmclient.h"
+
+static struct vmd_proc daemon_proc;
+
+static int suite_init(void)
+{
+	static const char *const args[] = { "--memory", "64M", "--stall-timeout", "1s", NULL };
+
+	return vmd_start(&daemon_proc, args, NULL) < 0 ? -1 : 0;
+}
+
+static int suite_clean(void)
+{
+	return vmd_stop(&daemon_proc, 5000) == 0 ? 0 : -1;
+}
+
+static int raw_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memcpy(sa.sun_path, daemon_proc.sock, strlen(daemon_proc.sock) + 1);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -1;
+	return fd;
+}
+
+static int send_frame(int fd, const void *payload, uint32_t len)
+{
+	uint8_t hdr[4];
+
+	vmd_put_n32(hdr, len);
+	if (write(fd, hdr, 4) != 4)
+		return -1;
+	if (len && write(fd, payload, len) != (ssize_t)len)
+		return -1;
+	return 0;
+}
+
+static bool read_full(int fd, uint8_t *buf, size_t n, int timeout_ms)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return false;
+		r = read(fd, buf + got, n - got);
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+/* The next reply on fd, or NULL if the connection closed or timed out. */
+static Vmallocd__V1__Reply *read_reply(int fd)
+{
+	uint8_t hdr[4], *buf;
+	uint32_t len;
+	Vmallocd__V1__Reply *r;
+
+	if (!read_full(fd, hdr, 4, 3000))
+		return NULL;
+	len = vmd_get_n32(hdr);
+	buf = malloc(len ? len : 1);
+	if (!buf || !read_full(fd, buf, len, 3000)) {
+		free(buf);
+		return NULL;
+	}
+	r = vmallocd__v1__reply__unpack(NULL, len, buf);
+	free(buf);
+	return r;
+}
+
+static bool closed_by_peer(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c;
+
+	return poll(&pfd, 1, 3000) == 1 && read(fd, &c, 1) == 0;
+}
+
+static void expect_alive(void)
+{
+	struct vmc_client *c;
+	uint64_t a;
+	char msg[256];
+
+	CU_ASSERT_EQUAL_FATAL(vmc_connect(daemon_proc.sock, &c), 0);
+	CU_ASSERT_EQUAL(vmc_vmalloc(c, 4096, &a), 0);
+	CU_ASSERT_EQUAL(vmc_vfree(c, a), 0);
+	CU_ASSERT_EQUAL(vmc_check(c, msg, sizeof(msg)), 0);
+	vmc_close(c);
+}
+
+static void test_zero_length(void)
+{
+	int fd = raw_connect();
+	Vmallocd__V1__Reply *r;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(send_frame(fd, NULL, 0), 0);
+	r = read_reply(fd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, -EOPNOTSUPP);
+	CU_ASSERT_TRUE(strlen(r->message) > 0);
+	vmallocd__v1__reply__free_unpacked(r, NULL);
+	close(fd);
+	expect_alive();
+}
+
+static void test_garbage(void)
+{
+	static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x80 };
+	int fd = raw_connect();
+	Vmallocd__V1__Reply *r;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(send_frame(fd, junk, sizeof(junk)), 0);
+	r = read_reply(fd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, -EBADMSG);
+	vmallocd__v1__reply__free_unpacked(r, NULL);
+	/* The stream stays in step: a good request on the same socket works. */
+	{
+		Vmallocd__V1__Request q = VMALLOCD__V1__REQUEST__INIT;
+		Vmallocd__V1__HelloRequest h = VMALLOCD__V1__HELLO_REQUEST__INIT;
+		uint8_t buf[64];
+		size_t n;
+
+		q.id = 42;
+		q.op_case = VMALLOCD__V1__REQUEST__OP_HELLO;
+		q.hello = &h;
+		h.version = 1;
+		n = vmallocd__v1__request__pack(&q, buf);
+		CU_ASSERT_EQUAL(send_frame(fd, buf, (uint32_t)n), 0);
+		r = read_reply(fd);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+		CU_ASSERT_EQUAL(r->id, 42);
+		CU_ASSERT_EQUAL(r->status, 0);
+		CU_ASSERT_EQUAL(r->result_case, VMALLOCD__V1__REPLY__RESULT_HELLO);
+		CU_ASSERT_EQUAL(r->hello->uid, getuid());
+		vmallocd__v1__reply__free_unpacked(r, NULL);
+	}
+	close(fd);
+	expect_alive();
+}
+
+static void test_unknown_type_and_enum(void)
+{
+	/* id=7, then field 99 (a message type this daemon does not know). */
+	static const uint8_t unknown_op[] = { 0x08, 0x07, 0x9a, 0x06, 0x00 };
+	Vmallocd__V1__Request q = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__QueryRequest qq = VMALLOCD__V1__QUERY_REQUEST__INIT;
+	Vmallocd__V1__AllocRequest aq = VMALLOCD__V1__ALLOC_REQUEST__INIT;
+	Vmallocd__V1__Reply *r;
+	uint8_t buf[64];
+	size_t n;
+	int fd = raw_connect();
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(send_frame(fd, unknown_op, sizeof(unknown_op)), 0);
+	r = read_reply(fd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->id, 7);
+	CU_ASSERT_EQUAL(r->status, -EOPNOTSUPP);
+	vmallocd__v1__reply__free_unpacked(r, NULL);
+
+	q.id = 8;
+	q.op_case = VMALLOCD__V1__REQUEST__OP_QUERY;
+	q.query = &qq;
+	qq.kind = (Vmallocd__V1__QueryKind)77;
+	n = vmallocd__v1__request__pack(&q, buf);
+	CU_ASSERT_EQUAL(send_frame(fd, buf, (uint32_t)n), 0);
+	r = read_reply(fd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, -EINVAL);
+	vmallocd__v1__reply__free_unpacked(r, NULL);
+
+	q.id = 9;
+	q.op_case = VMALLOCD__V1__REQUEST__OP_ALLOC;
+	q.alloc = &aq;
+	aq.kind = (Vmallocd__V1__AllocKind)1234;
+	aq.size = 4096;
+	n = vmallocd__v1__request__pack(&q, buf);
+	CU_ASSERT_EQUAL(send_frame(fd, buf, (uint32_t)n), 0);
+	r = read_reply(fd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->id, 9);
+	CU_ASSERT_EQUAL(r->status, -EINVAL);
+	vmallocd__v1__reply__free_unpacked(r, NULL);
+	close(fd);
+	expect_alive();
+}
+
+static void over_limit(uint32_t len)
+{
+	int fd = raw_connect();
+	Vmallocd__V1__Reply *r;
+	uint8_t hdr[4];
+
+	CU_ASSERT_FATAL(fd >= 0);
+	vmd_put_n32(hdr, len);
+	CU_ASSERT_EQUAL(write(fd, hdr, 4), 4);
+	r = read_reply(fd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, -EMSGSIZE);
+	vmallocd__v1__reply__free_unpacked(r, NULL);
+	CU_ASSERT_TRUE(closed_by_peer(fd));
+	close(fd);
+	expect_alive();
+}
+
+static void test_length_limits(void)
+{
+	over_limit(UINT32_MAX);
+	over_limit(VMD_MAX_FRAME + 1);
+}
+
+/* A client that sent half a frame does not hold up another, and is closed
+ * after the stall timeout (1 s here). */
+static void test_stalled_client(void)
+{
+	static const uint8_t half[] = { 0, 0, 0, 50, 0x08, 0x01 };
+	struct vmc_client *c;
+	long long t0, worst = 0;
+	int fd = raw_connect();
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(write(fd, half, sizeof(half)), (ssize_t)sizeof(half));
+	CU_ASSERT_EQUAL_FATAL(vmc_connect(daemon_proc.sock, &c), 0);
+	for (int i = 0; i < 200; i++) {
+		uint64_t a;
+		long long t = vmd_now_ms();
+
+		CU_ASSERT_EQUAL(vmc_vmalloc(c, 4096, &a), 0);
+		CU_ASSERT_EQUAL(vmc_vfree(c, a), 0);
+		if (vmd_now_ms() - t > worst)
+			worst = vmd_now_ms() - t;
+	}
+	CU_ASSERT_TRUE(worst < 500);
+	vmc_close(c);
+	t0 = vmd_now_ms();
+	CU_ASSERT_TRUE(closed_by_peer(fd));
+	CU_ASSERT_TRUE(vmd_now_ms() - t0 < 2500);
+	close(fd);
+	expect_alive();
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("malformed", suite_init, suite_clean);
+	CU_add_test(s, "zero_length", test_zero_length);
+	CU_add_test(s, "garbage", test_garbage);
+	CU_add_test(s, "unknown_type_and_enum", test_unknown_type_and_enum);
+	CU_add_test(s, "length_limits", test_length_limits);
+	CU_add_test(s, "stalled_client", test_stalled_client);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,226 @@
+/* test_vmctl.c -- every vmctl subcommand against a live vmallocd, with its
+ * output and its error paths (exit status and the "vmctl: CMD ARG: error"
+ * line), including EPERM from a client of another uid.
+ */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct vmd_proc daemon_proc;
+static const char *vmctl;
+static char out[1 << 20], err[8192];
+
+static int suite_init(void)
+{
+	static const char *const args[] = { "--memory", "128M", "--quota-uid", "65534=1M", NULL };
+
+	vmctl = getenv("VMCTL_BIN");
+	if (!vmctl)
+		return -1;
+	return vmd_start(&daemon_proc, args, NULL) < 0 ? -1 : 0;
+}
+
+static int suite_clean(void)
+{
+	return vmd_stop(&daemon_proc, 5000) == 0 ? 0 : -1;
+}
+
+/* vmctl --socket SOCK args...; returns the exit status. */
+static int run(const char *stdin_data, size_t stdin_len, const char *a1, const char *a2,
+	       const char *a3, const char *a4, const char *a5)
+{
+	const char *argv[12] = { vmctl, "--socket", daemon_proc.sock };
+	int n = 3;
+
+	if (a1)
+		argv[n++] = a1;
+	if (a2)
+		argv[n++] = a2;
+	if (a3)
+		argv[n++] = a3;
+	if (a4)
+		argv[n++] = a4;
+	if (a5)
+		argv[n++] = a5;
+	argv[n] = NULL;
+	return vmd_run(argv, stdin_data, stdin_len, out, sizeof(out), err, sizeof(err));
+}
+
+#define RUN(...) run(NULL, 0, __VA_ARGS__)
+
+static uint64_t alloc(const char *size, const char *flag)
+{
+	CU_ASSERT_EQUAL(run(NULL, 0, "alloc", size, flag, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(strncmp(out, "0x", 2), 0);
+	return strtoull(out, NULL, 16);
+}
+
+static void test_alloc_free(void)
+{
+	char addr[32];
+	uint64_t a = alloc("64K", NULL);
+
+	CU_ASSERT_TRUE(a >= 0xffffc90000000000ull);
+	snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)a);
+	CU_ASSERT_EQUAL(RUN("info", addr, NULL, NULL, NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "16"));
+	CU_ASSERT_EQUAL(RUN("free", addr, NULL, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(RUN("free", addr, NULL, NULL, NULL), 1);
+	{
+		char want[96];
+
+		snprintf(want, sizeof(want), "vmctl: free %s: Invalid argument", addr);
+		CU_ASSERT_EQUAL(strncmp(err, want, strlen(want)), 0);
+	}
+	/* Flags. */
+	a = alloc("8K", "--zero");
+	snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)a);
+	CU_ASSERT_EQUAL(RUN("free", addr, NULL, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(run(NULL, 0, "alloc", "1M", "--align", "2M", NULL), 0);
+	a = strtoull(out, NULL, 16);
+	CU_ASSERT_EQUAL(a & ((2u << 20) - 1), 0);
+	snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)a);
+	CU_ASSERT_EQUAL(RUN("free", addr, NULL, NULL, NULL), 0);
+	a = alloc("8K", "--user");
+	snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)a);
+	CU_ASSERT_EQUAL(RUN("free", addr, NULL, NULL, NULL), 0);
+	a = alloc("8K", "--dma32");
+	snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)a);
+	CU_ASSERT_EQUAL(RUN("free", addr, NULL, NULL, NULL), 0);
+	a = alloc("8K", "--node=0");
+	snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)a);
+	CU_ASSERT_EQUAL(RUN("free", addr, NULL, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(run(NULL, 0, "alloc", "8K", "--node", "3", NULL), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "Invalid argument"));
+	CU_ASSERT_EQUAL(RUN("alloc", "0", NULL, NULL, NULL), 1);
+	CU_ASSERT_EQUAL(RUN("alloc", "1T", NULL, NULL, NULL), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "Cannot allocate memory"));
+	CU_ASSERT_EQUAL(RUN("alloc", "12Q", NULL, NULL, NULL), 2);
+	CU_ASSERT_EQUAL(RUN("frobnicate", NULL, NULL, NULL, NULL), 2);
+}
+
+static void test_read_write_translate(void)
+{
+	static const char msg[] = "hello through the page tables, across a page boundary";
+	char addr[32], at[32], len[16];
+	uint64_t a = alloc("16K", NULL);
+
+	snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)a);
+	snprintf(at, sizeof(at), "0x%llx", (unsigned long long)(a + 4096 - 10));
+	snprintf(len, sizeof(len), "%zu", sizeof(msg) - 1);
+	CU_ASSERT_EQUAL(run(msg, sizeof(msg) - 1, "write", at, NULL, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(RUN("read", at, len, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(memcmp(out, msg, sizeof(msg) - 1), 0);
+	CU_ASSERT_EQUAL(RUN("read", at, "16", "--hex", NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "68 65 6c 6c"));
+	CU_ASSERT_EQUAL(RUN("read", addr, "20000", NULL, NULL), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "Bad address"));
+	CU_ASSERT_EQUAL(RUN("translate", at, NULL, NULL, NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "pfn"));
+	CU_ASSERT_EQUAL(RUN("--json", "translate", at, NULL, NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"pfn\""));
+	CU_ASSERT_EQUAL(RUN("realloc", addr, "64K", NULL, NULL), 0);
+	a = strtoull(out, NULL, 16);
+	snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)a);
+	CU_ASSERT_EQUAL(RUN("free", addr, NULL, NULL, NULL), 0);
+}
+
+static void test_queries(void)
+{
+	CU_ASSERT_EQUAL(RUN("meminfo", NULL, NULL, NULL, NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "MemTotal:         131072 kB\n"));
+	CU_ASSERT_EQUAL(RUN("--json", "meminfo", NULL, NULL, NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "131072"));
+	CU_ASSERT_EQUAL(RUN("buddyinfo", NULL, NULL, NULL, NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Node 0, zone    DMA32 "));
+	CU_ASSERT_EQUAL(RUN("--json", "buddyinfo", NULL, NULL, NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "DMA32"));
+	CU_ASSERT_EQUAL(RUN("frag", NULL, NULL, NULL, NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Node 0, zone"));
+	CU_ASSERT_EQUAL(RUN("--json", "frag", NULL, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(RUN("vmallocinfo", NULL, NULL, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(RUN("--json", "vmallocinfo", NULL, NULL, NULL), 0);
+	CU_ASSERT_TRUE(out[0] == '[' || out[0] == '{');
+	CU_ASSERT_EQUAL(RUN("stat", NULL, NULL, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(RUN("--json", "stat", NULL, NULL, NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "x86_64"));
+	CU_ASSERT_EQUAL(RUN("leaks", NULL, NULL, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(RUN("--json", "leaks", NULL, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(RUN("check", NULL, NULL, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(RUN("purge", NULL, NULL, NULL, NULL), 0);
+}
+
+static void test_pages_and_vmap(void)
+{
+	char pfn[32], addr[32];
+
+	CU_ASSERT_EQUAL(RUN("alloc-pages", "1", NULL, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(strncmp(out, "0x", 2), 0);
+	snprintf(pfn, sizeof(pfn), "%.*s", (int)strcspn(out, " \n"), out);
+	CU_ASSERT_EQUAL(RUN("vmap", pfn, NULL, NULL, NULL), 0);
+	snprintf(addr, sizeof(addr), "%.*s", (int)strcspn(out, " \n"), out);
+	CU_ASSERT_EQUAL(RUN("free-pages", pfn, "1", NULL, NULL), 1);
+	CU_ASSERT_EQUAL(RUN("vunmap", addr, NULL, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(RUN("free-pages", pfn, "1", NULL, NULL), 0);
+}
+
+static void test_other_user(void)
+{
+	uint64_t a = alloc("4K", NULL);
+	char addr[32], want[96];
+	pid_t pid;
+	int st;
+
+	snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)a);
+	pid = fork();
+	if (pid == 0) {
+		int fails = 0;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(100);
+		fails += RUN("free", addr, NULL, NULL, NULL) != 1;
+		snprintf(want, sizeof(want), "vmctl: free %s: Operation not permitted", addr);
+		fails += strncmp(err, want, strlen(want)) != 0;
+		fails += RUN("read", addr, "8", NULL, NULL) != 1;
+		fails += RUN("vmallocinfo", NULL, NULL, NULL, NULL) != 0;
+		fails += strstr(out, addr + 2) != NULL;
+		fails += RUN("alloc", "2M", NULL, NULL, NULL) != 1;
+		fails += strstr(err, "quota") == NULL && strstr(err, "Disk quota exceeded") == NULL;
+		_exit(fails);
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	waitpid(pid, &st, 0);
+	CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CU_ASSERT_EQUAL(RUN("free", addr, NULL, NULL, NULL), 0);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned failed;
+
+	if (getuid() != 0) {
+		fprintf(stderr, "test_vmctl: needs root; skipped\n");
+		return 77;
+	}
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("vmctl", suite_init, suite_clean);
+	CU_add_test(s, "alloc_free", test_alloc_free);
+	CU_add_test(s, "read_write_translate", test_read_write_translate);
+	CU_add_test(s, "queries", test_queries);
+	CU_add_test(s, "pages_and_vmap", test_pages_and_vmap);
+	CU_add_test(s, "other_user", test_other_user);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
