@@ -85,8 +85,10 @@ static int blocks_grow(struct account *a)
 
 	if (!n)
 		return -ENOMEM;
-	for (size_t i = 0; i < cap; i++)
+	for (size_t i = 0; i < cap; i++) {
 		n[i].pfn = EMPTY;
+		n[i].tomb = false;
+	}
 	for (size_t i = 0; i < a->cap_blocks; i++) {
 		size_t j;
 

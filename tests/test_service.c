@@ -232,17 +232,17 @@ static void test_queries(void)
 	uint64_t a;
 
 	CU_ASSERT_EQUAL(vmc_vmalloc(root, 3 * 4096, &a), 0);
-	CU_ASSERT_EQUAL(vmc_query_text(root, VMC_VMALLOCINFO, &text), 0);
+	CU_ASSERT_EQUAL_FATAL(vmc_query_text(root, VMC_VMALLOCINFO, &text), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, " pages=3 vmalloc N0=3\n"));
 	free(text);
-	CU_ASSERT_EQUAL(vmc_query_text(root, VMC_MEMINFO, &text), 0);
+	CU_ASSERT_EQUAL_FATAL(vmc_query_text(root, VMC_MEMINFO, &text), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "MemTotal:         262144 kB\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "VmallocTotal:   34359738367 kB\n"));
 	free(text);
-	CU_ASSERT_EQUAL(vmc_query_text(root, VMC_BUDDYINFO, &text), 0);
+	CU_ASSERT_EQUAL_FATAL(vmc_query_text(root, VMC_BUDDYINFO, &text), 0);
 	CU_ASSERT_EQUAL(strncmp(text, "Node 0, zone      DMA ", 22), 0);
 	free(text);
-	CU_ASSERT_EQUAL(vmc_query_text(root, VMC_FRAG, &text), 0);
+	CU_ASSERT_EQUAL_FATAL(vmc_query_text(root, VMC_FRAG, &text), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "Node 0, zone    DMA32"));
 	free(text);
 	CU_ASSERT_EQUAL(vmc_meminfo(root, &mi), 0);
@@ -411,7 +411,7 @@ static void test_killed_client(void)
 		found += leaks[i].addr == got[1];
 	free(leaks);
 	CU_ASSERT_EQUAL(found, 1);
-	CU_ASSERT_EQUAL(vmc_query_text(root, VMC_LEAKS, &text), 0);
+	CU_ASSERT_EQUAL_FATAL(vmc_query_text(root, VMC_LEAKS, &text), 0);
 	{
 		char want[32];
 
