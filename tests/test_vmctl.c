@@ -4,6 +4,7 @@
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,12 +172,43 @@ static void test_pages_and_vmap(void)
 	CU_ASSERT_EQUAL(RUN("free-pages", pfn, "1", NULL, NULL), 0);
 }
 
+static int copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), dst;
+	ssize_t n;
+
+	if (in < 0)
+		return -1;
+	dst = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	if (dst < 0) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(dst, buf, (size_t)n) != n)
+			n = -1;
+	close(in);
+	close(dst);
+	return n < 0 ? -1 : 0;
+}
+
 static void test_other_user(void)
 {
 	uint64_t a = alloc("4K", NULL);
-	char addr[32], want[96];
+	char addr[32], want[96], lib[512], bin[256], libcopy[256];
+	const char *slash = strrchr(vmctl, '/');
 	pid_t pid;
 	int st;
+
+	/* The build tree may sit under a directory another uid cannot enter
+	 * (mktemp -d is 0700): run copies from the daemon's 0755 temp dir. */
+	snprintf(lib, sizeof(lib), "%.*s/libvmclient.so.0", slash ? (int)(slash - vmctl) : 1,
+		 slash ? vmctl : ".");
+	snprintf(bin, sizeof(bin), "%s/vmctl", daemon_proc.dir);
+	snprintf(libcopy, sizeof(libcopy), "%s/libvmclient.so.0", daemon_proc.dir);
+	CU_ASSERT_EQUAL_FATAL(copy_file(vmctl, bin), 0);
+	CU_ASSERT_EQUAL_FATAL(copy_file(lib, libcopy), 0);
 
 	snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)a);
 	pid = fork();
@@ -185,6 +217,8 @@ static void test_other_user(void)
 
 		if (setgid(65534) < 0 || setuid(65534) < 0)
 			_exit(100);
+		vmctl = bin;
+		setenv("LD_LIBRARY_PATH", daemon_proc.dir, 1);
 		fails += RUN("free", addr, NULL, NULL, NULL) != 1;
 		snprintf(want, sizeof(want), "vmctl: free %s: Operation not permitted", addr);
 		fails += strncmp(err, want, strlen(want)) != 0;
@@ -199,6 +233,8 @@ static void test_other_user(void)
 	waitpid(pid, &st, 0);
 	CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	CU_ASSERT_EQUAL(RUN("free", addr, NULL, NULL, NULL), 0);
+	unlink(bin);
+	unlink(libcopy);
 }
 
 int main(void)
