@@ -169,7 +169,7 @@ static int parse_level(const char *v, int *ret)
 enum key {
 	K_CONFIG = 256, K_SOCKET, K_SOCKET_MODE, K_MEMORY, K_NODES, K_LAYOUT, K_MOVABLE,
 	K_LAZY_MAX, K_PAGE_POLICY, K_SCRUB, K_MAX_CLIENTS, K_MAX_FRAME, K_OUTPUT_LIMIT,
-	K_STALL_TIMEOUT, K_IDLE_TIMEOUT, K_QUOTA, K_QUOTA_UID, K_LOG_LEVEL,
+	K_STALL_TIMEOUT, K_IDLE_TIMEOUT, K_BUSY_POLL, K_QUOTA, K_QUOTA_UID, K_LOG_LEVEL,
 };
 
 static const struct keydef {
@@ -192,6 +192,7 @@ static const struct keydef {
 	{ "output-limit", K_OUTPUT_LIMIT, "SIZE", "replies buffered per client before pausing it (16M)" },
 	{ "stall-timeout", K_STALL_TIMEOUT, "TIME", "close a connection stuck in a frame (10s)" },
 	{ "idle-timeout", K_IDLE_TIMEOUT, "TIME", "close an idle connection, 0: never (0)" },
+	{ "busy-poll", K_BUSY_POLL, "TIME", "poll this long after a request before sleeping (0)" },
 	{ "quota", K_QUOTA, "SIZE", "memory per non-root uid, 0: none (0)" },
 	{ "quota-uid", K_QUOTA_UID, "UID=SIZE", "memory for one uid (repeatable)" },
 	{ "log-level", K_LOG_LEVEL, "LEVEL", "err, warning, info or debug (info)" },
@@ -271,6 +272,23 @@ static int set_key(struct options *o, enum key k, const char *v)
 		return r;
 	case K_IDLE_TIMEOUT:
 		return parse_duration(v, &o->idle_timeout_ms);
+	case K_BUSY_POLL: {
+		unsigned ms;
+
+		/* Microseconds: "50us"; plain numbers and other units as for times. */
+		if (strlen(v) > 2 && strcmp(v + strlen(v) - 2, "us") == 0) {
+			r = parse_uint(strndupa(v, strlen(v) - 2), 1000000, &x);
+			if (r == 0)
+				o->busy_poll_us = (unsigned)x;
+			return r;
+		}
+		r = parse_duration(v, &ms);
+		if (r == 0 && ms > 1000)
+			r = -EINVAL;
+		if (r == 0)
+			o->busy_poll_us = ms * 1000;
+		return r;
+	}
 	case K_QUOTA:
 		r = vm_parse_size(v, &bytes);
 		if (r == 0)
@@ -444,6 +462,7 @@ int options_reload(struct options *o, int argc, char **argv)
 	o->output_limit = n.output_limit;
 	o->stall_timeout_ms = n.stall_timeout_ms;
 	o->idle_timeout_ms = n.idle_timeout_ms;
+	o->busy_poll_us = n.busy_poll_us;
 	o->default_quota = n.default_quota;
 	o->log_level = n.log_level;
 	free(o->quotas);

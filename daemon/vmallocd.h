@@ -43,6 +43,7 @@ struct options {
 	uint64_t output_limit;    /* bytes buffered for one client before we stop reading it */
 	unsigned stall_timeout_ms;/* a partial frame older than this closes the connection */
 	unsigned idle_timeout_ms; /* 0: idle connections may stay */
+	unsigned busy_poll_us;    /* poll this long after serving before sleeping, 0: never */
 	uint64_t default_quota;   /* pages per non-root uid, 0: none */
 	struct quota_rule *quotas;
 	unsigned nr_quotas;
