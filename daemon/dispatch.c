@@ -52,11 +52,35 @@ static int fail(struct ctx *x, int err, const char *fmt, ...)
 	return err;
 }
 
+/* The most a reply without message, data or query result packs to: id,
+ * status and one 64-bit result, with their tags and a sub-message length. */
+#define SMALL_REPLY_MAX 48
+
+static bool small_reply(const Reply *rep)
+{
+	return (!rep->message || !*rep->message) &&
+	       (rep->result_case == VMALLOCD__V1__REPLY__RESULT__NOT_SET ||
+		rep->result_case == VMALLOCD__V1__REPLY__RESULT_ALLOC ||
+		rep->result_case == VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES);
+}
+
 static void send_reply(struct conn *c, const Reply *rep)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	size_t size = vmallocd__v1__reply__get_packed_size(rep);
 	struct evbuffer_iovec iov;
+	size_t size;
+
+	/* The hot replies skip the sizing pass: pack into room known to be
+	 * enough, then write the length in front. */
+	if (small_reply(rep) &&
+	    evbuffer_reserve_space(out, VMD_FRAME_HDR + SMALL_REPLY_MAX, &iov, 1) == 1) {
+		size = vmallocd__v1__reply__pack(rep, (uint8_t *)iov.iov_base + VMD_FRAME_HDR);
+		vmd_put_n32(iov.iov_base, (uint32_t)size);
+		iov.iov_len = VMD_FRAME_HDR + size;
+		evbuffer_commit_space(out, &iov, 1);
+		return;
+	}
+	size = vmallocd__v1__reply__get_packed_size(rep);
 
 	if (size > VMD_MAX_REPLY) {
 		Reply small = VMALLOCD__V1__REPLY__INIT;

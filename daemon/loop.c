@@ -105,7 +105,11 @@ static void flush_output(struct conn *c)
 
 	if (!evbuffer_get_length(out) || (bufferevent_get_enabled(c->bev) & EV_WRITE))
 		return;
+	/* A socket bufferevent keeps its output's front frozen outside its
+	 * own write callback; thaw it for this one write. */
+	evbuffer_unfreeze(out, 1);
 	(void)evbuffer_write(out, bufferevent_getfd(c->bev));
+	evbuffer_freeze(out, 1);
 	/* Leftovers, and errors too: the bufferevent's own write path
 	 * retries, and reports a dead peer through on_event. */
 	if (evbuffer_get_length(out))
