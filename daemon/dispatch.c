@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fastdecode.h"
 #include "vmalloc.pb-c.h"
 #include "vmallocd.h"
 
@@ -994,12 +995,25 @@ int dispatch_frame(struct conn *c, const uint8_t *payload, size_t len)
 	Vmallocd__V1__AreaInfo area;
 	uint32_t per_node[VM_MAX_NODES];
 	struct ctx x = { .c = c, .d = d, .e = d->engine, .rep = &rep };
-	Request *req;
+	struct vmd_fast_req fast;
+	Request fast_req, *req;
 	int r = 0;
 
 	d->nr_requests++;
 	vmd_arena_reset(&c->arena);
-	req = vmallocd__v1__request__unpack(&c->arena.pb, len, payload);
+	/* The hottest shapes skip protobuf-c's generic unpacker. */
+	if (vmd_fast_decode(payload, len, &fast)) {
+		vmallocd__v1__request__init(&fast_req);
+		fast_req.id = fast.id;
+		fast_req.op_case = fast.op;
+		if (fast.op == VMALLOCD__V1__REQUEST__OP_ALLOC)
+			fast_req.alloc = &fast.alloc;
+		else
+			fast_req.free = &fast.free;
+		req = &fast_req;
+	} else {
+		req = vmallocd__v1__request__unpack(&c->arena.pb, len, payload);
+	}
 	if (!req) {
 		reply_error(c, 0, -EBADMSG, "malformed request: %zu bytes that do not parse as a Request",
 			    len);

@@ -1,0 +1,168 @@
+/* test_fastdecode.c -- the daemon's fast request decoder against protobuf-c
+ * as the oracle: on random requests of every shape, and on random damage to
+ * them, whatever the fast path accepts must decode exactly as protobuf-c
+ * decodes it, and it must accept nothing protobuf-c rejects. */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastdecode.h"
+#include "vmalloc.pb-c.h"
+
+static uint64_t rs = 0x243f6a8885a308d3ull;
+
+static uint64_t rnd(void)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return rs;
+}
+
+/* Values around the edges of their types. */
+static uint64_t edge(void)
+{
+	static const uint64_t e[] = { 0, 1, 2, 127, 128, 4096, UINT32_MAX, (uint64_t)UINT32_MAX + 1,
+				      INT32_MAX, (uint64_t)INT32_MAX + 1, UINT64_MAX,
+				      0xffffc90000000000ull };
+
+	return rnd() % 3 ? e[rnd() % (sizeof(e) / sizeof(e[0]))] : rnd() >> (rnd() % 64);
+}
+
+static size_t make_request(uint8_t *buf)
+{
+	Vmallocd__V1__Request q = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__AllocRequest a = VMALLOCD__V1__ALLOC_REQUEST__INIT;
+	Vmallocd__V1__FreeRequest f = VMALLOCD__V1__FREE_REQUEST__INIT;
+	Vmallocd__V1__ReadRequest r = VMALLOCD__V1__READ_REQUEST__INIT;
+
+	q.id = rnd() % 2 ? edge() : 0;
+	switch (rnd() % 4) {
+	case 0:
+	case 1:
+		q.op_case = VMALLOCD__V1__REQUEST__OP_ALLOC;
+		q.alloc = &a;
+		a.kind = (Vmallocd__V1__AllocKind)(rnd() % 4 ? (int32_t)(rnd() % 9) : (int32_t)edge());
+		a.size = edge();
+		a.align = rnd() % 2 ? edge() : 0;
+		a.start = rnd() % 3 ? 0 : edge();
+		a.end = rnd() % 3 ? 0 : edge();
+		a.gfp = (uint32_t)(rnd() % 2 ? edge() : 0);
+		a.prot = (uint32_t)(rnd() % 2 ? edge() : 0);
+		a.vm_flags = (uint32_t)(rnd() % 2 ? edge() : 0);
+		a.node = rnd() % 2 ? -1 : (int32_t)edge();
+		a.scoped = rnd() % 2;
+		if (rnd() % 5 == 0)
+			a.caller = (char *)"init_module+0x1c/0x80";
+		break;
+	case 2:
+		q.op_case = VMALLOCD__V1__REQUEST__OP_FREE;
+		q.free = &f;
+		f.addr = edge();
+		break;
+	default:
+		q.op_case = VMALLOCD__V1__REQUEST__OP_READ;
+		q.read = &r;
+		r.addr = edge();
+		r.len = edge();
+		break;
+	}
+	return vmallocd__v1__request__pack(&q, buf);
+}
+
+static void compare(const uint8_t *buf, size_t len, unsigned *accepted)
+{
+	struct vmd_fast_req f;
+	bool ok = vmd_fast_decode(buf, len, &f);
+	Vmallocd__V1__Request *q = vmallocd__v1__request__unpack(NULL, len, buf);
+
+	if (!ok) {
+		if (q)
+			vmallocd__v1__request__free_unpacked(q, NULL);
+		return;
+	}
+	(*accepted)++;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL(f.id, q->id);
+	CU_ASSERT_EQUAL(f.op, q->op_case);
+	if (q->op_case == VMALLOCD__V1__REQUEST__OP_ALLOC && f.op == q->op_case) {
+		const Vmallocd__V1__AllocRequest *a = q->alloc;
+
+		CU_ASSERT_EQUAL(f.alloc.kind, a->kind);
+		CU_ASSERT_EQUAL(f.alloc.size, a->size);
+		CU_ASSERT_EQUAL(f.alloc.align, a->align);
+		CU_ASSERT_EQUAL(f.alloc.start, a->start);
+		CU_ASSERT_EQUAL(f.alloc.end, a->end);
+		CU_ASSERT_EQUAL(f.alloc.gfp, a->gfp);
+		CU_ASSERT_EQUAL(f.alloc.prot, a->prot);
+		CU_ASSERT_EQUAL(f.alloc.vm_flags, a->vm_flags);
+		CU_ASSERT_EQUAL(f.alloc.node, a->node);
+		CU_ASSERT_EQUAL(f.alloc.scoped, a->scoped);
+		CU_ASSERT_STRING_EQUAL(a->caller, "");
+	} else if (q->op_case == VMALLOCD__V1__REQUEST__OP_FREE && f.op == q->op_case) {
+		CU_ASSERT_EQUAL(f.free.addr, q->free->addr);
+	}
+	vmallocd__v1__request__free_unpacked(q, NULL);
+}
+
+static void test_valid_requests(void)
+{
+	uint8_t buf[512];
+	unsigned accepted = 0;
+
+	for (int i = 0; i < 200000; i++)
+		compare(buf, make_request(buf), &accepted);
+	/* Most plain allocs and frees take the fast path. */
+	CU_ASSERT_TRUE(accepted > 80000);
+}
+
+static void test_damaged_requests(void)
+{
+	uint8_t buf[600];
+	unsigned accepted = 0;
+
+	for (int i = 0; i < 300000; i++) {
+		size_t len = make_request(buf);
+
+		switch (rnd() % 4) {
+		case 0:         /* flip a byte */
+			buf[rnd() % len] ^= (uint8_t)(1u << (rnd() % 8));
+			break;
+		case 1:         /* truncate */
+			len = rnd() % (len + 1);
+			break;
+		case 2:         /* append junk or a duplicate of itself */
+			if (rnd() % 2) {
+				memcpy(buf + len, buf, len);
+				len *= 2;
+			} else {
+				for (int k = 0; k < 6; k++)
+					buf[len++] = (uint8_t)rnd();
+			}
+			break;
+		default:        /* overwrite a byte */
+			buf[rnd() % len] = (uint8_t)rnd();
+			break;
+		}
+		compare(buf, len, &accepted);
+	}
+	CU_ASSERT_TRUE(accepted > 0);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("fastdecode", NULL, NULL);
+	CU_add_test(s, "valid_requests", test_valid_requests);
+	CU_add_test(s, "damaged_requests", test_damaged_requests);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
