@@ -1,0 +1,419 @@
+#!/bin/bash
+# test-systemd.sh -- vmallocd under a real systemd: the project installed
+# with `meson install --destdir`, a systemd booted as PID 1 of new PID,
+# mount, cgroup, UTS, IPC and network namespaces, and the installed units
+# driven with systemctl: socket activation by the first vmctl call, notify,
+# STATUS and the watchdog, reload, stop, restart after kill -9, the vmalloc
+# group's access to the socket, `systemd-analyze verify` and `security`.
+#
+# The host is left alone: inside the namespaces /tmp, /var/tmp, /run and
+# /dev are fresh tmpfs, /proc/sys and /sys are read-only, /usr and /etc are
+# overlays (the staged install over the host's files, writes go to tmpfs),
+# and systemd sees only the units of this test.  Everything ends with the
+# namespace's PID 1, which the EXIT trap kills by its pid; the trap then
+# removes the test's cgroup.
+#
+# Needs root, unshare/nsenter (util-linux), overlayfs and cgroup2; exits 77
+# (skipped) with the reason where the machine does not allow them.
+#
+# Environment (set by tests/systemd/meson.build): MESON, BUILD_ROOT, PREFIX,
+# BINDIR, SBINDIR, LIBDIR, SYSCONFDIR, UNITDIR, SYSUSERSDIR, MANDIR,
+# HAVE_MAN (yes/no), SANITIZED (yes/no).  VMD_KEEP=1 keeps the work dir.
+
+set -euo pipefail
+
+SYSTEMD=/lib/systemd/systemd
+T0=$(date +%s)
+
+log() { printf '== [%3ds] %s\n' $(($(date +%s) - T0)) "$*"; }
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# ---- what the machine must allow ---------------------------------------------
+
+for v in MESON BUILD_ROOT PREFIX BINDIR SBINDIR LIBDIR SYSCONFDIR UNITDIR SYSUSERSDIR; do
+	[ -n "${!v:-}" ] || fail "\$$v is not set (run through meson test)"
+done
+[ "$(id -u)" -eq 0 ] || skip "needs root to boot systemd in namespaces"
+[ -x "$SYSTEMD" ] || skip "no systemd binary at $SYSTEMD"
+for p in unshare nsenter systemctl systemd-analyze systemd-sysusers journalctl setpriv; do
+	command -v "$p" >/dev/null || skip "$p is not installed"
+done
+grep -qw overlay /proc/filesystems || skip "the kernel has no overlayfs"
+grep -qw cgroup2 /proc/filesystems || skip "the kernel has no cgroup2"
+unshare --pid --fork --mount --uts --ipc --net --cgroup true 2>/dev/null ||
+	skip "this machine does not allow PID/mount/cgroup namespaces"
+CG2_MNT=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+[ -n "$CG2_MNT" ] || skip "no cgroup2 hierarchy is mounted"
+
+# ---- state, and the cleanup that runs however the test ends -----------------
+
+WORK=$(mktemp -d "$BUILD_ROOT/tests/systemd/run.XXXXXX")
+chmod 0755 "$WORK"
+STAGE=$WORK/stage
+UNITS=$WORK/units
+CG=$CG2_MNT$(sed -n 's/^0:://p' /proc/self/cgroup)
+CG=${CG%/}/vmallocd-test.$$
+UNSHARE_PID=
+NSPID=
+HOST_STATE=$(cat /proc/sys/kernel/core_pattern /proc/sys/fs/file-max /proc/sys/fs/nr_open; hostname)
+
+cleanup() {
+	local rc=$? i
+
+	trap - EXIT INT TERM
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "$NSPID" ] && [ -d "/proc/$NSPID" ]; then
+		echo "---- the namespace's journal (last 150 lines) ----"
+		ns journalctl --no-pager -q -n 150 -o short-monotonic 2>&1 || true
+		echo "---- systemd's own output ----"
+		tail -n 50 "$WORK/systemd.log" 2>/dev/null || true
+	fi
+	# Killing PID 1 of a PID namespace kills every process in it; its
+	# mounts go with the mount namespace.
+	if [ -n "$NSPID" ] && [ -d "/proc/$NSPID" ]; then
+		kill -KILL "$NSPID" 2>/dev/null || true
+	fi
+	if [ -n "$UNSHARE_PID" ]; then
+		kill -KILL "$UNSHARE_PID" 2>/dev/null || true
+		wait "$UNSHARE_PID" 2>/dev/null || true
+	fi
+	# The test's cgroup, leaves first; the kernel frees a cgroup shortly
+	# after its last process is reaped.
+	for i in $(seq 50); do
+		[ -d "$CG" ] || break
+		find "$CG" -depth -type d -exec rmdir {} + 2>/dev/null || sleep 0.1
+	done
+	[ -d "$CG" ] && { echo "FAIL: cgroup $CG left behind" >&2; rc=1; }
+	if [ "$(cat /proc/sys/kernel/core_pattern /proc/sys/fs/file-max /proc/sys/fs/nr_open; hostname)" != "$HOST_STATE" ]; then
+		echo "FAIL: the host's sysctls or hostname changed" >&2
+		rc=1
+	fi
+	if [ "${VMD_KEEP:-0}" = 1 ]; then
+		echo "work dir kept: $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+	log "done, exit $rc"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# Run a command inside the namespaces (as root, in the namespace's view).
+ns() {
+	nsenter -t "$NSPID" -m -p -u -i -n -- "$@"
+}
+
+# Run a command inside the namespaces as another user, with its groups.
+ns_as() {
+	local user=$1
+	shift
+	ns setpriv --reuid="$user" --regid="$user" --init-groups --inh-caps=-all -- "$@"
+}
+
+# prop UNIT PROPERTY: one property's value.
+prop() {
+	ns systemctl show -P "$2" "$1"
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+	local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000)) what=$2
+
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		[ $(($(date +%s%N) / 1000000)) -lt "$deadline" ] || fail "timed out waiting for $what"
+		sleep 0.1
+	done
+}
+
+is_prop() { [ "$(prop "$1" "$2")" = "$3" ]; }
+
+# ---- the staged install ------------------------------------------------------------
+
+log "meson install --destdir $STAGE"
+"$MESON" install -C "$BUILD_ROOT" --no-rebuild --quiet --destdir "$STAGE" >"$WORK/install.log" 2>&1 ||
+	{ cat "$WORK/install.log"; fail "meson install failed"; }
+for f in "$SBINDIR/vmallocd" "$BINDIR/vmctl" "$UNITDIR/vmallocd.service" \
+	 "$UNITDIR/vmallocd.socket" "$SYSUSERSDIR/vmallocd.conf" "$SYSCONFDIR/vmallocd.conf"; do
+	[ -e "$STAGE$f" ] || fail "meson install did not install $f"
+done
+ls "$STAGE$LIBDIR"/libvmclient.so.0 >/dev/null || fail "no libvmclient.so.0 in $LIBDIR"
+if [ "${HAVE_MAN:-no}" = yes ]; then
+	for m in man8/vmallocd.8 man1/vmctl.1 man3/libvmclient.3 man5/vmallocd.conf.5; do
+		[ -s "$STAGE$MANDIR/$m" ] || fail "meson install did not install $MANDIR/$m"
+	done
+fi
+grep -qx "ExecStart=$SBINDIR/vmallocd" "$STAGE$UNITDIR/vmallocd.service" ||
+	fail "the installed vmallocd.service does not start $SBINDIR/vmallocd"
+
+# Fold top-level directories that are symlinks on the host (/lib -> usr/lib
+# on merged-/usr systems) into their targets, so that each remaining one
+# can be laid over the host's directory of the same name.
+for d in "$STAGE"/*; do
+	top=/$(basename "$d")
+	if [ -L "$top" ]; then
+		real=$(readlink -f "$top")
+		mkdir -p "$STAGE$real"
+		cp -a "$d/." "$STAGE$real/"
+		rm -rf "$d"
+	fi
+done
+OVERLAYS=
+for d in "$STAGE"/*; do
+	top=/$(basename "$d")
+	[ -d "$top" ] && [ ! -L "$top" ] || skip "cannot lay the install over $top: not a directory here"
+	OVERLAYS="$OVERLAYS $top"
+done
+case " $OVERLAYS " in *" /etc "*) ;; *) OVERLAYS="$OVERLAYS /etc" ;; esac
+
+# ---- the units systemd sees --------------------------------------------------------
+#
+# Only this directory ($SYSTEMD_UNIT_PATH): the installed vmallocd units
+# (symlinks to the files meson installed), the journal, and stand-ins for
+# the targets their default dependencies name, so that booting starts
+# nothing else of the host's.
+
+mkdir -p "$UNITS"
+ln -s "$UNITDIR/vmallocd.socket" "$UNITDIR/vmallocd.service" "$UNITS/"
+ln -s /lib/systemd/system/systemd-journald.socket /lib/systemd/system/systemd-journald.service "$UNITS/"
+for t in sysinit basic sockets shutdown; do
+	printf '[Unit]\nDescription=%s.target (stand-in of the vmallocd test)\nDefaultDependencies=no\n' \
+		"$t" >"$UNITS/$t.target"
+done
+cat >"$UNITS/vmallocd-test.target" <<'EOF'
+[Unit]
+Description=vmallocd test: booted
+DefaultDependencies=no
+Wants=systemd-journald.socket systemd-journald.service
+After=systemd-journald.socket systemd-journald.service
+EOF
+if [ "${SANITIZED:-no}" = yes ]; then
+	# LeakSanitizer stops the world with ptrace, which the unit's system
+	# call filter forbids; the other tests check for leaks.
+	mkdir -p "$UNITS/vmallocd.service.d"
+	printf '[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n' \
+		>"$UNITS/vmallocd.service.d/sanitizer.conf"
+fi
+
+# ---- booting systemd -----------------------------------------------------------------
+
+# The script PID 1 of the new namespaces runs before it becomes systemd.
+cat >"$WORK/boot.sh" <<EOF
+set -eu
+# Required: systemd's boot-time cleanup must not reach the host's files.
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t tmpfs -o mode=1777 tmpfs /var/tmp
+# Kernel settings are not ours to change.
+mount --bind /proc/sys /proc/sys
+mount -o remount,bind,ro /proc/sys
+mount -o remount,bind,ro /sys
+# A cgroup2 tree rooted at this test's cgroup (the cgroup namespace's root).
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+# A private /dev; its console is a null device.
+mount -t tmpfs -o mode=0755,nosuid tmpfs /dev
+mknod -m 666 /dev/null c 1 3
+mknod -m 666 /dev/zero c 1 5
+mknod -m 666 /dev/full c 1 7
+mknod -m 666 /dev/random c 1 8
+mknod -m 666 /dev/urandom c 1 9
+mknod -m 666 /dev/tty c 5 0
+mknod -m 600 /dev/console c 1 3
+mkdir /dev/pts /dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
+ln -s pts/ptmx /dev/ptmx
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
+# The staged install over the host's directories; writes land in /run.
+for top in $OVERLAYS; do
+	o=/run/vmallocd-test/overlay\$top
+	mkdir -p \$o/upper \$o/work
+	lower=\$top
+	[ -d "$STAGE\$top" ] && lower="$STAGE\$top:\$top"
+	mount -t overlay overlay -o "lowerdir=\$lower,upperdir=\$o/upper,workdir=\$o/work" \$top
+done
+# A volatile journal, kept to itself.
+mkdir -p /run/systemd/system /run/systemd/journald.conf.d
+printf '[Journal]\nStorage=volatile\nForwardToConsole=no\nForwardToWall=no\nForwardToKMsg=no\nReadKMsg=no\n' \
+	>/run/systemd/journald.conf.d/vmallocd-test.conf
+exec env -i container=vmallocd-test SYSTEMD_UNIT_PATH="$UNITS" \
+	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+	$SYSTEMD --system --unit=vmallocd-test.target --show-status=no --log-level=info
+EOF
+
+log "booting systemd in new namespaces"
+mkdir "$CG"
+# The launcher moves itself into the test's cgroup first, so the cgroup
+# namespace (and systemd's whole tree) is rooted there.
+setsid sh -c 'echo $$ >"$1/cgroup.procs" && exec unshare --pid --fork --kill-child --mount \
+	--mount-proc --uts --ipc --net --cgroup --propagation private sh "$2"' \
+	sh "$CG" "$WORK/boot.sh" </dev/null >"$WORK/systemd.log" 2>&1 &
+UNSHARE_PID=$!
+has_child() { [ -n "$(cat "/proc/$UNSHARE_PID/task/$UNSHARE_PID/children")" ]; }
+wait_for 10 "the namespace's PID 1" has_child
+NSPID=$(cut -d' ' -f1 "/proc/$UNSHARE_PID/task/$UNSHARE_PID/children")
+wait_for 30 "systemd to boot" is_prop vmallocd-test.target ActiveState active
+log "systemd $(ns systemctl --version | head -1 | cut -d' ' -f2) is PID 1 (host pid $NSPID), $(ns systemctl is-system-running || true)"
+[ "$(ns readlink /proc/1/exe)" = "$(readlink -f $SYSTEMD)" ] || fail "PID 1 of the namespace is not systemd"
+
+# ---- the unit files as installed -------------------------------------------------------
+
+log "systemd-analyze verify"
+verify_args=
+[ "${HAVE_MAN:-no}" = yes ] || verify_args=--man=no
+# shellcheck disable=SC2086
+out=$(ns env -u SYSTEMD_UNIT_PATH systemd-analyze verify $verify_args \
+	"$UNITDIR/vmallocd.socket" "$UNITDIR/vmallocd.service" 2>&1) ||
+	fail "systemd-analyze verify failed: $out"
+[ -z "$out" ] || fail "systemd-analyze verify reported: $out"
+echo "verify: clean${verify_args:+ ($verify_args: the man pages are not built)}"
+
+# ---- users: the vmalloc group from the installed sysusers.d snippet ------------------
+
+log "systemd-sysusers $SYSUSERSDIR/vmallocd.conf"
+ns systemd-sysusers "$SYSUSERSDIR/vmallocd.conf"
+ns systemd-sysusers --inline \
+	'u vmtest-member - "vmallocd test, in the vmalloc group"' \
+	'm vmtest-member vmalloc' \
+	'u vmtest-outsider - "vmallocd test, not in the vmalloc group"'
+ns getent passwd vmalloc >/dev/null || fail "sysusers did not create the vmalloc user"
+ns getent group vmalloc | grep -q vmtest-member || fail "vmtest-member is not in the vmalloc group"
+VMALLOC_UID=$(ns id -u vmalloc)
+MEMBER_UID=$(ns id -u vmtest-member)
+
+# ---- socket activation -------------------------------------------------------------------
+
+SOCK=/run/vmallocd/vmallocd.sock
+VMCTL=(env LD_LIBRARY_PATH="$LIBDIR" VMALLOCD_SOCKET=$SOCK "$BINDIR/vmctl" --timeout 10000)
+
+log "systemctl start vmallocd.socket"
+ns systemctl start vmallocd.socket
+is_prop vmallocd.socket ActiveState active || fail "vmallocd.socket is not active"
+is_prop vmallocd.service ActiveState inactive || fail "vmallocd.service started before any client"
+[ "$(ns stat -c '%A %U %G' $SOCK)" = "srw-rw---- root vmalloc" ] ||
+	fail "socket mode/owner: $(ns stat -c '%A %U %G' $SOCK)"
+SOCK_INODE=$(ns stat -c %i $SOCK)
+
+log "the first vmctl call activates vmallocd.service"
+hello=$(ns "${VMCTL[@]}" hello) || fail "vmctl hello failed"
+echo "$hello" | grep -q '^server: *vmallocd ' || fail "unexpected hello: $hello"
+is_prop vmallocd.service ActiveState active || fail "vmallocd.service is not active"
+is_prop vmallocd.service SubState running || fail "vmallocd.service is not running"
+[ "$(prop vmallocd.service TriggeredBy)" = vmallocd.socket ] || fail "not triggered by vmallocd.socket"
+MAINPID=$(prop vmallocd.service MainPID)
+[ "$(ns stat -c %u /proc/"$MAINPID")" = "$VMALLOC_UID" ] || fail "vmallocd does not run as vmalloc"
+
+# A client in the vmalloc group: allocate, write, read back, free.
+addr=$(ns_as vmtest-member "${VMCTL[@]}" alloc 8M) || fail "vmctl alloc as a member failed"
+echo "vmtest-member allocated 8M at $addr"
+echo "hello from systemd" | ns_as vmtest-member "${VMCTL[@]}" write "$addr"
+[ "$(ns_as vmtest-member "${VMCTL[@]}" read "$addr" 18)" = "hello from systemd" ] ||
+	fail "read back the wrong bytes"
+ns_as vmtest-member "${VMCTL[@]}" hello | grep -q "^uid: *$MEMBER_UID\$" ||
+	fail "the daemon does not see the member's uid"
+
+# A client outside it is refused by the socket's mode.
+if out=$(ns_as vmtest-outsider "${VMCTL[@]}" hello 2>&1); then
+	fail "a client outside the vmalloc group connected"
+fi
+echo "vmtest-outsider: $out"
+echo "$out" | grep -q 'Permission denied' || fail "outsider refused for another reason: $out"
+
+# ---- notify: STATUS and the watchdog ---------------------------------------------------
+
+log "STATUS= and the watchdog"
+status_re="^[0-9]+ clients, [0-9]+ areas, [0-9]+ of [0-9]+ MiB free, 8 MiB vmalloc'd\$"
+wait_for 5 "STATUS to show the 8M area" sh -c \
+	'nsenter -t "$1" -m -p -- systemctl show -P StatusText vmallocd.service | grep -Eq "$2"' \
+	sh "$NSPID" "$status_re"
+echo "StatusText=$(prop vmallocd.service StatusText)"
+[ "$(prop vmallocd.service WatchdogUSec)" = 10s ] || fail "WatchdogUSec=$(prop vmallocd.service WatchdogUSec)"
+wd=$(prop vmallocd.service WatchdogTimestampMonotonic)
+[ "$wd" -gt 0 ] || fail "no watchdog ping yet"
+# Pings come every 5 s (half of WatchdogSec=10s).
+wait_for 8 "a second watchdog ping" sh -c \
+	'[ "$(nsenter -t "$1" -m -p -- systemctl show -P WatchdogTimestampMonotonic vmallocd.service)" != "$2" ]' \
+	sh "$NSPID" "$wd"
+echo "watchdog armed: WatchdogUSec=10s, pinged at $wd then $(prop vmallocd.service WatchdogTimestampMonotonic) us"
+
+# ---- systemd-analyze security on the loaded unit ---------------------------------------
+
+log "systemd-analyze security vmallocd.service"
+sec=$(ns systemd-analyze security --no-pager vmallocd.service 2>&1) || true
+score=$(echo "$sec" | sed -n 's/.*Overall exposure level for vmallocd.service: \([0-9.]*\).*/\1/p')
+[ -n "$score" ] || fail "no score from systemd-analyze security: $sec"
+echo "exposure level: $score"
+awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || fail "exposure level $score is above 2.0"
+
+# ---- reload: RELOADING=1 then READY=1 ----------------------------------------------------
+
+# journal_after CURSOR: the journal since CURSOR, PID 1's debug lines included.
+cursor() {
+	ns journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p'
+}
+journal_after() {
+	ns journalctl --sync
+	ns journalctl --no-pager -q -o short-monotonic --after-cursor="$1"
+}
+log "systemctl reload vmallocd.service"
+ns systemctl log-level debug
+# Turn the daemon's log level up in the installed config: after the reload
+# each connection is logged, which shows the file was read again.
+ns sed -i 's/^#log_level = info$/log_level = debug/' "$SYSCONFDIR/vmallocd.conf"
+ns grep -q '^log_level = debug$' "$SYSCONFDIR/vmallocd.conf" || fail "could not edit $SYSCONFDIR/vmallocd.conf"
+c=$(cursor)
+ns systemctl reload vmallocd.service
+wait_for 10 "RELOADING=1 then READY=1" sh -c '
+	j=$(nsenter -t "$1" -m -p -- journalctl --no-pager -q -o cat --after-cursor="$2")
+	printf "%s\n" "$j" | sed -n "/vmallocd.service: Got notification message.*RELOADING=1/,\$p" |
+		grep -q "vmallocd.service: Got notification message.*READY=1"' sh "$NSPID" "$c"
+ns "${VMCTL[@]}" ping >/dev/null
+wait_for 10 "the daemon's reload and debug lines" sh -c '
+	j=$(nsenter -t "$1" -m -p -- journalctl --no-pager -q -o cat -u vmallocd.service --after-cursor="$2")
+	printf "%s\n" "$j" | grep -q "configuration reloaded" &&
+	printf "%s\n" "$j" | grep -q "connection [0-9]* from uid 0"' sh "$NSPID" "$c"
+journal_after "$c" | grep -E 'notification message|configuration reloaded|Reload' || true
+is_prop vmallocd.service SubState running || fail "not running after the reload"
+[ "$(prop vmallocd.service MainPID)" = "$MAINPID" ] || fail "the reload restarted the daemon"
+
+# ---- kill -9: systemd restarts it behind the same socket ----------------------------------
+
+log "kill -9 $MAINPID (the main pid)"
+ns kill -9 "$MAINPID"
+wait_for 20 "vmallocd.service to be restarted" sh -c '
+	[ "$(nsenter -t "$1" -m -p -- systemctl show -P NRestarts vmallocd.service)" = 1 ] &&
+	[ "$(nsenter -t "$1" -m -p -- systemctl show -P SubState vmallocd.service)" = running ]' \
+	sh "$NSPID"
+NEWPID=$(prop vmallocd.service MainPID)
+[ "$NEWPID" != "$MAINPID" ] || fail "the main pid did not change"
+is_prop vmallocd.socket ActiveState active || fail "the socket went down with the daemon"
+[ "$(ns stat -c %i $SOCK)" = "$SOCK_INODE" ] || fail "the socket was recreated"
+ns_as vmtest-member "${VMCTL[@]}" hello >/dev/null || fail "vmctl fails after the restart"
+echo "restarted: pid $MAINPID -> $NEWPID, NRestarts=1, same socket (inode $SOCK_INODE)"
+
+# ---- stop: STOPPING=1, exit 0 --------------------------------------------------------------
+
+log "systemctl stop vmallocd.service"
+c=$(cursor)
+ns systemctl stop vmallocd.service
+is_prop vmallocd.service ActiveState inactive || fail "not inactive after stop"
+is_prop vmallocd.service Result success || fail "Result=$(prop vmallocd.service Result)"
+is_prop vmallocd.service ExecMainCode 1 || fail "ExecMainCode=$(prop vmallocd.service ExecMainCode) (not exited)"
+is_prop vmallocd.service ExecMainStatus 0 || fail "ExecMainStatus=$(prop vmallocd.service ExecMainStatus)"
+# Two sources (the daemon's stderr, PID 1's log): their order in the
+# journal is arrival order, so each is checked on its own.
+j=$(journal_after "$c")
+printf '%s\n' "$j" | grep -E 'STOPPING=1|SIGTERM|Deactivated|Stopped' || true
+printf '%s\n' "$j" | grep -q 'vmallocd\[[0-9]*\]: SIGTERM: stopping' ||
+	fail "the daemon did not log SIGTERM"
+printf '%s\n' "$j" | grep -q 'vmallocd.service: Got notification message.*STOPPING=1' ||
+	fail "systemd did not get STOPPING=1"
+
+log "systemctl stop vmallocd.socket"
+ns systemctl stop vmallocd.socket
+ns test ! -e $SOCK || fail "the socket file outlived vmallocd.socket"
+echo "ok: vmallocd under systemd"
