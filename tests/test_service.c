@@ -423,6 +423,85 @@ static void test_killed_client(void)
 	expect_clean();
 }
 
+/* ---- the rest of the API: identity, caller strings, timeouts, batches ---- */
+
+/* Not static and not inlined: the default caller string names it. */
+__attribute__((noinline)) int test_caller_site(uint64_t *addr);
+__attribute__((noinline)) int test_caller_site(uint64_t *addr)
+{
+	volatile int r = vmc_vmalloc(root, 4096, addr);  /* no tail call */
+
+	return r;
+}
+
+static void test_misc_calls(void)
+{
+	struct vmc_hello h;
+	struct vmc_area info;
+	struct vmc_batch *b;
+	char path[256], buf[8] = { 0 };
+	uint64_t a, z;
+	int st[4];
+
+	CU_ASSERT_EQUAL(vmc_hello(root, &h), 0);
+	CU_ASSERT_EQUAL(h.version, 1);
+	CU_ASSERT_EQUAL(h.uid, getuid());
+	CU_ASSERT_EQUAL(h.pid, (uint32_t)getpid());
+	CU_ASSERT_EQUAL(h.max_io, VMD_MAX_IO);
+	CU_ASSERT_STRING_EQUAL(vmc_strerror(-EPERM), "Operation not permitted");
+	CU_ASSERT_STRING_EQUAL(vmc_strerror(-EDQUOT), "Disk quota exceeded");
+	setenv("VMALLOCD_SOCKET", "/tmp/elsewhere.sock", 1);
+	CU_ASSERT_EQUAL(vmc_default_socket(path, sizeof(path)), 0);
+	CU_ASSERT_STRING_EQUAL(path, "/tmp/elsewhere.sock");
+	unsetenv("VMALLOCD_SOCKET");
+	CU_ASSERT_EQUAL(vmc_default_socket(path, sizeof(path)), 0);
+	CU_ASSERT_STRING_EQUAL(path, "/run/vmallocd/vmallocd.sock");
+	CU_ASSERT_EQUAL(vmc_default_socket(path, 4), -ENAMETOOLONG);
+
+	/* The default caller is resolved like %pS: symbol+0xoff/0xsize. */
+	CU_ASSERT_EQUAL_FATAL(test_caller_site(&a), 0);
+	CU_ASSERT_EQUAL(vmc_area_info(root, a, &info), 0);
+	CU_ASSERT_EQUAL(strncmp(info.caller, "test_caller_site+0x", 19), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(info.caller, "/0x"));
+	CU_ASSERT_EQUAL(vmc_vfree(root, a), 0);
+	CU_ASSERT_EQUAL(vmc_set_caller(root, "my_driver_probe+0x10/0x80"), 0);
+	CU_ASSERT_EQUAL(vmc_vmalloc(root, 4096, &a), 0);
+	CU_ASSERT_EQUAL(vmc_area_info(root, a, &info), 0);
+	CU_ASSERT_STRING_EQUAL(info.caller, "my_driver_probe+0x10/0x80");
+	CU_ASSERT_EQUAL(vmc_vfree(root, a), 0);
+	{
+		char longer[300];
+
+		memset(longer, 'x', sizeof(longer) - 1);
+		longer[sizeof(longer) - 1] = '\0';
+		CU_ASSERT_EQUAL(vmc_set_caller(root, longer), -EINVAL);
+	}
+	CU_ASSERT_EQUAL(vmc_set_caller(root, NULL), 0);
+
+	vmc_set_timeout(root, 2000);
+	CU_ASSERT_EQUAL(vmc_hello(root, &h), 0);
+	vmc_set_timeout(root, 0);
+
+	/* Batched write, read and vzalloc, statuses per request. */
+	CU_ASSERT_EQUAL_FATAL(vmc_vmalloc(root, 4096, &a), 0);
+	CU_ASSERT_FATAL(vmc_batch_new(root, &b) == 0);
+	vmc_batch_write(b, a, "batched", 7, &st[0]);
+	vmc_batch_read(b, a, buf, 7, &st[1]);
+	vmc_batch_vzalloc(b, 8192, &z, &st[2]);
+	vmc_batch_vfree(b, a + 1, &st[3]);
+	CU_ASSERT_EQUAL(vmc_batch_run(b), 0);
+	CU_ASSERT_EQUAL(st[0], 0);
+	CU_ASSERT_EQUAL(st[1], 0);
+	CU_ASSERT_STRING_EQUAL(buf, "batched");
+	CU_ASSERT_EQUAL(st[2], 0);
+	CU_ASSERT_EQUAL(st[3], -EINVAL);
+	vmc_batch_free(b);
+	CU_ASSERT_EQUAL(vmc_vfree(root, a), 0);
+	CU_ASSERT_EQUAL(vmc_vfree(root, z), 0);
+	vmc_batch_free(NULL);
+	expect_clean();
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -442,6 +521,7 @@ int main(void)
 	CU_add_test(s, "queries", test_queries);
 	CU_add_test(s, "permissions", test_permissions);
 	CU_add_test(s, "killed_client", test_killed_client);
+	CU_add_test(s, "misc_calls", test_misc_calls);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
