@@ -64,7 +64,8 @@ done
 
 # ---- libvmclient(3) ---------------------------------------------------------------
 
-for fn in $(sed -n 's/^[a-z].*[ *]\(vmc_[a-z0-9_]*\)(.*/\1/p' "$header" | sort -u); do
+fns=$(sed -n 's/^[a-z].*[ *]\(vmc_[a-z0-9_]*\)(.*/\1/p' "$header" | sort -u)
+for fn in $fns; do
 	grep -q "$fn\b" "$man/libvmclient.3.scd" || missing "libvmclient.3: $fn is not described"
 done
 

@@ -59,7 +59,7 @@ NSPID=
 HOST_STATE=$(cat /proc/sys/kernel/core_pattern /proc/sys/fs/file-max /proc/sys/fs/nr_open; hostname)
 
 cleanup() {
-	local rc=$? i
+	local rc=$?
 
 	trap - EXIT INT TERM
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "$NSPID" ] && [ -d "/proc/$NSPID" ]; then
@@ -79,7 +79,7 @@ cleanup() {
 	fi
 	# The test's cgroup, leaves first; the kernel frees a cgroup shortly
 	# after its last process is reaped.
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		[ -d "$CG" ] || break
 		find "$CG" -depth -type d -exec rmdir {} + 2>/dev/null || sleep 0.1
 	done
@@ -162,7 +162,9 @@ done
 OVERLAYS=
 for d in "$STAGE"/*; do
 	top=/$(basename "$d")
-	[ -d "$top" ] && [ ! -L "$top" ] || skip "cannot lay the install over $top: not a directory here"
+	if [ ! -d "$top" ] || [ -L "$top" ]; then
+		skip "cannot lay the install over $top: not a directory here"
+	fi
 	OVERLAYS="$OVERLAYS $top"
 done
 case " $OVERLAYS " in *" /etc "*) ;; *) OVERLAYS="$OVERLAYS /etc" ;; esac
@@ -249,6 +251,7 @@ log "booting systemd in new namespaces"
 mkdir "$CG"
 # The launcher moves itself into the test's cgroup first, so the cgroup
 # namespace (and systemd's whole tree) is rooted there.
+# shellcheck disable=SC2016 # $$ and $1 are the inner shell's
 setsid sh -c 'echo $$ >"$1/cgroup.procs" && exec unshare --pid --fork --kill-child --mount \
 	--mount-proc --uts --ipc --net --cgroup --propagation private sh "$2"' \
 	sh "$CG" "$WORK/boot.sh" </dev/null >"$WORK/systemd.log" 2>&1 &
@@ -283,12 +286,17 @@ ns systemd-sysusers --inline \
 ns getent passwd vmalloc >/dev/null || fail "sysusers did not create the vmalloc user"
 ns getent group vmalloc | grep -q vmtest-member || fail "vmtest-member is not in the vmalloc group"
 VMALLOC_UID=$(ns id -u vmalloc)
+
+log "systemd-tmpfiles --create vmallocd.conf"
+ns systemd-tmpfiles --create vmallocd.conf
+[ "$(ns stat -c '%a %U %G' /run/vmallocd)" = "755 root root" ] ||
+	fail "the tmpfiles snippet did not make /run/vmallocd"
 MEMBER_UID=$(ns id -u vmtest-member)
 
 # ---- socket activation -------------------------------------------------------------------
 
 SOCK=/run/vmallocd/vmallocd.sock
-VMCTL=(env LD_LIBRARY_PATH="$LIBDIR" VMALLOCD_SOCKET=$SOCK "$BINDIR/vmctl" --timeout 10000)
+VMCTL=(env LD_LIBRARY_PATH="$LIBDIR" VMALLOCD_SOCKET="$SOCK" "$BINDIR/vmctl" --timeout 10000)
 
 log "systemctl start vmallocd.socket"
 ns systemctl start vmallocd.socket
@@ -326,18 +334,18 @@ echo "$out" | grep -q 'Permission denied' || fail "outsider refused for another 
 # ---- notify: STATUS and the watchdog ---------------------------------------------------
 
 log "STATUS= and the watchdog"
-status_re="^[0-9]+ clients, [0-9]+ areas, [0-9]+ of [0-9]+ MiB free, 8 MiB vmalloc'd\$"
-wait_for 5 "STATUS to show the 8M area" sh -c \
-	'nsenter -t "$1" -m -p -- systemctl show -P StatusText vmallocd.service | grep -Eq "$2"' \
-	sh "$NSPID" "$status_re"
+status_shows() {
+	prop vmallocd.service StatusText |
+		grep -Eq "^[0-9]+ clients, [0-9]+ areas, [0-9]+ of [0-9]+ MiB free, $1 MiB vmalloc'd\$"
+}
+wait_for 5 "STATUS to count the 8M area" status_shows 8
 echo "StatusText=$(prop vmallocd.service StatusText)"
 [ "$(prop vmallocd.service WatchdogUSec)" = 10s ] || fail "WatchdogUSec=$(prop vmallocd.service WatchdogUSec)"
 wd=$(prop vmallocd.service WatchdogTimestampMonotonic)
 [ "$wd" -gt 0 ] || fail "no watchdog ping yet"
+pinged_since() { [ "$(prop vmallocd.service WatchdogTimestampMonotonic)" != "$1" ]; }
 # Pings come every 5 s (half of WatchdogSec=10s).
-wait_for 8 "a second watchdog ping" sh -c \
-	'[ "$(nsenter -t "$1" -m -p -- systemctl show -P WatchdogTimestampMonotonic vmallocd.service)" != "$2" ]' \
-	sh "$NSPID" "$wd"
+wait_for 8 "a second watchdog ping" pinged_since "$wd"
 echo "watchdog armed: WatchdogUSec=10s, pinged at $wd then $(prop vmallocd.service WatchdogTimestampMonotonic) us"
 
 # ---- systemd-analyze security on the loaded unit ---------------------------------------
@@ -349,34 +357,52 @@ score=$(echo "$sec" | sed -n 's/.*Overall exposure level for vmallocd.service: \
 echo "exposure level: $score"
 awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || fail "exposure level $score is above 2.0"
 
-# ---- reload: RELOADING=1 then READY=1 ----------------------------------------------------
+# ---- the journal ---------------------------------------------------------------------------
 
-# journal_after CURSOR: the journal since CURSOR, PID 1's debug lines included.
 cursor() {
 	ns journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p'
 }
-journal_after() {
-	ns journalctl --sync
-	ns journalctl --no-pager -q -o short-monotonic --after-cursor="$1"
+# since CURSOR [JOURNALCTL ARGS]: the messages after CURSOR.
+since() {
+	local c=$1
+
+	shift
+	ns journalctl --no-pager -q -o cat --after-cursor="$c" "$@"
 }
+# notified CURSOR STATE...: PID 1 got these sd_notify states from
+# vmallocd, in this order, after CURSOR.
+notified() {
+	local c=$1 j
+
+	shift
+	j=$(since "$c" -u vmallocd.service)
+	for state in "$@"; do
+		j=$(printf '%s\n' "$j" | sed -n "/^vmallocd.service: Got notification message.*$state/,\$p")
+		[ -n "$j" ] || return 1
+		j=$(printf '%s\n' "$j" | sed 1d)
+	done
+}
+# logged CURSOR TEXT: vmallocd logged a line containing TEXT after CURSOR.
+logged() {
+	since "$1" _SYSTEMD_UNIT=vmallocd.service | grep -qF "$2"
+}
+
+# ---- reload: RELOADING=1 then READY=1 ----------------------------------------------------
+
 log "systemctl reload vmallocd.service"
-ns systemctl log-level debug
+ns systemctl log-level debug   # PID 1 logs each notification it gets
 # Turn the daemon's log level up in the installed config: after the reload
 # each connection is logged, which shows the file was read again.
 ns sed -i 's/^#log_level = info$/log_level = debug/' "$SYSCONFDIR/vmallocd.conf"
-ns grep -q '^log_level = debug$' "$SYSCONFDIR/vmallocd.conf" || fail "could not edit $SYSCONFDIR/vmallocd.conf"
+ns grep -q '^log_level = debug$' "$SYSCONFDIR/vmallocd.conf" ||
+	fail "could not edit $SYSCONFDIR/vmallocd.conf"
 c=$(cursor)
 ns systemctl reload vmallocd.service
-wait_for 10 "RELOADING=1 then READY=1" sh -c '
-	j=$(nsenter -t "$1" -m -p -- journalctl --no-pager -q -o cat --after-cursor="$2")
-	printf "%s\n" "$j" | sed -n "/vmallocd.service: Got notification message.*RELOADING=1/,\$p" |
-		grep -q "vmallocd.service: Got notification message.*READY=1"' sh "$NSPID" "$c"
+wait_for 10 "RELOADING=1 then READY=1" notified "$c" RELOADING=1 READY=1
+wait_for 10 "the daemon to log the reload" logged "$c" "configuration reloaded"
 ns "${VMCTL[@]}" ping >/dev/null
-wait_for 10 "the daemon's reload and debug lines" sh -c '
-	j=$(nsenter -t "$1" -m -p -- journalctl --no-pager -q -o cat -u vmallocd.service --after-cursor="$2")
-	printf "%s\n" "$j" | grep -q "configuration reloaded" &&
-	printf "%s\n" "$j" | grep -q "connection [0-9]* from uid 0"' sh "$NSPID" "$c"
-journal_after "$c" | grep -E 'notification message|configuration reloaded|Reload' || true
+wait_for 10 "the daemon to log a connection at debug level" logged "$c" "from uid 0 pid"
+since "$c" -u vmallocd.service | grep -E 'notification|reload|Reload' || true
 is_prop vmallocd.service SubState running || fail "not running after the reload"
 [ "$(prop vmallocd.service MainPID)" = "$MAINPID" ] || fail "the reload restarted the daemon"
 
@@ -384,10 +410,8 @@ is_prop vmallocd.service SubState running || fail "not running after the reload"
 
 log "kill -9 $MAINPID (the main pid)"
 ns kill -9 "$MAINPID"
-wait_for 20 "vmallocd.service to be restarted" sh -c '
-	[ "$(nsenter -t "$1" -m -p -- systemctl show -P NRestarts vmallocd.service)" = 1 ] &&
-	[ "$(nsenter -t "$1" -m -p -- systemctl show -P SubState vmallocd.service)" = running ]' \
-	sh "$NSPID"
+restarted() { is_prop vmallocd.service NRestarts 1 && is_prop vmallocd.service SubState running; }
+wait_for 20 "vmallocd.service to be restarted" restarted
 NEWPID=$(prop vmallocd.service MainPID)
 [ "$NEWPID" != "$MAINPID" ] || fail "the main pid did not change"
 is_prop vmallocd.socket ActiveState active || fail "the socket went down with the daemon"
@@ -404,14 +428,9 @@ is_prop vmallocd.service ActiveState inactive || fail "not inactive after stop"
 is_prop vmallocd.service Result success || fail "Result=$(prop vmallocd.service Result)"
 is_prop vmallocd.service ExecMainCode 1 || fail "ExecMainCode=$(prop vmallocd.service ExecMainCode) (not exited)"
 is_prop vmallocd.service ExecMainStatus 0 || fail "ExecMainStatus=$(prop vmallocd.service ExecMainStatus)"
-# Two sources (the daemon's stderr, PID 1's log): their order in the
-# journal is arrival order, so each is checked on its own.
-j=$(journal_after "$c")
-printf '%s\n' "$j" | grep -E 'STOPPING=1|SIGTERM|Deactivated|Stopped' || true
-printf '%s\n' "$j" | grep -q 'vmallocd\[[0-9]*\]: SIGTERM: stopping' ||
-	fail "the daemon did not log SIGTERM"
-printf '%s\n' "$j" | grep -q 'vmallocd.service: Got notification message.*STOPPING=1' ||
-	fail "systemd did not get STOPPING=1"
+wait_for 10 "the daemon to log SIGTERM" logged "$c" "SIGTERM: stopping"
+wait_for 10 "STOPPING=1" notified "$c" STOPPING=1
+since "$c" -u vmallocd.service | grep -E 'STOPPING=1|SIGTERM|Deactivated|Stopped' || true
 
 log "systemctl stop vmallocd.socket"
 ns systemctl stop vmallocd.socket
