@@ -268,12 +268,13 @@ log "systemd $(ns systemctl --version | head -1 | cut -d' ' -f2) is PID 1 (host 
 log "systemd-analyze verify"
 verify_args=
 [ "${HAVE_MAN:-no}" = yes ] || verify_args=--man=no
+command -v man >/dev/null || verify_args=--man=no
 # shellcheck disable=SC2086
 out=$(ns env -u SYSTEMD_UNIT_PATH systemd-analyze verify $verify_args \
 	"$UNITDIR/vmallocd.socket" "$UNITDIR/vmallocd.service" 2>&1) ||
 	fail "systemd-analyze verify failed: $out"
 [ -z "$out" ] || fail "systemd-analyze verify reported: $out"
-echo "verify: clean${verify_args:+ ($verify_args: the man pages are not built)}"
+echo "verify: clean${verify_args:+ ($verify_args: no man pages, or no man to find them)}"
 
 # ---- users: the vmalloc group from the installed sysusers.d snippet ------------------
 
