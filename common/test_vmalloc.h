@@ -1,7 +1,7 @@
 /* test_vmalloc.h -- the workloads of the kernel's lib/test_vmalloc.c, ported
  * to run against any vmalloc implementation reachable through a small table
- * of operations (struct tv_backend): the in-process engine here, a network
- * client later.
+ * of operations (struct tv_backend): the in-process engine (vmbench) or
+ * vmallocd through libvmclient (vmctl test-vmalloc).
  *
  * Cases (the bit in run_test_mask is the kernel's, so masks carry over):
  *   1    fix_size_alloc_test           vmalloc(nr_pages) + touch + vfree
@@ -16,13 +16,14 @@
  * counterpart here; their bits are accepted and ignored.
  *
  * Every backend operation returns 0 or a negative errno.  A case fails when
- * one of its operations fails (as the kernel case fails on a NULL pointer).
- * One worker runs the cases one after the other; a caller that wants the
- * kernel's nr_threads runs tv_run() in several threads, each with its own
- * backend instance.
+ * one of its operations fails or one of its own checks does (a misaligned
+ * address, a touch that cannot be stored), as the kernel case fails on a
+ * NULL pointer.  tv_run() is one worker running the cases one after the
+ * other; tv_run_workers() runs nr_threads of them at once, each on its own
+ * backend, as the kernel runs one kthread per worker.
  */
-#ifndef BENCH_TEST_VMALLOC_H
-#define BENCH_TEST_VMALLOC_H
+#ifndef TV_TEST_VMALLOC_H
+#define TV_TEST_VMALLOC_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -53,6 +54,21 @@ struct tv_backend {
 	int (*vunmap)(void *ctx, uint64_t addr);
 	/* Store one byte at addr: the kernel's *((u8 *)p) = val. */
 	int (*touch)(void *ctx, uint64_t addr, uint8_t val);
+
+	/* Optional pipelined forms; NULL means the plain operations above, one
+	 * at a time.  The allocator sees the same operations in the same order
+	 * either way: a backend with a round trip per operation uses them to
+	 * send operations that do not wait for each other's results together.
+	 * Each returns the first error and does all its operations even after
+	 * one failed. */
+	/* n vmallocs, of sizes[i] bytes (sizes NULL: size each); addrs[i] is 0
+	 * where one failed. */
+	int (*vmalloc_bulk)(void *ctx, const uint64_t *sizes, uint64_t size, uint64_t n,
+			    uint64_t *addrs);
+	/* vfree of every non-zero addrs[i]. */
+	int (*vfree_bulk)(void *ctx, const uint64_t *addrs, uint64_t n);
+	/* Store vals[i] at addrs[i] for each i, then vfree each addrs[i]. */
+	int (*touch_vfree)(void *ctx, const uint64_t *addrs, const uint8_t *vals, unsigned n);
 };
 
 struct tv_params {
@@ -61,28 +77,49 @@ struct tv_params {
 	unsigned test_repeat_count;    /* kernel default 1 */
 	uint32_t run_test_mask;        /* kernel default INT_MAX: every case */
 	bool sequential_test_order;    /* false: shuffled, as the kernel */
+	unsigned nr_threads;           /* workers; the kernel clamps to 1..USHRT_MAX */
 	unsigned nr_cpus;              /* full_fit's num_online_cpus(); default: this host's */
 	uint64_t seed;                 /* the random sizes, alignments and order */
 };
 
 #define TV_NR_CASES 8
+#define TV_MAX_THREADS 65535u      /* USHRT_MAX, the kernel's limit */
 
 struct tv_result {
 	const char *name;
 	uint32_t mask_bit;
 	bool ran;                      /* selected by run_test_mask */
+	bool xfail;                    /* the kernel expects this case to fail */
 	unsigned passed, failed;
 	uint64_t avg_usec;             /* mean time of one run (all its loops), as the kernel */
 	double avg_nsec;               /* the same, unrounded */
 	int first_error;               /* first negative errno a failed run saw, or 0 */
 };
 
-/* Fill p with the kernel's defaults (seed from the clock). */
+/* One worker of tv_run_workers(). */
+struct tv_worker {
+	struct tv_result results[TV_NR_CASES];
+	uint64_t elapsed_ns;           /* all its cases, as the kernel's "All test took" */
+	unsigned failed;               /* failed runs, expected failures included */
+};
+
+/* Fill p with the kernel module's defaults (seed from the clock). */
 void tv_params_init(struct tv_params *p);
 
 /* Apply one "key=value" setting (the module parameter names, plus nr_cpus
  * and seed); -EINVAL for an unknown key or a bad value. */
 int tv_params_set(struct tv_params *p, const char *kv);
+
+/* Apply the settings of one of test_vmalloc.sh's modes: "performance"
+ * (sequential_test_order=1 test_repeat_count=3), "smoke"
+ * (test_loop_count=10000 test_repeat_count=10) or "stress"
+ * (nr_threads=<online CPUs> test_repeat_count=20).  -EINVAL for another
+ * name, p unchanged. */
+int tv_params_mode(struct tv_params *p, const char *mode);
+
+/* The "key=value ..." string of a mode (stress: nr_threads=NUM_CPUS
+ * written as is), or NULL. */
+const char *tv_mode_params(const char *mode);
 
 /* Name and mask bit of case i (0 <= i < TV_NR_CASES). */
 const char *tv_case_name(unsigned i);
@@ -90,9 +127,20 @@ uint32_t tv_case_bit(unsigned i);
 
 /* Run the selected cases.  results[i] is filled for case i in the table
  * order above (as the kernel prints them), whatever order they ran in.
- * Returns the total number of failed runs. */
+ * Returns the total number of failed runs (expected failures included). */
 unsigned tv_run(const struct tv_backend *b, const struct tv_params *p,
 		struct tv_result results[TV_NR_CASES]);
+
+/* Run p->nr_threads workers at once (threads released together once all
+ * exist), worker i on backends[i] with the seed p->seed + i.  One worker
+ * runs in the calling thread.  0, or a negative errno if the threads
+ * could not be started (nothing ran then). */
+int tv_run_workers(const struct tv_backend *const *backends, const struct tv_params *p,
+		   struct tv_worker *workers);
+
+/* Failed runs that the kernel does not expect (align_shift_alloc_test is
+ * meant to fail). */
+unsigned tv_unexpected_failures(const struct tv_result results[TV_NR_CASES]);
 
 /* The kernel's lines, one per case that ran:
  * "Summary: <test> passed: N failed: N repeat: N loops: N avg: N usec" */
@@ -103,4 +151,4 @@ void tv_print_summary(FILE *f, const struct tv_params *p,
 }
 #endif
 
-#endif /* BENCH_TEST_VMALLOC_H */
+#endif /* TV_TEST_VMALLOC_H */
