@@ -10,8 +10,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
+#include "fault.h"
 #include "vmallocd.h"
+
+/* Every client is a descriptor: take the hard limit on open files as our
+ * soft one (systemd's default soft limit is 1024, the hard one far higher),
+ * and say so if max-clients still cannot be met. */
+static void raise_nofile(unsigned max_clients)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max;
+
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* The listener, the memfd, epoll, signals and notify need a few more. */
+	if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)max_clients + 32 > rl.rlim_cur)
+		vmd_log(VM_LOG_WARNING,
+			"max-clients is %u but only %llu files may be open: connections beyond "
+			"that wait in the backlog", max_clients, (unsigned long long)rl.rlim_cur);
+}
 
 int main(int argc, char **argv)
 {
@@ -19,6 +44,7 @@ int main(int argc, char **argv)
 	struct vm_config cfg;
 	int r;
 
+	fault_init();
 	memset(&d, 0, sizeof(d));
 	d.argc = argc;
 	d.argv = argv;
@@ -30,6 +56,7 @@ int main(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	}
 	log_set_level(d.opt.log_level);
+	raise_nofile(d.opt.max_clients);
 	account_init(&d.acct);
 
 	vm_config_init(&cfg);
@@ -60,6 +87,7 @@ int main(int argc, char **argv)
 		VMALLOCD_VERSION, (unsigned long long)(d.opt.memory >> 20), d.opt.nodes,
 		vm_layout_name(d.opt.layout), d.watchdog_usec ? ", watchdog armed" : "");
 	notify_ready(&d);
+	fault_serving();
 	r = daemon_run(&d);
 	if (r < 0)
 		vmd_log(VM_LOG_ERR, "event loop failed");
