@@ -348,7 +348,9 @@ static int conf_handler(void *user, const char *section, const char *name, const
 		r = set_key(c->o, k->key, value);
 	}
 	if (r < 0) {
-		if (!c->err)
+		if (!c->err && r == -ENOMEM)
+			fprintf(stderr, "vmallocd: %s: '%s': %s\n", c->file, name, strerror(-r));
+		else if (!c->err)
 			fprintf(stderr, "vmallocd: %s: bad value for '%s': '%s'\n", c->file, name, value);
 		c->err = r;
 		return 0;
@@ -409,8 +411,10 @@ int options_parse(struct options *o, int argc, char **argv)
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
-		if (c == K_CONFIG && (r = set_key(o, K_CONFIG, optarg)) < 0)
+		if (c == K_CONFIG && (r = set_key(o, K_CONFIG, optarg)) < 0) {
+			fprintf(stderr, "vmallocd: --config: %s\n", strerror(-r));
 			return r;
+		}
 	}
 	r = load_file(o, o->config_file ? o->config_file : DEFAULT_CONFIG, o->config_file != NULL);
 	if (r < 0)
@@ -435,7 +439,10 @@ int options_parse(struct options *o, int argc, char **argv)
 			r = set_key(o, (enum key)c, optarg);
 			if (r < 0) {
 				for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-					if (keys[i].key == (enum key)c)
+					if (keys[i].key == (enum key)c && r == -ENOMEM)
+						fprintf(stderr, "vmallocd: --%s: %s\n", keys[i].name,
+							strerror(-r));
+					else if (keys[i].key == (enum key)c)
 						fprintf(stderr, "vmallocd: bad value for --%s: '%s'\n",
 							keys[i].name, optarg);
 				return r;

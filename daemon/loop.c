@@ -29,6 +29,7 @@
 #include "vmallocd.h"
 
 #define FRAME_BUDGET 64
+#define ACCEPT_RETRY_MS 100
 
 uint64_t now_usec(void)
 {
@@ -39,6 +40,19 @@ uint64_t now_usec(void)
 }
 
 /* ---- connections ------------------------------------------------------------ */
+
+/* Enable the listener; if libevent cannot (out of memory), try again in a
+ * moment rather than go deaf. */
+static void listener_resume(struct daemon *d)
+{
+	struct timeval tv = { 0, ACCEPT_RETRY_MS * 1000 };
+
+	if (evconnlistener_enable(d->listener) == 0)
+		return;
+	vmd_log(VM_LOG_ERR, "cannot resume accepting; retrying in %d ms", ACCEPT_RETRY_MS);
+	if (evtimer_add(d->accept_retry_ev, &tv) < 0)
+		vmd_log(VM_LOG_ERR, "cannot arm the accept retry timer");
+}
 
 void conn_close(struct conn *c)
 {
@@ -63,8 +77,9 @@ void conn_close(struct conn *c)
 	vmd_log(VM_LOG_DEBUG, "connection %llu (uid %u pid %u) closed",
 		(unsigned long long)c->id, c->uid, c->pid);
 	free(c);
-	if (d->listener && d->nr_conns < d->opt.max_clients)
-		evconnlistener_enable(d->listener);
+	/* A descriptor came free: accept again now if we were backing off. */
+	if (d->listener && d->accept_failing)
+		listener_resume(d);
 }
 
 /* A partial frame left in the input starts the stall clock; finishing a
@@ -83,7 +98,12 @@ static void set_stall_timer(struct conn *c, bool partial, bool progressed)
 		return;
 	tv.tv_sec = c->d->opt.stall_timeout_ms / 1000;
 	tv.tv_usec = (c->d->opt.stall_timeout_ms % 1000) * 1000;
-	evtimer_add(c->stall_ev, &tv);
+	/* A stall nobody would time out is not allowed to hold the slot. */
+	if (evtimer_add(c->stall_ev, &tv) < 0) {
+		vmd_log(VM_LOG_ERR, "connection %llu: cannot arm the stall timer, closing",
+			(unsigned long long)c->id);
+		c->closing = true;
+	}
 }
 
 static void pause_if_backlogged(struct conn *c)
@@ -99,21 +119,38 @@ static void pause_if_backlogged(struct conn *c)
 /* Write the replies gathered in this pass at once, straight from the read
  * path: EV_WRITE is enabled only for what the socket does not take, so a
  * client that keeps up costs no epoll_ctl and no extra loop turn. */
-static void flush_output(struct conn *c)
+static bool flush_output(struct conn *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
 	if (!evbuffer_get_length(out) || (bufferevent_get_enabled(c->bev) & EV_WRITE))
-		return;
+		return true;
 	/* A socket bufferevent keeps its output's front frozen outside its
 	 * own write callback; thaw it for this one write. */
 	evbuffer_unfreeze(out, 1);
 	(void)evbuffer_write(out, bufferevent_getfd(c->bev));
 	evbuffer_freeze(out, 1);
 	/* Leftovers, and errors too: the bufferevent's own write path
-	 * retries, and reports a dead peer through on_event. */
-	if (evbuffer_get_length(out))
-		bufferevent_enable(c->bev, EV_WRITE);
+	 * retries, and reports a dead peer through on_event.  If even that
+	 * cannot be set up, the replies would never leave: give up on c. */
+	if (evbuffer_get_length(out) && bufferevent_enable(c->bev, EV_WRITE) < 0) {
+		vmd_log(VM_LOG_ERR, "connection %llu: cannot wait for writability, closing",
+			(unsigned long long)c->id);
+		return false;
+	}
+	return true;
+}
+
+/* The connection is done for but has replies to flush: give the peer the
+ * stall timeout to take them, then close anyway. */
+static void set_closing_timeout(struct conn *c)
+{
+	struct timeval tv;
+	unsigned ms = c->d->opt.stall_timeout_ms ? c->d->opt.stall_timeout_ms : 10000;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
 }
 
 /* Handle whole frames from the input; returns false if c was freed. */
@@ -160,13 +197,17 @@ static bool process_input(struct conn *c)
 		pause_if_backlogged(c);
 	}
 	set_stall_timer(c, !c->closing && evbuffer_get_length(in) > 0, progressed);
-	flush_output(c);
+	if (!flush_output(c)) {
+		conn_close(c);
+		return false;
+	}
 	if (c->closing) {
 		bufferevent_disable(c->bev, EV_READ);
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 			conn_close(c);
 			return false;
 		}
+		set_closing_timeout(c);
 	}
 	return true;
 }
@@ -197,7 +238,12 @@ static void on_write(struct bufferevent *bev, void *arg)
 		bufferevent_disable(bev, EV_WRITE);
 	if (c->read_paused && evbuffer_get_length(out) <= c->d->opt.output_limit / 2) {
 		c->read_paused = false;
-		bufferevent_enable(bev, EV_READ);
+		if (bufferevent_enable(bev, EV_READ) < 0) {
+			vmd_log(VM_LOG_ERR, "connection %llu: cannot resume reading, closing",
+				(unsigned long long)c->id);
+			conn_close(c);
+			return;
+		}
 		process_input(c);
 	}
 }
@@ -207,7 +253,10 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT)
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_WRITING))
+		vmd_log(VM_LOG_INFO, "connection %llu (uid %u pid %u) took no replies for %u ms, closed",
+			(unsigned long long)c->id, c->uid, c->pid, c->d->opt.stall_timeout_ms);
+	else if (what & BEV_EVENT_TIMEOUT)
 		vmd_log(VM_LOG_INFO, "connection %llu (uid %u pid %u) idle, closed",
 			(unsigned long long)c->id, c->uid, c->pid);
 	else if (what & BEV_EVENT_ERROR)
@@ -255,37 +304,19 @@ static void reject(evutil_socket_t fd)
 	close(fd);
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-		      int socklen, void *arg)
+struct conn *conn_new(struct daemon *d, int fd, uint32_t uid, uint32_t pid)
 {
-	struct daemon *d = arg;
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
-	struct conn *c;
+	struct conn *c = calloc(1, sizeof(*c));
 
-	(void)l;
-	(void)sa;
-	(void)socklen;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
-		vmd_log(VM_LOG_WARNING, "SO_PEERCRED failed, refusing connection: %s", strerror(errno));
-		close(fd);
-		return;
-	}
-	if (d->nr_conns >= d->opt.max_clients) {
-		vmd_log(VM_LOG_WARNING, "refusing uid %u pid %d: %u clients already", cred.uid, cred.pid,
-			d->nr_conns);
-		reject(fd);
-		return;
-	}
-	c = calloc(1, sizeof(*c));
 	if (!c) {
-		close(fd);
-		return;
+		if (fd >= 0)
+			close(fd);
+		return NULL;
 	}
 	c->d = d;
 	c->id = ++d->next_conn_id;
-	c->uid = cred.uid;
-	c->pid = (uint32_t)cred.pid;
+	c->uid = uid;
+	c->pid = pid;
 	vmd_arena_init(&c->arena, 4 * (size_t)VMD_MAX_FRAME);
 	c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->resume_ev = event_new(d->base, -1, 0, on_resume, c);
@@ -297,31 +328,88 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	d->nr_conns++;
 	d->nr_connections++;
 	if (!c->bev || !c->resume_ev || !c->stall_ev) {
-		if (!c->bev)
+		if (!c->bev && fd >= 0)
 			close(fd);
-		vmd_log(VM_LOG_ERR, "out of memory accepting a connection");
 		conn_close(c);
-		return;
+		return NULL;
 	}
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	return c;
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int socklen, void *arg)
+{
+	struct daemon *d = arg;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct conn *c;
+
+	(void)l;
+	(void)sa;
+	(void)socklen;
+	d->accept_failing = false;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+		vmd_log(VM_LOG_WARNING, "SO_PEERCRED failed, refusing connection: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	/* The listener stays enabled at the limit, so a client over it hears
+	 * why at once instead of waiting in the backlog. */
+	if (d->nr_conns >= d->opt.max_clients) {
+		vmd_log(VM_LOG_WARNING, "refusing uid %u pid %d: %u clients already", cred.uid, cred.pid,
+			d->nr_conns);
+		reject(fd);
+		return;
+	}
+	c = conn_new(d, fd, cred.uid, (uint32_t)cred.pid);
+	if (!c) {
+		vmd_log(VM_LOG_ERR, "out of memory accepting a connection from uid %u pid %d",
+			cred.uid, cred.pid);
+		return;
+	}
 	apply_idle_timeout(c);
 	/* bufferevent_socket_new enables EV_WRITE; flush_output decides. */
 	bufferevent_disable(c->bev, EV_WRITE);
-	bufferevent_enable(c->bev, EV_READ);
+	if (bufferevent_enable(c->bev, EV_READ) < 0) {
+		vmd_log(VM_LOG_ERR, "out of memory accepting a connection from uid %u pid %d",
+			cred.uid, cred.pid);
+		conn_close(c);
+		return;
+	}
 	vmd_log(VM_LOG_DEBUG, "connection %llu from uid %u pid %u", (unsigned long long)c->id, c->uid,
 		c->pid);
-	if (d->nr_conns >= d->opt.max_clients)
-		evconnlistener_disable(d->listener);
+}
+
+static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (d->listener)
+		listener_resume(d);
 }
 
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
+	struct daemon *d = arg;
 	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { 0, ACCEPT_RETRY_MS * 1000 };
 
-	(void)l;
-	(void)arg;
-	/* EMFILE and friends: log and keep listening; the loop retries. */
-	vmd_log(VM_LOG_WARNING, "accept failed: %s", strerror(err));
+	/* Out of descriptors or memory: the pending connection stays in the
+	 * backlog and the listener stays readable, so retrying at once would
+	 * spin.  Pause accepting for a moment (a closing connection resumes it
+	 * sooner), and say so once per episode. */
+	if (!d->accept_failing)
+		vmd_log(VM_LOG_WARNING, "accept failed: %s; retrying every %d ms", strerror(err),
+			ACCEPT_RETRY_MS);
+	d->accept_failing = true;
+	evconnlistener_disable(l);
+	if (evtimer_add(d->accept_retry_ev, &tv) < 0) {
+		vmd_log(VM_LOG_ERR, "cannot arm the accept retry timer; accepting at once");
+		evconnlistener_enable(l);
+	}
 }
 
 /* ---- the listening socket ----------------------------------------------------------- */
@@ -388,6 +476,13 @@ static int bind_socket(struct daemon *d, evutil_socket_t *ret_fd)
 	if (listen(fd, SOMAXCONN) < 0)
 		goto fail;
 	d->bound_path = strdup(path);
+	if (!d->bound_path) {
+		/* Without the path we could not unlink the socket at exit. */
+		unlink(path);
+		close(fd);
+		vmd_log(VM_LOG_ERR, "cannot listen on %s: out of memory", path);
+		return -ENOMEM;
+	}
 	*ret_fd = fd;
 	vmd_log(VM_LOG_INFO, "listening on %s", path);
 	return 0;
@@ -422,12 +517,20 @@ int daemon_listen(struct daemon *d)
 		if (r < 0)
 			return r;
 	}
-	d->listener = evconnlistener_new(d->base, on_accept, d, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	/* Created disabled and enabled by hand: evconnlistener_new() would
+	 * ignore a failure to enable, leaving a daemon that never accepts. */
+	d->listener = evconnlistener_new(d->base, on_accept, d,
+					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DISABLED, -1, fd);
 	if (!d->listener) {
 		close(fd);
+		vmd_log(VM_LOG_ERR, "cannot listen: out of memory");
 		return -ENOMEM;
 	}
 	evconnlistener_set_error_cb(d->listener, on_accept_error);
+	if (evconnlistener_enable(d->listener) < 0) {
+		vmd_log(VM_LOG_ERR, "cannot listen: out of memory");
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -497,15 +600,17 @@ int daemon_loop_init(struct daemon *d)
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
 	d->sig_pipe = evsignal_new(d->base, SIGPIPE, on_ignore, d);
 	d->status_ev = event_new(d->base, -1, EV_PERSIST, on_status, d);
-	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->sig_pipe || !d->status_ev)
+	d->accept_retry_ev = evtimer_new(d->base, on_accept_retry, d);
+	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->sig_pipe || !d->status_ev ||
+	    !d->accept_retry_ev)
 		return -ENOMEM;
-	evsignal_add(d->sig_term, NULL);
-	evsignal_add(d->sig_int, NULL);
-	evsignal_add(d->sig_hup, NULL);
-	evsignal_add(d->sig_pipe, NULL);
 	tv.tv_sec = 1;
 	tv.tv_usec = 0;
-	event_add(d->status_ev, &tv);
+	/* A signal left to its default action would kill us uncleanly. */
+	if (evsignal_add(d->sig_term, NULL) < 0 || evsignal_add(d->sig_int, NULL) < 0 ||
+	    evsignal_add(d->sig_hup, NULL) < 0 || evsignal_add(d->sig_pipe, NULL) < 0 ||
+	    event_add(d->status_ev, &tv) < 0)
+		return -ENOMEM;
 
 	d->watchdog_usec = notify_watchdog_usec();
 	if (d->watchdog_usec) {
@@ -515,7 +620,8 @@ int daemon_loop_init(struct daemon *d)
 			return -ENOMEM;
 		tv.tv_sec = (time_t)(d->watchdog_usec / 2 / 1000000);
 		tv.tv_usec = (suseconds_t)(d->watchdog_usec / 2 % 1000000);
-		event_add(d->watchdog_ev, &tv);
+		if (event_add(d->watchdog_ev, &tv) < 0)
+			return -ENOMEM;
 		notify_watchdog();
 	}
 	return 0;
@@ -545,6 +651,8 @@ void daemon_loop_done(struct daemon *d)
 		event_free(d->watchdog_ev);
 	if (d->status_ev)
 		event_free(d->status_ev);
+	if (d->accept_retry_ev)
+		event_free(d->accept_retry_ev);
 	if (d->base)
 		event_base_free(d->base);
 	d->base = NULL;

@@ -131,6 +131,8 @@ struct daemon {
 	struct evconnlistener *listener;
 	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
 	struct event *watchdog_ev, *status_ev;
+	struct event *accept_retry_ev; /* re-enables the listener after EMFILE */
+	bool accept_failing;       /* accept() is failing: backing off */
 	uint64_t watchdog_usec;
 	char *bound_path;          /* a socket we created and must unlink */
 	struct conn *conns;
@@ -144,6 +146,9 @@ struct daemon {
 };
 
 /* loop.c */
+/* A connection for fd (-1: none, for tests) from uid/pid, linked into d;
+ * callbacks set, nothing enabled.  NULL if out of memory (fd is closed). */
+struct conn *conn_new(struct daemon *d, int fd, uint32_t uid, uint32_t pid);
 int daemon_listen(struct daemon *d);
 int daemon_loop_init(struct daemon *d);
 void daemon_loop_done(struct daemon *d);
