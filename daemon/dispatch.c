@@ -178,11 +178,13 @@ static int do_alloc(struct ctx *x, const Vmallocd__V1__AllocRequest *a,
 	if (a->size && a->size <= UINT64_MAX - (VM_PAGE_SIZE - 1)) {
 		pages = PAGE_ALIGN(a->size) >> VM_PAGE_SHIFT;
 		r = account_charge(&x->d->acct, uid, pages, options_quota(&x->d->opt, uid));
-		if (r < 0)
+		if (r == -EDQUOT)
 			return fail(x, r, "alloc %llu bytes: quota of uid %u is %llu pages, %llu in use",
 				    (unsigned long long)a->size, uid,
 				    (unsigned long long)options_quota(&x->d->opt, uid),
 				    (unsigned long long)account_pages(&x->d->acct, uid));
+		if (r < 0)
+			return fail(x, r, "alloc %llu bytes: accounting", (unsigned long long)a->size);
 	}
 	set_current(x, a->caller);
 	vm_set_current_flags(e, a->scoped ? VM_SCOPED : 0);
@@ -278,8 +280,8 @@ static int do_realloc(struct ctx *x, const Vmallocd__V1__ReallocRequest *q,
 		delta = new_pages - info.nr_pages;
 	quota = options_quota(&x->d->opt, owner);
 	if (delta && (r = account_charge(&x->d->acct, owner, delta, quota)) < 0)
-		return fail(x, r, "realloc to %llu bytes: over the quota of uid %u",
-			    (unsigned long long)q->size, owner);
+		return fail(x, r, "realloc to %llu bytes: %s of uid %u", (unsigned long long)q->size,
+			    r == -EDQUOT ? "over the quota" : "accounting", owner);
 	/* The new area keeps the old one's owner and scope. */
 	if (found)
 		vm_set_current(x->e, info.uid, info.pid, info.cookie,
@@ -358,7 +360,8 @@ static int do_alloc_pages(struct ctx *x, const Vmallocd__V1__AllocPagesRequest *
 	n = 1ull << q->order;
 	r = account_charge(&x->d->acct, uid, n, options_quota(&x->d->opt, uid));
 	if (r < 0)
-		return fail(x, r, "alloc_pages order %u: over the quota of uid %u", q->order, uid);
+		return fail(x, r, "alloc_pages order %u: %s of uid %u", q->order,
+			    r == -EDQUOT ? "over the quota" : "accounting", uid);
 	r = vm_alloc_pages(x->e, q->gfp, q->order, q->node, &pfn);
 	if (r < 0) {
 		account_uncharge(&x->d->acct, uid, n);
@@ -794,39 +797,43 @@ static void fill_stats(struct ctx *x, Vmallocd__V1__Stats *st)
 
 static int stats_text(const Vmallocd__V1__Stats *st, char **text)
 {
-	char *t = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&t, &len);
+	/* Bounded: a fixed number of lines of bounded numbers. */
+	const size_t cap = 2048;
+	char *t = malloc(cap);
+	int n;
 
-	if (!f)
+	if (!t)
 		return -ENOMEM;
-	fprintf(f, "layout:              %s\nnodes:               %u\n", st->layout, st->nr_nodes);
-	fprintf(f, "total_pages:         %llu\nfree_pages:          %llu\n",
-		(unsigned long long)st->total_pages, (unsigned long long)st->free_pages);
-	fprintf(f, "vmalloc_pages:       %llu\nvmap_pages:          %llu\n",
-		(unsigned long long)st->vmalloc_pages, (unsigned long long)st->vmap_pages);
-	fprintf(f, "alloc_pages_pages:   %llu\npagetable_pages:     %llu\n",
-		(unsigned long long)st->alloc_pages_pages, (unsigned long long)st->pagetable_pages);
-	fprintf(f, "areas:               %llu\nlazy_areas:          %llu\n",
-		(unsigned long long)st->nr_areas, (unsigned long long)st->nr_lazy_areas);
-	fprintf(f, "lazy_pages:          %llu\nlazy_max_pages:      %llu\n",
-		(unsigned long long)st->lazy_pages, (unsigned long long)st->lazy_max_pages);
-	fprintf(f, "purges:              %llu\ntlb_flushes:         %llu\n",
-		(unsigned long long)st->nr_purges, (unsigned long long)st->nr_tlb_flushes);
-	fprintf(f, "alloc_failures:      %llu\nlargest_free_kva:    %llu\n",
-		(unsigned long long)st->nr_alloc_failures, (unsigned long long)st->largest_free_kva);
-	fprintf(f, "vmalloc_range:       0x%016llx-0x%016llx\n",
-		(unsigned long long)st->vmalloc_start, (unsigned long long)st->vmalloc_end);
-	fprintf(f, "clients:             %u\nconnections_total:   %llu\n", st->clients,
-		(unsigned long long)st->connections_total);
-	fprintf(f, "requests:            %llu\nerrors:              %llu\n",
-		(unsigned long long)st->requests, (unsigned long long)st->errors);
-	fprintf(f, "uptime_ms:           %llu\n", (unsigned long long)st->uptime_ms);
-	fprintf(f, "your_pages:          %llu\nyour_quota_pages:    %llu\n",
-		(unsigned long long)st->your_pages, (unsigned long long)st->your_quota);
-	if (fclose(f) != 0) {
+	n = snprintf(t, cap,
+		     "layout:              %s\nnodes:               %u\n"
+		     "total_pages:         %llu\nfree_pages:          %llu\n"
+		     "vmalloc_pages:       %llu\nvmap_pages:          %llu\n"
+		     "alloc_pages_pages:   %llu\npagetable_pages:     %llu\n"
+		     "areas:               %llu\nlazy_areas:          %llu\n"
+		     "lazy_pages:          %llu\nlazy_max_pages:      %llu\n"
+		     "purges:              %llu\ntlb_flushes:         %llu\n"
+		     "alloc_failures:      %llu\nlargest_free_kva:    %llu\n"
+		     "vmalloc_range:       0x%016llx-0x%016llx\n"
+		     "clients:             %u\nconnections_total:   %llu\n"
+		     "requests:            %llu\nerrors:              %llu\n"
+		     "uptime_ms:           %llu\n"
+		     "your_pages:          %llu\nyour_quota_pages:    %llu\n",
+		     st->layout, st->nr_nodes,
+		     (unsigned long long)st->total_pages, (unsigned long long)st->free_pages,
+		     (unsigned long long)st->vmalloc_pages, (unsigned long long)st->vmap_pages,
+		     (unsigned long long)st->alloc_pages_pages, (unsigned long long)st->pagetable_pages,
+		     (unsigned long long)st->nr_areas, (unsigned long long)st->nr_lazy_areas,
+		     (unsigned long long)st->lazy_pages, (unsigned long long)st->lazy_max_pages,
+		     (unsigned long long)st->nr_purges, (unsigned long long)st->nr_tlb_flushes,
+		     (unsigned long long)st->nr_alloc_failures, (unsigned long long)st->largest_free_kva,
+		     (unsigned long long)st->vmalloc_start, (unsigned long long)st->vmalloc_end,
+		     st->clients, (unsigned long long)st->connections_total,
+		     (unsigned long long)st->requests, (unsigned long long)st->errors,
+		     (unsigned long long)st->uptime_ms,
+		     (unsigned long long)st->your_pages, (unsigned long long)st->your_quota);
+	if (n < 0 || (size_t)n >= cap) {
 		free(t);
-		return -ENOMEM;
+		return -EOVERFLOW;
 	}
 	*text = t;
 	return 0;
@@ -921,10 +928,14 @@ out:
 
 /* ---- scoped release ------------------------------------------------------------------------ */
 
+#define SCOPED_BATCH 64
+
 struct scoped_list {
 	uint64_t cookie;
 	struct vm_area_info *v;
 	size_t n, cap;
+	bool truncated;            /* more were there than v could take */
+	struct vm_area_info first[SCOPED_BATCH];
 };
 
 static int collect_scoped(void *ctx, const struct vm_area_info *info)
@@ -934,11 +945,16 @@ static int collect_scoped(void *ctx, const struct vm_area_info *info)
 	if (info->cookie != l->cookie || !(info->flags & VM_SCOPED))
 		return 0;
 	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		void *p = realloc(l->v, cap * sizeof(*l->v));
+		size_t cap = l->cap * 2;
+		struct vm_area_info *p = l->v == l->first ? malloc(cap * sizeof(*p)) :
+			realloc(l->v, cap * sizeof(*p));
 
-		if (!p)
+		if (!p) {
+			l->truncated = true;
 			return 1;
+		}
+		if (l->v == l->first)
+			memcpy(p, l->first, sizeof(l->first));
 		l->v = p;
 		l->cap = cap;
 	}
@@ -949,20 +965,37 @@ static int collect_scoped(void *ctx, const struct vm_area_info *info)
 void dispatch_release_scoped(struct conn *c)
 {
 	struct daemon *d = c->d;
-	struct scoped_list l = { .cookie = c->id };
 	struct account *a = &d->acct;
+	size_t total = 0;
+	bool more = true;
 
 	if (!c->nr_scoped)
 		return;
-	/* Areas first: a scoped vmap may pin scoped blocks. */
-	vm_for_each_area(d->engine, collect_scoped, &l);
-	for (size_t i = 0; i < l.n; i++) {
-		if (l.v[i].flags & VM_ALLOC) {
-			if (vm_vfree(d->engine, l.v[i].addr) == 0)
-				account_uncharge(a, l.v[i].uid, l.v[i].nr_pages);
-		} else {
-			vm_vunmap(d->engine, l.v[i].addr);
+	/* Areas first: a scoped vmap may pin scoped blocks.  The engine cannot
+	 * free while we walk it, so collect, then free.  The list starts on
+	 * the stack; if it cannot grow (out of memory), free what it holds and
+	 * walk again: each pass frees at least SCOPED_BATCH areas, and none of
+	 * them is ever left behind. */
+	while (more) {
+		struct scoped_list l = { .cookie = c->id, .cap = SCOPED_BATCH };
+		size_t freed = 0;
+
+		l.v = l.first;
+		vm_for_each_area(d->engine, collect_scoped, &l);
+		for (size_t i = 0; i < l.n; i++) {
+			if (l.v[i].flags & VM_ALLOC) {
+				if (vm_vfree(d->engine, l.v[i].addr) == 0) {
+					account_uncharge(a, l.v[i].uid, l.v[i].nr_pages);
+					freed++;
+				}
+			} else if (vm_vunmap(d->engine, l.v[i].addr) == 0) {
+				freed++;
+			}
 		}
+		if (l.v != l.first)
+			free(l.v);
+		total += freed;
+		more = l.truncated && freed;
 	}
 	for (size_t i = 0; i < a->cap_blocks; i++) {
 		struct page_block *b = &a->blocks[i];
@@ -974,13 +1007,91 @@ void dispatch_release_scoped(struct conn *c)
 			account_del_block(a, b);
 		}
 	}
-	if (l.n)
+	if (total)
 		vmd_log(VM_LOG_DEBUG, "connection %llu: freed %zu scoped areas",
-			(unsigned long long)c->id, l.n);
-	free(l.v);
+			(unsigned long long)c->id, total);
 }
 
 /* ---- entry ------------------------------------------------------------------------------------ */
+
+/* protobuf-c's unpacker says only "NULL" when it fails; this allocator in
+ * front of the connection's arena tells "out of memory" (the arena's limit
+ * or malloc itself) from "not a Request". */
+struct unpack_alloc {
+	ProtobufCAllocator pb;
+	struct vmd_arena *arena;
+	bool failed;
+};
+
+static void *unpack_alloc(void *ctx, size_t size)
+{
+	struct unpack_alloc *u = ctx;
+	void *p = u->arena->pb.alloc(u->arena->pb.allocator_data, size);
+
+	if (!p)
+		u->failed = true;
+	return p;
+}
+
+static void unpack_free(void *ctx, void *p)
+{
+	struct unpack_alloc *u = ctx;
+
+	u->arena->pb.free(u->arena->pb.allocator_data, p);
+}
+
+static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return true;
+	}
+	return false;
+}
+
+/* Request.id (field 1, the last one wins as in protobuf) from a payload that
+ * could not be unpacked for want of memory, so the error reply still
+ * answers the request it belongs to; 0 if the top level does not scan. */
+static uint64_t peek_id(const uint8_t *p, size_t len)
+{
+	const uint8_t *end = p + len;
+	uint64_t id = 0, tag, v;
+
+	while (p < end) {
+		if (!read_varint(&p, end, &tag))
+			return 0;
+		switch (tag & 7) {
+		case 0:
+			if (!read_varint(&p, end, &v))
+				return 0;
+			if (tag >> 3 == 1)
+				id = v;
+			break;
+		case 1:
+			if (end - p < 8)
+				return 0;
+			p += 8;
+			break;
+		case 2:
+			if (!read_varint(&p, end, &v) || v > (uint64_t)(end - p))
+				return 0;
+			p += v;
+			break;
+		case 5:
+			if (end - p < 4)
+				return 0;
+			p += 4;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return id;
+}
 
 int dispatch_frame(struct conn *c, const uint8_t *payload, size_t len)
 {
@@ -1012,7 +1123,20 @@ int dispatch_frame(struct conn *c, const uint8_t *payload, size_t len)
 			fast_req.free = &fast.free;
 		req = &fast_req;
 	} else {
-		req = vmallocd__v1__request__unpack(&c->arena.pb, len, payload);
+		struct unpack_alloc ua = {
+			.pb = { .alloc = unpack_alloc, .free = unpack_free },
+			.arena = &c->arena,
+		};
+
+		ua.pb.allocator_data = &ua;
+		req = vmallocd__v1__request__unpack(&ua.pb, len, payload);
+		if (!req && ua.failed) {
+			/* A valid request may need more than the arena may hold
+			 * (an absurd repeated field) or than malloc gives. */
+			reply_error(c, peek_id(payload, len), -ENOMEM,
+				    "request of %zu bytes: out of memory decoding it", len);
+			return 0;
+		}
 	}
 	if (!req) {
 		reply_error(c, 0, -EBADMSG, "malformed request: %zu bytes that do not parse as a Request",
