@@ -19,6 +19,7 @@
 
 #include <json-c/json.h>
 
+#include "test_vmalloc.h"
 #include "vmclient.h"
 #include "vmcore.h"
 
@@ -1249,6 +1250,328 @@ static int cmd_hello(const struct cmd *cmd, int argc, char **argv)
 }
 
 /* ---------------------------------------------------------------------------
+ * test-vmalloc: the kernel's lib/test_vmalloc.c cases (common/test_vmalloc.c)
+ * through the daemon, one connection per worker thread.
+ */
+
+/* The test_vmalloc backend over one connection.  Operations that do not
+ * wait for each other's results (the setup allocations, a touch and the
+ * vfree after it) go out together as one batch. */
+struct tvc {
+	struct vmc_client *c;
+	struct vmc_batch *batch;
+	int *st;
+	size_t st_cap;
+};
+
+#define TVC_CHUNK 4096u   /* requests per batch run */
+
+static int tvc_status(struct tvc *t, size_t n)
+{
+	if (n > t->st_cap) {
+		int *p = realloc(t->st, n * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		t->st = p;
+		t->st_cap = n;
+	}
+	return 0;
+}
+
+/* Run the queued batch; the transport's error, else the first request's. */
+static int tvc_run(struct tvc *t)
+{
+	size_t n = vmc_batch_size(t->batch);
+	int r = vmc_batch_run(t->batch);
+
+	vmc_batch_clear(t->batch);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (t->st[i] < 0)
+			r = t->st[i];
+	return r;
+}
+
+static int tvc_vmalloc(void *ctx, uint64_t size, uint64_t *ret_addr)
+{
+	return vmc_vmalloc(((struct tvc *)ctx)->c, size, ret_addr);
+}
+
+static int tvc_vmalloc_node_range(void *ctx, uint64_t size, uint64_t align, gfp_t gfp, int node,
+				  uint64_t *ret_addr)
+{
+	struct vmc_alloc_opts o = { .align = align, .gfp = gfp, .node = node };
+
+	return vmc_vmalloc_node_range(((struct tvc *)ctx)->c, size, &o, ret_addr);
+}
+
+static int tvc_vfree(void *ctx, uint64_t addr)
+{
+	return vmc_vfree(((struct tvc *)ctx)->c, addr);
+}
+
+static int tvc_alloc_page(void *ctx, uint64_t *ret_pfn)
+{
+	return vmc_alloc_pages(((struct tvc *)ctx)->c, GFP_KERNEL, 0, VMC_NO_NODE, ret_pfn);
+}
+
+static int tvc_free_page(void *ctx, uint64_t pfn)
+{
+	return vmc_free_pages(((struct tvc *)ctx)->c, pfn, 0);
+}
+
+static int tvc_vmap(void *ctx, const uint64_t *pfns, uint64_t n, uint64_t *ret_addr)
+{
+	return vmc_vmap(((struct tvc *)ctx)->c, pfns, n, 0, 0, ret_addr);
+}
+
+static int tvc_vunmap(void *ctx, uint64_t addr)
+{
+	return vmc_vunmap(((struct tvc *)ctx)->c, addr);
+}
+
+static int tvc_touch(void *ctx, uint64_t addr, uint8_t val)
+{
+	return vmc_write(((struct tvc *)ctx)->c, addr, &val, 1);
+}
+
+static int tvc_vmalloc_bulk(void *ctx, const uint64_t *sizes, uint64_t size, uint64_t n,
+			    uint64_t *addrs)
+{
+	struct tvc *t = ctx;
+	int rv = 0, r;
+
+	for (uint64_t i = 0; i < n; i += TVC_CHUNK) {
+		uint64_t k = n - i < TVC_CHUNK ? n - i : TVC_CHUNK;
+
+		r = tvc_status(t, k);
+		for (uint64_t j = 0; r == 0 && j < k; j++) {
+			addrs[i + j] = 0;
+			r = vmc_batch_vmalloc(t->batch, sizes ? sizes[i + j] : size, &addrs[i + j],
+					      &t->st[j]);
+		}
+		if (r == 0)
+			r = tvc_run(t);
+		vmc_batch_clear(t->batch);
+		if (r < 0 && rv == 0)
+			rv = r;
+	}
+	return rv;
+}
+
+static int tvc_vfree_bulk(void *ctx, const uint64_t *addrs, uint64_t n)
+{
+	struct tvc *t = ctx;
+	int rv = 0, r;
+
+	for (uint64_t i = 0; i < n; i += TVC_CHUNK) {
+		uint64_t k = n - i < TVC_CHUNK ? n - i : TVC_CHUNK;
+		size_t q = 0;
+
+		r = tvc_status(t, k);
+		for (uint64_t j = 0; r == 0 && j < k; j++)
+			if (addrs[i + j])
+				r = vmc_batch_vfree(t->batch, addrs[i + j], &t->st[q++]);
+		if (r == 0 && q)
+			r = tvc_run(t);
+		vmc_batch_clear(t->batch);
+		if (r < 0 && rv == 0)
+			rv = r;
+	}
+	return rv;
+}
+
+static int tvc_touch_vfree(void *ctx, const uint64_t *addrs, const uint8_t *vals, unsigned n)
+{
+	struct tvc *t = ctx;
+	int r = tvc_status(t, 2 * (size_t)n);
+
+	for (unsigned i = 0; r == 0 && i < n; i++)
+		r = vmc_batch_write(t->batch, addrs[i], &vals[i], 1, &t->st[i]);
+	for (unsigned i = 0; r == 0 && i < n; i++)
+		r = vmc_batch_vfree(t->batch, addrs[i], &t->st[n + i]);
+	if (r == 0)
+		return tvc_run(t);
+	vmc_batch_clear(t->batch);
+	return r;
+}
+
+static int tvc_open(struct tvc *t, struct tv_backend *b)
+{
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	r = vmc_connect(arg_socket, &t->c);
+	if (r < 0)
+		return r;
+	vmc_set_timeout(t->c, arg_timeout_ms);
+	vmc_set_caller(t->c, "test_vmalloc");
+	/* Whatever an interrupted run leaves is freed with the connection. */
+	vmc_set_scoped(t->c, true);
+	r = vmc_batch_new(t->c, &t->batch);
+	if (r == 0)
+		r = tvc_status(t, 16);
+	if (r == 0)
+		r = vmc_hello(t->c, NULL);   /* fail at connect, not in a case */
+	*b = (struct tv_backend){
+		.ctx = t,
+		.vmalloc = tvc_vmalloc,
+		.vmalloc_node_range = tvc_vmalloc_node_range,
+		.vfree = tvc_vfree,
+		.alloc_page = tvc_alloc_page,
+		.free_page = tvc_free_page,
+		.vmap = tvc_vmap,
+		.vunmap = tvc_vunmap,
+		.touch = tvc_touch,
+		.vmalloc_bulk = tvc_vmalloc_bulk,
+		.vfree_bulk = tvc_vfree_bulk,
+		.touch_vfree = tvc_touch_vfree,
+	};
+	return r;
+}
+
+static void tvc_close(struct tvc *t)
+{
+	vmc_batch_free(t->batch);
+	vmc_close(t->c);
+	free(t->st);
+	memset(t, 0, sizeof(*t));
+}
+
+static json_object *tv_result_json(const struct tv_result *r, const struct tv_params *p)
+{
+	json_object *o = json_object_new_object();
+
+	jput(o, "test", json_object_new_string(r->name));
+	jput(o, "passed", json_object_new_uint64(r->passed));
+	jput(o, "failed", json_object_new_uint64(r->failed));
+	jput(o, "repeat", json_object_new_uint64(p->test_repeat_count ? p->test_repeat_count : 1));
+	jput(o, "loops", json_object_new_uint64(p->test_loop_count ? p->test_loop_count : 1));
+	jput(o, "avg_usec", json_object_new_uint64(r->avg_usec));
+	jput(o, "avg_nsec", json_object_new_double(r->avg_nsec));
+	jput(o, "expected_to_fail", json_object_new_boolean(r->xfail));
+	if (r->first_error)
+		jput(o, "first_error", json_object_new_string(vmc_strerror(r->first_error)));
+	return o;
+}
+
+static int cmd_test_vmalloc(const struct cmd *cmd, int argc, char **argv)
+{
+	char *pos[64];
+	struct tv_params p;
+	const char *mode = NULL;
+	struct tv_worker *w = NULL;
+	struct tvc *conns = NULL;
+	struct tv_backend *be = NULL;
+	const struct tv_backend **bp = NULL;
+	unsigned nthr, opened = 0, unexpected = 0;
+	int np, r = 0, rc = 0;
+
+	np = positional(cmd, argc, argv, common_only, NULL, NULL, pos, 0, 64);
+	tv_params_init(&p);
+	for (int i = 0; i < np; i++) {
+		if (!strchr(pos[i], '=')) {
+			if (!tv_mode_params(pos[i]))
+				return usage_err(cmd, "unknown mode '%s' (performance, smoke or stress)",
+						 pos[i]);
+			if (i > 0)
+				return usage_err(cmd, "the mode '%s' must come first", pos[i]);
+			tv_params_mode(&p, pos[i]);
+			mode = pos[i];
+		} else if (tv_params_set(&p, pos[i]) < 0) {
+			return usage_err(cmd, "invalid parameter '%s'", pos[i]);
+		}
+	}
+	nthr = p.nr_threads ? p.nr_threads : 1;
+	w = calloc(nthr, sizeof(*w));
+	conns = calloc(nthr, sizeof(*conns));
+	be = calloc(nthr, sizeof(*be));
+	bp = calloc(nthr, sizeof(*bp));
+	if (!w || !conns || !be || !bp) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* Every worker's connection first, as the kernel creates every kthread
+	 * before releasing them. */
+	for (; opened < nthr; opened++) {
+		r = tvc_open(&conns[opened], &be[opened]);
+		bp[opened] = &be[opened];
+		if (r < 0) {
+			g_client = conns[opened].c;   /* for fail()'s daemon message */
+			rc = fail(cmd->name, "connect", r);
+			g_client = NULL;
+			opened++;
+			goto out;
+		}
+	}
+	if (!arg_json)
+		printf("test_vmalloc: mode=%s nr_threads=%u test_loop_count=%" PRIu64
+		       " test_repeat_count=%u run_test_mask=%" PRIu32 " sequential_test_order=%d"
+		       " nr_pages=%" PRIu64 "\n", mode ? mode : "manual", p.nr_threads,
+		       p.test_loop_count, p.test_repeat_count, p.run_test_mask,
+		       p.sequential_test_order, p.nr_pages);
+	fflush(stdout);
+	r = tv_run_workers(bp, &p, w);
+	if (r < 0) {
+		rc = fail(cmd->name, "threads", r);
+		goto out;
+	}
+	for (unsigned i = 0; i < nthr; i++)
+		unexpected += tv_unexpected_failures(w[i].results);
+	if (arg_json) {
+		json_object *o = json_object_new_object(), *ws = json_object_new_array();
+
+		jput(o, "mode", mode ? json_object_new_string(mode) : NULL);
+		jput(o, "nr_threads", json_object_new_uint64(nthr));
+		jput(o, "test_loop_count", json_object_new_uint64(p.test_loop_count));
+		jput(o, "test_repeat_count", json_object_new_uint64(p.test_repeat_count));
+		jput(o, "run_test_mask", json_object_new_uint64(p.run_test_mask));
+		jput(o, "sequential_test_order", json_object_new_boolean(p.sequential_test_order));
+		jput(o, "nr_pages", json_object_new_uint64(p.nr_pages));
+		for (unsigned i = 0; i < nthr; i++) {
+			json_object *wo = json_object_new_object(), *cs = json_object_new_array();
+
+			for (unsigned c = 0; c < TV_NR_CASES; c++)
+				if (w[i].results[c].ran)
+					json_object_array_add(cs, tv_result_json(&w[i].results[c], &p));
+			jput(wo, "worker", json_object_new_uint64(i));
+			jput(wo, "usec", json_object_new_uint64(w[i].elapsed_ns / 1000));
+			jput(wo, "tests", cs);
+			json_object_array_add(ws, wo);
+		}
+		jput(o, "workers", ws);
+		jput(o, "unexpected_failures", json_object_new_uint64(unexpected));
+		jprint(o);
+	} else {
+		/* As the kernel prints them: each worker's Summary lines, then
+		 * its total (in microseconds here: the kernel's is in cycles). */
+		for (unsigned i = 0; i < nthr; i++) {
+			tv_print_summary(stdout, &p, w[i].results);
+			printf("All test took worker%u=%" PRIu64 " usec\n", i,
+			       w[i].elapsed_ns / 1000);
+		}
+		for (unsigned i = 0; i < nthr; i++)
+			for (unsigned c = 0; c < TV_NR_CASES; c++)
+				if (w[i].results[c].failed && !w[i].results[c].xfail)
+					fprintf(stderr, "vmctl: test-vmalloc: worker%u: %s failed %u "
+						"time(s), first: %s\n", i, w[i].results[c].name,
+						w[i].results[c].failed,
+						vmc_strerror(w[i].results[c].first_error));
+	}
+	rc = unexpected ? 1 : 0;
+out:
+	if (r == -ENOMEM && !rc)
+		rc = fail(cmd->name, NULL, r);
+	for (unsigned i = 0; i < opened; i++)
+		tvc_close(&conns[i]);
+	free(w);
+	free(conns);
+	free(be);
+	free(bp);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------
  * Dispatch
  */
 
@@ -1290,6 +1613,25 @@ static const struct cmd cmds[] = {
 	{ "phys-write", cmd_write, "PFN OFFSET", "write stdin to frames from alloc-pages", NULL },
 	{ "hello", cmd_hello, "", "the daemon's version, limits and the identity it sees", NULL },
 	{ "ping", cmd_hello, "[--count N]", "round trips to the daemon, timed", NULL },
+	{ "test-vmalloc", cmd_test_vmalloc, "[performance|smoke|stress] [KEY=VALUE...]",
+	  "the kernel's test_vmalloc cases through the daemon; its Summary lines",
+	  "  Modes, as tools/testing/selftests/mm/test_vmalloc.sh sets them:\n"
+	  "    performance   sequential_test_order=1 test_repeat_count=3\n"
+	  "    smoke         test_loop_count=10000 test_repeat_count=10\n"
+	  "    stress        nr_threads=NUM_CPUS test_repeat_count=20\n"
+	  "  Parameters (lib/test_vmalloc.c's, applied after the mode):\n"
+	  "    run_test_mask=N        cases by bit (default: all): 1 fix_size, 2 full_fit,\n"
+	  "                           4 long_busy_list, 8 random_size, 16 fix_align,\n"
+	  "                           32 random_size_align, 64 align_shift, 1024 vm_map_ram\n"
+	  "    nr_threads=N           workers, each a thread with its own connection (1)\n"
+	  "    test_loop_count=N      loops per run of a case (1000000)\n"
+	  "    test_repeat_count=N    runs of each case (1)\n"
+	  "    nr_pages=N             pages of fix_size and vm_map_ram (1)\n"
+	  "    sequential_test_order=0|1  table order instead of shuffled (0)\n"
+	  "    seed=N, nr_cpus=N      the random stream; full_fit's CPU count\n"
+	  "  Prints \"Summary: TEST passed: N failed: N repeat: N loops: N avg: N usec\"\n"
+	  "  per case and worker, avg being one whole run of the case.  Exit status 1\n"
+	  "  if a case failed, except align_shift_alloc_test, which fails by design.\n" },
 };
 
 static void usage(FILE *f)
