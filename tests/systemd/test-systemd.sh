@@ -315,6 +315,11 @@ is_prop vmallocd.service SubState running || fail "vmallocd.service is not runni
 [ "$(prop vmallocd.service TriggeredBy)" = vmallocd.socket ] || fail "not triggered by vmallocd.socket"
 MAINPID=$(prop vmallocd.service MainPID)
 [ "$(ns stat -c %u /proc/"$MAINPID")" = "$VMALLOC_UID" ] || fail "vmallocd does not run as vmalloc"
+# The daemon raises its open-files limit to the hard one, for max_clients:
+# the unit's system call filter must let it.
+nofile=$(ns cat /proc/"$MAINPID"/limits | sed -n 's/^Max open files *\([0-9]*\) *\([0-9]*\).*/\1 \2/p')
+[ "${nofile% *}" = "${nofile#* }" ] || fail "open files soft/hard limit: $nofile"
+echo "vmallocd runs as vmalloc (uid $VMALLOC_UID), open files soft/hard: $nofile"
 
 # A client in the vmalloc group: allocate, write, read back, free.
 addr=$(ns_as vmtest-member "${VMCTL[@]}" alloc 8M) || fail "vmctl alloc as a member failed"
