@@ -320,6 +320,13 @@ static int do_vmap(struct ctx *x, const Vmallocd__V1__VmapRequest *q, Vmallocd__
 		if (!may_touch(x->c, b->uid))
 			return fail(x, -EPERM, "vmap: pfn 0x%llx belongs to uid %u",
 				    (unsigned long long)q->pfns[i], b->uid);
+		/* A scoped block is freed when its connection closes, after
+		 * that connection's scoped areas: only those may map it, or
+		 * the block could not go (-EBUSY) and would outlive its scope. */
+		if (b->scoped && (!q->scoped || b->cookie != x->c->id))
+			return fail(x, -EINVAL, "vmap: pfn 0x%llx is in a scoped block: only a scoped "
+				    "vmap on its own connection may map it",
+				    (unsigned long long)q->pfns[i]);
 	}
 	set_current(x, q->caller);
 	vm_set_current_flags(x->e, q->scoped ? VM_SCOPED : 0);
