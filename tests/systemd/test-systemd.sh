@@ -43,7 +43,9 @@ grep -qw overlay /proc/filesystems || skip "the kernel has no overlayfs"
 grep -qw cgroup2 /proc/filesystems || skip "the kernel has no cgroup2"
 unshare --pid --fork --mount --uts --ipc --net --cgroup true 2>/dev/null ||
 	skip "this machine does not allow PID/mount/cgroup namespaces"
-CG2_MNT=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+# The file system type follows the "-" that ends the optional fields.
+CG2_MNT=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' \
+	/proc/self/mountinfo)
 [ -n "$CG2_MNT" ] || skip "no cgroup2 hierarchy is mounted"
 
 # ---- state, and the cleanup that runs however the test ends -----------------
