@@ -2,6 +2,9 @@
  *
  * usage: vmbench [--reps N] [--loops N] [--quick] [--memory SIZE] [--busy N]
  *                [SECTION...] [key=value...]
+ *   host            vm_vmalloc + a vm_vwrite per page + vm_vfree against the
+ *                   host's mmap + a store per page + munmap, at 1, 100 and
+ *                   1024 pages, and the ratio
  *   pair            1-page vm_vmalloc + vm_vfree, ns per pair (--memory and
  *                   --busy set its machine and busy areas: for profiling)
  *   long_busy_list  15000 busy 1-page areas, then vmalloc(100 pages) +
@@ -26,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -102,7 +106,7 @@ static void print_target(const char *what, double value, const char *cmp, double
 {
 	bool met = strcmp(cmp, "<=") == 0 ? value <= target : value >= target;
 
-	printf("  TARGET %-34s %.2f %s %s %.2f %s: %s\n", what, value, unit, cmp, target, unit,
+	printf("  TARGET %s %.3f %s %s %.3f %s: %s\n", what, value, unit, cmp, target, unit,
 	       met ? "MET" : "MISSED");
 }
 
@@ -301,6 +305,93 @@ static void bench_busy_scaling(const struct opts *o)
 		free_busy(e[k], busy[k], counts[k]);
 		vm_engine_destroy(e[k]);
 	}
+}
+
+/* ---- host ---------------------------------------------------------------------------- */
+
+/* The engine doing what the host kernel does for mmap + touch + munmap:
+ * vmalloc nr pages, store one byte in each page (a vm_vwrite per page, each
+ * a walk of the tables), vfree.  ns per round. */
+static double time_engine_round(struct vm_engine *e, uint64_t nr, uint64_t loops)
+{
+	uint64_t t0 = now_ns(), addr;
+	uint8_t one = 1;
+
+	for (uint64_t i = 0; i < loops; i++) {
+		int r = vm_vmalloc(e, nr * VM_PAGE_SIZE, &addr);
+
+		if (r < 0)
+			die_op("vm_vmalloc", r);
+		for (uint64_t k = 0; k < nr; k++) {
+			r = vm_vwrite(e, addr + k * VM_PAGE_SIZE, &one, 1);
+			if (r < 0)
+				die_op("vm_vwrite", r);
+		}
+		r = vm_vfree(e, addr);
+		if (r < 0)
+			die_op("vm_vfree", r);
+	}
+	return (double)(now_ns() - t0) / (double)loops;
+}
+
+/* The same job by the host: anonymous mmap, a byte stored in each page
+ * (each a page fault), munmap. */
+static double time_host_round(uint64_t nr, uint64_t loops)
+{
+	size_t len = nr * VM_PAGE_SIZE;
+	uint64_t t0 = now_ns();
+
+	for (uint64_t i = 0; i < loops; i++) {
+		volatile uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			die_op("mmap", -errno);
+		for (uint64_t k = 0; k < nr; k++)
+			p[k * VM_PAGE_SIZE] = 1;
+		munmap((void *)p, len);
+	}
+	return (double)(now_ns() - t0) / (double)loops;
+}
+
+static void bench_host(const struct opts *o)
+{
+	static const uint64_t pages[3] = { 1, 100, 1024 };
+	static const uint64_t full_loops[3] = { 100000, 2000, 200 };
+	static const double target[3] = { 0.05, 0.1, 0.1 };
+	struct vm_engine *e = make_engine(GIB);
+	double eng[3][MAX_REPS], host[3][MAX_REPS], ratio[3][MAX_REPS];
+
+	printf("host: engine vm_vmalloc + a 1-byte vm_vwrite per page + vm_vfree against the\n"
+	       "  host's mmap + a 1-byte store per page + munmap, same size, same process;\n"
+	       "  1 GiB machine, the two measured in turn within each rep\n");
+	for (int k = 0; k < 3; k++) {
+		uint64_t loops = o->loops ? o->loops : o->quick ? 20 : full_loops[k];
+
+		/* Warm up both: the engine's frames and tables, the host's caches. */
+		time_engine_round(e, pages[k], loops / 4 + 1);
+		time_host_round(pages[k], loops / 4 + 1);
+		for (unsigned i = 0; i < o->reps; i++) {
+			eng[k][i] = time_engine_round(e, pages[k], loops);
+			host[k][i] = time_host_round(pages[k], loops);
+			ratio[k][i] = eng[k][i] / host[k][i];
+		}
+	}
+	for (int k = 0; k < 3; k++) {
+		struct stat3 r = stats(ratio[k], o->reps);
+		char what[64];
+
+		snprintf(what, sizeof(what), "%" PRIu64 " page(s): engine", pages[k]);
+		print_stat(what, "ns", stats(eng[k], o->reps), o->reps);
+		snprintf(what, sizeof(what), "%" PRIu64 " page(s): host mmap", pages[k]);
+		print_stat(what, "ns", stats(host[k], o->reps), o->reps);
+		snprintf(what, sizeof(what), "%" PRIu64 " page(s): engine / host", pages[k]);
+		printf("  %-36s median %10.3f x   (min %.3f, max %.3f, n=%u)\n", what, r.median,
+		       r.min, r.max, o->reps);
+		snprintf(what, sizeof(what), "ratio at %" PRIu64 " page(s)", pages[k]);
+		print_target(what, r.median, "<=", target[k], "x");
+	}
+	vm_engine_destroy(e);
 }
 
 /* ---- scale --------------------------------------------------------------------------- */
@@ -533,7 +624,7 @@ static void print_machine(void)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vmbench [--reps N] [--loops N] [--quick] [--memory SIZE] [--busy N]\n"
-		"               [pair|long_busy_list|busy_scaling|scale|test_vmalloc|all ...]\n"
+		"               [host|pair|long_busy_list|busy_scaling|scale|test_vmalloc|all ...]\n"
 		"               [key=value ...]\n"
 		"  --memory, --busy: the machine and busy 1-page areas of the pair section\n"
 		"  key=value: test_vmalloc parameters (test_loop_count, nr_pages, run_test_mask,\n"
@@ -542,7 +633,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	enum { S_PAIR = 1, S_LBL = 2, S_BUSY = 4, S_SCALE = 8, S_TV = 16, S_ALL = 31 };
+	enum { S_PAIR = 1, S_LBL = 2, S_BUSY = 4, S_SCALE = 8, S_TV = 16, S_HOST = 32, S_ALL = 63 };
 	struct opts o = { .reps = 9 };
 	unsigned sections = 0;
 
@@ -580,6 +671,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;
+		} else if (!strcmp(a, "host")) {
+			sections |= S_HOST;
 		} else if (!strcmp(a, "pair")) {
 			sections |= S_PAIR;
 		} else if (!strcmp(a, "long_busy_list")) {
@@ -610,6 +703,8 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	print_machine();
+	if (sections & S_HOST)
+		bench_host(&o);
 	if (sections & S_PAIR)
 		bench_pair(&o);
 	if (sections & S_LBL)
