@@ -1,0 +1,269 @@
+/* fuzz_dispatch.c -- libFuzzer target: requests dispatched into a live
+ * engine, with the daemon's own code (daemon/dispatch.c, account.c) and no
+ * socket.
+ *
+ * Each input builds a fresh machine and four connections made with
+ * conn_new() as the daemon makes them: uid 0, uid 1000 twice (ownership is
+ * by uid, not connection) and uid 1001.  The first byte picks the machine
+ * (layout, nodes, size, a quota for uid 1000); the rest is a list of
+ * records:
+ *
+ *   sel (1 byte)   bits 0-1: the connection; bit 7: close it (its scoped
+ *                  areas and blocks are released) and open a new one
+ *   len (2 bytes, little-endian), then len bytes of payload for
+ *                  dispatch_frame() (a Request, or anything at all)
+ *
+ * After every request: exactly one reply frame, which parses as a Reply
+ * whose status is 0 or a negative errno, with a message on error and no
+ * result, echoing the request's id (id 0 only for a payload protobuf-c
+ * rejects); and each uid's charged pages equal the pages of its vmalloc
+ * areas plus its alloc_pages blocks.  After the last request the engine's
+ * invariant checker (vm_check) must be clean (after every request with
+ * $FUZZ_DISPATCH_CHECK_EACH set: slower, for narrowing a finding down).
+ * Then every connection is closed: no scoped area or block may survive,
+ * and all of it holds again.  Any failure aborts.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmalloc.pb-c.h"
+#include "vmallocd.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+#define NCONN 4
+static const uint32_t conn_uid[NCONN] = { 0, 1000, 1000, 1001 };
+
+static struct event_base *base;
+static bool verbose;          /* $FUZZ_DISPATCH_VERBOSE: print every reply */
+static bool check_each;       /* $FUZZ_DISPATCH_CHECK_EACH: vm_check after every request */
+
+__attribute__((format(printf, 1, 2), noreturn))
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "fuzz_dispatch: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	abort();
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	base = event_base_new();
+	if (!base)
+		die("event_base_new failed");
+	/* The engine's "allocation failure" warnings would drown the output. */
+	verbose = getenv("FUZZ_DISPATCH_VERBOSE") != NULL;
+	check_each = getenv("FUZZ_DISPATCH_CHECK_EACH") != NULL;
+	log_set_level(verbose ? VM_LOG_DEBUG : -1);
+	return 0;
+}
+
+struct tally {
+	uint64_t pages[3];  /* uid 0, 1000, 1001 */
+	uint64_t scoped;
+};
+
+static int uid_slot(uint32_t uid)
+{
+	return uid == 0 ? 0 : uid == 1000 ? 1 : uid == 1001 ? 2 : -1;
+}
+
+static int tally_area(void *ctx, const struct vm_area_info *info)
+{
+	struct tally *t = ctx;
+	int s = uid_slot(info->uid);
+
+	if (s < 0)
+		die("area 0x%llx of uid %u, a uid no connection has",
+		    (unsigned long long)info->addr, info->uid);
+	if (info->flags & VM_ALLOC)
+		t->pages[s] += info->nr_pages;
+	if (info->flags & VM_SCOPED)
+		t->scoped++;
+	return 0;
+}
+
+static void check_all(struct daemon *d, const char *when, bool full)
+{
+	struct tally t = { { 0 }, 0 };
+	char msg[320];
+
+	if (full || check_each) {
+		int r = vm_check(d->engine, msg, sizeof(msg));
+
+		if (r < 0)
+			die("%s: invariant check: %s", when, msg);
+	}
+	vm_for_each_area(d->engine, tally_area, &t);
+	for (size_t i = 0; i < d->acct.cap_blocks; i++) {
+		const struct page_block *b = &d->acct.blocks[i];
+		int s;
+
+		if (b->pfn == UINT64_MAX || b->tomb)
+			continue;
+		s = uid_slot(b->uid);
+		if (s < 0)
+			die("%s: block of uid %u", when, b->uid);
+		t.pages[s] += 1ull << b->order;
+		t.scoped += b->scoped;
+	}
+	for (int s = 0; s < 3; s++) {
+		static const uint32_t uids[3] = { 0, 1000, 1001 };
+		uint64_t charged = account_pages(&d->acct, uids[s]);
+
+		if (charged != t.pages[s])
+			die("%s: uid %u is charged %llu pages but holds %llu", when, uids[s],
+			    (unsigned long long)charged, (unsigned long long)t.pages[s]);
+	}
+	if (!d->conns && t.scoped)
+		die("%s: %llu scoped areas or blocks outlived every connection", when,
+		    (unsigned long long)t.scoped);
+}
+
+/* The replies dispatch_frame() left in c's output: exactly one, well formed. */
+static void check_reply(struct conn *c, const uint8_t *payload, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t have = evbuffer_get_length(out);
+	Vmallocd__V1__Request *req = vmallocd__v1__request__unpack(NULL, len, payload);
+	Vmallocd__V1__Reply *rep;
+	uint8_t hdr[VMD_FRAME_HDR], *buf;
+	uint32_t n;
+
+	if (have < VMD_FRAME_HDR)
+		die("no reply to a %zu-byte request", len);
+	/* A socket bufferevent freezes its output's front outside its own
+	 * write callback; we stand in for that callback here. */
+	evbuffer_unfreeze(out, 1);
+	evbuffer_copyout(out, hdr, VMD_FRAME_HDR);
+	n = vmd_get_n32(hdr);
+	if (n > VMD_MAX_REPLY || have != VMD_FRAME_HDR + (size_t)n)
+		die("reply frame of %u bytes, %zu in the output: not exactly one reply", n, have);
+	buf = malloc(have);
+	if (!buf)
+		die("out of memory");
+	evbuffer_remove(out, buf, have);
+	evbuffer_freeze(out, 1);
+	rep = vmallocd__v1__reply__unpack(NULL, n, buf + VMD_FRAME_HDR);
+	free(buf);
+	if (!rep)
+		die("the reply does not parse");
+	if (verbose)
+		fprintf(stderr, "uid %u: id %llu status %d %s%s\n", c->uid, (unsigned long long)rep->id,
+			rep->status, rep->message ? rep->message : "",
+			rep->result_case == VMALLOCD__V1__REPLY__RESULT_ALLOC ? " [alloc]" : "");
+	if (rep->status > 0 || rep->status < -4095)
+		die("status %d", rep->status);
+	if (rep->status < 0 && (!rep->message || !*rep->message))
+		die("status %d without a message", rep->status);
+	if (rep->status < 0 && rep->result_case != VMALLOCD__V1__REPLY__RESULT__NOT_SET)
+		die("status %d with a result", rep->status);
+	if (rep->status == 0 && rep->message && *rep->message)
+		die("success with a message: %s", rep->message);
+	if (req && rep->id != req->id)
+		die("reply id %llu to request %llu", (unsigned long long)rep->id,
+		    (unsigned long long)req->id);
+	if (!req && (rep->id != 0 || (rep->status != -EBADMSG && rep->status != -ENOMEM)))
+		die("an unparsable request got id %llu status %d", (unsigned long long)rep->id,
+		    rep->status);
+	if (req && rep->status == -EBADMSG)
+		die("a request protobuf-c parses got -EBADMSG");
+	vmallocd__v1__reply__free_unpacked(rep, NULL);
+	if (req)
+		vmallocd__v1__request__free_unpacked(req, NULL);
+}
+
+static struct conn *open_conn(struct daemon *d, int slot)
+{
+	/* Slot 3 claims a pid that cannot exist, so its areas show as leaked. */
+	struct conn *c = conn_new(d, -1, conn_uid[slot], slot == 3 ? 0x7ffffff0u : (uint32_t)getpid());
+
+	if (!c)
+		die("conn_new failed");
+	return c;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const uint64_t mem[4] = { 16ull << 20, 8ull << 20, 24ull << 20, 32ull << 20 };
+	struct conn *conns[NCONN];
+	struct vm_config cfg;
+	struct daemon d;
+	uint8_t m;
+	int r;
+
+	if (size < 1)
+		return 0;
+	m = data[0];
+	data++;
+	size--;
+
+	memset(&d, 0, sizeof(d));
+	options_init(&d.opt);
+	d.base = base;
+	d.start_usec = now_usec();
+	if (m & 0x04)
+		d.opt.default_quota = 256;
+	account_init(&d.acct);
+	vm_config_init(&cfg);
+	cfg.layout = (m & 0x01) ? VM_LAYOUT_I386 : VM_LAYOUT_X86_64;
+	cfg.nr_nodes = (m & 0x02) ? 2 : 1;
+	cfg.memory_bytes = mem[(m >> 4) & 3];
+	cfg.init_on_free = !(m & 0x08);
+	cfg.lazy_max_pages = (m & 0x40) ? 16 : 0;
+	cfg.log = log_engine;
+	r = vm_engine_create(&cfg, &d.engine);
+	if (r < 0)
+		die("vm_engine_create: %s", strerror(-r));
+	for (int i = 0; i < NCONN; i++)
+		conns[i] = open_conn(&d, i);
+
+	while (size >= 3) {
+		uint8_t sel = data[0];
+		size_t len = (size_t)data[1] | (size_t)data[2] << 8;
+		struct conn *c = conns[sel & 3];
+
+		data += 3;
+		size -= 3;
+		if (len > size)
+			len = size;
+		if (sel & 0x80) {
+			conn_close(c);
+			conns[sel & 3] = open_conn(&d, sel & 3);
+			check_all(&d, "after a close", false);
+		}
+		dispatch_frame(c = conns[sel & 3], data, len);
+		if (c->closing)
+			die("dispatch asked to close the connection");
+		check_reply(c, data, len);
+		check_all(&d, "after a request", false);
+		data += len;
+		size -= len;
+	}
+
+	check_all(&d, "after the last request", true);
+	for (int i = 0; i < NCONN; i++)
+		conn_close(conns[i]);
+	/* libevent frees a bufferevent from its loop (a finalizer). */
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_all(&d, "after closing every connection", true);
+	vm_engine_destroy(d.engine);
+	account_done(&d.acct);
+	options_free(&d.opt);
+	return 0;
+}
