@@ -303,6 +303,42 @@ int vmi_alloc_pages(struct vm_engine *e, gfp_t gfp, unsigned order, int node,
 	return -ENOMEM;
 }
 
+/*
+ * nr order-0 frames into pfns, exactly as nr calls of vmi_alloc_pages(gfp, 0,
+ * node) would take them, but walking the zonelist once (the kernel's
+ * alloc_pages_bulk): nothing is freed meanwhile, so a zone that fails its
+ * watermark or runs dry would fail every later call too.  Returns how many
+ * were taken (fewer than nr only when the next single call would fail).
+ */
+uint64_t vmi_alloc_pages_bulk(struct vm_engine *e, gfp_t gfp, int node, uint8_t owner,
+			      uint64_t nr, uint32_t *pfns)
+{
+	int highest = gfp_zone(e, gfp);
+	unsigned pref = node == NUMA_NO_NODE ? 0 : (unsigned)node;
+	unsigned nn = (gfp & __GFP_THISNODE) ? 1 : e->nr_nodes;
+	uint64_t got = 0;
+
+	for (unsigned i = 0; i < nn && got < nr; i++) {
+		unsigned nid = e->node_order[pref][i];
+
+		for (int t = highest; t >= 0 && got < nr; t--) {
+			struct zone *z = &e->zones[nid][t];
+
+			if (!z->managed)
+				continue;
+			while (got < nr && zone_watermark_ok(z, 0, highest, gfp)) {
+				uint64_t pfn = rmqueue_smallest(e, z, 0);
+
+				if (pfn == PFN_NONE)
+					break;
+				prep_new_page(e, pfn, 0, owner, gfp);
+				pfns[got++] = (uint32_t)pfn;
+			}
+		}
+	}
+	return got;
+}
+
 /* ---- free ------------------------------------------------------------------ */
 
 static bool page_is_buddy(struct vm_engine *e, const struct zone *z, uint64_t pfn, unsigned order)
@@ -315,9 +351,8 @@ static bool page_is_buddy(struct vm_engine *e, const struct zone *z, uint64_t pf
 	return (p->flags & PG_buddy) && p->order == order;
 }
 
-void vmi_free_pages(struct vm_engine *e, uint64_t pfn, unsigned order)
+static void free_pages_zone(struct vm_engine *e, struct zone *z, uint64_t pfn, unsigned order)
 {
-	struct zone *z = vmi_pfn_zone(e, pfn);
 	uint64_t n = 1ull << order;
 
 	for (uint64_t i = 0; i < n; i++) {
@@ -341,6 +376,24 @@ void vmi_free_pages(struct vm_engine *e, uint64_t pfn, unsigned order)
 		order++;
 	}
 	add_to_free_list(e, z, pfn, order);
+}
+
+void vmi_free_pages(struct vm_engine *e, uint64_t pfn, unsigned order)
+{
+	free_pages_zone(e, vmi_pfn_zone(e, pfn), pfn, order);
+}
+
+/* Order-0 frames back, in array order, the zone looked up again only when
+ * a frame lies outside the last one (zones never overlap). */
+void vmi_free_pages_bulk(struct vm_engine *e, const uint32_t *pfns, uint64_t nr)
+{
+	struct zone *z = NULL;
+
+	for (uint64_t i = 0; i < nr; i++) {
+		if (!z || pfns[i] < z->start_pfn || pfns[i] >= z->end_pfn)
+			z = vmi_pfn_zone(e, pfns[i]);
+		free_pages_zone(e, z, pfns[i], 0);
+	}
 }
 
 /* ---- public entry points ---------------------------------------------------- */

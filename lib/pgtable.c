@@ -267,33 +267,34 @@ void vmi_free_empty_tables(struct vm_engine *e, uint64_t start, uint64_t end)
 	(void)free_level(e, e->pgd_pfn, 0, start, end);
 }
 
-int vmi_walk(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn)
-{
-	uint64_t table = e->pgd_pfn;
-
-	for (unsigned level = 0; level < e->layout->pt_levels; level++) {
-		uint64_t ent = read_entry(e, table, pt_index(e, addr, level));
-
-		if (!(ent & _PAGE_PRESENT))
-			return -ENXIO;
-		table = entry_pfn(ent);
-	}
-	*ret_pfn = table;
-	return 0;
-}
-
-/* Whether the PTE for addr allows writes (the caller knows it is present). */
-bool vmi_pte_writable(const struct vm_engine *e, uint64_t addr)
+int vmi_walk_pte(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn, bool *ret_writable)
 {
 	uint64_t table = e->pgd_pfn, ent = 0;
 
 	for (unsigned level = 0; level < e->layout->pt_levels; level++) {
 		ent = read_entry(e, table, pt_index(e, addr, level));
 		if (!(ent & _PAGE_PRESENT))
-			return false;
+			return -ENXIO;
 		table = entry_pfn(ent);
 	}
-	return (ent & _PAGE_RW) != 0;
+	*ret_pfn = table;
+	if (ret_writable)
+		*ret_writable = (ent & _PAGE_RW) != 0;
+	return 0;
+}
+
+int vmi_walk(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn)
+{
+	return vmi_walk_pte(e, addr, ret_pfn, NULL);
+}
+
+/* Whether the PTE for addr allows writes (the caller knows it is present). */
+bool vmi_pte_writable(const struct vm_engine *e, uint64_t addr)
+{
+	uint64_t pfn;
+	bool w;
+
+	return vmi_walk_pte(e, addr, &pfn, &w) == 0 && w;
 }
 
 static int check_table(struct vm_engine *e, uint64_t table, unsigned level,

@@ -234,6 +234,9 @@ void vmi_setup_watermarks(struct vm_engine *e);
 int vmi_alloc_pages(struct vm_engine *e, gfp_t gfp, unsigned order, int node,
 		    uint8_t owner_flag, uint64_t *ret_pfn);
 void vmi_free_pages(struct vm_engine *e, uint64_t pfn, unsigned order);
+uint64_t vmi_alloc_pages_bulk(struct vm_engine *e, gfp_t gfp, int node, uint8_t owner_flag,
+			      uint64_t nr, uint32_t *pfns);
+void vmi_free_pages_bulk(struct vm_engine *e, const uint32_t *pfns, uint64_t nr);
 uint64_t vmi_zone_nr_free(const struct zone *z, unsigned order);
 int vmi_check_gfp(const struct vm_engine *e, gfp_t gfp, int node);
 
@@ -261,6 +264,8 @@ int vmi_map_pages(struct vm_engine *e, uint64_t addr, const uint32_t *pfns,
 void vmi_unmap_range(struct vm_engine *e, uint64_t addr, uint64_t nr);
 void vmi_free_empty_tables(struct vm_engine *e, uint64_t start, uint64_t end);
 int vmi_walk(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn);
+/* The same walk, also telling whether the PTE allows writes (may be NULL). */
+int vmi_walk_pte(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn, bool *ret_writable);
 bool vmi_pte_writable(const struct vm_engine *e, uint64_t addr);
 int vmi_pgtable_check(struct vm_engine *e, uint64_t *ret_present, uint64_t *ret_tables,
 		      char *msg, size_t msglen);

@@ -39,8 +39,11 @@ static void fill_info(const struct vm_engine *e, const struct vm_struct *vm,
 	info->pid = vm->pid;
 	info->cookie = vm->cookie;
 	info->caller = vm->caller;
-	for (uint64_t i = 0; i < vm->nr_pages; i++)
-		info->nr_per_node[vmi_pfn_node(e, vm->pages[i])]++;
+	if (e->nr_nodes == 1)
+		info->nr_per_node[0] = (uint32_t)vm->nr_pages;
+	else
+		for (uint64_t i = 0; i < vm->nr_pages; i++)
+			info->nr_per_node[vmi_pfn_node(e, vm->pages[i])]++;
 }
 
 static struct vm_struct *vm_struct_alloc(struct vm_engine *e, uint64_t nr_pages)
@@ -75,8 +78,7 @@ static void vm_struct_free(struct vm_engine *e, struct vm_struct *vm)
 
 static void free_area_pages(struct vm_engine *e, struct vm_struct *vm, uint64_t nr)
 {
-	for (uint64_t i = 0; i < nr; i++)
-		vmi_free_pages(e, vm->pages[i], 0);
+	vmi_free_pages_bulk(e, vm->pages, nr);
 }
 
 /* A block of 2^order frames becomes 2^order independent order-0 pages. */
@@ -96,6 +98,15 @@ static int vmalloc_area_pages(struct vm_engine *e, struct vm_struct *vm, uint64_
 {
 	uint64_t i = 0;
 
+	/* Order 0, more than one page: the same frames the loop below would
+	 * take, in one walk of the zonelist. */
+	if (e->cfg.page_policy == VM_POLICY_ORDER0 && nr > 1) {
+		i = vmi_alloc_pages_bulk(e, gfp, node, PG_vmalloc, nr, vm->pages);
+		if (i == nr)
+			return 0;
+		free_area_pages(e, vm, i);
+		return -ENOMEM;
+	}
 	while (i < nr) {
 		unsigned order = 0;
 		uint64_t pfn;
@@ -421,14 +432,21 @@ static int area_span(struct vm_engine *e, uint64_t addr, uint64_t len, struct vm
 	return 0;
 }
 
-/* Copy page by page, each page found by a walk of the tables. */
-static int kva_copy(struct vm_engine *e, uint64_t addr, void *rbuf, const void *wbuf, uint64_t len)
+/* Copy page by page, each page found by a walk of the tables.  With
+ * check_write, a first PTE without write permission (or none) is -EACCES
+ * before anything is copied. */
+static int kva_copy(struct vm_engine *e, uint64_t addr, void *rbuf, const void *wbuf, uint64_t len,
+		    bool check_write)
 {
 	while (len) {
 		uint64_t off = addr & (VM_PAGE_SIZE - 1);
 		uint64_t n = VM_PAGE_SIZE - off, pfn;
-		int r = vmi_walk(e, addr, &pfn);
+		bool writable = true;
+		int r = vmi_walk_pte(e, addr, &pfn, check_write ? &writable : NULL);
 
+		if (check_write && (r < 0 || !writable))
+			return -EACCES;
+		check_write = false;
 		if (r < 0)
 			return -EFAULT;
 		if (n > len)
@@ -459,7 +477,7 @@ int vm_vread(struct vm_engine *e, uint64_t addr, void *buf, uint64_t len)
 	r = area_span(e, addr, len, &vm);
 	if (r < 0)
 		return r;
-	return kva_copy(e, addr, buf, NULL, len);
+	return kva_copy(e, addr, buf, NULL, len, false);
 }
 
 int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len)
@@ -472,9 +490,11 @@ int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len)
 	r = area_span(e, addr, len, &vm);
 	if (r < 0)
 		return r;
-	if (!(vm->prot & VM_PROT_WRITE) || (len && !vmi_pte_writable(e, addr)))
+	if (!(vm->prot & VM_PROT_WRITE))
 		return -EACCES;
-	return kva_copy(e, addr, NULL, buf, len);
+	/* The first page's PTE must allow the write: one walk finds the frame
+	 * and checks it. */
+	return kva_copy(e, addr, NULL, buf, len, true);
 }
 
 /* ---- vrealloc -------------------------------------------------------------------- */
@@ -508,9 +528,9 @@ int vm_vrealloc(struct vm_engine *e, uint64_t addr, uint64_t size, gfp_t gfp,
 		/* In place.  Zero what a later grow would expose, as the kernel
 		 * does when init_on_alloc/init_on_free or __GFP_ZERO ask for it. */
 		if (size < old && ((gfp & __GFP_ZERO) || e->cfg.init_on_free))
-			kva_copy(e, addr + size, NULL, NULL, old - size);
+			kva_copy(e, addr + size, NULL, NULL, old - size, false);
 		else if (size > old && (gfp & __GFP_ZERO))
-			kva_copy(e, addr + old, NULL, NULL, size - old);
+			kva_copy(e, addr + old, NULL, NULL, size - old, false);
 		vm->requested_size = size;
 		*ret_addr = addr;
 		return 0;
@@ -526,8 +546,8 @@ int vm_vrealloc(struct vm_engine *e, uint64_t addr, uint64_t size, gfp_t gfp,
 		for (uint64_t off = 0; off < n; off += VM_PAGE_SIZE) {
 			uint64_t k = n - off < VM_PAGE_SIZE ? n - off : VM_PAGE_SIZE;
 
-			kva_copy(e, addr + off, page, NULL, k);
-			kva_copy(e, naddr + off, NULL, page, k);
+			kva_copy(e, addr + off, page, NULL, k, false);
+			kva_copy(e, naddr + off, NULL, page, k, false);
 		}
 	}
 	vm_vfree(e, addr);

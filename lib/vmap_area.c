@@ -292,7 +292,16 @@ static void busy_erase(struct vm_engine *e, struct vmap_area *va)
 
 struct vmap_area *vmi_find_busy_va(const struct vm_engine *e, uint64_t addr)
 {
+	struct vmap_area *h = e->busy_hint;
 	struct rb_node *n = e->busy_root.node;
+
+	/* No descent for the area made last (a new area being filled) or for
+	 * an area's start (the usual address of a free or an info query). */
+	if (h && addr >= h->va_start && addr < h->va_end)
+		return h;
+	h = vmi_find_busy_va_start(e, addr);
+	if (h)
+		return h;
 
 	while (n) {
 		struct vmap_area *va = rb_va(n);
