@@ -8,8 +8,8 @@
  *
  * Invariants: a table frame has PG_pgtable and its struct page's private
  * field equals its number of present entries; the root (pgd) lives as long
- * as the engine; any other table is freed by vmi_free_empty_tables() once
- * empty, which the purge calls after its TLB flush.
+ * as the engine; any other table is freed once empty by the next purge,
+ * after its TLB flush (vmi_free_emptied_tables()).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -110,6 +110,32 @@ void vmi_pgtable_destroy(struct vm_engine *e)
 {
 	/* Table frames vanish with the backing store. */
 	e->pgd_pfn = 0;
+	free(e->emptied);
+	e->emptied = NULL;
+	e->nr_emptied = e->emptied_cap = 0;
+}
+
+/* A leaf table at addr lost its last entry: the next purge frees it, if it
+ * is still empty then. */
+static void note_emptied(struct vm_engine *e, uint64_t addr)
+{
+	uint64_t span_mask = ~((uint64_t)pt_entries(e) << VM_PAGE_SHIFT) + 1;
+
+	addr &= span_mask;
+	if (e->nr_emptied && e->emptied[e->nr_emptied - 1] == addr)
+		return;
+	if (e->nr_emptied == e->emptied_cap) {
+		size_t cap = e->emptied_cap ? e->emptied_cap * 2 : 64;
+		uint64_t *p = realloc(e->emptied, cap * sizeof(*p));
+
+		if (!p) {
+			e->emptied_lost = true;
+			return;
+		}
+		e->emptied = p;
+		e->emptied_cap = cap;
+	}
+	e->emptied[e->nr_emptied++] = addr;
 }
 
 /* Tables created while mapping one area, so a failure can undo exactly them. */
@@ -187,6 +213,8 @@ void vmi_unmap_range(struct vm_engine *e, uint64_t addr, uint64_t nr)
 					lp->private--;
 				}
 			}
+			if (!lp->private)
+				note_emptied(e, addr);
 		}
 		addr += n << VM_PAGE_SHIFT;
 		nr -= n;
@@ -265,6 +293,47 @@ static bool free_level(struct vm_engine *e, uint64_t table, unsigned level,
 void vmi_free_empty_tables(struct vm_engine *e, uint64_t start, uint64_t end)
 {
 	(void)free_level(e, e->pgd_pfn, 0, start, end);
+}
+
+/*
+ * The tables free_level() would free over every purged range, found from
+ * the leaves that lost their last entry instead of by walking each range:
+ * a table only empties when its last entry is cleared, and below the root
+ * that happens to a leaf in vmi_unmap_range() (noted) or to a table whose
+ * last child is freed here (followed upwards).  A noted leaf that was
+ * refilled since, or already freed, is left alone.
+ */
+bool vmi_free_emptied_tables(struct vm_engine *e)
+{
+	unsigned levels = e->layout->pt_levels;
+	bool complete = !e->emptied_lost;
+
+	for (size_t i = 0; i < e->nr_emptied; i++) {
+		uint64_t addr = e->emptied[i], path[4];
+		unsigned depth = 0;
+
+		/* path[k]: the table at level k on the way to addr's leaf. */
+		path[0] = e->pgd_pfn;
+		while (depth + 1 < levels) {
+			uint64_t ent = read_entry(e, path[depth], pt_index(e, addr, depth));
+
+			if (!(ent & _PAGE_PRESENT))
+				break;
+			path[++depth] = entry_pfn(ent);
+		}
+		if (depth + 1 < levels)
+			continue;   /* no leaf there any more */
+		/* Free empty tables from the leaf up, never the root. */
+		while (depth > 0 && pfn_to_page(e, path[depth])->private == 0) {
+			write_entry(e, path[depth - 1], pt_index(e, addr, depth - 1), 0);
+			pfn_to_page(e, path[depth - 1])->private--;
+			free_table(e, path[depth]);
+			depth--;
+		}
+	}
+	e->nr_emptied = 0;
+	e->emptied_lost = false;
+	return complete;
 }
 
 int vmi_walk_pte(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn, bool *ret_writable)

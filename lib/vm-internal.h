@@ -164,6 +164,10 @@ struct vm_engine {
 
 	/* Page tables. */
 	uint32_t pgd_pfn;
+	uint64_t *emptied;              /* an address under each leaf table emptied since the
+					 * last purge (repeats possible) */
+	size_t nr_emptied, emptied_cap;
+	bool emptied_lost;              /* the list could not grow: purge walks every range */
 
 	struct kmem_cache va_cache;
 	struct kmem_cache vm_cache;
@@ -263,6 +267,9 @@ int vmi_map_pages(struct vm_engine *e, uint64_t addr, const uint32_t *pfns,
 		  uint64_t nr, uint32_t prot);
 void vmi_unmap_range(struct vm_engine *e, uint64_t addr, uint64_t nr);
 void vmi_free_empty_tables(struct vm_engine *e, uint64_t start, uint64_t end);
+/* At a purge: free the tables emptied since the last one (false: their
+ * list was incomplete, the caller must use vmi_free_empty_tables()). */
+bool vmi_free_emptied_tables(struct vm_engine *e);
 int vmi_walk(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn);
 /* The same walk, also telling whether the PTE allows writes (may be NULL). */
 int vmi_walk_pte(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn, bool *ret_writable);

@@ -422,17 +422,23 @@ void vmi_free_vmap_area_lazy(struct vm_engine *e, struct vmap_area *va)
 
 static void purge_lazy(struct vm_engine *e)
 {
+	bool walk_ranges;
+
 	if (list_empty(&e->lazy_list))
 		return;
+	/* Page tables are freed only now, after the (simulated) flush point,
+	 * as no stale TLB entry can reach them any more: those the unmaps
+	 * emptied, or, if their list is incomplete, every empty one under the
+	 * ranges purged. */
+	walk_ranges = !vmi_free_emptied_tables(e);
 	while (!list_empty(&e->lazy_list)) {
 		struct vmap_area *va = list_entry(e->lazy_list.next, struct vmap_area, list);
 		uint64_t start = va->va_start, end = va->va_end;
 
 		list_del(&va->list);
 		free_tree_insert(e, va);
-		/* Page tables are freed only now, after the (simulated) flush
-		 * point, as no stale TLB entry can reach them any more. */
-		vmi_free_empty_tables(e, start, end);
+		if (walk_ranges)
+			vmi_free_empty_tables(e, start, end);
 	}
 	e->nr_lazy = 0;
 	e->lazy_pages = 0;
