@@ -166,9 +166,33 @@ static int note_table(struct new_tables *nt, uint64_t pfn, uint64_t parent, unsi
  * PFN_NONE if missing (or -ENOMEM through *err). */
 static uint64_t leaf_table(struct vm_engine *e, uint64_t addr, struct new_tables *nt, int *err)
 {
+	const struct layout_desc *l = e->layout;
+	unsigned last = l->pt_levels - 1, mask = (1u << l->pt_index_bits) - 1, level;
 	uint64_t table = e->pgd_pfn;
 
-	for (unsigned level = 0; level + 1 < e->layout->pt_levels; level++) {
+	/* The usual case first: every level there, read only, the layout
+	 * held in registers. */
+	for (level = 0; level < last; level++) {
+		const uint8_t *p = e->mem + (table << VM_PAGE_SHIFT);
+		unsigned idx = (unsigned)(addr >> l->pt_shift[level]) & mask;
+		uint64_t ent;
+
+		if (l->pte_size == 8) {
+			memcpy(&ent, p + (size_t)idx * 8, 8);
+		} else {
+			uint32_t v;
+
+			memcpy(&v, p + (size_t)idx * 4, 4);
+			ent = v;
+		}
+		if (!(ent & _PAGE_PRESENT))
+			break;
+		table = entry_pfn(ent);
+	}
+	if (level == last)
+		return table;
+
+	for (; level < last; level++) {
 		unsigned idx = pt_index(e, addr, level);
 		uint64_t ent = read_entry(e, table, idx), child;
 
@@ -338,10 +362,22 @@ bool vmi_free_emptied_tables(struct vm_engine *e)
 
 int vmi_walk_pte(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn, bool *ret_writable)
 {
+	const struct layout_desc *l = e->layout;
+	unsigned levels = l->pt_levels, mask = (1u << l->pt_index_bits) - 1;
 	uint64_t table = e->pgd_pfn, ent = 0;
 
-	for (unsigned level = 0; level < e->layout->pt_levels; level++) {
-		ent = read_entry(e, table, pt_index(e, addr, level));
+	for (unsigned level = 0; level < levels; level++) {
+		const uint8_t *p = e->mem + (table << VM_PAGE_SHIFT);
+		unsigned idx = (unsigned)(addr >> l->pt_shift[level]) & mask;
+
+		if (l->pte_size == 8) {
+			memcpy(&ent, p + (size_t)idx * 8, 8);
+		} else {
+			uint32_t v;
+
+			memcpy(&v, p + (size_t)idx * 4, 4);
+			ent = v;
+		}
 		if (!(ent & _PAGE_PRESENT))
 			return -ENXIO;
 		table = entry_pfn(ent);
