@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "vmtest.h"
 #include "vmclient.h"
 
 static const char *activate_bin(void)
@@ -116,19 +117,13 @@ static void test_own_socket_and_sigterm(void)
 	CU_ASSERT_TRUE(vmd_now_ms() - t0 < 1000);
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned failed;
+static const struct t_case cases[] = {
+	{ "socket_activation", test_socket_activation },
+	{ "own_socket_and_sigterm", test_own_socket_and_sigterm },
+	{ NULL, NULL },
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("activation", NULL, NULL);
-	CU_add_test(s, "socket_activation", test_socket_activation);
-	CU_add_test(s, "own_socket_and_sigterm", test_own_socket_and_sigterm);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+int main(int argc, char **argv)
+{
+	return t_main_suite("activation", NULL, NULL, cases, argc, argv);
 }

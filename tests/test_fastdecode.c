@@ -9,6 +9,7 @@
 
 #include "fastdecode.h"
 #include "vmalloc.pb-c.h"
+#include "vmtest.h"
 
 static uint64_t rs = 0x243f6a8885a308d3ull;
 
@@ -150,19 +151,13 @@ static void test_damaged_requests(void)
 	CU_ASSERT_TRUE(accepted > 0);
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned failed;
+static const struct t_case cases[] = {
+	{ "valid_requests", test_valid_requests },
+	{ "damaged_requests", test_damaged_requests },
+	{ NULL, NULL },
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("fastdecode", NULL, NULL);
-	CU_add_test(s, "valid_requests", test_valid_requests);
-	CU_add_test(s, "damaged_requests", test_damaged_requests);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+int main(int argc, char **argv)
+{
+	return t_main_suite("fastdecode", NULL, NULL, cases, argc, argv);
 }

@@ -17,6 +17,7 @@
 
 #include "frame.h"
 #include "harness.h"
+#include "vmtest.h"
 #include "vmalloc.pb-c.h"
 #include "vmclient.h"
 
@@ -270,22 +271,16 @@ static void test_stalled_client(void)
 	expect_alive();
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned failed;
+static const struct t_case cases[] = {
+	{ "zero_length", test_zero_length },
+	{ "garbage", test_garbage },
+	{ "unknown_type_and_enum", test_unknown_type_and_enum },
+	{ "length_limits", test_length_limits },
+	{ "stalled_client", test_stalled_client },
+	{ NULL, NULL },
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("malformed", suite_init, suite_clean);
-	CU_add_test(s, "zero_length", test_zero_length);
-	CU_add_test(s, "garbage", test_garbage);
-	CU_add_test(s, "unknown_type_and_enum", test_unknown_type_and_enum);
-	CU_add_test(s, "length_limits", test_length_limits);
-	CU_add_test(s, "stalled_client", test_stalled_client);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+int main(int argc, char **argv)
+{
+	return t_main_suite("malformed", suite_init, suite_clean, cases, argc, argv);
 }

@@ -17,6 +17,7 @@
 #include "frame.h"
 #include "gfp.h"
 #include "harness.h"
+#include "vmtest.h"
 #include "vmclient.h"
 #include "vmcore.h"
 
@@ -502,29 +503,23 @@ static void test_misc_calls(void)
 	expect_clean();
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned failed;
+static const struct t_case cases[] = {
+	{ "family", test_family },
+	{ "errors", test_errors },
+	{ "large_io", test_large_io },
+	{ "batch", test_batch },
+	{ "queries", test_queries },
+	{ "permissions", test_permissions },
+	{ "killed_client", test_killed_client },
+	{ "misc_calls", test_misc_calls },
+	{ NULL, NULL },
+};
 
+int main(int argc, char **argv)
+{
 	if (getuid() != 0) {
 		fprintf(stderr, "test_service: needs root (to drop to other uids); skipped\n");
 		return 77;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("service", suite_init, suite_clean);
-	CU_add_test(s, "family", test_family);
-	CU_add_test(s, "errors", test_errors);
-	CU_add_test(s, "large_io", test_large_io);
-	CU_add_test(s, "batch", test_batch);
-	CU_add_test(s, "queries", test_queries);
-	CU_add_test(s, "permissions", test_permissions);
-	CU_add_test(s, "killed_client", test_killed_client);
-	CU_add_test(s, "misc_calls", test_misc_calls);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return t_main_suite("service", suite_init, suite_clean, cases, argc, argv);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "vmtest.h"
 #include "vmclient.h"
 
 #define MAX_LIVE 64
@@ -150,18 +151,12 @@ static void test_concurrent_clients(void)
 	CU_ASSERT_EQUAL(vmd_stop(&daemon_proc, 5000), 0);
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned failed;
+static const struct t_case cases[] = {
+	{ "concurrent_clients", test_concurrent_clients },
+	{ NULL, NULL },
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("stress", NULL, NULL);
-	CU_add_test(s, "concurrent_clients", test_concurrent_clients);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+int main(int argc, char **argv)
+{
+	return t_main_suite("stress", NULL, NULL, cases, argc, argv);
 }

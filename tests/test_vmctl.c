@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "vmtest.h"
 
 static struct vmd_proc daemon_proc;
 static const char *vmctl;
@@ -237,26 +238,20 @@ static void test_other_user(void)
 	unlink(libcopy);
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned failed;
+static const struct t_case cases[] = {
+	{ "alloc_free", test_alloc_free },
+	{ "read_write_translate", test_read_write_translate },
+	{ "queries", test_queries },
+	{ "pages_and_vmap", test_pages_and_vmap },
+	{ "other_user", test_other_user },
+	{ NULL, NULL },
+};
 
+int main(int argc, char **argv)
+{
 	if (getuid() != 0) {
 		fprintf(stderr, "test_vmctl: needs root; skipped\n");
 		return 77;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("vmctl", suite_init, suite_clean);
-	CU_add_test(s, "alloc_free", test_alloc_free);
-	CU_add_test(s, "read_write_translate", test_read_write_translate);
-	CU_add_test(s, "queries", test_queries);
-	CU_add_test(s, "pages_and_vmap", test_pages_and_vmap);
-	CU_add_test(s, "other_user", test_other_user);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return t_main_suite("vmctl", suite_init, suite_clean, cases, argc, argv);
 }

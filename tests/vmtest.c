@@ -397,13 +397,19 @@ unsigned t_count_lines(const char *text)
 
 int t_main(const char *suite, const struct t_case *cases, int argc, char **argv)
 {
+	return t_main_suite(suite, NULL, NULL, cases, argc, argv);
+}
+
+int t_main_suite(const char *suite, CU_InitializeFunc init, CU_CleanupFunc clean,
+		 const struct t_case *cases, int argc, char **argv)
+{
 	const char *only = argc > 1 ? argv[1] : NULL;
-	unsigned failed_asserts, failed_tests, run = 0;
+	unsigned failed_asserts, failed_tests, failed_suites, run = 0;
 	CU_pSuite s;
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
-	s = CU_add_suite(suite, NULL, NULL);
+	s = CU_add_suite(suite, init, clean);
 	if (!s)
 		goto fail;
 	for (const struct t_case *c = cases; c->name; c++) {
@@ -423,8 +429,9 @@ int t_main(const char *suite, const struct t_case *cases, int argc, char **argv)
 		goto fail;
 	failed_asserts = CU_get_number_of_failures();
 	failed_tests = CU_get_number_of_tests_failed();
+	failed_suites = CU_get_number_of_suites_failed();
 	CU_cleanup_registry();
-	return failed_asserts || failed_tests ? 1 : 0;
+	return failed_asserts || failed_tests || failed_suites ? 1 : 0;
 fail:
 	fprintf(stderr, "%s: CUnit error: %s\n", suite, CU_get_error_msg());
 	CU_cleanup_registry();

@@ -120,5 +120,9 @@ struct t_case {
 	CU_TestFunc fn;
 };
 int t_main(const char *suite, const struct t_case *cases, int argc, char **argv);
+/* The same with a suite set-up and tear-down (either may be NULL); a
+ * failing set-up or tear-down fails the program. */
+int t_main_suite(const char *suite, CU_InitializeFunc init, CU_CleanupFunc clean,
+		 const struct t_case *cases, int argc, char **argv);
 
 #endif /* VMTEST_H */
