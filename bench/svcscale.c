@@ -7,8 +7,9 @@
  *           program listens on, and the daemon's VmRSS then, at 1 GiB,
  *           64 GiB and 1 TiB of simulated memory (a new daemon each rep)
  *   busy    a 1-page vmalloc + vfree through the service with 0, 10^4 and
- *           10^6 busy 1-page areas (three daemons of 8 GiB, measured in turn
- *           within each rep): one pair per two round trips, and pipelined
+ *           10^6 busy 1-page areas (three daemons of 8 GiB taking turns every
+ *           1024 pairs, all of them and this client on one CPU, the daemons
+ *           without busy polling): one pair per two round trips, and pipelined
  *           (16 vmallocs in one batch, then their 16 vfrees); the ratio to 0
  *   perarea the daemon's VmRSS growth per live 1-page area, over the 10^4
  *           and 10^6 areas of the busy section (runs with it)
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -38,6 +40,7 @@
 extern char **environ;
 
 #define MAX_REPS 101
+#define SLICE 1024      /* pairs per turn of one daemon in the busy section */
 
 static const char *vmallocd;
 static unsigned reps = 5;
@@ -121,7 +124,7 @@ static uint64_t rss_kb(pid_t pid)
 }
 
 /* Start vmallocd with --memory mem, timing exec to READY=1. */
-static int daemon_start(struct daemon *d, const char *mem)
+static int daemon_start(struct daemon *d, const char *mem, const char *busy_poll)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char env_notify[128], **envp;
@@ -163,6 +166,10 @@ static int daemon_start(struct daemon *d, const char *mem)
 	argv[k++] = mem;
 	argv[k++] = "--log-level";
 	argv[k++] = "warning";
+	if (busy_poll) {
+		argv[k++] = "--busy-poll";
+		argv[k++] = busy_poll;
+	}
 	argv[k] = NULL;
 
 	t0 = now_ns();
@@ -186,6 +193,12 @@ static int daemon_start(struct daemon *d, const char *mem)
 		if (!strncmp(buf, "READY=1\n", 8) || !strcmp(buf, "READY=1") ||
 		    strstr(buf, "\nREADY=1\n")) {
 			d->ready_ms = (double)(now_ns() - t0) / 1e6;
+			/* Nobody reads STATUS= from now on: go away, so the
+			 * daemon's later notifications fail at once instead of
+			 * blocking on a full queue. */
+			close(d->nfd);
+			d->nfd = -1;
+			unlink(d->notify);
 			return 0;
 		}
 	}
@@ -227,7 +240,7 @@ static void bench_ready(void)
 
 		for (unsigned i = 0; i < reps; i++) {
 			struct daemon d;
-			int r = daemon_start(&d, sizes[k]);
+			int r = daemon_start(&d, sizes[k], NULL);
 
 			if (r < 0) {
 				fail("starting vmallocd", r);
@@ -328,6 +341,19 @@ static double time_pairs_pipelined(struct vmc_client *c, uint64_t loops)
 	return (double)t0 / 1e3 / (double)((loops + 15) / 16 * 16);
 }
 
+/* Run on CPU cpu only (and what is spawned from now on too); false if the
+ * machine has no such CPU or will not. */
+static bool pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0 || cpu >= CPU_SETSIZE)
+		return false;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) == 0;
+}
+
 static void bench_busy(void)
 {
 	static const uint64_t full[3] = { 0, 10000, 1000000 };
@@ -338,15 +364,24 @@ static void bench_busy(void)
 	struct vmc_client *c[3] = { NULL };
 	struct daemon d[3];
 	uint64_t rss0[3], rss1[3];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+	cpu_set_t all;
+	bool pinned = false;
 	int r;
 
+	/* The daemons and this client share one CPU, and the daemons do not
+	 * busy-poll: every round trip is the same pair of context switches
+	 * for each daemon, whatever the scheduler would otherwise decide. */
+	sched_getaffinity(0, sizeof(all), &all);
+	pinned = pin_to((int)ncpu - 1);
+
 	printf("busy: 1-page vmalloc + vfree through the service with N busy 1-page areas,\n"
-	       "  three daemons of 8 GiB measured in turn within each rep, %" PRIu64 " pairs each\n",
-	       loops);
+	       "  three daemons of 8 GiB taking turns every %u pairs, %" PRIu64 " pairs each per rep\n",
+	       SLICE, loops);
 	for (int k = 0; k < 3; k++) {
 		uint64_t t0;
 
-		r = daemon_start(&d[k], "8G");
+		r = daemon_start(&d[k], "8G", "0");
 		if (r == 0)
 			r = vmc_connect(d[k].sock, &c[k]);
 		if (r < 0) {
@@ -370,9 +405,19 @@ static void bench_busy(void)
 		time_pairs_pipelined(c[k], loops / 4 + 1);
 	}
 	for (unsigned i = 0; i < reps; i++) {
-		for (int k = 0; k < 3; k++) {
-			seq[k][i] = time_pairs(c[k], loops);
-			pip[k][i] = time_pairs_pipelined(c[k], loops);
+		/* The three daemons take turns every SLICE pairs, so a change in
+		 * the machine's load falls on all three alike. */
+		uint64_t slices = loops / SLICE ? loops / SLICE : 1, per = loops / slices;
+
+		for (int k = 0; k < 3; k++)
+			seq[k][i] = pip[k][i] = 0;
+		for (uint64_t j = 0; j < slices; j++) {
+			for (int kk = 0; kk < 3; kk++) {
+				int k = (int)((j + (uint64_t)kk) % 3);   /* each goes first in turn */
+
+				seq[k][i] += time_pairs(c[k], per) / (double)slices;
+				pip[k][i] += time_pairs_pipelined(c[k], per) / (double)slices;
+			}
 		}
 		for (int k = 0; k < 3; k++) {
 			rseq[k][i] = seq[k][i] / seq[0][i];
@@ -402,6 +447,9 @@ static void bench_busy(void)
 			print_target(what, stats(rpip[k], reps).median, "<=", 1.5, "x");
 		}
 	}
+	if (pinned)
+		printf("  (the daemons, with --busy-poll 0, and this client all ran on CPU %ld)\n",
+		       ncpu - 1);
 	printf("perarea: VmRSS growth of the daemon per live 1-page area\n");
 	for (int k = 1; k < 3; k++) {
 		double per = (double)(rss1[k] - rss0[k]) * 1024.0 / (double)counts[k];
@@ -415,6 +463,7 @@ out:
 		vmc_close(c[k]);
 		daemon_stop(&d[k]);
 	}
+	sched_setaffinity(0, sizeof(all), &all);
 }
 
 static void usage(FILE *f)
