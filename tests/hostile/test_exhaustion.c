@@ -413,7 +413,7 @@ static bool unit_batch(struct walk *w, struct vmc_client **c)
 
 static bool unit_scoped_close(struct walk *w, struct vmc_client **c)
 {
-	struct vmc_client *s;
+	struct vmc_client *s = NULL;
 	uint64_t a, pfn;
 	int r;
 
