@@ -329,8 +329,14 @@ int vmd_run(const char *const *argv, const char *stdin_data, size_t stdin_len,
 			{ .fd = in[1], .events = POLLOUT },
 		};
 
-		if (poll(pf, 3, 60000) <= 0)
+		/* No time limit of our own: a slow child (a sanitizer build on a
+		 * busy machine) is still read to its end; meson's timeout
+		 * catches a hung one. */
+		if (poll(pf, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
+		}
 		if (pf[0].revents && drain_into(o[0], out, outlen, &ou) <= 0) {
 			close(o[0]);
 			o[0] = -1;
