@@ -16,9 +16,11 @@
  * After every request: exactly one reply frame, which parses as a Reply
  * whose status is 0 or a negative errno, with a message on error and no
  * result, echoing the request's id (id 0 only for a payload protobuf-c
- * rejects); and each uid's charged pages equal the pages of its vmalloc
- * areas plus its alloc_pages blocks.  After the last request the engine's
- * invariant checker (vm_check) must be clean (after every request with
+ * rejects); and the pages charged to all uids together equal the engine's
+ * vmalloc pages plus its alloc_pages frames.  After every close and after
+ * the last request, more: each uid's charged pages equal the pages of its
+ * own vmalloc areas and blocks, and the engine's invariant checker
+ * (vm_check) is clean (after every request too with
  * $FUZZ_DISPATCH_CHECK_EACH set: slower, for narrowing a finding down).
  * Then every connection is closed: no scoped area or block may survive,
  * and all of it holds again.  Any failure aborts.
@@ -101,14 +103,25 @@ static int tally_area(void *ctx, const struct vm_area_info *info)
 static void check_all(struct daemon *d, const char *when, bool full)
 {
 	struct tally t = { { 0 }, 0 };
+	struct vm_stats st;
+	uint64_t total = 0;
 	char msg[320];
 
-	if (full || check_each) {
-		int r = vm_check(d->engine, msg, sizeof(msg));
-
-		if (r < 0)
-			die("%s: invariant check: %s", when, msg);
-	}
+	/* Cheap, after every request: the pages charged to all uids are the
+	 * engine's vmalloc pages plus its alloc_pages frames. */
+	vm_get_stats(d->engine, &st);
+	for (size_t i = 0; i < d->acct.nr_uids; i++)
+		total += d->acct.uids[i].pages;
+	if (total != st.vmalloc_pages + st.alloc_pages_pages)
+		die("%s: %llu pages charged, the engine holds %llu vmalloc + %llu alloc_pages", when,
+		    (unsigned long long)total, (unsigned long long)st.vmalloc_pages,
+		    (unsigned long long)st.alloc_pages_pages);
+	if (!full && !check_each)
+		return;
+	/* The rest walks every area and frame: after the last request and
+	 * after closing (after every request with $FUZZ_DISPATCH_CHECK_EACH). */
+	if (vm_check(d->engine, msg, sizeof(msg)) < 0)
+		die("%s: invariant check: %s", when, msg);
 	vm_for_each_area(d->engine, tally_area, &t);
 	for (size_t i = 0; i < d->acct.cap_blocks; i++) {
 		const struct page_block *b = &d->acct.blocks[i];
@@ -245,7 +258,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (sel & 0x80) {
 			conn_close(c);
 			conns[sel & 3] = open_conn(&d, sel & 3);
-			check_all(&d, "after a close", false);
+			check_all(&d, "after a close", true);
 		}
 		dispatch_frame(c = conns[sel & 3], data, len);
 		if (c->closing)
