@@ -1,0 +1,30 @@
+/* fastencode.h -- packing of the hottest replies (a status, an id and at
+ * most an address or a pfn) without protobuf-c's generic packer.
+ *
+ * The bytes are exactly those vmallocd__v1__reply__pack() writes for the
+ * same Reply (tests/test_fastencode.c checks this against protobuf-c as the
+ * oracle), so a client cannot tell which path packed a reply.
+ */
+#ifndef VMD_FASTENCODE_H
+#define VMD_FASTENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The most vmd_fast_pack_reply() writes. */
+#define VMD_FAST_REPLY_MAX 30
+
+/* Which result a fast reply carries: the Reply oneof's field numbers. */
+enum vmd_fast_result {
+	VMD_FAST_NONE = 0,
+	VMD_FAST_ALLOC = 5,        /* AllocReply { addr = value } */
+	VMD_FAST_ALLOC_PAGES = 6,  /* AllocPagesReply { pfn = value } */
+};
+
+/* Pack Reply { id, status, result { value } } with no message into buf
+ * (at least VMD_FAST_REPLY_MAX bytes); returns the bytes written.  value is
+ * ignored with VMD_FAST_NONE.  Can't fail. */
+size_t vmd_fast_pack_reply(uint8_t *buf, uint64_t id, int32_t status,
+			   enum vmd_fast_result result, uint64_t value);
+
+#endif /* VMD_FASTENCODE_H */
