@@ -12,8 +12,6 @@
  * into the output buffer.
  */
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +19,7 @@
 #include <string.h>
 
 #include "fastdecode.h"
+#include "fastencode.h"
 #include "vmalloc.pb-c.h"
 #include "vmallocd.h"
 
@@ -53,32 +52,42 @@ static int fail(struct ctx *x, int err, const char *fmt, ...)
 	return err;
 }
 
-/* The most a reply without message, data or query result packs to: id,
- * status and one 64-bit result, with their tags and a sub-message length. */
-#define SMALL_REPLY_MAX 48
-
-static bool small_reply(const Reply *rep)
+/* The hot replies (no message, no result or an address or pfn) are packed
+ * by proto/fastencode.c, byte for byte as protobuf-c would. */
+static bool small_reply(const Reply *rep, enum vmd_fast_result *res, uint64_t *value)
 {
-	return (!rep->message || !*rep->message) &&
-	       (rep->result_case == VMALLOCD__V1__REPLY__RESULT__NOT_SET ||
-		rep->result_case == VMALLOCD__V1__REPLY__RESULT_ALLOC ||
-		rep->result_case == VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES);
+	if (rep->message && *rep->message)
+		return false;
+	switch (rep->result_case) {
+	case VMALLOCD__V1__REPLY__RESULT__NOT_SET:
+		*res = VMD_FAST_NONE;
+		*value = 0;
+		return true;
+	case VMALLOCD__V1__REPLY__RESULT_ALLOC:
+		*res = VMD_FAST_ALLOC;
+		*value = rep->alloc->addr;
+		return true;
+	case VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES:
+		*res = VMD_FAST_ALLOC_PAGES;
+		*value = rep->alloc_pages->pfn;
+		return true;
+	default:
+		return false;
+	}
 }
 
 static void send_reply(struct conn *c, const Reply *rep)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	struct evbuffer_iovec iov;
+	enum vmd_fast_result res;
+	uint64_t value;
+	uint8_t *p;
 	size_t size;
 
-	/* The hot replies skip the sizing pass: pack into room known to be
-	 * enough, then write the length in front. */
-	if (small_reply(rep) &&
-	    evbuffer_reserve_space(out, VMD_FRAME_HDR + SMALL_REPLY_MAX, &iov, 1) == 1) {
-		size = vmallocd__v1__reply__pack(rep, (uint8_t *)iov.iov_base + VMD_FRAME_HDR);
-		vmd_put_n32(iov.iov_base, (uint32_t)size);
-		iov.iov_len = VMD_FRAME_HDR + size;
-		evbuffer_commit_space(out, &iov, 1);
+	if (small_reply(rep, &res, &value) &&
+	    (p = iobuf_reserve(&c->out, VMD_FRAME_HDR + VMD_FAST_REPLY_MAX))) {
+		size = vmd_fast_pack_reply(p + VMD_FRAME_HDR, rep->id, rep->status, res, value);
+		vmd_put_n32(p, (uint32_t)size);
+		iobuf_commit(&c->out, VMD_FRAME_HDR + size);
 		return;
 	}
 	size = vmallocd__v1__reply__get_packed_size(rep);
@@ -92,16 +101,16 @@ static void send_reply(struct conn *c, const Reply *rep)
 		send_reply(c, &small);
 		return;
 	}
-	if (evbuffer_reserve_space(out, (ev_ssize_t)(VMD_FRAME_HDR + size), &iov, 1) < 1) {
+	p = iobuf_reserve(&c->out, VMD_FRAME_HDR + size);
+	if (!p) {
 		vmd_log(VM_LOG_ERR, "out of memory for a %zu-byte reply; closing connection %llu",
 			size, (unsigned long long)c->id);
 		c->closing = true;
 		return;
 	}
-	vmd_put_n32(iov.iov_base, (uint32_t)size);
-	vmallocd__v1__reply__pack(rep, (uint8_t *)iov.iov_base + VMD_FRAME_HDR);
-	iov.iov_len = VMD_FRAME_HDR + size;
-	evbuffer_commit_space(out, &iov, 1);
+	vmd_put_n32(p, (uint32_t)size);
+	vmallocd__v1__reply__pack(rep, p + VMD_FRAME_HDR);
+	iobuf_commit(&c->out, VMD_FRAME_HDR + size);
 }
 
 void reply_error(struct conn *c, uint64_t id, int status, const char *fmt, ...)

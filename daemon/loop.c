@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <fcntl.h>
@@ -30,6 +29,10 @@
 
 #define FRAME_BUDGET 64
 #define ACCEPT_RETRY_MS 100
+#define RBUF_SIZE (256u << 10)  /* the most one read takes */
+#define IN_MIN 4096             /* the least room a read into c->in asks for */
+#define IN_KEEP (64u << 10)     /* emptied buffers up to this size are kept */
+#define OUT_KEEP (64u << 10)
 
 uint64_t now_usec(void)
 {
@@ -66,12 +69,20 @@ void conn_close(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	d->nr_conns--;
+	if (c->read_ev)
+		event_free(c->read_ev);
+	if (c->write_ev)
+		event_free(c->write_ev);
 	if (c->resume_ev)
 		event_free(c->resume_ev);
 	if (c->stall_ev)
 		event_free(c->stall_ev);
-	if (c->bev)
-		bufferevent_free(c->bev);
+	if (c->idle_ev)
+		event_free(c->idle_ev);
+	if (c->fd >= 0)
+		close(c->fd);
+	iobuf_free(&c->in);
+	iobuf_free(&c->out);
 	vmd_arena_done(&c->arena);
 	free(c->scratch);
 	vmd_log(VM_LOG_DEBUG, "connection %llu (uid %u pid %u) closed",
@@ -80,6 +91,13 @@ void conn_close(struct conn *c)
 	/* A descriptor came free: accept again now if we were backing off. */
 	if (d->listener && d->accept_failing)
 		listener_resume(d);
+}
+
+static struct timeval ms_to_tv(unsigned ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+
+	return tv;
 }
 
 /* A partial frame left in the input starts the stall clock; finishing a
@@ -96,8 +114,7 @@ static void set_stall_timer(struct conn *c, bool partial, bool progressed)
 	}
 	if (evtimer_pending(c->stall_ev, NULL) && !progressed)
 		return;
-	tv.tv_sec = c->d->opt.stall_timeout_ms / 1000;
-	tv.tv_usec = (c->d->opt.stall_timeout_ms % 1000) * 1000;
+	tv = ms_to_tv(c->d->opt.stall_timeout_ms);
 	/* A stall nobody would time out is not allowed to hold the slot. */
 	if (evtimer_add(c->stall_ev, &tv) < 0) {
 		vmd_log(VM_LOG_ERR, "connection %llu: cannot arm the stall timer, closing",
@@ -106,38 +123,48 @@ static void set_stall_timer(struct conn *c, bool partial, bool progressed)
 	}
 }
 
+static void stop_reading(struct conn *c)
+{
+	if (c->read_ev)
+		event_del(c->read_ev);
+}
+
 static void pause_if_backlogged(struct conn *c)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-
-	if (!c->read_paused && evbuffer_get_length(out) > c->d->opt.output_limit) {
-		bufferevent_disable(c->bev, EV_READ);
+	if (!c->read_paused && c->out.len > c->d->opt.output_limit) {
+		stop_reading(c);
 		c->read_paused = true;
 	}
 }
 
 /* Write the replies gathered in this pass at once, straight from the read
- * path: EV_WRITE is enabled only for what the socket does not take, so a
- * client that keeps up costs no epoll_ctl and no extra loop turn. */
+ * path: EV_WRITE is added only for what the socket does not take, so a
+ * client that keeps up costs no epoll_ctl and no extra loop turn.  False if
+ * the peer is gone or the rest could never be written: close c. */
 static bool flush_output(struct conn *c)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	ssize_t n;
 
-	if (!evbuffer_get_length(out) || (bufferevent_get_enabled(c->bev) & EV_WRITE))
+	if (!c->out.len || c->writing || c->fd < 0)
 		return true;
-	/* A socket bufferevent keeps its output's front frozen outside its
-	 * own write callback; thaw it for this one write. */
-	evbuffer_unfreeze(out, 1);
-	(void)evbuffer_write(out, bufferevent_getfd(c->bev));
-	evbuffer_freeze(out, 1);
-	/* Leftovers, and errors too: the bufferevent's own write path
-	 * retries, and reports a dead peer through on_event.  If even that
-	 * cannot be set up, the replies would never leave: give up on c. */
-	if (evbuffer_get_length(out) && bufferevent_enable(c->bev, EV_WRITE) < 0) {
+	n = send(c->fd, c->out.data + c->out.head, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		vmd_log(VM_LOG_DEBUG, "connection %llu: %s", (unsigned long long)c->id,
+			strerror(errno));
+		return false;
+	}
+	if (n > 0)
+		iobuf_consume(&c->out, (size_t)n);
+	if (!c->out.len) {
+		iobuf_trim(&c->out, OUT_KEEP);
+		return true;
+	}
+	if (event_add(c->write_ev, NULL) < 0) {
 		vmd_log(VM_LOG_ERR, "connection %llu: cannot wait for writability, closing",
 			(unsigned long long)c->id);
 		return false;
 	}
+	c->writing = true;
 	return true;
 }
 
@@ -145,65 +172,66 @@ static bool flush_output(struct conn *c)
  * stall timeout to take them, then close anyway. */
 static void set_closing_timeout(struct conn *c)
 {
-	struct timeval tv;
-	unsigned ms = c->d->opt.stall_timeout_ms ? c->d->opt.stall_timeout_ms : 10000;
+	struct timeval tv = ms_to_tv(c->d->opt.stall_timeout_ms ? c->d->opt.stall_timeout_ms :
+				     10000);
 
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	if (c->close_armed)
+		return;
+	if (evtimer_add(c->stall_ev, &tv) < 0)
+		vmd_log(VM_LOG_ERR, "connection %llu: cannot arm the closing timer",
+			(unsigned long long)c->id);
+	c->close_armed = true;
 }
 
-/* Handle whole frames from the input; returns false if c was freed. */
-static bool process_input(struct conn *c)
+/* Handle the whole frames at the front of p[0..len), at most FRAME_BUDGET
+ * of them; returns the bytes handled.  *more: whole frames are left for
+ * the next turn. */
+static size_t handle_frames(struct conn *c, const uint8_t *p, size_t len, bool *more)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
 	unsigned budget = FRAME_BUDGET;
-	bool progressed = false;
+	size_t off = 0;
 
-	while (!c->closing && !c->read_paused) {
-		size_t have = evbuffer_get_length(in);
-		uint8_t hdr[VMD_FRAME_HDR];
-		uint32_t len;
-		uint8_t *p;
-		int r;
+	*more = false;
+	while (!c->closing && !c->read_paused && len - off >= VMD_FRAME_HDR) {
+		uint32_t n;
 
-		if (have < VMD_FRAME_HDR)
-			break;
-		evbuffer_copyout(in, hdr, VMD_FRAME_HDR);
-		if (vmd_frame_parse_hdr(hdr, c->d->opt.max_frame, &len) < 0) {
+		if (vmd_frame_parse_hdr(p + off, c->d->opt.max_frame, &n) < 0) {
 			/* The stream cannot be resynchronised: reply, then close. */
 			reply_error(c, 0, -EMSGSIZE, "frame of %u bytes exceeds the limit of %u",
-				    vmd_get_n32(hdr), c->d->opt.max_frame);
+				    vmd_get_n32(p + off), c->d->opt.max_frame);
 			c->closing = true;
 			break;
 		}
-		if (have < VMD_FRAME_HDR + (size_t)len)
+		if (len - off - VMD_FRAME_HDR < n)
 			break;
 		if (!budget--) {
-			event_active(c->resume_ev, EV_READ, 0);
+			*more = true;
 			break;
 		}
-		p = evbuffer_pullup(in, VMD_FRAME_HDR + (ssize_t)len);
-		if (!p) {
-			reply_error(c, 0, -ENOMEM, "out of memory reading a frame");
+		if (dispatch_frame(c, p + off + VMD_FRAME_HDR, n) == -EPIPE)
 			c->closing = true;
-			break;
-		}
-		r = dispatch_frame(c, p + VMD_FRAME_HDR, len);
-		evbuffer_drain(in, VMD_FRAME_HDR + (size_t)len);
-		progressed = true;
-		if (r == -EPIPE)
-			c->closing = true;
+		off += VMD_FRAME_HDR + n;
 		pause_if_backlogged(c);
 	}
-	set_stall_timer(c, !c->closing && evbuffer_get_length(in) > 0, progressed);
+	return off;
+}
+
+/* What every pass over the input ends with: timers, the one write of the
+ * pass's replies, closing.  Returns false if c was freed. */
+static bool finish_pass(struct conn *c, bool progressed, bool more)
+{
+	if (more && !c->closing)
+		event_active(c->resume_ev, EV_READ, 0);
+	if (c->eof && !more && !c->read_paused)
+		c->closing = true;  /* the peer sends no more: what is whole is answered */
+	set_stall_timer(c, !c->closing && !c->eof && c->in.len > 0, progressed);
 	if (!flush_output(c)) {
 		conn_close(c);
 		return false;
 	}
 	if (c->closing) {
-		bufferevent_disable(c->bev, EV_READ);
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		stop_reading(c);
+		if (!c->out.len) {
 			conn_close(c);
 			return false;
 		}
@@ -212,57 +240,145 @@ static bool process_input(struct conn *c)
 	return true;
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+static bool whole_frame_queued(const struct conn *c)
 {
-	(void)bev;
-	process_input(arg);
+	return c->in.len >= VMD_FRAME_HDR &&
+	       c->in.len - VMD_FRAME_HDR >= vmd_get_n32(c->in.data + c->in.head);
+}
+
+/* Handle what waits in c->in (after a pause, a budget or a resume). */
+static void process_queued(struct conn *c)
+{
+	size_t done;
+	bool more;
+
+	done = handle_frames(c, c->in.data + c->in.head, c->in.len, &more);
+	iobuf_consume(&c->in, done);
+	if (!c->in.len)
+		iobuf_trim(&c->in, IN_KEEP);
+	finish_pass(c, done > 0, more);
+}
+
+/* Room in c->in for the rest of the frame being assembled (at least
+ * IN_MIN bytes); NULL if out of memory. */
+static uint8_t *in_room(struct conn *c, size_t *room)
+{
+	size_t want = IN_MIN;
+	uint8_t *p;
+
+	if (c->in.len >= VMD_FRAME_HDR) {
+		uint32_t n = vmd_get_n32(c->in.data + c->in.head);
+
+		if (n <= c->d->opt.max_frame && VMD_FRAME_HDR + (size_t)n - c->in.len > want)
+			want = VMD_FRAME_HDR + (size_t)n - c->in.len;
+	}
+	p = iobuf_reserve(&c->in, want);
+	*room = p ? iobuf_room(&c->in) : 0;
+	return p;
+}
+
+/*
+ * Readable.  With nothing queued, the bytes land in the daemon's shared
+ * buffer and the frames are handled from there; only a trailing partial
+ * frame (or frames left for the next turn) is copied into c->in.  So an
+ * idle or well-behaved connection keeps no input buffer, and one read
+ * system call takes a whole pipeline.  With a partial frame queued, the
+ * read goes into c->in behind it.  Whole frames still queued are handled
+ * before anything more is read, which bounds c->in.
+ */
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct daemon *d = c->d;
+	bool shared = c->in.len == 0, more = false;
+	size_t room, done = 0;
+	uint8_t *p;
+	ssize_t n;
+
+	(void)what;
+	if (whole_frame_queued(c)) {
+		process_queued(c);
+		return;
+	}
+	if (shared) {
+		p = d->rbuf;
+		room = d->rbuf_cap;
+	} else if (!(p = in_room(c, &room))) {
+		reply_error(c, 0, -ENOMEM, "out of memory reading a frame");
+		c->closing = true;
+		finish_pass(c, false, false);
+		return;
+	}
+	n = read(fd, p, room);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		vmd_log(VM_LOG_DEBUG, "connection %llu: %s", (unsigned long long)c->id,
+			strerror(errno));
+		conn_close(c);
+		return;
+	}
+	if (n == 0) {
+		c->eof = true;
+		stop_reading(c);
+	} else {
+		c->last_read_usec = now_usec();
+	}
+	if (!shared) {
+		iobuf_commit(&c->in, (size_t)n);
+		process_queued(c);
+		return;
+	}
+	done = handle_frames(c, p, (size_t)n, &more);
+	if (done < (size_t)n && !c->closing && iobuf_append(&c->in, p + done, (size_t)n - done) < 0) {
+		reply_error(c, 0, -ENOMEM, "out of memory reading a frame");
+		c->closing = true;
+	}
+	finish_pass(c, done > 0, more);
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	process_input(arg);
+	process_queued(arg);
 }
 
-static void on_write(struct bufferevent *bev, void *arg)
+static void on_writable(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	struct evbuffer *out = bufferevent_get_output(bev);
+	ssize_t n;
 
-	if (c->closing && evbuffer_get_length(out) == 0) {
+	(void)what;
+	n = send(fd, c->out.data + c->out.head, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		vmd_log(VM_LOG_DEBUG, "connection %llu: %s", (unsigned long long)c->id,
+			strerror(errno));
 		conn_close(c);
 		return;
 	}
-	if (evbuffer_get_length(out) == 0)
-		bufferevent_disable(bev, EV_WRITE);
-	if (c->read_paused && evbuffer_get_length(out) <= c->d->opt.output_limit / 2) {
+	iobuf_consume(&c->out, (size_t)n);
+	if (c->out.len == 0) {
+		if (c->closing) {
+			conn_close(c);
+			return;
+		}
+		event_del(c->write_ev);
+		c->writing = false;
+		iobuf_trim(&c->out, OUT_KEEP);
+	}
+	if (c->read_paused && !c->closing && c->out.len <= c->d->opt.output_limit / 2) {
 		c->read_paused = false;
-		if (bufferevent_enable(bev, EV_READ) < 0) {
+		if (!c->eof && event_add(c->read_ev, NULL) < 0) {
 			vmd_log(VM_LOG_ERR, "connection %llu: cannot resume reading, closing",
 				(unsigned long long)c->id);
 			conn_close(c);
 			return;
 		}
-		process_input(c);
+		process_queued(c);
 	}
-}
-
-static void on_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)bev;
-	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_WRITING))
-		vmd_log(VM_LOG_INFO, "connection %llu (uid %u pid %u) took no replies for %u ms, closed",
-			(unsigned long long)c->id, c->uid, c->pid, c->d->opt.stall_timeout_ms);
-	else if (what & BEV_EVENT_TIMEOUT)
-		vmd_log(VM_LOG_INFO, "connection %llu (uid %u pid %u) idle, closed",
-			(unsigned long long)c->id, c->uid, c->pid);
-	else if (what & BEV_EVENT_ERROR)
-		vmd_log(VM_LOG_DEBUG, "connection %llu: %s", (unsigned long long)c->id,
-			strerror(EVUTIL_SOCKET_ERROR()));
-	conn_close(c);
 }
 
 static void on_stall(evutil_socket_t fd, short what, void *arg)
@@ -271,22 +387,53 @@ static void on_stall(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	vmd_log(VM_LOG_INFO, "connection %llu (uid %u pid %u) stalled in a frame for %u ms, closed",
-		(unsigned long long)c->id, c->uid, c->pid, c->d->opt.stall_timeout_ms);
+	if (c->closing)
+		vmd_log(VM_LOG_INFO, "connection %llu (uid %u pid %u) took no replies for %u ms, closed",
+			(unsigned long long)c->id, c->uid, c->pid, c->d->opt.stall_timeout_ms);
+	else
+		vmd_log(VM_LOG_INFO, "connection %llu (uid %u pid %u) stalled in a frame for %u ms, closed",
+			(unsigned long long)c->id, c->uid, c->pid, c->d->opt.stall_timeout_ms);
+	conn_close(c);
+}
+
+/* The idle timer is armed once per timeout rather than on every read: when
+ * it fires, a connection that read since sleeps again for the rest. */
+static void arm_idle(struct conn *c, uint64_t usec)
+{
+	struct timeval tv = { .tv_sec = (time_t)(usec / 1000000),
+			      .tv_usec = (suseconds_t)(usec % 1000000) };
+
+	if (evtimer_add(c->idle_ev, &tv) < 0)
+		vmd_log(VM_LOG_ERR, "connection %llu: cannot arm the idle timer",
+			(unsigned long long)c->id);
+}
+
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	uint64_t limit = (uint64_t)c->d->opt.idle_timeout_ms * 1000, now = now_usec();
+
+	(void)fd;
+	(void)what;
+	if (!limit || c->closing)
+		return;
+	/* A paused connection is waiting for us, not idle. */
+	if (c->read_paused || c->writing)
+		c->last_read_usec = now;
+	if (now - c->last_read_usec < limit) {
+		arm_idle(c, limit - (now - c->last_read_usec));
+		return;
+	}
+	vmd_log(VM_LOG_INFO, "connection %llu (uid %u pid %u) idle, closed",
+		(unsigned long long)c->id, c->uid, c->pid);
 	conn_close(c);
 }
 
 static void apply_idle_timeout(struct conn *c)
 {
-	struct timeval tv;
-
-	if (!c->d->opt.idle_timeout_ms) {
-		bufferevent_set_timeouts(c->bev, NULL, NULL);
-		return;
-	}
-	tv.tv_sec = c->d->opt.idle_timeout_ms / 1000;
-	tv.tv_usec = (c->d->opt.idle_timeout_ms % 1000) * 1000;
-	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	evtimer_del(c->idle_ev);
+	if (c->d->opt.idle_timeout_ms)
+		arm_idle(c, (uint64_t)c->d->opt.idle_timeout_ms * 1000);
 }
 
 static void reject(evutil_socket_t fd)
@@ -314,26 +461,30 @@ struct conn *conn_new(struct daemon *d, int fd, uint32_t uid, uint32_t pid)
 		return NULL;
 	}
 	c->d = d;
+	c->fd = fd;
 	c->id = ++d->next_conn_id;
 	c->uid = uid;
 	c->pid = pid;
+	c->last_read_usec = now_usec();
 	vmd_arena_init(&c->arena, 4 * (size_t)VMD_MAX_FRAME);
-	c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (fd >= 0) {
+		c->read_ev = event_new(d->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+		c->write_ev = event_new(d->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
+	}
 	c->resume_ev = event_new(d->base, -1, 0, on_resume, c);
 	c->stall_ev = evtimer_new(d->base, on_stall, c);
+	c->idle_ev = evtimer_new(d->base, on_idle, c);
 	c->next = d->conns;
 	if (d->conns)
 		d->conns->prev = c;
 	d->conns = c;
 	d->nr_conns++;
 	d->nr_connections++;
-	if (!c->bev || !c->resume_ev || !c->stall_ev) {
-		if (!c->bev && fd >= 0)
-			close(fd);
+	if ((fd >= 0 && (!c->read_ev || !c->write_ev)) || !c->resume_ev || !c->stall_ev ||
+	    !c->idle_ev) {
 		conn_close(c);
 		return NULL;
 	}
-	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	return c;
 }
 
@@ -369,9 +520,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	apply_idle_timeout(c);
-	/* bufferevent_socket_new enables EV_WRITE; flush_output decides. */
-	bufferevent_disable(c->bev, EV_WRITE);
-	if (bufferevent_enable(c->bev, EV_READ) < 0) {
+	if (event_add(c->read_ev, NULL) < 0) {
 		vmd_log(VM_LOG_ERR, "out of memory accepting a connection from uid %u pid %d",
 			cred.uid, cred.pid);
 		conn_close(c);
@@ -593,7 +742,9 @@ int daemon_loop_init(struct daemon *d)
 	struct timeval tv;
 
 	d->base = event_base_new();
-	if (!d->base)
+	d->rbuf_cap = RBUF_SIZE;
+	d->rbuf = malloc(d->rbuf_cap);
+	if (!d->base || !d->rbuf)
 		return -ENOMEM;
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, on_stop_signal, d);
@@ -656,6 +807,8 @@ void daemon_loop_done(struct daemon *d)
 	if (d->base)
 		event_base_free(d->base);
 	d->base = NULL;
+	free(d->rbuf);
+	d->rbuf = NULL;
 }
 
 /*

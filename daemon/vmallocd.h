@@ -2,8 +2,8 @@
  * connection, per-uid accounting and the table of alloc_pages blocks.
  *
  * Ownership: struct daemon owns the engine, the listener, every connection
- * and the two tables; a connection owns its bufferevent and arena.  Only the
- * event loop thread touches any of it.
+ * and the two tables; a connection owns its socket, events, buffers and arena.
+ * Only the event loop thread touches any of it.
  */
 #ifndef VMALLOCD_H
 #define VMALLOCD_H
@@ -13,11 +13,11 @@
 #include <sys/types.h>
 
 #include "frame.h"
+#include "iobuf.h"
 #include "vmcore.h"
 
 struct event_base;
 struct event;
-struct bufferevent;
 struct evconnlistener;
 
 /* ---- options (config.c) ------------------------------------------------------ */
@@ -108,15 +108,24 @@ void account_del_block(struct account *a, struct page_block *b);
 
 struct conn {
 	struct daemon *d;
-	struct bufferevent *bev;
+	int fd;                    /* -1: none (tests drive dispatch directly) */
+	struct event *read_ev;     /* persistent EV_READ, off while paused or closing */
+	struct event *write_ev;    /* persistent EV_WRITE, on only while output waits */
 	struct event *resume_ev;   /* more complete frames wait: run again next iteration */
-	struct event *stall_ev;    /* partial frame timer */
+	struct event *stall_ev;    /* partial frame timer; the last flush when closing */
+	struct event *idle_ev;     /* idle timer, checked against last_read_usec */
+	struct iobuf in;           /* bytes read and not yet handled (often empty) */
+	struct iobuf out;          /* replies not yet written */
 	struct conn *prev, *next;
 	uint64_t id;               /* cookie stamped on this connection's areas */
+	uint64_t last_read_usec;   /* now_usec() of the last bytes read */
 	uint32_t uid, pid;
 	uint64_t nr_scoped;        /* scoped areas and blocks it made (an upper bound) */
 	bool closing;              /* flush the output, then close */
 	bool read_paused;          /* output over the limit */
+	bool writing;              /* write_ev is added */
+	bool eof;                  /* the peer sends no more */
+	bool close_armed;          /* the closing timer runs */
 	struct vmd_arena arena;
 	uint8_t *scratch;          /* vread target, up to VMD_MAX_IO */
 	size_t scratch_cap;
@@ -137,6 +146,8 @@ struct daemon {
 	char *bound_path;          /* a socket we created and must unlink */
 	struct conn *conns;
 	unsigned nr_conns;
+	uint8_t *rbuf;             /* shared first landing place of every read */
+	size_t rbuf_cap;
 	uint64_t next_conn_id;
 	uint64_t nr_requests, nr_errors, nr_connections;
 	uint64_t start_usec;
@@ -147,7 +158,8 @@ struct daemon {
 
 /* loop.c */
 /* A connection for fd (-1: none, for tests) from uid/pid, linked into d;
- * callbacks set, nothing enabled.  NULL if out of memory (fd is closed). */
+ * events created, nothing enabled.  NULL if out of memory (fd is closed).
+ * Replies to the frames given to dispatch_frame() queue in c->out. */
 struct conn *conn_new(struct daemon *d, int fd, uint32_t uid, uint32_t pid);
 int daemon_listen(struct daemon *d);
 int daemon_loop_init(struct daemon *d);

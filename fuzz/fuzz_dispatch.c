@@ -26,8 +26,6 @@
  * and all of it holds again.  Any failure aborts.
  */
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -151,29 +149,19 @@ static void check_all(struct daemon *d, const char *when, bool full)
 /* The replies dispatch_frame() left in c's output: exactly one, well formed. */
 static void check_reply(struct conn *c, const uint8_t *payload, size_t len)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	size_t have = evbuffer_get_length(out);
+	size_t have = c->out.len;
 	Vmallocd__V1__Request *req = vmallocd__v1__request__unpack(NULL, len, payload);
 	Vmallocd__V1__Reply *rep;
-	uint8_t hdr[VMD_FRAME_HDR], *buf;
+	const uint8_t *buf = c->out.data + c->out.head;
 	uint32_t n;
 
 	if (have < VMD_FRAME_HDR)
 		die("no reply to a %zu-byte request", len);
-	/* A socket bufferevent freezes its output's front outside its own
-	 * write callback; we stand in for that callback here. */
-	evbuffer_unfreeze(out, 1);
-	evbuffer_copyout(out, hdr, VMD_FRAME_HDR);
-	n = vmd_get_n32(hdr);
+	n = vmd_get_n32(buf);
 	if (n > VMD_MAX_REPLY || have != VMD_FRAME_HDR + (size_t)n)
 		die("reply frame of %u bytes, %zu in the output: not exactly one reply", n, have);
-	buf = malloc(have);
-	if (!buf)
-		die("out of memory");
-	evbuffer_remove(out, buf, have);
-	evbuffer_freeze(out, 1);
 	rep = vmallocd__v1__reply__unpack(NULL, n, buf + VMD_FRAME_HDR);
-	free(buf);
+	iobuf_consume(&c->out, have);
 	if (!rep)
 		die("the reply does not parse");
 	if (verbose)
@@ -272,8 +260,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_all(&d, "after the last request", true);
 	for (int i = 0; i < NCONN; i++)
 		conn_close(conns[i]);
-	/* libevent frees a bufferevent from its loop (a finalizer). */
-	event_base_loop(base, EVLOOP_NONBLOCK);
 	check_all(&d, "after closing every connection", true);
 	vm_engine_destroy(d.engine);
 	account_done(&d.acct);

@@ -10,8 +10,6 @@
  * the seeds (meson builds it as fuzz-mkcorpus).
  */
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,8 +97,6 @@ static void finish(struct gen *g)
 static Reply *raw(struct gen *g, int sel, const uint8_t *p, size_t n)
 {
 	struct conn *c;
-	struct evbuffer *out;
-	uint8_t *buf;
 	size_t have;
 	Reply *rep;
 
@@ -120,14 +116,10 @@ static Reply *raw(struct gen *g, int sel, const uint8_t *p, size_t n)
 	}
 	c = g->c[sel & 3];
 	dispatch_frame(c, p, n);
-	out = bufferevent_get_output(c->bev);
-	have = evbuffer_get_length(out);
-	buf = malloc(have + 1);
-	evbuffer_unfreeze(out, 1);
-	evbuffer_remove(out, buf, have);
-	evbuffer_freeze(out, 1);
-	rep = have >= 4 ? vmallocd__v1__reply__unpack(NULL, have - 4, buf + 4) : NULL;
-	free(buf);
+	have = c->out.len;
+	rep = have >= 4 ? vmallocd__v1__reply__unpack(NULL, have - 4, c->out.data + c->out.head + 4) :
+			  NULL;
+	iobuf_consume(&c->out, have);
 	return rep;
 }
 
