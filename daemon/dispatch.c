@@ -1109,7 +1109,33 @@ static uint64_t peek_id(const uint8_t *p, size_t len)
 	return id;
 }
 
-int dispatch_frame(struct conn *c, const uint8_t *payload, size_t len)
+/* A plain alloc or free, decoded by fastdecode: the same rules and engine
+ * calls as below, without setting up a reply for every kind of request. */
+static void dispatch_fast(struct conn *c, const struct vmd_fast_req *f)
+{
+	Reply rep = VMALLOCD__V1__REPLY__INIT;
+	Vmallocd__V1__AllocReply alloc_r = VMALLOCD__V1__ALLOC_REPLY__INIT;
+	struct ctx x;   /* x.msg is written only on failure */
+
+	x.c = c;
+	x.d = c->d;
+	x.e = c->d->engine;
+	x.rep = &rep;
+	rep.id = f->id;
+	if (f->op == VMALLOCD__V1__REQUEST__OP_ALLOC) {
+		if (do_alloc(&x, &f->alloc, &alloc_r) == 0) {
+			rep.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC;
+			rep.alloc = &alloc_r;
+		}
+	} else {
+		do_free(&x, f->free.addr);
+	}
+	if (rep.status < 0)
+		c->d->nr_errors++;
+	send_reply(c, &rep);
+}
+
+static int dispatch_slow(struct conn *c, const uint8_t *payload, size_t len)
 {
 	struct daemon *d = c->d;
 	Reply rep = VMALLOCD__V1__REPLY__INIT;
@@ -1122,37 +1148,22 @@ int dispatch_frame(struct conn *c, const uint8_t *payload, size_t len)
 	Vmallocd__V1__AreaInfo area;
 	uint32_t per_node[VM_MAX_NODES];
 	struct ctx x = { .c = c, .d = d, .e = d->engine, .rep = &rep };
-	struct vmd_fast_req fast;
-	Request fast_req, *req;
+	struct unpack_alloc ua = {
+		.pb = { .alloc = unpack_alloc, .free = unpack_free },
+		.arena = &c->arena,
+	};
+	Request *req;
 	int r = 0;
 
-	d->nr_requests++;
 	vmd_arena_reset(&c->arena);
-	/* The hottest shapes skip protobuf-c's generic unpacker. */
-	if (vmd_fast_decode(payload, len, &fast)) {
-		vmallocd__v1__request__init(&fast_req);
-		fast_req.id = fast.id;
-		fast_req.op_case = fast.op;
-		if (fast.op == VMALLOCD__V1__REQUEST__OP_ALLOC)
-			fast_req.alloc = &fast.alloc;
-		else
-			fast_req.free = &fast.free;
-		req = &fast_req;
-	} else {
-		struct unpack_alloc ua = {
-			.pb = { .alloc = unpack_alloc, .free = unpack_free },
-			.arena = &c->arena,
-		};
-
-		ua.pb.allocator_data = &ua;
-		req = vmallocd__v1__request__unpack(&ua.pb, len, payload);
-		if (!req && ua.failed) {
-			/* A valid request may need more than the arena may hold
-			 * (an absurd repeated field) or than malloc gives. */
-			reply_error(c, peek_id(payload, len), -ENOMEM,
-				    "request of %zu bytes: out of memory decoding it", len);
-			return 0;
-		}
+	ua.pb.allocator_data = &ua;
+	req = vmallocd__v1__request__unpack(&ua.pb, len, payload);
+	if (!req && ua.failed) {
+		/* A valid request may need more than the arena may hold (an
+		 * absurd repeated field) or than malloc gives. */
+		reply_error(c, peek_id(payload, len), -ENOMEM,
+			    "request of %zu bytes: out of memory decoding it", len);
+		return 0;
 	}
 	if (!req) {
 		reply_error(c, 0, -EBADMSG, "malformed request: %zu bytes that do not parse as a Request",
@@ -1271,4 +1282,17 @@ int dispatch_frame(struct conn *c, const uint8_t *payload, size_t len)
 		d->nr_errors++;
 	send_reply(c, &rep);
 	return 0;
+}
+
+int dispatch_frame(struct conn *c, const uint8_t *payload, size_t len)
+{
+	struct vmd_fast_req fast;
+
+	c->d->nr_requests++;
+	/* The hottest shapes skip protobuf-c's generic unpacker. */
+	if (vmd_fast_decode(payload, len, &fast)) {
+		dispatch_fast(c, &fast);
+		return 0;
+	}
+	return dispatch_slow(c, payload, len);
 }

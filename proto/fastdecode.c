@@ -8,9 +8,15 @@ struct cursor {
 };
 
 /* A varint of at most 10 bytes, the 10th holding only bit 63. */
-static bool get_varint(struct cursor *c, uint64_t *v)
+static inline bool get_varint(struct cursor *c, uint64_t *v)
 {
 	uint64_t x = 0;
+
+	/* Tags and most small values are one byte. */
+	if (c->p < c->end && !(*c->p & 0x80)) {
+		*v = *c->p++;
+		return true;
+	}
 
 	for (unsigned shift = 0; shift < 70; shift += 7) {
 		uint8_t b;
@@ -34,7 +40,9 @@ static bool decode_alloc(const uint8_t *p, size_t len, Vmallocd__V1__AllocReques
 	struct cursor c = { p, p + len };
 	uint32_t seen = 0;
 
-	vmallocd__v1__alloc_request__init(a);
+	/* The macro, not the _init() call: a few stores instead of a
+	 * function call and a copy of the whole message. */
+	*a = (Vmallocd__V1__AllocRequest)VMALLOCD__V1__ALLOC_REQUEST__INIT;
 	while (c.p < c.end) {
 		uint64_t key, v;
 		unsigned field;
@@ -88,7 +96,7 @@ static bool decode_free(const uint8_t *p, size_t len, Vmallocd__V1__FreeRequest 
 	struct cursor c = { p, p + len };
 	bool seen = false;
 
-	vmallocd__v1__free_request__init(f);
+	*f = (Vmallocd__V1__FreeRequest)VMALLOCD__V1__FREE_REQUEST__INIT;
 	while (c.p < c.end) {
 		uint64_t key, v;
 
