@@ -271,12 +271,96 @@ static void test_stalled_client(void)
 	expect_alive();
 }
 
+/* Append to buf the frame of request id: every tenth a scoped
+ * vmalloc(4096), the others a vfree of an address nothing can hold. */
+static size_t put_request(uint8_t *buf, uint64_t id)
+{
+	Vmallocd__V1__Request q = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__AllocRequest a = VMALLOCD__V1__ALLOC_REQUEST__INIT;
+	Vmallocd__V1__FreeRequest f = VMALLOCD__V1__FREE_REQUEST__INIT;
+	size_t n;
+
+	q.id = id;
+	if (id % 10 == 0) {
+		a.size = 4096;
+		a.scoped = true;
+		q.op_case = VMALLOCD__V1__REQUEST__OP_ALLOC;
+		q.alloc = &a;
+	} else {
+		f.addr = 1;
+		q.op_case = VMALLOCD__V1__REQUEST__OP_FREE;
+		q.free = &f;
+	}
+	n = vmallocd__v1__request__pack(&q, buf + 4);
+	vmd_put_n32(buf, (uint32_t)n);
+	return 4 + n;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * A deep pipeline, larger than one read takes, with a frame split across
+ * writes in the middle and one byte at a time at the end, then a half
+ * close: every frame is answered, in order, before the daemon closes.
+ */
+static void test_pipeline_then_half_close(void)
+{
+	enum { N = 30000 };
+	size_t cap = (size_t)N * 32, len = 0, cut;
+	uint8_t *buf = malloc(cap);
+	int fd = raw_connect();
+	uint64_t last = 0;
+	bool in_order = true;
+	int answered = 0;
+
+	CU_ASSERT_FATAL(fd >= 0 && buf);
+	for (uint64_t id = 1; id <= N; id++)
+		len += put_request(buf + len, id);
+	cut = len / 2 + 3;      /* inside a frame */
+	CU_ASSERT_EQUAL_FATAL(write_all(fd, buf, cut), 0);
+	usleep(50 * 1000);
+	CU_ASSERT_EQUAL_FATAL(write_all(fd, buf + cut, len - cut - 10), 0);
+	usleep(50 * 1000);
+	for (size_t i = len - 10; i < len; i++)
+		CU_ASSERT_EQUAL(write(fd, buf + i, 1), 1);
+	CU_ASSERT_EQUAL(shutdown(fd, SHUT_WR), 0);
+	for (;;) {
+		Vmallocd__V1__Reply *r = read_reply(fd);
+
+		if (!r)
+			break;
+		if (r->id != last + 1 || (r->id % 10 == 0 ? r->status != 0 || !r->alloc :
+							     r->status != -EINVAL))
+			in_order = false;
+		last = r->id;
+		answered++;
+		vmallocd__v1__reply__free_unpacked(r, NULL);
+	}
+	CU_ASSERT_TRUE(in_order);
+	CU_ASSERT_EQUAL(answered, N);
+	close(fd);
+	free(buf);
+	expect_alive();
+}
+
 static const struct t_case cases[] = {
 	{ "zero_length", test_zero_length },
 	{ "garbage", test_garbage },
 	{ "unknown_type_and_enum", test_unknown_type_and_enum },
 	{ "length_limits", test_length_limits },
 	{ "stalled_client", test_stalled_client },
+	{ "pipeline_then_half_close", test_pipeline_then_half_close },
 	{ NULL, NULL },
 };
 
