@@ -224,7 +224,9 @@ static bool finish_pass(struct conn *c, bool progressed, bool more)
 		event_active(c->resume_ev, EV_READ, 0);
 	if (c->eof && !more && !c->read_paused)
 		c->closing = true;  /* the peer sends no more: what is whole is answered */
-	set_stall_timer(c, !c->closing && !c->eof && c->in.len > 0, progressed);
+	/* Once closing, stall_ev is the closing timer: leave it be. */
+	if (!c->close_armed)
+		set_stall_timer(c, !c->closing && !c->eof && c->in.len > 0, progressed);
 	if (!flush_output(c)) {
 		conn_close(c);
 		return false;
