@@ -4,9 +4,18 @@
  * clients, back-pressure on slow readers, stall and idle timeouts, signals
  * and the watchdog.  What a frame means is dispatch.c's business.
  *
- * Fairness: one read callback handles at most FRAME_BUDGET frames, then
- * yields to the loop (resume_ev) so a client with a deep pipeline cannot
- * starve the others.
+ * A connection is its socket and plain events, not a bufferevent: one
+ * read() per readable event lands in the daemon's shared read buffer and
+ * the frames are handled where they lie; only what is left over (a partial
+ * frame, or frames beyond the budget) is copied into the connection's own
+ * c->in.  The replies of a pass collect in c->out and leave with one send();
+ * EV_WRITE is added only while some are left.  Invariants: c->in is empty
+ * or starts at a frame boundary; read_ev is added iff the connection is
+ * neither paused, closing nor at end of stream; write_ev iff c->writing.
+ *
+ * Fairness: one pass handles at most FRAME_BUDGET frames, then yields to
+ * the loop (resume_ev) so a client with a deep pipeline cannot starve the
+ * others.
  */
 #include <errno.h>
 #include <event2/buffer.h>
