@@ -5,6 +5,8 @@
  *     round trip stays within 2x of its p99 on the idle daemon, and every
  *     stalled connection is closed after the configured stall timeout (a
  *     client dribbling its frame a byte at a time too);
+ *   - a client that reads its replies only after the daemon paused it gets
+ *     every one, in order (late_reader);
  *   - a client that pipelines replies it never reads does not hold up the
  *     others;
  *   - the client limit: the connection over it hears -EUSERS and is closed;
@@ -471,6 +473,57 @@ static void test_slow_reader(void)
 	CU_ASSERT_EQUAL(vmd_stop(&p, 30000), 0);
 }
 
+/* A client that pipelines 64 reads of 1 MiB, lets the daemon stop reading
+ * it at its output limit, and only then reads: every reply arrives, in
+ * order, with the area's bytes, as reading resumes and the queued frames
+ * are handled. */
+static void test_late_reader(void)
+{
+	const char *args[] = { "--memory", "64M", "--output-limit", "4M", NULL };
+	struct vmd_proc p;
+	struct vmc_client *c;
+	uint8_t *pat = malloc(1 << 20);
+	unsigned good = 0;
+	uint64_t a;
+	int f;
+
+	CU_ASSERT_FATAL(pat != NULL);
+	for (size_t i = 0; i < (1 << 20); i++)
+		pat[i] = (uint8_t)(i * 131 + (i >> 12));
+	CU_ASSERT_FATAL(vmd_start(&p, args, NULL) == 0);
+	CU_ASSERT_FATAL(vmc_connect(p.sock, &c) == 0);
+	vmc_set_timeout(c, 10000);
+	CU_ASSERT_EQUAL_FATAL(vmc_vmalloc(c, 1 << 20, &a), 0);
+	CU_ASSERT_EQUAL_FATAL(vmc_write(c, a, pat, 1 << 20), 0);
+	f = raw_connect(p.sock);
+	CU_ASSERT_FATAL(f >= 0);
+	for (int i = 0; i < 64; i++) {
+		Request q;
+		Vmallocd__V1__ReadRequest m;
+
+		rq_read(&q, &m, a, 1 << 20);
+		q.id = (uint64_t)i + 1;
+		CU_ASSERT_EQUAL_FATAL(send_request(f, &q), 0);
+	}
+	usleep(300000);
+	for (unsigned i = 0; i < 64; i++) {
+		Reply *r = read_reply(f, 10000);
+
+		if (!r)
+			break;
+		if (r->id == i + 1 && r->status == 0 && r->read && r->read->data.len == (1 << 20) &&
+		    memcmp(r->read->data.data, pat, 1 << 20) == 0)
+			good++;
+		reply_free(r);
+	}
+	CU_ASSERT_EQUAL(good, 64);
+	close(f);
+	CU_ASSERT_EQUAL(vmc_vfree(c, a), 0);
+	vmc_close(c);
+	CU_ASSERT_EQUAL(vmd_stop(&p, 30000), 0);
+	free(pat);
+}
+
 /* ---- limits ------------------------------------------------------------------------------ */
 
 static void test_client_limit(void)
@@ -614,6 +667,7 @@ int main(void)
 	CU_add_test(s, "thousand_connections", test_thousand_connections);
 	CU_add_test(s, "stalled_clients", test_stalled_clients);
 	CU_add_test(s, "slow_reader", test_slow_reader);
+	CU_add_test(s, "late_reader", test_late_reader);
 	CU_add_test(s, "client_limit", test_client_limit);
 	CU_add_test(s, "descriptor_exhaustion", test_descriptor_exhaustion);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
