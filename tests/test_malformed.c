@@ -354,6 +354,45 @@ static void test_pipeline_then_half_close(void)
 	expect_alive();
 }
 
+/* With --idle-timeout 1s a silent connection is closed after about a
+ * second, while one that sends a request every 300 ms stays open well past
+ * it. */
+static void test_idle_timeout(void)
+{
+	static const char *const args[] = { "--memory", "64M", "--idle-timeout", "1s", NULL };
+	struct vmd_proc p;
+	struct vmc_client *busy;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	long long t0;
+	int quiet;
+
+	CU_ASSERT_FATAL(vmd_start(&p, args, NULL) == 0);
+	memcpy(sa.sun_path, p.sock, strlen(p.sock) + 1);
+	quiet = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CU_ASSERT_FATAL(quiet >= 0 && connect(quiet, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CU_ASSERT_EQUAL_FATAL(vmc_connect(p.sock, &busy), 0);
+	t0 = vmd_now_ms();
+	for (int i = 0; i < 8; i++) {
+		uint64_t a;
+
+		usleep(300 * 1000);
+		CU_ASSERT_EQUAL(vmc_vmalloc(busy, 4096, &a), 0);
+		CU_ASSERT_EQUAL(vmc_vfree(busy, a), 0);
+	}
+	/* 2.4 s have passed: the quiet one is gone, the busy one is not. */
+	CU_ASSERT_TRUE(closed_by_peer(quiet));
+	CU_ASSERT_TRUE(vmd_now_ms() - t0 >= 2400);
+	close(quiet);
+	quiet = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CU_ASSERT_FATAL(quiet >= 0 && connect(quiet, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	t0 = vmd_now_ms();
+	CU_ASSERT_TRUE(closed_by_peer(quiet));
+	CU_ASSERT_TRUE(vmd_now_ms() - t0 >= 900 && vmd_now_ms() - t0 < 2500);
+	close(quiet);
+	vmc_close(busy);
+	CU_ASSERT_EQUAL(vmd_stop(&p, 5000), 0);
+}
+
 static const struct t_case cases[] = {
 	{ "zero_length", test_zero_length },
 	{ "garbage", test_garbage },
@@ -361,6 +400,7 @@ static const struct t_case cases[] = {
 	{ "length_limits", test_length_limits },
 	{ "stalled_client", test_stalled_client },
 	{ "pipeline_then_half_close", test_pipeline_then_half_close },
+	{ "idle_timeout", test_idle_timeout },
 	{ NULL, NULL },
 };
 
