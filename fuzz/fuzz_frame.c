@@ -14,6 +14,9 @@
  *     id, operation and fields;
  *   - an accepted Request without unknown fields packs to bytes that
  *     unpack and pack to the same bytes again (the encoding round-trips).
+ * The same payload is also read as a Reply: if it parses and is of the
+ * shape the daemon packs by hand (no message, no result or an address or
+ * pfn), proto/fastencode.c must write exactly protobuf-c's bytes for it.
  * A disagreement aborts (a crash for libFuzzer).
  */
 #include <stdbool.h>
@@ -23,6 +26,7 @@
 #include <string.h>
 
 #include "fastdecode.h"
+#include "fastencode.h"
 #include "frame.h"
 #include "vmalloc.pb-c.h"
 
@@ -136,6 +140,44 @@ static void round_trip(const Request *h)
 	vmallocd__v1__request__free_unpacked(again, NULL);
 }
 
+/* The payload as a Reply, packed by fastencode and by protobuf-c. */
+static void reply_oracle(const uint8_t *p, size_t len)
+{
+	Vmallocd__V1__Reply *r = vmallocd__v1__reply__unpack(NULL, len, p);
+	enum vmd_fast_result res = VMD_FAST_NONE;
+	uint64_t value = 0;
+	uint8_t *want, fast[VMD_FAST_REPLY_MAX];
+	size_t n;
+
+	if (!r)
+		return;
+	if ((r->message && *r->message) || has_unknown(&r->base))
+		goto out;
+	switch (r->result_case) {
+	case VMALLOCD__V1__REPLY__RESULT__NOT_SET:
+		break;
+	case VMALLOCD__V1__REPLY__RESULT_ALLOC:
+		res = VMD_FAST_ALLOC;
+		value = r->alloc->addr;
+		break;
+	case VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES:
+		res = VMD_FAST_ALLOC_PAGES;
+		value = r->alloc_pages->pfn;
+		break;
+	default:
+		goto out;
+	}
+	n = vmallocd__v1__reply__get_packed_size(r);
+	want = malloc(n ? n : 1);
+	CHECK(want);
+	CHECK(vmallocd__v1__reply__pack(r, want) == n);
+	CHECK(vmd_fast_pack_reply(fast, r->id, r->status, res, value) == n);
+	CHECK(memcmp(fast, want, n) == 0);
+	free(want);
+out:
+	vmallocd__v1__reply__free_unpacked(r, NULL);
+}
+
 static void one_payload(struct vmd_arena *arena, const uint8_t *p, size_t len)
 {
 	struct counting_alloc ca = { .pb = { .alloc = ca_alloc, .free = ca_free }, .arena = arena };
@@ -162,6 +204,7 @@ static void one_payload(struct vmd_arena *arena, const uint8_t *p, size_t len)
 			round_trip(h);
 		vmallocd__v1__request__free_unpacked(h, NULL);
 	}
+	reply_oracle(p, len);
 	/* The arena's memory goes at the next reset, never piece by piece. */
 }
 
