@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,18 +91,27 @@ int vmci_reply_status(struct vmc_client *c, const Vmallocd__V1__Reply *rep,
 
 VMC_EXPORT int vmc_default_socket(char *buf, size_t len)
 {
+	static const char system_sock[] = "/run/vmallocd/vmallocd.sock";
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const char *env = getenv("VMALLOCD_SOCKET");
+	struct stat st;
 	int n;
 
 	if (env && *env)
 		n = snprintf(path, sizeof(path), "%s", env);
 	else if (geteuid() == 0)
-		n = snprintf(path, sizeof(path), "%s", "/run/vmallocd/vmallocd.sock");
-	else if ((env = getenv("XDG_RUNTIME_DIR")) && *env)
-		n = snprintf(path, sizeof(path), "%s/vmallocd.sock", env);
-	else
-		n = snprintf(path, sizeof(path), "/tmp/vmallocd-%u.sock", (unsigned)geteuid());
+		n = snprintf(path, sizeof(path), "%s", system_sock);
+	else {
+		if ((env = getenv("XDG_RUNTIME_DIR")) && *env)
+			n = snprintf(path, sizeof(path), "%s/vmallocd.sock", env);
+		else
+			n = snprintf(path, sizeof(path), "/tmp/vmallocd-%u.sock", (unsigned)geteuid());
+		/* A user with no daemon of their own most likely means the
+		 * system one (as a member of the vmalloc group). */
+		if (n > 0 && (size_t)n < sizeof(path) && stat(path, &st) < 0 && errno == ENOENT &&
+		    stat(system_sock, &st) == 0 && S_ISSOCK(st.st_mode))
+			n = snprintf(path, sizeof(path), "%s", system_sock);
+	}
 	if (n < 0 || (size_t)n >= sizeof(path) || !buf || (size_t)n >= len)
 		return -ENAMETOOLONG;
 	memcpy(buf, path, (size_t)n + 1);

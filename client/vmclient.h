@@ -30,7 +30,8 @@ struct vmc_client;
 
 /* Connect to the daemon.  socket_path NULL: $VMALLOCD_SOCKET, else
  * /run/vmallocd/vmallocd.sock for root, else $XDG_RUNTIME_DIR/vmallocd.sock
- * (/tmp/vmallocd-UID.sock without $XDG_RUNTIME_DIR).  Sends the protocol
+ * (/tmp/vmallocd-UID.sock without $XDG_RUNTIME_DIR), and if that does not
+ * exist but the system daemon's socket does, the system socket.  Sends the protocol
  * Hello without waiting for its answer (see vmc_hello).  -ENOENT,
  * -ECONNREFUSED, -EACCES, -ENAMETOOLONG from connecting, -ENOMEM; *out is
  * set only on success.  The socket is close-on-exec. */

@@ -358,6 +358,11 @@ echo "hello from systemd" | ns_as vmtest-member "${VMCTL[@]}" write "$addr"
 	fail "read back the wrong bytes"
 ns_as vmtest-member "${VMCTL[@]}" hello | grep -q "^uid: *$MEMBER_UID\$" ||
 	fail "the daemon does not see the member's uid"
+# Without $VMALLOCD_SOCKET, and with no daemon of its own, a member's
+# client finds the system socket by itself.
+ns_as vmtest-member env -u VMALLOCD_SOCKET -u XDG_RUNTIME_DIR LD_LIBRARY_PATH="$LIBDIR" \
+	"$BINDIR/vmctl" --timeout 10000 hello | grep -q "^uid: *$MEMBER_UID\$" ||
+	fail "a member's vmctl without VMALLOCD_SOCKET does not find the system socket"
 
 # A client outside it is refused by the socket's mode.
 if out=$(ns_as vmtest-outsider "${VMCTL[@]}" hello 2>&1); then
