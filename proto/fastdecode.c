@@ -1,14 +1,16 @@
 /* fastdecode.c -- see fastdecode.h.  A few dozen lines of varint reading
  * that replace protobuf-c's generic unpack on the request path the
  * benchmarks hammer; it declines whatever it is not sure about. */
+#include <limits.h>
+
 #include "fastdecode.h"
 
 struct cursor {
 	const uint8_t *p, *end;
 };
 
-/* A varint of at most 10 bytes, the 10th holding only bit 63. */
-static inline bool get_varint(struct cursor *c, uint64_t *v)
+/* A varint of at most max_bytes bytes (10: the 10th holding only bit 63). */
+static inline bool get_varint_n(struct cursor *c, uint64_t *v, unsigned max_bytes)
 {
 	uint64_t x = 0;
 
@@ -18,7 +20,7 @@ static inline bool get_varint(struct cursor *c, uint64_t *v)
 		return true;
 	}
 
-	for (unsigned shift = 0; shift < 70; shift += 7) {
+	for (unsigned shift = 0; shift < 7 * max_bytes; shift += 7) {
 		uint8_t b;
 
 		if (c->p == c->end)
@@ -35,6 +37,24 @@ static inline bool get_varint(struct cursor *c, uint64_t *v)
 	return false;
 }
 
+static inline bool get_varint(struct cursor *c, uint64_t *v)
+{
+	return get_varint_n(c, v, 10);
+}
+
+/* protobuf-c reads a tag, and the length before a sub-message, from at most
+ * five bytes (and a length up to INT_MAX): the same here, so that nothing
+ * it rejects is accepted (an overlong "80 80 ... 00" length, say). */
+static inline bool get_tag(struct cursor *c, uint64_t *v)
+{
+	return get_varint_n(c, v, 5);
+}
+
+static inline bool get_length(struct cursor *c, uint64_t *v)
+{
+	return get_varint_n(c, v, 5) && *v <= INT_MAX;
+}
+
 static bool decode_alloc(const uint8_t *p, size_t len, Vmallocd__V1__AllocRequest *a)
 {
 	struct cursor c = { p, p + len };
@@ -47,7 +67,7 @@ static bool decode_alloc(const uint8_t *p, size_t len, Vmallocd__V1__AllocReques
 		uint64_t key, v;
 		unsigned field;
 
-		if (!get_varint(&c, &key) || (key & 7) != 0 || key >> 3 > 10)
+		if (!get_tag(&c, &key) || (key & 7) != 0 || key >> 3 > 10)
 			return false;   /* only varint fields 1..10 here */
 		field = (unsigned)(key >> 3);
 		if (!field || (seen & (1u << field)) || !get_varint(&c, &v))
@@ -100,7 +120,7 @@ static bool decode_free(const uint8_t *p, size_t len, Vmallocd__V1__FreeRequest 
 	while (c.p < c.end) {
 		uint64_t key, v;
 
-		if (!get_varint(&c, &key) || key != (1 << 3) || seen || !get_varint(&c, &v))
+		if (!get_tag(&c, &key) || key != (1 << 3) || seen || !get_varint(&c, &v))
 			return false;
 		seen = true;
 		f->addr = v;
@@ -118,7 +138,7 @@ bool vmd_fast_decode(const uint8_t *p, size_t len, struct vmd_fast_req *out)
 	while (c.p < c.end) {
 		uint64_t key, v;
 
-		if (!get_varint(&c, &key))
+		if (!get_tag(&c, &key))
 			return false;
 		if (key == (1 << 3)) {                  /* id, varint */
 			if (have_id || !get_varint(&c, &v))
@@ -129,7 +149,7 @@ bool vmd_fast_decode(const uint8_t *p, size_t len, struct vmd_fast_req *out)
 		}
 		if ((key & 7) != 2 || out->op != VMALLOCD__V1__REQUEST__OP__NOT_SET)
 			return false;
-		if (!get_varint(&c, &v) || v > (uint64_t)(c.end - c.p))
+		if (!get_length(&c, &v) || v > (uint64_t)(c.end - c.p))
 			return false;
 		if (key >> 3 == VMALLOCD__V1__REQUEST__OP_ALLOC) {
 			if (!decode_alloc(c.p, (size_t)v, &out->alloc))

@@ -151,8 +151,52 @@ static void test_damaged_requests(void)
 	CU_ASSERT_TRUE(accepted > 0);
 }
 
+/* Overlong encodings: a value padded with 0x80 bytes means the same value,
+ * but protobuf-c reads tags and length prefixes from at most five bytes.
+ * Each padding of the id's tag, the operation's tag, its length and the
+ * inner tag, 1 to 10 bytes long, must be decoded as protobuf-c decodes it,
+ * or declined. */
+static size_t overlong(uint8_t *p, uint8_t v, unsigned nbytes)
+{
+	for (unsigned i = 0; i + 1 < nbytes; i++)
+		p[i] = (uint8_t)((i == 0 ? v : 0) | 0x80);
+	p[nbytes - 1] = nbytes == 1 ? v : 0;
+	return nbytes;
+}
+
+static void test_overlong(void)
+{
+	unsigned accepted = 0, declined = 0;
+
+	for (unsigned which = 0; which < 4; which++) {
+		for (unsigned nb = 1; nb <= 10; nb++) {
+			uint8_t inner[16], buf[64];
+			size_t ni = 0, n = 0;
+			unsigned a0 = accepted;
+
+			/* {id: 5, free: {addr: 0x1000}}, one part padded */
+			ni += overlong(inner + ni, 0x08, which == 3 ? nb : 1);
+			inner[ni++] = 0x80;
+			inner[ni++] = 0x20;
+			n += overlong(buf + n, 0x08, which == 0 ? nb : 1);
+			buf[n++] = 5;
+			n += overlong(buf + n, 0x22, which == 1 ? nb : 1);
+			n += overlong(buf + n, (uint8_t)ni, which == 2 ? nb : 1);
+			memcpy(buf + n, inner, ni);
+			n += ni;
+			compare(buf, n, &accepted);
+			if (accepted == a0)
+				declined++;
+		}
+	}
+	/* The plain encodings are taken, and the longest paddings are not. */
+	CU_ASSERT_TRUE(accepted >= 4);
+	CU_ASSERT_TRUE(declined >= 4 * 5);
+}
+
 static const struct t_case cases[] = {
 	{ "valid_requests", test_valid_requests },
+	{ "overlong", test_overlong },
 	{ "damaged_requests", test_damaged_requests },
 	{ NULL, NULL },
 };
