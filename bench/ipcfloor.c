@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fastencode.h"
 #include "frame.h"
 #include "vmalloc.pb-c.h"
 
@@ -80,18 +81,6 @@ static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 	return false;
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
 /* The request's id and the field number of its op (0 if none). */
 static bool scan_request(const uint8_t *p, size_t len, uint64_t *id, unsigned *op)
 {
@@ -132,14 +121,14 @@ static size_t put_reply(uint8_t *p, uint64_t id, unsigned op)
 
 	if (id) {
 		p[n++] = 0x08;                    /* field 1, varint */
-		n += put_varint(p + n, id);
+		n += vmd_put_varint(p + n, id);
 	}
 	if (op == OP_ALLOC) {
 		uint8_t sub[16];
 		size_t k = 0;
 
 		sub[k++] = 0x08;                  /* AllocReply.addr */
-		k += put_varint(sub + k, FLOOR_ADDR);
+		k += vmd_put_varint(sub + k, FLOOR_ADDR);
 		p[n++] = 0x2a;                    /* field 5, length-delimited */
 		p[n++] = (uint8_t)k;
 		memcpy(p + n, sub, k);

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fastencode.h"
 #include "frame.h"
 #include "vmalloc.pb-c.h"
 
@@ -55,18 +56,6 @@ static double now_s(void)
  * redis-benchmark handles its commands and "+OK" replies, so the client
  * side costs little; check_codec() proves the bytes are protobuf-c's. */
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
 static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
 	uint64_t x = 0;
@@ -91,15 +80,15 @@ static size_t put_request(uint8_t *p, uint64_t id, uint64_t free_addr)
 
 	if (id) {
 		p[n++] = 0x08;                          /* id */
-		n += put_varint(p + n, id);
+		n += vmd_put_varint(p + n, id);
 	}
 	if (free_addr) {
 		sub[k++] = 0x08;                        /* FreeRequest.addr */
-		k += put_varint(sub + k, free_addr);
+		k += vmd_put_varint(sub + k, free_addr);
 		p[n++] = 0x22;                          /* Request.free */
 	} else {
 		sub[k++] = 0x10;                        /* AllocRequest.size */
-		k += put_varint(sub + k, 4096);
+		k += vmd_put_varint(sub + k, 4096);
 		p[n++] = 0x1a;                          /* Request.alloc */
 	}
 	p[n++] = (uint8_t)k;

@@ -146,6 +146,16 @@ static void pause_if_backlogged(struct conn *c)
 	}
 }
 
+/* After a read() or send() on c's socket failed: false for the errors
+ * that only mean "not now", else true (said at debug level): close c. */
+static bool io_failed(const struct conn *c)
+{
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return false;
+	vmd_log(VM_LOG_DEBUG, "connection %llu: %s", (unsigned long long)c->id, strerror(errno));
+	return true;
+}
+
 /* Write the replies gathered in this pass at once, straight from the read
  * path: EV_WRITE is added only for what the socket does not take, so a
  * client that keeps up costs no epoll_ctl and no extra loop turn.  False if
@@ -157,11 +167,8 @@ static bool flush_output(struct conn *c)
 	if (!c->out.len || c->writing || c->fd < 0)
 		return true;
 	n = send(c->fd, c->out.data + c->out.head, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-		vmd_log(VM_LOG_DEBUG, "connection %llu: %s", (unsigned long long)c->id,
-			strerror(errno));
+	if (n < 0 && io_failed(c))
 		return false;
-	}
 	if (n > 0)
 		iobuf_consume(&c->out, (size_t)n);
 	if (!c->out.len) {
@@ -322,11 +329,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	}
 	n = read(fd, p, room);
 	if (n < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return;
-		vmd_log(VM_LOG_DEBUG, "connection %llu: %s", (unsigned long long)c->id,
-			strerror(errno));
-		conn_close(c);
+		if (io_failed(c))
+			conn_close(c);
 		return;
 	}
 	if (n == 0) {
@@ -363,11 +367,8 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	n = send(fd, c->out.data + c->out.head, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return;
-		vmd_log(VM_LOG_DEBUG, "connection %llu: %s", (unsigned long long)c->id,
-			strerror(errno));
-		conn_close(c);
+		if (io_failed(c))
+			conn_close(c);
 		return;
 	}
 	iobuf_consume(&c->out, (size_t)n);

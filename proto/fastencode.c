@@ -5,18 +5,6 @@
  */
 #include "fastencode.h"
 
-static inline size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
 size_t vmd_fast_pack_reply(uint8_t *buf, uint64_t id, int32_t status,
 			   enum vmd_fast_result result, uint64_t value)
 {
@@ -24,18 +12,18 @@ size_t vmd_fast_pack_reply(uint8_t *buf, uint64_t id, int32_t status,
 
 	if (id) {
 		buf[n++] = 1 << 3;              /* id = 1, varint */
-		n += put_varint(buf + n, id);
+		n += vmd_put_varint(buf + n, id);
 	}
 	if (status) {
 		buf[n++] = 2 << 3;              /* status = 2, zigzag varint */
-		n += put_varint(buf + n, ((uint32_t)status << 1) ^ (uint32_t)(status >> 31));
+		n += vmd_put_varint(buf + n, ((uint32_t)status << 1) ^ (uint32_t)(status >> 31));
 	}
 	if (result != VMD_FAST_NONE) {
 		buf[n++] = (uint8_t)(result << 3 | 2);  /* length-delimited */
 		if (value) {
 			/* The sub-message is field 1 and a varint of at
 			 * most 10 bytes, so its length fits one byte. */
-			size_t m = put_varint(buf + n + 2, value);
+			size_t m = vmd_put_varint(buf + n + 2, value);
 
 			buf[n] = (uint8_t)(m + 1);
 			buf[n + 1] = 1 << 3;

@@ -21,6 +21,20 @@ enum vmd_fast_result {
 	VMD_FAST_ALLOC_PAGES = 6,  /* AllocPagesReply { pfn = value } */
 };
 
+/* Write v as a protobuf varint at p (room for 10 bytes); returns its
+ * length.  Can't fail. */
+static inline size_t vmd_put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
 /* Pack Reply { id, status, result { value } } with no message into buf
  * (at least VMD_FAST_REPLY_MAX bytes); returns the bytes written.  value is
  * ignored with VMD_FAST_NONE.  Can't fail. */

@@ -9,14 +9,11 @@
 #include "vmalloc.pb-c.h"
 #include "vmtest.h"
 
-static uint64_t rs = 0x13198a2e03707344ull;
+static struct t_rng rng;
 
 static uint64_t rnd(void)
 {
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return rs;
+	return t_rand(&rng);
 }
 
 static const uint64_t edges[] = { 0, 1, 127, 128, 16383, 16384, UINT32_MAX,
@@ -72,6 +69,7 @@ static void test_edges(void)
 
 static void test_random(void)
 {
+	t_rng_seed(&rng, 0x13198a2e03707344ull);
 	for (int i = 0; i < 200000; i++) {
 		uint64_t id = rnd() >> (rnd() % 64);
 		int32_t status = rnd() % 2 ? 0 : (int32_t)(uint32_t)(rnd() >> (rnd() % 64));
