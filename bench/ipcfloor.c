@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fastdecode.h"
 #include "fastencode.h"
 #include "frame.h"
 #include "vmalloc.pb-c.h"
@@ -65,22 +66,6 @@ static uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
-		uint8_t b = *(*p)++;
-
-		x |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*v = x;
-			return true;
-		}
-	}
-	return false;
-}
-
 /* The request's id and the field number of its op (0 if none). */
 static bool scan_request(const uint8_t *p, size_t len, uint64_t *id, unsigned *op)
 {
@@ -91,17 +76,17 @@ static bool scan_request(const uint8_t *p, size_t len, uint64_t *id, unsigned *o
 	while (p < end) {
 		uint64_t key, v;
 
-		if (!get_varint(&p, end, &key))
+		if (!vmd_get_varint(&p, end, &key))
 			return false;
 		switch (key & 7) {
 		case 0:
-			if (!get_varint(&p, end, &v))
+			if (!vmd_get_varint(&p, end, &v))
 				return false;
 			if (key >> 3 == 1)
 				*id = v;
 			break;
 		case 2:
-			if (!get_varint(&p, end, &v) || v > (uint64_t)(end - p))
+			if (!vmd_get_varint(&p, end, &v) || v > (uint64_t)(end - p))
 				return false;
 			p += v;
 			*op = (unsigned)(key >> 3);

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fastdecode.h"
 #include "fastencode.h"
 #include "frame.h"
 #include "vmalloc.pb-c.h"
@@ -55,22 +56,6 @@ static double now_s(void)
 /* Requests and replies are encoded and decoded by hand, as cheaply as
  * redis-benchmark handles its commands and "+OK" replies, so the client
  * side costs little; check_codec() proves the bytes are protobuf-c's. */
-
-static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
-		uint8_t b = *(*p)++;
-
-		x |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*v = x;
-			return true;
-		}
-	}
-	return false;
-}
 
 /* Request{id, free{addr}} (addr 0: alloc{size 4096}) as one frame. */
 static size_t put_request(uint8_t *p, uint64_t id, uint64_t free_addr)
@@ -114,10 +99,10 @@ static bool get_reply(const uint8_t *p, size_t len, struct reply *r)
 	while (p < end) {
 		uint64_t key, v;
 
-		if (!get_varint(&p, end, &key))
+		if (!vmd_get_varint(&p, end, &key))
 			return false;
 		if ((key & 7) == 0) {
-			if (!get_varint(&p, end, &v))
+			if (!vmd_get_varint(&p, end, &v))
 				return false;
 			if (key >> 3 == 1)
 				r->id = v;
@@ -126,7 +111,7 @@ static bool get_reply(const uint8_t *p, size_t len, struct reply *r)
 		} else if ((key & 7) == 2) {
 			const uint8_t *q;
 
-			if (!get_varint(&p, end, &v) || v > (uint64_t)(end - p))
+			if (!vmd_get_varint(&p, end, &v) || v > (uint64_t)(end - p))
 				return false;
 			q = p;
 			p += v;
@@ -140,8 +125,8 @@ static bool get_reply(const uint8_t *p, size_t len, struct reply *r)
 				while (q < p) {
 					uint64_t k2, x;
 
-					if (!get_varint(&q, p, &k2) || (k2 & 7) != 0 ||
-					    !get_varint(&q, p, &x))
+					if (!vmd_get_varint(&q, p, &k2) || (k2 & 7) != 0 ||
+					    !vmd_get_varint(&q, p, &x))
 						return false;
 					if (k2 >> 3 == 1)
 						r->addr = x;

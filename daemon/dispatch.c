@@ -1056,19 +1056,6 @@ static void unpack_free(void *ctx, void *p)
 	u->arena->pb.free(u->arena->pb.allocator_data, p);
 }
 
-static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	*v = 0;
-	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
-		uint8_t b = *(*p)++;
-
-		*v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return true;
-	}
-	return false;
-}
-
 /* Request.id (field 1, the last one wins as in protobuf) from a payload that
  * could not be unpacked for want of memory, so the error reply still
  * answers the request it belongs to; 0 if the top level does not scan. */
@@ -1078,11 +1065,11 @@ static uint64_t peek_id(const uint8_t *p, size_t len)
 	uint64_t id = 0, tag, v;
 
 	while (p < end) {
-		if (!read_varint(&p, end, &tag))
+		if (!vmd_get_varint(&p, end, &tag))
 			return 0;
 		switch (tag & 7) {
 		case 0:
-			if (!read_varint(&p, end, &v))
+			if (!vmd_get_varint(&p, end, &v))
 				return 0;
 			if (tag >> 3 == 1)
 				id = v;
@@ -1093,7 +1080,7 @@ static uint64_t peek_id(const uint8_t *p, size_t len)
 			p += 8;
 			break;
 		case 2:
-			if (!read_varint(&p, end, &v) || v > (uint64_t)(end - p))
+			if (!vmd_get_varint(&p, end, &v) || v > (uint64_t)(end - p))
 				return 0;
 			p += v;
 			break;

@@ -24,6 +24,26 @@ struct vmd_fast_req {
 	Vmallocd__V1__FreeRequest free;     /* OP_FREE */
 };
 
+/* Read a varint of up to 10 bytes at *p (not past end) into *v and move *p
+ * past it: false if it does not end in time.  For code that only scans
+ * (ids, skipping fields); the decoder below applies protobuf-c's stricter
+ * limits. */
+static inline bool vmd_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* true and *out filled if p[0..len) is a Request this decoder handles. */
 bool vmd_fast_decode(const uint8_t *p, size_t len, struct vmd_fast_req *out);
 
