@@ -703,8 +703,9 @@ static int collect_zone(void *ctx, const struct vm_zone_info *z)
 	zi->wmark_high = z->wmark_high;
 	for (unsigned o = 0; o < VM_NR_ORDERS; o++) {
 		nf[o] = z->nr_free[o];
-		ui[o] = vm_unusable_index(z, o);
-		ei[o] = vm_extfrag_index(z, o);
+		/* z is a live zone and o a valid order: neither call can fail. */
+		vm_unusable_index(z, o, &ui[o]);
+		vm_extfrag_index(z, o, &ei[o]);
 	}
 	zi->nr_free = nf;
 	zi->n_nr_free = VM_NR_ORDERS;

@@ -231,7 +231,7 @@ static int check_kva(struct checker *c)
 	bool ok = true;
 	int r = 0;
 
-	if (rb_check(&e->free_root) < 0 || rb_check(&e->busy_root) < 0)
+	if (vmi_rb_check(&e->free_root) < 0 || vmi_rb_check(&e->busy_root) < 0)
 		return fail(c, "a KVA tree breaks the red-black rules");
 	recompute_max(e->free_root.node, &ok);
 	if (!ok)
@@ -250,8 +250,8 @@ static int check_kva(struct checker *c)
 	} while (0)
 
 	/* The tree's order must be the list's order. */
-	n = rb_first(&e->free_root);
-	for (l = e->free_list.next; l != &e->free_list; l = l->next, n = rb_next(n)) {
+	n = vmi_rb_first(&e->free_root);
+	for (l = e->free_list.next; l != &e->free_list; l = l->next, n = vmi_rb_next(n)) {
 		struct vmap_area *va = list_entry(l, struct vmap_area, list);
 
 		if (&va->rb != n) {
@@ -274,7 +274,7 @@ static int check_kva(struct checker *c)
 		goto out;
 	}
 	l = e->busy_list.next;
-	for (n = rb_first(&e->busy_root); n; n = rb_next(n), l = l->next) {
+	for (n = vmi_rb_first(&e->busy_root); n; n = vmi_rb_next(n), l = l->next) {
 		struct vmap_area *va = rb_entry(n, struct vmap_area, rb);
 
 		/* The hash and the address list must index exactly the tree. */

@@ -87,7 +87,7 @@ void vm_engine_destroy(struct vm_engine *e)
 	if (!e)
 		return;
 	/* Page arrays are the only per-area heap memory outside the caches. */
-	for (struct rb_node *n = rb_first(&e->busy_root); n; n = rb_next(n)) {
+	for (struct rb_node *n = vmi_rb_first(&e->busy_root); n; n = vmi_rb_next(n)) {
 		struct vmap_area *va = rb_entry(n, struct vmap_area, rb);
 
 		if (va->vm && va->vm->pages != &va->vm->page_inline)

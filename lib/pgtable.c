@@ -18,10 +18,10 @@
 
 #include "vm-internal.h"
 
-#define _PAGE_PRESENT 0x001ull
-#define _PAGE_RW      0x002ull
-#define _PAGE_GLOBAL  0x100ull
-#define _PAGE_NX      (1ull << 63)
+#define PTE_PRESENT 0x001ull
+#define PTE_RW      0x002ull
+#define PTE_GLOBAL  0x100ull
+#define PTE_NX      (1ull << 63)
 #define PTE_PFN_MASK  0x000ffffffffff000ull
 
 static inline unsigned pt_entries(const struct vm_engine *e)
@@ -71,12 +71,12 @@ static inline uint64_t entry_pfn(uint64_t ent)
 
 static uint64_t mk_pte(const struct vm_engine *e, uint64_t pfn, uint32_t prot)
 {
-	uint64_t v = (pfn << VM_PAGE_SHIFT) | _PAGE_PRESENT | _PAGE_GLOBAL;
+	uint64_t v = (pfn << VM_PAGE_SHIFT) | PTE_PRESENT | PTE_GLOBAL;
 
 	if (prot & VM_PROT_WRITE)
-		v |= _PAGE_RW;
+		v |= PTE_RW;
 	if (!(prot & VM_PROT_EXEC) && e->layout->pte_size == 8)
-		v |= _PAGE_NX;
+		v |= PTE_NX;
 	return v;
 }
 
@@ -185,7 +185,7 @@ static uint64_t leaf_table(struct vm_engine *e, uint64_t addr, struct new_tables
 			memcpy(&v, p + (size_t)idx * 4, 4);
 			ent = v;
 		}
-		if (!(ent & _PAGE_PRESENT))
+		if (!(ent & PTE_PRESENT))
 			break;
 		table = entry_pfn(ent);
 	}
@@ -196,7 +196,7 @@ static uint64_t leaf_table(struct vm_engine *e, uint64_t addr, struct new_tables
 		unsigned idx = pt_index(e, addr, level);
 		uint64_t ent = read_entry(e, table, idx), child;
 
-		if (!(ent & _PAGE_PRESENT)) {
+		if (!(ent & PTE_PRESENT)) {
 			if (!nt)
 				return PFN_NONE;
 			if (alloc_table(e, &child) < 0) {
@@ -208,7 +208,7 @@ static uint64_t leaf_table(struct vm_engine *e, uint64_t addr, struct new_tables
 				*err = -ENOMEM;
 				return PFN_NONE;
 			}
-			write_entry(e, table, idx, (child << VM_PAGE_SHIFT) | _PAGE_PRESENT | _PAGE_RW);
+			write_entry(e, table, idx, (child << VM_PAGE_SHIFT) | PTE_PRESENT | PTE_RW);
 			pfn_to_page(e, table)->private++;
 			ent = child << VM_PAGE_SHIFT;
 		}
@@ -232,7 +232,7 @@ void vmi_unmap_range(struct vm_engine *e, uint64_t addr, uint64_t nr)
 			struct page *lp = pfn_to_page(e, leaf);
 
 			for (unsigned k = 0; k < n; k++) {
-				if (read_entry(e, leaf, idx + k) & _PAGE_PRESENT) {
+				if (read_entry(e, leaf, idx + k) & PTE_PRESENT) {
 					write_entry(e, leaf, idx + k, 0);
 					lp->private--;
 				}
@@ -300,7 +300,7 @@ static bool free_level(struct vm_engine *e, uint64_t table, unsigned level,
 
 		if (next == 0 || next > end)
 			next = end;
-		if (ent & _PAGE_PRESENT) {
+		if (ent & PTE_PRESENT) {
 			uint64_t child = entry_pfn(ent);
 
 			if (free_level(e, child, level + 1, a, next)) {
@@ -341,7 +341,7 @@ bool vmi_free_emptied_tables(struct vm_engine *e)
 		while (depth + 1 < levels) {
 			uint64_t ent = read_entry(e, path[depth], pt_index(e, addr, depth));
 
-			if (!(ent & _PAGE_PRESENT))
+			if (!(ent & PTE_PRESENT))
 				break;
 			path[++depth] = entry_pfn(ent);
 		}
@@ -378,13 +378,13 @@ int vmi_walk_pte(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn, bo
 			memcpy(&v, p + (size_t)idx * 4, 4);
 			ent = v;
 		}
-		if (!(ent & _PAGE_PRESENT))
+		if (!(ent & PTE_PRESENT))
 			return -ENXIO;
 		table = entry_pfn(ent);
 	}
 	*ret_pfn = table;
 	if (ret_writable)
-		*ret_writable = (ent & _PAGE_RW) != 0;
+		*ret_writable = (ent & PTE_RW) != 0;
 	return 0;
 }
 
@@ -421,7 +421,7 @@ static int check_table(struct vm_engine *e, uint64_t table, unsigned level,
 	for (unsigned idx = 0; idx < pt_entries(e); idx++) {
 		uint64_t ent = read_entry(e, table, idx);
 
-		if (!(ent & _PAGE_PRESENT)) {
+		if (!(ent & PTE_PRESENT)) {
 			if (ent) {
 				snprintf(msg, msglen, "non-present entry %u of table %#llx is %#llx",
 					 idx, (unsigned long long)table, (unsigned long long)ent);

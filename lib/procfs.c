@@ -61,33 +61,33 @@ static void show_area(struct strbuf *sb, const struct vm_engine *e, const struct
 	 * counts; ours keeps one for its own bookkeeping, not for display. */
 	uint64_t nr_pages = (vm->flags & VM_ALLOC) ? vm->nr_pages : 0;
 
-	strbuf_printf(sb, "0x%016llx-0x%016llx %7llu", (unsigned long long)vm->addr,
+	vmi_strbuf_printf(sb, "0x%016llx-0x%016llx %7llu", (unsigned long long)vm->addr,
 		      (unsigned long long)(vm->addr + vm->size), (unsigned long long)vm->size);
 	if (vm->caller)
-		strbuf_printf(sb, " %s", vm->caller);
+		vmi_strbuf_printf(sb, " %s", vm->caller);
 	if (nr_pages)
-		strbuf_printf(sb, " pages=%llu", (unsigned long long)nr_pages);
+		vmi_strbuf_printf(sb, " pages=%llu", (unsigned long long)nr_pages);
 	if (vm->phys_addr)
-		strbuf_printf(sb, " phys=0x%016llx", (unsigned long long)vm->phys_addr);
+		vmi_strbuf_printf(sb, " phys=0x%016llx", (unsigned long long)vm->phys_addr);
 	if (vm->flags & VM_IOREMAP)
-		strbuf_printf(sb, " ioremap");
+		vmi_strbuf_printf(sb, " ioremap");
 	if (vm->flags & VM_ALLOC)
-		strbuf_printf(sb, " vmalloc");
+		vmi_strbuf_printf(sb, " vmalloc");
 	if (vm->flags & VM_MAP)
-		strbuf_printf(sb, " vmap");
+		vmi_strbuf_printf(sb, " vmap");
 	if (vm->flags & VM_USERMAP)
-		strbuf_printf(sb, " user");
+		vmi_strbuf_printf(sb, " user");
 	if (vm->flags & VM_DMA_COHERENT)
-		strbuf_printf(sb, " dma-coherent");
+		vmi_strbuf_printf(sb, " dma-coherent");
 	/* The kernel vmallocs a page array larger than a page ("vpages"). */
 	if (nr_pages * sizeof(void *) > VM_PAGE_SIZE)
-		strbuf_printf(sb, " vpages");
+		vmi_strbuf_printf(sb, " vpages");
 	for (uint64_t i = 0; i < nr_pages; i++)
 		per_node[vmi_pfn_node(e, vm->pages[i])]++;
 	for (unsigned n = 0; n < e->nr_nodes; n++)
 		if (per_node[n])
-			strbuf_printf(sb, " N%u=%u", n, per_node[n]);
-	strbuf_printf(sb, "\n");
+			vmi_strbuf_printf(sb, " N%u=%u", n, per_node[n]);
+	vmi_strbuf_printf(sb, "\n");
 }
 
 static int cmp_va(const void *a, const void *b)
@@ -106,8 +106,8 @@ int vm_show_vmallocinfo(struct vm_engine *e, bool filter_uid, uint32_t uid, char
 
 	if (!e || !buf || !len)
 		return -EINVAL;
-	strbuf_begin(&sb);
-	for (struct rb_node *r = rb_first(&e->busy_root); r; r = rb_next(r)) {
+	vmi_strbuf_begin(&sb);
+	for (struct rb_node *r = vmi_rb_first(&e->busy_root); r; r = vmi_rb_next(r)) {
 		struct vmap_area *va = rb_entry(r, struct vmap_area, rb);
 
 		if (va->vm && (!filter_uid || va->vm->uid == uid))
@@ -124,20 +124,20 @@ int vm_show_vmallocinfo(struct vm_engine *e, bool filter_uid, uint32_t uid, char
 			lazy[n++] = list_entry(l, struct vmap_area, list);
 		qsort(lazy, n, sizeof(*lazy), cmp_va);
 		for (uint64_t i = 0; i < n; i++)
-			strbuf_printf(&sb, "0x%016llx-0x%016llx %7llu unpurged vm_area\n",
+			vmi_strbuf_printf(&sb, "0x%016llx-0x%016llx %7llu unpurged vm_area\n",
 				      (unsigned long long)lazy[i]->va_start,
 				      (unsigned long long)lazy[i]->va_end,
 				      (unsigned long long)(lazy[i]->va_end - lazy[i]->va_start));
 		free(lazy);
 	}
-	return strbuf_end(&sb, buf, len);
+	return vmi_strbuf_end(&sb, buf, len);
 }
 
 /* ---- meminfo ---------------------------------------------------------------- */
 
 static void show_val_kb(struct strbuf *sb, const char *label, uint64_t kb)
 {
-	strbuf_printf(sb, "%-15s %8llu kB\n", label, (unsigned long long)kb);
+	vmi_strbuf_printf(sb, "%-15s %8llu kB\n", label, (unsigned long long)kb);
 }
 
 int vm_show_meminfo(const struct vm_engine *e, char **buf, size_t *len)
@@ -149,7 +149,7 @@ int vm_show_meminfo(const struct vm_engine *e, char **buf, size_t *len)
 	if (!e || !buf || !len)
 		return -EINVAL;
 	vm_get_stats(e, &s);
-	strbuf_begin(&sb);
+	vmi_strbuf_begin(&sb);
 	show_val_kb(&sb, "MemTotal:", s.total_pages << kshift);
 	show_val_kb(&sb, "MemFree:", s.free_pages << kshift);
 	show_val_kb(&sb, "HighTotal:", s.high_total << kshift);
@@ -160,7 +160,7 @@ int vm_show_meminfo(const struct vm_engine *e, char **buf, size_t *len)
 	show_val_kb(&sb, "VmallocTotal:", (s.vmalloc_end - s.vmalloc_start) >> 10);
 	show_val_kb(&sb, "VmallocUsed:", s.vmalloc_pages << kshift);
 	show_val_kb(&sb, "VmallocChunk:", s.largest_free_kva >> 10);
-	return strbuf_end(&sb, buf, len);
+	return vmi_strbuf_end(&sb, buf, len);
 }
 
 /* ---- buddyinfo and fragmentation -------------------------------------------- */
@@ -185,57 +185,61 @@ static void contig_info(const struct vm_zone_info *z, unsigned order, uint64_t *
 	}
 }
 
-int vm_unusable_index(const struct vm_zone_info *z, unsigned order)
+int vm_unusable_index(const struct vm_zone_info *z, unsigned order, int *ret_index)
 {
 	uint64_t free_pages, total, suitable;
 
-	if (!z || order > VM_MAX_PAGE_ORDER)
+	if (!z || !ret_index || order > VM_MAX_PAGE_ORDER)
 		return -EINVAL;
 	contig_info(z, order, &free_pages, &total, &suitable);
 	/* No free memory at all counts as all of it unusable. */
 	if (!free_pages)
-		return 1000;
-	return (int)((free_pages - (suitable << order)) * 1000 / free_pages);
+		*ret_index = 1000;
+	else
+		*ret_index = (int)((free_pages - (suitable << order)) * 1000 / free_pages);
+	return 0;
 }
 
-int vm_extfrag_index(const struct vm_zone_info *z, unsigned order)
+int vm_extfrag_index(const struct vm_zone_info *z, unsigned order, int *ret_index)
 {
 	uint64_t free_pages, total, suitable, requested = 1ull << order;
 
-	if (!z || order > VM_MAX_PAGE_ORDER)
+	if (!z || !ret_index || order > VM_MAX_PAGE_ORDER)
 		return -EINVAL;
 	contig_info(z, order, &free_pages, &total, &suitable);
 	if (!total)
-		return 0;
+		*ret_index = 0;
 	/* A suitable block exists: failure would not be fragmentation's fault. */
-	if (suitable)
-		return -1000;
-	return 1000 - (int)((1000 + free_pages * 1000 / requested) / total);
+	else if (suitable)
+		*ret_index = -1000;
+	else
+		*ret_index = 1000 - (int)((1000 + free_pages * 1000 / requested) / total);
+	return 0;
 }
 
 static int show_zone(void *ctx, const struct vm_zone_info *z)
 {
 	struct show_ctx *c = ctx;
 
-	strbuf_printf(&c->sb, "Node %d, zone %8s ", z->node, z->name);
+	vmi_strbuf_printf(&c->sb, "Node %d, zone %8s ", z->node, z->name);
 	for (unsigned o = 0; o < VM_NR_ORDERS; o++) {
 		int idx;
 
 		switch (c->which) {
 		case SHOW_BUDDY:
-			strbuf_printf(&c->sb, "%6llu ", (unsigned long long)z->nr_free[o]);
+			vmi_strbuf_printf(&c->sb, "%6llu ", (unsigned long long)z->nr_free[o]);
 			break;
 		case SHOW_UNUSABLE:
-			idx = vm_unusable_index(z, o);
-			strbuf_printf(&c->sb, "%d.%03d ", idx / 1000, idx % 1000);
+			vm_unusable_index(z, o, &idx);
+			vmi_strbuf_printf(&c->sb, "%d.%03d ", idx / 1000, idx % 1000);
 			break;
 		default:
-			idx = vm_extfrag_index(z, o);
-			strbuf_printf(&c->sb, "%2d.%03d ", idx / 1000, abs(idx % 1000));
+			vm_extfrag_index(z, o, &idx);
+			vmi_strbuf_printf(&c->sb, "%2d.%03d ", idx / 1000, abs(idx % 1000));
 			break;
 		}
 	}
-	strbuf_printf(&c->sb, "\n");
+	vmi_strbuf_printf(&c->sb, "\n");
 	return 0;
 }
 
@@ -245,9 +249,9 @@ static int show_zones(const struct vm_engine *e, int which, char **buf, size_t *
 
 	if (!e || !buf || !len)
 		return -EINVAL;
-	strbuf_begin(&c.sb);
+	vmi_strbuf_begin(&c.sb);
 	vm_for_each_zone(e, show_zone, &c);
-	return strbuf_end(&c.sb, buf, len);
+	return vmi_strbuf_end(&c.sb, buf, len);
 }
 
 int vm_show_buddyinfo(const struct vm_engine *e, char **buf, size_t *len)

@@ -64,7 +64,7 @@ static void rotate_right(struct rb_root *root, struct rb_node *x, rb_augment_fn 
 	}
 }
 
-void rb_propagate(struct rb_node *node, rb_augment_fn *aug)
+void vmi_rb_propagate(struct rb_node *node, rb_augment_fn *aug)
 {
 	if (!aug)
 		return;
@@ -72,14 +72,14 @@ void rb_propagate(struct rb_node *node, rb_augment_fn *aug)
 		aug(node);
 }
 
-void rb_insert(struct rb_root *root, struct rb_node *node, struct rb_node *parent,
+void vmi_rb_insert(struct rb_root *root, struct rb_node *node, struct rb_node *parent,
 	       struct rb_node **link, rb_augment_fn *aug)
 {
 	node->parent = parent;
 	node->left = node->right = NULL;
 	node->red = true;
 	*link = node;
-	rb_propagate(node, aug);
+	vmi_rb_propagate(node, aug);
 
 	while (is_red(node->parent)) {
 		struct rb_node *p = node->parent;
@@ -198,7 +198,7 @@ static void erase_fixup(struct rb_root *root, struct rb_node *x, struct rb_node 
 		x->red = false;
 }
 
-void rb_erase(struct rb_root *root, struct rb_node *z, rb_augment_fn *aug)
+void vmi_rb_erase(struct rb_root *root, struct rb_node *z, rb_augment_fn *aug)
 {
 	struct rb_node *x, *xp;
 	bool removed_red = z->red;
@@ -232,13 +232,13 @@ void rb_erase(struct rb_root *root, struct rb_node *z, rb_augment_fn *aug)
 		y->left->parent = y;
 		y->red = z->red;
 	}
-	rb_propagate(xp, aug);
+	vmi_rb_propagate(xp, aug);
 	if (!removed_red && root->node)
 		erase_fixup(root, x, xp, aug);
 	z->parent = z->left = z->right = NULL;
 }
 
-struct rb_node *rb_first(const struct rb_root *root)
+struct rb_node *vmi_rb_first(const struct rb_root *root)
 {
 	struct rb_node *n = root->node;
 
@@ -249,7 +249,7 @@ struct rb_node *rb_first(const struct rb_root *root)
 	return n;
 }
 
-struct rb_node *rb_last(const struct rb_root *root)
+struct rb_node *vmi_rb_last(const struct rb_root *root)
 {
 	struct rb_node *n = root->node;
 
@@ -260,7 +260,7 @@ struct rb_node *rb_last(const struct rb_root *root)
 	return n;
 }
 
-struct rb_node *rb_next(const struct rb_node *node)
+struct rb_node *vmi_rb_next(const struct rb_node *node)
 {
 	const struct rb_node *p;
 
@@ -275,7 +275,7 @@ struct rb_node *rb_next(const struct rb_node *node)
 	return (struct rb_node *)p;
 }
 
-struct rb_node *rb_prev(const struct rb_node *node)
+struct rb_node *vmi_rb_prev(const struct rb_node *node)
 {
 	const struct rb_node *p;
 
@@ -307,7 +307,7 @@ static int check_subtree(const struct rb_node *n, const struct rb_node *parent)
 	return lh + (n->red ? 0 : 1);
 }
 
-int rb_check(const struct rb_root *root)
+int vmi_rb_check(const struct rb_root *root)
 {
 	if (root->node && root->node->red)
 		return -1;

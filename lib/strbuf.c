@@ -1,7 +1,7 @@
 /* strbuf.c -- a growable string for the /proc-style text outputs.
  *
  * Errors are sticky: after the first failed growth every append is a no-op
- * and strbuf_end() reports -ENOMEM, so formatting code needs no error checks
+ * and vmi_strbuf_end() reports -ENOMEM, so formatting code needs no error checks
  * per line.  Invariant: buf[len] == '\0' whenever buf != NULL.
  */
 #include <errno.h>
@@ -11,7 +11,7 @@
 
 #include "vm-internal.h"
 
-void strbuf_begin(struct strbuf *sb)
+void vmi_strbuf_begin(struct strbuf *sb)
 {
 	sb->buf = NULL;
 	sb->len = sb->cap = 0;
@@ -38,7 +38,7 @@ static int strbuf_reserve(struct strbuf *sb, size_t more)
 	return 0;
 }
 
-void strbuf_printf(struct strbuf *sb, const char *fmt, ...)
+void vmi_strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -58,7 +58,7 @@ void strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 	sb->len += (size_t)n;
 }
 
-int strbuf_end(struct strbuf *sb, char **buf, size_t *len)
+int vmi_strbuf_end(struct strbuf *sb, char **buf, size_t *len)
 {
 	size_t old = *buf ? *len : 0;
 	char *p;

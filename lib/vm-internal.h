@@ -297,11 +297,11 @@ struct strbuf {
 	size_t len, cap;
 	int err;               /* sticky -ENOMEM */
 };
-void strbuf_begin(struct strbuf *sb);
-void strbuf_printf(struct strbuf *sb, const char *fmt, ...)
+void vmi_strbuf_begin(struct strbuf *sb);
+void vmi_strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Append what was built to *buf (malloc'd, NUL-terminated, NULL to start);
  * on -ENOMEM *buf and *len are left as they were. Frees sb's own buffer. */
-int strbuf_end(struct strbuf *sb, char **buf, size_t *len);
+int vmi_strbuf_end(struct strbuf *sb, char **buf, size_t *len);
 
 #endif /* VMCORE_INTERNAL_H */

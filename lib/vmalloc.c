@@ -577,7 +577,7 @@ int vm_for_each_area(struct vm_engine *e, vm_area_fn *fn, void *ctx)
 
 	if (!e || !fn)
 		return -EINVAL;
-	for (struct rb_node *n = rb_first(&e->busy_root); n; n = rb_next(n)) {
+	for (struct rb_node *n = vmi_rb_first(&e->busy_root); n; n = vmi_rb_next(n)) {
 		struct vmap_area *va = rb_entry(n, struct vmap_area, rb);
 		int r;
 

@@ -152,7 +152,7 @@ struct vmap_area *vmi_find_lowest_linear(const struct vm_engine *e, uint64_t siz
 
 static void free_tree_unlink(struct vm_engine *e, struct vmap_area *va)
 {
-	rb_erase(&e->free_root, &va->rb, va_augment);
+	vmi_rb_erase(&e->free_root, &va->rb, va_augment);
 	list_del(&va->list);
 }
 
@@ -187,21 +187,21 @@ static void free_tree_insert(struct vm_engine *e, struct vmap_area *va)
 			prev->va_end = next->va_end;
 			free_tree_unlink(e, next);
 			vmi_cache_free(&e->va_cache, next);
-			rb_propagate(&prev->rb, va_augment);
+			vmi_rb_propagate(&prev->rb, va_augment);
 		} else {
-			rb_propagate(&next->rb, va_augment);
+			vmi_rb_propagate(&next->rb, va_augment);
 		}
 		return;
 	}
 	if (prev && prev->va_end == va->va_start) {
 		prev->va_end = va->va_end;
 		vmi_cache_free(&e->va_cache, va);
-		rb_propagate(&prev->rb, va_augment);
+		vmi_rb_propagate(&prev->rb, va_augment);
 		return;
 	}
 	pos = prev ? &prev->list : &e->free_list;
 	list_add_after(&va->list, pos);
-	rb_insert(&e->free_root, &va->rb, parent, link, va_augment);
+	vmi_rb_insert(&e->free_root, &va->rb, parent, link, va_augment);
 }
 
 /* ---- busy tree --------------------------------------------------------------- */
@@ -264,7 +264,7 @@ static void busy_insert(struct vm_engine *e, struct vmap_area *va)
 			}
 		}
 	}
-	rb_insert(&e->busy_root, &va->rb, parent, link, NULL);
+	vmi_rb_insert(&e->busy_root, &va->rb, parent, link, NULL);
 	list_add_after(&va->list, prev ? &prev->list : &e->busy_list);
 	e->busy_hint = va;
 	e->nr_busy++;
@@ -285,7 +285,7 @@ static void busy_erase(struct vm_engine *e, struct vmap_area *va)
 	if (e->busy_hint == va)
 		e->busy_hint = va->list.prev == &e->busy_list ? NULL :
 			list_entry(va->list.prev, struct vmap_area, list);
-	rb_erase(&e->busy_root, &va->rb, NULL);
+	vmi_rb_erase(&e->busy_root, &va->rb, NULL);
 	list_del(&va->list);
 	e->nr_busy--;
 }
@@ -341,17 +341,17 @@ static bool va_clip(struct vm_engine *e, struct vmap_area *va, uint64_t s, uint6
 		break;
 	case LE_FIT:
 		va->va_start += size;
-		rb_propagate(&va->rb, va_augment);
+		vmi_rb_propagate(&va->rb, va_augment);
 		break;
 	case RE_FIT:
 		va->va_end = s;
-		rb_propagate(&va->rb, va_augment);
+		vmi_rb_propagate(&va->rb, va_augment);
 		break;
 	case NE_FIT:
 		spare->va_start = s + size;
 		spare->va_end = va->va_end;
 		va->va_end = s;
-		rb_propagate(&va->rb, va_augment);
+		vmi_rb_propagate(&va->rb, va_augment);
 		free_tree_insert(e, spare);
 		return true;
 	case NOTHING_FIT:

@@ -64,8 +64,12 @@ enum vm_zone_type {
 #define VM_DMA_COHERENT   0x00000010u
 #define VM_UNINITIALIZED  0x00000020u  /* set until the pages are mapped */
 #define VM_NO_GUARD       0x00000040u  /* no guard page after the area */
-#define VM_SCOPED         0x00010000u  /* vmallocd: freed when the owner disconnects */
-#define VM_FLAGS_CALLER_MASK (VM_USERMAP | VM_NO_GUARD | VM_DMA_COHERENT | VM_SCOPED)
+/* The only vm_struct flags a caller may pass in a request. */
+#define VM_FLAGS_CALLER_MASK (VM_USERMAP | VM_NO_GUARD | VM_DMA_COHERENT)
+/* vmallocd's own mark (freed when the owner disconnects): not a kernel flag
+ * and not in VM_FLAGS_CALLER_MASK, so no request can carry it; only
+ * vm_set_current_flags() stamps it. */
+#define VM_SCOPED         0x00010000u
 
 /* Protection bits accepted in the prot argument (pgprot_t). */
 #define VM_PROT_READ      0x1u
@@ -285,10 +289,13 @@ int vm_show_buddyinfo(const struct vm_engine *e, char **buf, size_t *len);
 int vm_show_unusable_index(const struct vm_engine *e, char **buf, size_t *len);
 int vm_show_extfrag_index(const struct vm_engine *e, char **buf, size_t *len);
 
-/* The kernel's fragmentation indices, in thousandths (1000 = 1.000):
- * unusable_index in [0, 1000], extfrag_index in [-1000, 1000]. */
-int vm_unusable_index(const struct vm_zone_info *z, unsigned order);
-int vm_extfrag_index(const struct vm_zone_info *z, unsigned order);
+/* The kernel's fragmentation indices, in thousandths (1000 = 1.000), in
+ * *ret_index: unusable_index in [0, 1000], extfrag_index in [-1000, 1000]
+ * (-1000: a block of the order is free, so a failure would not be
+ * fragmentation's).  -EINVAL for a NULL argument or an order above
+ * VM_MAX_PAGE_ORDER, *ret_index untouched. */
+int vm_unusable_index(const struct vm_zone_info *z, unsigned order, int *ret_index);
+int vm_extfrag_index(const struct vm_zone_info *z, unsigned order, int *ret_index);
 
 /* Walk every structure and check it: each frame free in exactly one buddy
  * block or owned; buddy blocks aligned and in their zone; every area's PTEs

@@ -138,6 +138,8 @@ static void test_vmalloc_family(void)
 	BAD(vm___vmalloc_node_range(e, &req, &addr), -EINVAL);
 	req.vm_flags = 0x80000000u;
 	BAD(vm___vmalloc_node_range(e, &req, &addr), -EINVAL);
+	req.vm_flags = VM_SCOPED;	/* the daemon's mark: only vm_set_current_flags */
+	BAD(vm___vmalloc_node_range(e, &req, &addr), -EINVAL);
 	req.vm_flags = 0;
 	req.prot = 0x10;
 	BAD(vm___vmalloc_node_range(e, &req, &addr), -EINVAL);
@@ -302,6 +304,7 @@ static void test_pages_and_vmap(void)
 	list[1] = st.total_pages;
 	BAD(vm_vmap(e, list, 2, 0, PAGE_KERNEL, &addr), -EINVAL);
 	BAD(vm_vmap(e, list, 0, 0, PAGE_KERNEL, &addr), -EINVAL);
+	BAD(vm_vmap(e, list, 1, VM_SCOPED, PAGE_KERNEL, &addr), -EINVAL);
 	BAD(vm_vmap(e, list, UINT64_MAX, 0, PAGE_KERNEL, &addr), -EINVAL);
 	BAD(vm_vmap(e, NULL, 1, 0, PAGE_KERNEL, &addr), -EINVAL);
 	BAD(vm_vmap(e, &list[2], 1, VM_ALLOC, PAGE_KERNEL, &addr), -EINVAL);
@@ -368,10 +371,17 @@ static void test_identity_and_parsing(void)
 	CU_ASSERT_STRING_EQUAL(vm_layout_name((enum vm_layout)99), "?");
 	CU_ASSERT_STRING_EQUAL(vm_zone_name((enum vm_zone_type)99), "?");
 	memset(&z, 0, sizeof(z));
-	CU_ASSERT_EQUAL(vm_unusable_index(NULL, 0), -EINVAL);
-	CU_ASSERT_EQUAL(vm_unusable_index(&z, VM_MAX_PAGE_ORDER + 1), -EINVAL);
-	CU_ASSERT_EQUAL(vm_extfrag_index(NULL, 0), -EINVAL);
-	CU_ASSERT_EQUAL(vm_extfrag_index(&z, VM_MAX_PAGE_ORDER + 1), -EINVAL);
+	{
+		int idx = 12345;
+
+		CU_ASSERT_EQUAL(vm_unusable_index(NULL, 0, &idx), -EINVAL);
+		CU_ASSERT_EQUAL(vm_unusable_index(&z, VM_MAX_PAGE_ORDER + 1, &idx), -EINVAL);
+		CU_ASSERT_EQUAL(vm_unusable_index(&z, 0, NULL), -EINVAL);
+		CU_ASSERT_EQUAL(vm_extfrag_index(NULL, 0, &idx), -EINVAL);
+		CU_ASSERT_EQUAL(vm_extfrag_index(&z, VM_MAX_PAGE_ORDER + 1, &idx), -EINVAL);
+		CU_ASSERT_EQUAL(vm_extfrag_index(&z, 0, NULL), -EINVAL);
+		CU_ASSERT_EQUAL(idx, 12345);
+	}
 	T_CHECK(e);
 	vm_engine_destroy(e);
 }

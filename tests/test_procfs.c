@@ -508,14 +508,16 @@ static void test_fragmentation_indices(void)
 			CU_ASSERT_EQUAL(vm_free_pages(e, held[i], 0), 0);
 	t_zones(e, &zs);
 	for (unsigned i = 0; i < zs.n; i++) {
-		int prev = -1000;
+		int prev = -1000, x = 1, u = 1;
 
-		CU_ASSERT_EQUAL(vm_unusable_index(&zs.z[i], 0), 0);
-		CU_ASSERT_EQUAL(vm_extfrag_index(&zs.z[i], 0), -1000);
+		CU_ASSERT_EQUAL(vm_unusable_index(&zs.z[i], 0, &u), 0);
+		CU_ASSERT_EQUAL(u, 0);
+		CU_ASSERT_EQUAL(vm_extfrag_index(&zs.z[i], 0, &x), 0);
+		CU_ASSERT_EQUAL(x, -1000);
 		for (unsigned o = 1; o < VM_NR_ORDERS; o++) {
-			int x = vm_extfrag_index(&zs.z[i], o);
-
-			CU_ASSERT_EQUAL(vm_unusable_index(&zs.z[i], o), 1000);
+			CU_ASSERT_EQUAL(vm_extfrag_index(&zs.z[i], o, &x), 0);
+			CU_ASSERT_EQUAL(vm_unusable_index(&zs.z[i], o, &u), 0);
+			CU_ASSERT_EQUAL(u, 1000);
 			CU_ASSERT(x >= 0 && x <= 1000 && x > prev);
 			prev = x;
 		}
