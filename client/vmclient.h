@@ -84,6 +84,8 @@ struct vmc_hello {
 	uint32_t max_frame;    /* largest frame payload it accepts, bytes */
 	uint32_t max_io;       /* largest data in one read or write frame, bytes */
 	uint32_t uid, pid;     /* the peer identity it sees for this connection */
+	char kernel[16];       /* the kernel its machine follows: "6.18", "4.19" */
+	unsigned nr_cpus;      /* the machine's simulated CPUs */
 };
 /* Send a Hello and wait for the answer: one round trip, so also a ping.
  * Transport errors only (a daemon error status is returned as is). */
@@ -236,6 +238,10 @@ struct vmc_stat {
 	unsigned clients;
 	uint64_t requests, uptime_ms, connections_total, errors;
 	uint64_t your_pages, your_quota;
+	char kernel[16];       /* "6.18", "4.19" */
+	unsigned nr_cpus, nr_vmap_nodes;
+	uint64_t nr_pooled_areas, pooled_pages;   /* 6.18's vmap node pools */
+	bool work_pending;     /* a deferred purge is queued */
 };
 int vmc_stat(struct vmc_client *c, struct vmc_stat *out);
 

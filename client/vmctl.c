@@ -1126,6 +1126,11 @@ static int cmd_stat(const struct cmd *cmd, int argc, char **argv)
 			{ "nr_alloc_failures", s.nr_alloc_failures, false },
 			{ "largest_free_kva", s.largest_free_kva, false },
 			{ "nr_nodes", s.nr_nodes, false },
+			{ "nr_cpus", s.nr_cpus, false },
+			{ "nr_vmap_nodes", s.nr_vmap_nodes, false },
+			{ "nr_pooled_areas", s.nr_pooled_areas, false },
+			{ "pooled_pages", s.pooled_pages, false },
+			{ "work_pending", s.work_pending, false },
 			{ "vmalloc_start", s.vmalloc_start, true },
 			{ "vmalloc_end", s.vmalloc_end, true },
 			{ "clients", s.clients, false },
@@ -1148,9 +1153,11 @@ static int cmd_stat(const struct cmd *cmd, int argc, char **argv)
 				printf("%-20s %" PRIu64 "\n", rows[i].name, rows[i].v);
 		}
 		if (o) {
+			jput(o, "kernel", json_object_new_string(s.kernel));
 			jput(o, "layout", json_object_new_string(s.layout));
 			jprint(o);
 		} else {
+			printf("%-20s %s\n", "kernel", s.kernel);
 			printf("%-20s %s\n", "layout", s.layout);
 		}
 	}
@@ -1238,13 +1245,16 @@ static int cmd_hello(const struct cmd *cmd, int argc, char **argv)
 		jput(o, "max_io", json_object_new_uint64(h.max_io));
 		jput(o, "uid", json_object_new_uint64(h.uid));
 		jput(o, "pid", json_object_new_uint64(h.pid));
+		jput(o, "kernel", json_object_new_string(h.kernel));
+		jput(o, "cpus", json_object_new_uint64(h.nr_cpus));
 		if (ping)
 			jput(o, "rtt_us", json_object_new_double(t1));
 		jprint(o);
 	} else if (!ping) {
 		printf("server:    %s\nversion:   %" PRIu32 "\nmax_frame: %" PRIu32
-		       "\nmax_io:    %" PRIu32 "\nuid:       %" PRIu32 "\npid:       %" PRIu32 "\n",
-		       h.server, h.version, h.max_frame, h.max_io, h.uid, h.pid);
+		       "\nmax_io:    %" PRIu32 "\nuid:       %" PRIu32 "\npid:       %" PRIu32
+		       "\nkernel:    %s\ncpus:      %u\n",
+		       h.server, h.version, h.max_frame, h.max_io, h.uid, h.pid, h.kernel, h.nr_cpus);
 	}
 	return 0;
 }

@@ -330,7 +330,8 @@ int vm___vmalloc_node_range(struct vm_engine *e, const struct vm_alloc_req *req,
 	if (r == 0 && (req->align & (req->align - 1)))
 		r = -EINVAL;
 	if (r == 0 && (req->size > UINT64_MAX - (VM_PAGE_SIZE - 1) ||
-		       PAGE_ALIGN(req->size) > UINT64_MAX - VM_PAGE_SIZE))
+		       PAGE_ALIGN(req->size) > UINT64_MAX -
+		       ((req->vm_flags & VM_NO_GUARD) ? 0 : VM_PAGE_SIZE)))
 		r = -EINVAL;	/* the size or its guard page would wrap */
 	if (r == 0)
 		r = check_range(e, &q.start, &q.end);

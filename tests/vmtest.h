@@ -81,6 +81,11 @@ bool t_snap_same(struct vm_engine *e, const struct t_snap *s, const char *file, 
  * everything else byte for byte as it was. */
 #define T_SNAP_RESTORED(e, s) t_snap_restored((e), (s), __FILE__, __LINE__)
 bool t_snap_restored(struct vm_engine *e, const struct t_snap *s, const char *file, int line);
+/* The same on meminfo and buddyinfo texts (from the daemon, say). */
+#define T_RESTORED(mem_then, buddy_then, mem_now, buddy_now) \
+	t_restored((mem_then), (buddy_then), (mem_now), (buddy_now), __FILE__, __LINE__)
+bool t_restored(const char *mem_then, const char *buddy_then, const char *mem_now,
+		const char *buddy_now, const char *file, int line);
 /* Two texts equal, the first differing line printed otherwise. */
 #define T_TEXT_EQ(got, want) t_text_eq((got), (want), #got, __FILE__, __LINE__)
 bool t_text_eq(const char *got, const char *want, const char *what, const char *file, int line);
