@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "vm-internal.h"
+#include "vmap_busy.h"
 
 struct checker {
 	struct vm_engine *e;

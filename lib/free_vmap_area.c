@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "vm-internal.h"
+#include "vmap_busy.h"
 
 static inline struct vmap_area *rb_va(struct rb_node *n)
 {
@@ -69,7 +70,8 @@ static enum fit_type classify_fit(const struct vmap_area *va, uint64_t nva_start
 
 /* The aligned start of a fit of size in va at or above vstart, or 0 if none
  * (0 is never inside a vmalloc range). */
-uint64_t vmi_fit_start(const struct vmap_area *va, uint64_t size, uint64_t align, uint64_t vstart)
+static inline uint64_t fit_start(const struct vmap_area *va, uint64_t size, uint64_t align,
+				 uint64_t vstart)
 {
 	uint64_t s = va->va_start > vstart ? va->va_start : vstart;
 
@@ -104,7 +106,7 @@ static struct vmap_area *lowest_match(struct rb_node *n, uint64_t size, uint64_t
 		}
 		if (va->va_start >= vend)
 			return NULL;
-		s = vmi_fit_start(va, size, align, vstart);
+		s = fit_start(va, size, align, vstart);
 		if (s && s + size <= vend)
 			return va;
 		if (s)	/* the lowest fit here already passes vend */
@@ -133,7 +135,7 @@ struct vmap_area *vmi_find_lowest_linear(const struct vm_engine *e, uint64_t siz
 			continue;
 		if (va->va_start >= vend)
 			return NULL;
-		s = vmi_fit_start(va, size, align, vstart);
+		s = fit_start(va, size, align, vstart);
 		if (s)
 			return s + size <= vend ? va : NULL;
 	}
@@ -197,8 +199,10 @@ void vmi_free_tree_insert(struct vm_engine *e, struct vmap_area *va)
 	vmi_rb_insert(&e->free_root, &va->rb, parent, link, va_augment);
 }
 
-bool vmi_free_tree_clip(struct vm_engine *e, struct vmap_area *va, uint64_t s, uint64_t size,
-			struct vmap_area *spare)
+/* Cut [s, s + size) out of the free range va (va_clip); spare is a node
+ * for the right remainder of a no-edge fit.  Returns whether it used spare. */
+static bool clip(struct vm_engine *e, struct vmap_area *va, uint64_t s, uint64_t size,
+		 struct vmap_area *spare)
 {
 	switch (classify_fit(va, s, size)) {
 	case FL_FIT:
@@ -224,6 +228,20 @@ bool vmi_free_tree_clip(struct vm_engine *e, struct vmap_area *va, uint64_t s, u
 		break;
 	}
 	return false;
+}
+
+uint64_t vmi_free_tree_alloc(struct vm_engine *e, uint64_t size, uint64_t align, uint64_t vstart,
+			     uint64_t vend, struct vmap_area **spare)
+{
+	struct vmap_area *va = lowest_match(e->free_root.node, size, align, vstart, vend);
+	uint64_t s;
+
+	if (!va)
+		return 0;
+	s = fit_start(va, size, align, vstart);
+	if (clip(e, va, s, size, *spare))
+		*spare = NULL;
+	return s;
 }
 
 /* The whole vmalloc range, free. */

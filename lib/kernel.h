@@ -38,12 +38,12 @@ struct kva_ops {
 	/* The structures of an empty vmalloc range; -ENOMEM. */
 	int (*init)(struct vm_engine *e);
 	void (*destroy)(struct vm_engine *e);
-	/* alloc_vmap_area() into va (a node from va_cache): set its range and
-	 * flags and link it into the busy tree.  Purges once and retries if
+	/* alloc_vmap_area(): a range of size aligned inside [vstart, vend),
+	 * linked into the busy tree (vm NULL).  Purges once and retries if
 	 * there is no room, as the kernel does; -ENOMEM after the kernel's
-	 * warning if there is still none (va untouched, the caller's). */
-	int (*alloc)(struct vm_engine *e, struct vmap_area *va, uint64_t size, uint64_t align,
-		     uint64_t vstart, uint64_t vend, gfp_t gfp);
+	 * warning if there is still none (or if the host has no memory). */
+	int (*alloc)(struct vm_engine *e, uint64_t size, uint64_t align, uint64_t vstart,
+		     uint64_t vend, gfp_t gfp, struct vmap_area **ret_va);
 	/* A fresh busy range back where it came from, now (a failed call). */
 	void (*unalloc)(struct vm_engine *e, struct vmap_area *va);
 	/* free_vmap_area_noflush(): va, unmapped and no longer findable,
@@ -129,5 +129,28 @@ extern const struct kernel_table vmi_kernel_4_19;
 
 /* The table of a kernel, NULL if unknown. */
 const struct kernel_table *vmi_kernel(enum vm_kernel id);
+
+/* ---- into the machine's KVA allocator (called on every vmalloc and vfree) ---- */
+
+static inline int vmi_alloc_vmap_area(struct vm_engine *e, uint64_t size, uint64_t align,
+				      uint64_t vstart, uint64_t vend, gfp_t gfp,
+				      struct vmap_area **ret_va)
+{
+	return e->k->kva->alloc(e, size, align, vstart, vend, gfp, ret_va);
+}
+
+/* Undo vmi_alloc_vmap_area() of a call that fails: the range goes back
+ * where it came from at once (nothing was mapped, nothing to flush). */
+static inline void vmi_free_vmap_area(struct vm_engine *e, struct vmap_area *va)
+{
+	va->vm = NULL;
+	e->k->kva->unalloc(e, va);
+}
+
+/* free_vmap_area_noflush(): an unmapped busy range becomes lazy. */
+static inline void vmi_free_vmap_area_lazy(struct vm_engine *e, struct vmap_area *va)
+{
+	e->k->kva->free_lazy(e, va);
+}
 
 #endif /* VMCORE_KERNEL_H */

@@ -311,28 +311,12 @@ static inline uint64_t va_size(const struct vmap_area *va)
  * KVA allocator (e->k->kva). */
 int vmi_kva_init(struct vm_engine *e);
 void vmi_kva_destroy(struct vm_engine *e);
-/* alloc_vmap_area(): [start, start + size) aligned inside [vstart, vend),
- * linked into the busy tree (vm NULL); purges once and retries if there is
- * no room, as the kernel does; -ENOMEM (after the kernel's warning unless
- * __GFP_NOWARN) if there is still none. */
-int vmi_alloc_vmap_area(struct vm_engine *e, uint64_t size, uint64_t align,
-			uint64_t vstart, uint64_t vend, gfp_t gfp,
-			struct vmap_area **ret_va);
-/* Undo vmi_alloc_vmap_area() of a call that fails: the range goes back
- * where it came from at once (nothing was mapped, nothing to flush). */
-void vmi_free_vmap_area(struct vm_engine *e, struct vmap_area *va);
-/* free_vmap_area_noflush(): an unmapped busy range becomes lazy. */
-void vmi_free_vmap_area_lazy(struct vm_engine *e, struct vmap_area *va);
-/* The busy tree, its address list and the start-address hash. */
-void vmi_busy_insert(struct vm_engine *e, struct vmap_area *va);
-void vmi_busy_erase(struct vm_engine *e, struct vmap_area *va);
-void vmi_busy_hash_del(struct vm_engine *e, struct vmap_area *va);
-void vmi_busy_tree_erase(struct vm_engine *e, struct vmap_area *va);
+/* vmi_alloc_vmap_area(), vmi_free_vmap_area(), vmi_free_vmap_area_lazy():
+ * kernel.h, into the kernel's KVA allocator. */
+/* The busy tree, its list and hash: vmap_busy.h.  The busy area holding
+ * addr (a lazy one on 4.19: vm NULL), or NULL. */
 struct vmap_area *vmi_find_busy_va(const struct vm_engine *e, uint64_t addr);
-struct vmap_area *vmi_find_busy_va_start(const struct vm_engine *e, uint64_t addr);
 uint64_t vmi_largest_free(const struct vm_engine *e);
-/* A preallocated node from va_cache, NULL if the host has no memory. */
-struct vmap_area *vmi_va_alloc(struct vm_engine *e);
 
 /* free_vmap_area.c: the augmented free tree (free_vmap_area_root). */
 int vmi_free_tree_init(struct vm_engine *e);
@@ -340,12 +324,12 @@ struct vmap_area *vmi_find_lowest(const struct vm_engine *e, uint64_t size,
 				  uint64_t align, uint64_t vstart, uint64_t vend);
 struct vmap_area *vmi_find_lowest_linear(const struct vm_engine *e, uint64_t size,
 					 uint64_t align, uint64_t vstart, uint64_t vend);
-/* The aligned start of a fit of size in va at or above vstart, 0 if none. */
-uint64_t vmi_fit_start(const struct vmap_area *va, uint64_t size, uint64_t align, uint64_t vstart);
-/* Cut [s, s + size) out of the free range va (va_clip); spare is a node
- * for the right remainder of a no-edge fit.  Returns whether it used spare. */
-bool vmi_free_tree_clip(struct vm_engine *e, struct vmap_area *va, uint64_t s, uint64_t size,
-			struct vmap_area *spare);
+/* __alloc_vmap_area(): cut the lowest aligned fit of size inside [vstart,
+ * vend) out of the free ranges and return its start; 0 if there is none
+ * (nothing changed).  *spare is a node for the right remainder of a split
+ * range: set to NULL if it was used. */
+uint64_t vmi_free_tree_alloc(struct vm_engine *e, uint64_t size, uint64_t align, uint64_t vstart,
+			     uint64_t vend, struct vmap_area **spare);
 /* merge_or_add_vmap_area_augment(): va is consumed. */
 void vmi_free_tree_insert(struct vm_engine *e, struct vmap_area *va);
 uint64_t vmi_free_tree_largest(const struct vm_engine *e);

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "vm-internal.h"
+#include "vmap_busy.h"
 
 #define PAGE_ALIGN(x) (((x) + VM_PAGE_SIZE - 1) & ~(VM_PAGE_SIZE - 1))
 
@@ -111,8 +112,17 @@ static void split_page(struct vm_engine *e, uint64_t pfn, unsigned order)
 static int vmalloc_area_pages(struct vm_engine *e, struct vm_struct *vm, uint64_t nr,
 			      gfp_t gfp, int node, uint64_t *ret_done)
 {
-	uint64_t i = 0;
+	uint64_t i = 0, pfn;
 
+	/* One page: one call, whatever the kernel's way for many. */
+	if (nr == 1 && e->cfg.page_policy == VM_POLICY_ORDER0) {
+		if (vmi_alloc_pages(e, gfp, 0, node, PG_vmalloc, &pfn) < 0) {
+			*ret_done = 0;
+			return -ENOMEM;
+		}
+		vm->pages[0] = (uint32_t)pfn;
+		return 0;
+	}
 	/* The bulk allocator: the same frames the loop below would take, in
 	 * one walk of the zonelist. */
 	if (e->cfg.page_policy == VM_POLICY_ORDER0 && e->k->pages == PAGES_BULK && nr > 1) {
@@ -125,7 +135,6 @@ static int vmalloc_area_pages(struct vm_engine *e, struct vm_struct *vm, uint64_
 	}
 	while (i < nr) {
 		unsigned order = 0;
-		uint64_t pfn;
 		int r = -ENOMEM;
 
 		if (e->cfg.page_policy == VM_POLICY_HIGH_ORDER_FIRST) {
@@ -209,29 +218,47 @@ static void free_area_now(struct vm_engine *e, struct vm_struct *vm)
 	vm_struct_free(e, vm);
 }
 
-static int vmalloc_node_range(struct vm_engine *e, const struct area_req *q, struct vm_struct **ret_vm)
+/* The kernel's warning for a failure of q (the facts it prints, filled here
+ * so that the way that succeeds builds none of them). */
+static void warn_area(struct vm_engine *e, enum vmalloc_fail why, const struct area_req *q,
+		      uint64_t kva_size, uint64_t array_size, uint64_t done)
 {
-	struct vmalloc_fail_info f = { .gfp = q->gfp, .size = q->size };
+	struct vmalloc_fail_info f = {
+		.gfp = q->gfp, .size = q->size, .nr_pages = PAGE_ALIGN(q->size) >> VM_PAGE_SHIFT,
+		.kva_size = kva_size, .array_size = array_size, .done = done,
+	};
+
+	warn(e, why, &f);
+}
+
+static int vmalloc_page_array(struct vm_engine *e, struct vm_struct *vm, const struct area_req *q,
+			      uint64_t nr_pages) __attribute__((noinline));
+
+/* Inlined into its two callers (a request, and the page array of one), so
+ * that the way every request takes is one frame; the recursion goes
+ * through vmalloc_page_array(). */
+static inline __attribute__((always_inline))
+int vmalloc_node_range(struct vm_engine *e, const struct area_req *q, struct vm_struct **ret_vm)
+{
 	uint64_t size = PAGE_ALIGN(q->size), nr_pages = size >> VM_PAGE_SHIFT, guard, done = 0;
 	gfp_t gfp_pages = q->gfp;
 	struct vm_struct *vm;
 	struct vmap_area *va;
 	int r;
 
-	f.nr_pages = nr_pages;
 	if (nr_pages > e->nr_pages) {
-		warn(e, VMF_TOO_BIG, &f);
+		warn_area(e, VMF_TOO_BIG, q, 0, 0, 0);
 		return -ENOMEM;
 	}
 	guard = (q->vm_flags & VM_NO_GUARD) ? 0 : VM_PAGE_SIZE;
 	vm = vm_struct_alloc(e, nr_pages);
 	if (!vm) {
-		warn(e, VMF_VM_STRUCT, &f);
+		warn_area(e, VMF_VM_STRUCT, q, 0, 0, 0);
 		return -ENOMEM;
 	}
 	r = vmi_alloc_vmap_area(e, size + guard, q->align, q->start, q->end, q->gfp, &va);
 	if (r < 0) {
-		warn(e, VMF_VM_STRUCT, &f);
+		warn_area(e, VMF_VM_STRUCT, q, 0, 0, 0);
 		goto fail_vm;
 	}
 	vm->addr = va->va_start;
@@ -249,17 +276,9 @@ static int vmalloc_node_range(struct vm_engine *e, const struct area_req *q, str
 	 * vmallocs it (strictly bounded recursion), zeroed, with the
 	 * request's reclaim bits only. */
 	if (page_array_bytes(e, nr_pages) > VM_PAGE_SIZE) {
-		struct area_req aq = {
-			.size = page_array_bytes(e, nr_pages), .align = VM_PAGE_SIZE,
-			.start = e->layout->vmalloc_start, .end = e->layout->vmalloc_end,
-			.gfp = (q->gfp & GFP_RECLAIM_MASK) | __GFP_ZERO, .prot = PAGE_KERNEL,
-			.node = q->node, .caller = vm->caller, .page_array = true,
-		};
-
-		r = vmalloc_node_range(e, &aq, &vm->array_vm);
+		r = vmalloc_page_array(e, vm, q, nr_pages);
 		if (r < 0) {
-			f.array_size = aq.size;
-			warn(e, VMF_PAGE_ARRAY, &f);
+			warn_area(e, VMF_PAGE_ARRAY, q, 0, page_array_bytes(e, nr_pages), 0);
 			goto fail_va;
 		}
 	}
@@ -270,17 +289,13 @@ static int vmalloc_node_range(struct vm_engine *e, const struct area_req *q, str
 		gfp_pages |= __GFP_HIGHMEM;
 	r = vmalloc_area_pages(e, vm, nr_pages, gfp_pages | __GFP_NOWARN, q->node, &done);
 	if (r < 0) {
-		f.done = done;
-		f.kva_size = size + guard;
-		warn(e, VMF_PAGES, &f);
+		warn_area(e, VMF_PAGES, q, size + guard, 0, done);
 		goto fail_array;
 	}
 	r = vmi_map_pages(e, vm->addr, vm->pages, nr_pages, vm->prot);
 	if (r < 0) {
 		free_area_pages(e, vm, nr_pages);
-		f.done = nr_pages;
-		f.kva_size = size + guard;
-		warn(e, VMF_MAP, &f);
+		warn_area(e, VMF_MAP, q, size + guard, 0, nr_pages);
 		goto fail_array;
 	}
 	vm->flags &= ~VM_UNINITIALIZED;
@@ -297,6 +312,20 @@ fail_va:
 fail_vm:
 	vm_struct_free(e, vm);
 	return r;
+}
+
+/* The page array of vm (nr_pages pointers) as an area of its own. */
+static int vmalloc_page_array(struct vm_engine *e, struct vm_struct *vm, const struct area_req *q,
+			      uint64_t nr_pages)
+{
+	struct area_req aq = {
+		.size = page_array_bytes(e, nr_pages), .align = VM_PAGE_SIZE,
+		.start = e->layout->vmalloc_start, .end = e->layout->vmalloc_end,
+		.gfp = (q->gfp & GFP_RECLAIM_MASK) | __GFP_ZERO, .prot = PAGE_KERNEL,
+		.node = q->node, .caller = vm->caller, .page_array = true,
+	};
+
+	return vmalloc_node_range(e, &aq, &vm->array_vm);
 }
 
 int vm___vmalloc_node_range(struct vm_engine *e, const struct vm_alloc_req *req,
@@ -425,16 +454,24 @@ static void remove_area(struct vm_engine *e, struct vm_struct *vm)
 	vmi_free_vmap_area_lazy(e, vm->va);
 }
 
+static void vfree_page_array(struct vm_engine *e, struct vm_struct *array_vm)
+	__attribute__((noinline));
+
 /* vfree() of a live VM_ALLOC area: KVA lazy, pages back, then the page
  * array (kvfree(area->pages)), which may be an area of its own. */
-static void vfree_area(struct vm_engine *e, struct vm_struct *vm)
+static inline __attribute__((always_inline)) void vfree_area(struct vm_engine *e, struct vm_struct *vm)
 {
 	remove_area(e, vm);
 	free_area_pages(e, vm, vm->nr_pages);
 	e->vmalloc_pages -= vm->nr_pages;
 	if (vm->array_vm)
-		vfree_area(e, vm->array_vm);
+		vfree_page_array(e, vm->array_vm);
 	vm_struct_free(e, vm);
+}
+
+static void vfree_page_array(struct vm_engine *e, struct vm_struct *array_vm)
+{
+	vfree_area(e, array_vm);
 }
 
 int vm_vfree(struct vm_engine *e, uint64_t addr)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "vm-internal.h"
+#include "vmap_busy.h"
 
 static inline struct vmap_area *rb_va(struct rb_node *n)
 {
@@ -26,12 +27,8 @@ static inline struct vmap_area *rb_va(struct rb_node *n)
 
 /* ---- the hash by start address -------------------------------------------- */
 
-static inline uint64_t busy_hash_idx(const struct vm_engine *e, uint64_t addr)
-{
-	return ((addr >> VM_PAGE_SHIFT) * 0x9E3779B97F4A7C15ull >> 32) & e->busy_hash_mask;
-}
-
-static void busy_hash_grow(struct vm_engine *e)
+/* More buckets once there are more areas than buckets (vmi_busy_insert). */
+void vmi_busy_hash_grow(struct vm_engine *e)
 {
 	uint64_t nb = (e->busy_hash_mask + 1) * 2;
 	struct vmap_area **t = calloc(nb, sizeof(*t)), **old = e->busy_hash;
@@ -43,7 +40,7 @@ static void busy_hash_grow(struct vm_engine *e)
 	e->busy_hash_mask = nb - 1;
 	for (uint64_t i = 0; i < ob; i++) {
 		for (struct vmap_area *va = old[i], *nx; va; va = nx) {
-			uint64_t k = busy_hash_idx(e, va->va_start);
+			uint64_t k = vmi_busy_hash_idx(e, va->va_start);
 
 			nx = va->hnext;
 			va->hnext = t[k];
@@ -51,76 +48,6 @@ static void busy_hash_grow(struct vm_engine *e)
 		}
 	}
 	free(old);
-}
-
-void vmi_busy_hash_del(struct vm_engine *e, struct vmap_area *va)
-{
-	struct vmap_area **pp = &e->busy_hash[busy_hash_idx(e, va->va_start)];
-
-	while (*pp != va)
-		pp = &(*pp)->hnext;
-	*pp = va->hnext;
-	va->hnext = NULL;
-	e->nr_busy--;
-}
-
-/* ---- the tree and its list -------------------------------------------------- */
-
-void vmi_busy_insert(struct vm_engine *e, struct vmap_area *va)
-{
-	struct rb_node **link = &e->busy_root.node, *parent = NULL;
-	struct vmap_area *h = e->busy_hint, *prev = NULL;
-	uint64_t k;
-
-	if (h && h->va_start < va->va_start &&
-	    (h->list.next == &e->busy_list ||
-	     va->va_start < list_entry(h->list.next, struct vmap_area, list)->va_start)) {
-		/* va goes right after the hint: no descent. */
-		prev = h;
-		if (!h->rb.right) {
-			parent = &h->rb;
-			link = &h->rb.right;
-		} else {
-			struct vmap_area *nx = list_entry(h->list.next, struct vmap_area, list);
-
-			parent = &nx->rb;
-			link = &nx->rb.left;
-		}
-	} else {
-		while (*link) {
-			parent = *link;
-			if (va->va_start < rb_va(*link)->va_start) {
-				link = &(*link)->left;
-			} else {
-				prev = rb_va(*link);
-				link = &(*link)->right;
-			}
-		}
-	}
-	vmi_rb_insert(&e->busy_root, &va->rb, parent, link, NULL);
-	list_add_after(&va->list, prev ? &prev->list : &e->busy_list);
-	e->busy_hint = va;
-	e->nr_busy++;
-	if (e->nr_busy > e->busy_hash_mask + 1)
-		busy_hash_grow(e);
-	k = busy_hash_idx(e, va->va_start);
-	va->hnext = e->busy_hash[k];
-	e->busy_hash[k] = va;
-}
-
-void vmi_busy_tree_erase(struct vm_engine *e, struct vmap_area *va)
-{
-	if (e->busy_hint == va)
-		e->busy_hint = va->list.prev == &e->busy_list ? NULL :
-			list_entry(va->list.prev, struct vmap_area, list);
-	vmi_rb_erase(&e->busy_root, &va->rb, NULL);
-	list_del(&va->list);
-}
-
-void vmi_busy_erase(struct vm_engine *e, struct vmap_area *va)
-{
-	vmi_busy_hash_del(e, va);
-	vmi_busy_tree_erase(e, va);
 }
 
 struct vmap_area *vmi_find_busy_va(const struct vm_engine *e, uint64_t addr)
@@ -149,53 +76,7 @@ struct vmap_area *vmi_find_busy_va(const struct vm_engine *e, uint64_t addr)
 	return NULL;
 }
 
-struct vmap_area *vmi_find_busy_va_start(const struct vm_engine *e, uint64_t addr)
-{
-	struct vmap_area *va = e->busy_hash[busy_hash_idx(e, addr)];
-
-	while (va && va->va_start != addr)
-		va = va->hnext;
-	return va;
-}
-
 /* ---- into the kernel's allocator ---------------------------------------------- */
-
-struct vmap_area *vmi_va_alloc(struct vm_engine *e)
-{
-	return vmi_cache_alloc(&e->va_cache);
-}
-
-int vmi_alloc_vmap_area(struct vm_engine *e, uint64_t size, uint64_t align,
-			uint64_t vstart, uint64_t vend, gfp_t gfp,
-			struct vmap_area **ret_va)
-{
-	struct vmap_area *va = vmi_va_alloc(e);
-	int r;
-
-	if (!va)
-		return -ENOMEM;
-	va->vm = NULL;
-	va->flags = 0;
-	va->hnext = NULL;
-	r = e->k->kva->alloc(e, va, size, align, vstart, vend, gfp);
-	if (r < 0) {
-		vmi_cache_free(&e->va_cache, va);
-		return r;
-	}
-	*ret_va = va;
-	return 0;
-}
-
-void vmi_free_vmap_area(struct vm_engine *e, struct vmap_area *va)
-{
-	va->vm = NULL;
-	e->k->kva->unalloc(e, va);
-}
-
-void vmi_free_vmap_area_lazy(struct vm_engine *e, struct vmap_area *va)
-{
-	e->k->kva->free_lazy(e, va);
-}
 
 uint64_t vmi_largest_free(const struct vm_engine *e)
 {

@@ -26,6 +26,7 @@
 #include <stdio.h>
 
 #include "vm-internal.h"
+#include "vmap_busy.h"
 
 static inline struct vmap_area *rb_va(struct rb_node *n)
 {
@@ -78,12 +79,15 @@ static void list_purge(struct vm_engine *e, bool full)
 	}
 }
 
-static int list_alloc(struct vm_engine *e, struct vmap_area *va, uint64_t size, uint64_t align,
-		      uint64_t vstart, uint64_t vend, gfp_t gfp)
+static int list_alloc(struct vm_engine *e, uint64_t size, uint64_t align, uint64_t vstart,
+		      uint64_t vend, gfp_t gfp, struct vmap_area **ret_va)
 {
-	struct vmap_area *first;
+	struct vmap_area *first, *va = vmi_va_alloc(e);
 	bool purged = false;
 	uint64_t addr;
+
+	if (!va)
+		return -ENOMEM;
 
 retry:
 	/* Invalidate the hint for more permissive parameters. */
@@ -143,9 +147,11 @@ found:
 		goto overflow;
 	va->va_start = addr;
 	va->va_end = addr + size;
+	va->vm = NULL;
 	va->flags = 0;
 	vmi_busy_insert(e, va);
 	e->free_vmap_cache = va;
+	*ret_va = va;
 	return 0;
 
 overflow:
@@ -155,6 +161,7 @@ overflow:
 		purged = true;
 		goto retry;
 	}
+	vmi_cache_free(&e->va_cache, va);
 	e->k->warn(e, VMF_KVA, &(struct vmalloc_fail_info){
 		.gfp = gfp, .kva_size = size, .vstart = vstart, .vend = vend });
 	return -ENOMEM;

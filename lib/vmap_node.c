@@ -33,6 +33,7 @@
 #include <stdlib.h>
 
 #include "vm-internal.h"
+#include "vmap_busy.h"
 
 #define VMAP_ZONE_PAGES   16    /* vmap_zone_size: the address stripe of a node */
 #define MAX_VMAP_NODES    128
@@ -125,11 +126,11 @@ static void decay_pools(struct vm_engine *e, struct vmap_node *vn, bool full)
 
 /* ---- allocation ----------------------------------------------------------------- */
 
-static int vn_alloc(struct vm_engine *e, struct vmap_area *va, uint64_t size, uint64_t align,
-		    uint64_t vstart, uint64_t vend, gfp_t gfp)
+static int vn_alloc(struct vm_engine *e, uint64_t size, uint64_t align, uint64_t vstart,
+		    uint64_t vend, gfp_t gfp, struct vmap_area **ret_va)
 {
 	uint32_t tag = 0;
-	struct vmap_area *found, *spare;
+	struct vmap_area *va, *spare;
 	bool purged = false;
 	uint64_t s;
 
@@ -142,20 +143,26 @@ static int vn_alloc(struct vm_engine *e, struct vmap_area *va, uint64_t size, ui
 
 		tag = id + 1;
 		if (pva) {
-			va->va_start = pva->va_start;
-			va->va_end = pva->va_end;
-			vmi_cache_free(&e->va_cache, pva);
-			va->flags = (tag << VA_VN_SHIFT) | VA_FROM_POOL;
-			vmi_busy_insert(e, va);
+			/* A ready range: its node becomes the busy one. */
+			pva->vm = NULL;
+			pva->flags = (tag << VA_VN_SHIFT) | VA_FROM_POOL;
+			vmi_busy_insert(e, pva);
+			*ret_va = pva;
 			return 0;
 		}
 	}
+	/* One node for the range, one for the remainder of a split (the
+	 * kernel's ne_fit_preload_node). */
+	va = vmi_va_alloc(e);
 	spare = vmi_va_alloc(e);
-	if (!spare)
+	if (!va || !spare) {
+		vmi_cache_free(&e->va_cache, va);
+		vmi_cache_free(&e->va_cache, spare);
 		return -ENOMEM;
+	}
 	for (;;) {
-		found = vmi_find_lowest(e, size, align, vstart, vend);
-		if (found)
+		s = vmi_free_tree_alloc(e, size, align, vstart, vend, &spare);
+		if (s)
 			break;
 		/* The overflow path: a request that may sleep purges once,
 		 * pools and all (reclaim_and_purge_vmap_areas), and retries. */
@@ -164,18 +171,19 @@ static int vn_alloc(struct vm_engine *e, struct vmap_area *va, uint64_t size, ui
 			purged = true;
 			continue;
 		}
+		vmi_cache_free(&e->va_cache, va);
 		vmi_cache_free(&e->va_cache, spare);
 		e->k->warn(e, VMF_KVA, &(struct vmalloc_fail_info){
 			.gfp = gfp, .kva_size = size, .vstart = vstart, .vend = vend });
 		return -ENOMEM;
 	}
-	s = vmi_fit_start(found, size, align, vstart);
-	if (!vmi_free_tree_clip(e, found, s, size, spare))
-		vmi_cache_free(&e->va_cache, spare);
+	vmi_cache_free(&e->va_cache, spare);	/* NULL if the split took it */
 	va->va_start = s;
 	va->va_end = s + size;
+	va->vm = NULL;
 	va->flags = tag << VA_VN_SHIFT;
 	vmi_busy_insert(e, va);
+	*ret_va = va;
 	return 0;
 }
 
