@@ -105,8 +105,6 @@ struct kernel_table {
 	enum purge_timing purge_timing;
 	bool purge_nonblocking;          /* alloc_vmap_area() purges for a gfp that cannot sleep */
 	enum page_source pages;
-	bool array_zone_from_parent;     /* the page array's gfp keeps the area's DMA/DMA32
-					  * choice (4.19); else it is the reclaim bits only */
 	/* The page allocator. */
 	unsigned nofail_reserve_shift;   /* __GFP_NOFAIL's last attempt may use min >> this of
 					  * a zone's min watermark (the kernel's alloc flags) */

@@ -63,7 +63,6 @@ const struct kernel_table vmi_kernel_4_19 = {
 	.purge_timing = PURGE_IN_CALLER,
 	.purge_nonblocking = true,
 	.pages = PAGES_ONE_AT_A_TIME,
-	.array_zone_from_parent = true,
 	.nofail_reserve_shift = 2,
 	.movable_is_lowmem = true,
 	.min_free_kbytes_max = 65536,

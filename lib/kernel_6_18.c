@@ -91,7 +91,6 @@ const struct kernel_table vmi_kernel_6_18 = {
 	.purge_timing = PURGE_DEFERRED,
 	.purge_nonblocking = false,
 	.pages = PAGES_BULK,
-	.array_zone_from_parent = false,
 	.nofail_reserve_shift = 1,
 	.movable_is_lowmem = false,
 	.min_free_kbytes_max = 262144,

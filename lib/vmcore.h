@@ -377,8 +377,13 @@ int vm_extfrag_index(const struct vm_zone_info *z, unsigned order, int *ret_inde
 
 /* Walk every structure and check it: each frame free in exactly one buddy
  * block or owned; buddy blocks aligned and in their zone; every area's PTEs
- * match its pages; the augmented maxima of the free KVA tree; the counters.
- * 0 if all holds, else -EUCLEAN with a description in msg. O(frames + areas). */
+ * match its pages, and its page array (a page-array area of its own when
+ * larger than a page) is there and charged; the page tables; the counters;
+ * and the kernel's own KVA structures (6.18: the augmented free tree, the
+ * vmap nodes' pools and lazy lists; 4.19: the address-ordered list, the
+ * free_vmap_cache hint), which with the busy ranges must tile the vmalloc
+ * range.  0 if all holds, else -EUCLEAN with a description in msg.
+ * O(frames + areas). */
 int vm_check(struct vm_engine *e, char *msg, size_t msglen);
 
 /* Names for printing. */
