@@ -307,7 +307,8 @@ static int check_kva(struct checker *c)
 	r = e->k->kva->check(e, push_range, &rs, c->msg, c->msglen);
 	if (r)
 		goto out;
-	qsort(rs.v, rs.n, sizeof(*rs.v), cmp_range);
+	if (rs.n)
+		qsort(rs.v, rs.n, sizeof(*rs.v), cmp_range);
 	expect = e->layout->vmalloc_start;
 	for (uint64_t i = 0; i < rs.n; i++) {
 		if (rs.v[i].start < expect || rs.v[i].end <= rs.v[i].start) {
