@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "vmtest.h"
+#include "tcase.h"
 
 static struct vmd_proc daemon_proc;
 static const char *vmctl;
