@@ -58,7 +58,8 @@ int positional(const struct cmd *cmd, int argc, char **argv, const struct option
 
 	opterr = 0;
 	for (;;) {
-		int ch;
+		int ch, li = -1;
+		char name[64];
 
 		if (optind >= argc)
 			break;
@@ -69,7 +70,7 @@ int positional(const struct cmd *cmd, int argc, char **argv, const struct option
 			pos[n++] = argv[optind++];
 			continue;
 		}
-		ch = getopt_long(argc, argv, "+:hi:", opts, NULL);
+		ch = getopt_long(argc, argv, "+:hi:", opts, &li);
 		if (ch == -1) {
 			if (optind > 0 && optind <= argc && strcmp(argv[optind - 1], "--") == 0)
 				only_args = true;
@@ -95,9 +96,13 @@ int positional(const struct cmd *cmd, int argc, char **argv, const struct option
 		{
 			int r = fn ? fn(cmd, ch, optarg, ctx) : -1;
 
+			if (li >= 0)
+				snprintf(name, sizeof(name), "--%s", opts[li].name);
+			else
+				snprintf(name, sizeof(name), "-%c", ch);
 			if (r < 0)
 				exit(usage_err(cmd, "option '%s' does not apply to %s (try 'vmctl %s "
-					       "--help')", argv[optind - 1], cmd->name, cmd->name));
+					       "--help')", name, cmd->name, cmd->name));
 			if (r)
 				exit(r);
 		}
