@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -663,7 +666,8 @@ static int copy_file(const char *from, const char *to)
 static void test_other_user(void)
 {
 	uint64_t a = alloc("4K", NULL);
-	char addr[32], want[128], lib[512], bin[256], libcopy[256], cmd[640];
+	char addr[32], want[400], lib[512], bin[256], libcopy[256], cmd[640], priv[200];
+	int privfd = -1;
 	const char *slash = strrchr(vmctl, '/');
 	pid_t pid;
 	int st;
@@ -686,12 +690,33 @@ static void test_other_user(void)
 
 		CU_ASSERT_EQUAL_FATAL(vmd_run(argv, NULL, 0, out, sizeof(out), err, sizeof(err)), 0);
 	}
+	/* A socket only root may use: what nobody is told. */
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		snprintf(priv, sizeof(priv), "%s/private.sock", daemon_proc.dir);
+		CU_ASSERT_FATAL(strlen(priv) < sizeof(sa.sun_path));
+		memcpy(sa.sun_path, priv, strlen(priv) + 1);
+		CU_ASSERT_FATAL(l >= 0 && bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+				listen(l, 4) == 0 && chmod(priv, 0600) == 0);
+		privfd = l;
+	}
 	pid = fork();
 	if (pid == 0) {
 		int fails = 0;
 
 		if (setgid(65534) < 0 || setuid(65534) < 0)
 			_exit(100);
+		{
+			const char *argv[] = { bin, "--socket", priv, "meminfo", NULL };
+
+			setenv("LD_LIBRARY_PATH", daemon_proc.dir, 1);
+			fails += vmd_run(argv, NULL, 0, out, sizeof(out), err, sizeof(err)) != 1;
+			snprintf(want, sizeof(want), "vmctl: cannot connect to %s: Permission denied "
+				 "(connecting needs write permission on the socket)\n", priv);
+			fails += strcmp(err, want) != 0;
+		}
 		vmctl = bin;
 		setenv("LD_LIBRARY_PATH", daemon_proc.dir, 1);
 		fails += RUN("free", addr) != 1;
@@ -725,6 +750,8 @@ static void test_other_user(void)
 	CU_ASSERT_EQUAL(RUN("free", addr), 0);
 	unlink(bin);
 	unlink(libcopy);
+	close(privfd);
+	unlink(priv);
 }
 
 static const struct t_case cases[] = {

@@ -121,7 +121,7 @@ int cmd_leaks(const struct cmd *cmd, int argc, char **argv)
 int free_leaked(const struct cmd *cmd)
 {
 	struct vmc_client *c = client(cmd);
-	json_object *o = NULL, *freed = NULL;
+	json_object *o = NULL, *freed = NULL, *failed = NULL;
 	struct vmc_area *as = NULL;
 	uint64_t pages = 0;
 	size_t n = 0, nfreed = 0;
@@ -133,6 +133,7 @@ int free_leaked(const struct cmd *cmd)
 	if (arg_json) {
 		o = json_object_new_object();
 		freed = json_object_new_array();
+		failed = json_object_new_array();
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct vmc_area *a = &as[i];
@@ -142,8 +143,16 @@ int free_leaked(const struct cmd *cmd)
 		r = a->flags & VM_MAP ? vmc_vunmap(c, a->addr) : vmc_vfree(c, a->addr);
 		if (r < 0) {
 			/* Say so and go on: one area freed meanwhile stops nothing. */
-			if (!arg_json)
+			if (arg_json) {
+				json_object *e = json_object_new_object();
+
+				jput(e, "addr", jhex(a->addr));
+				jput(e, "errno", json_object_new_int(-r));
+				jput(e, "message", json_object_new_string(vmc_last_message(c)));
+				json_object_array_add(failed, e);
+			} else {
 				fail(cmd, arg, r);
+			}
 			rc = VMCTL_EXIT_FAILED;
 			continue;
 		}
@@ -161,6 +170,7 @@ int free_leaked(const struct cmd *cmd)
 		jput(o, "freed", freed);
 		jput(o, "freed_areas", json_object_new_uint64(nfreed));
 		jput(o, "freed_pages", json_object_new_uint64(pages));
+		jput(o, "failed", failed);
 		jput(o, "failed_areas", json_object_new_uint64(n - nfreed));
 		jprint(o);
 	} else {

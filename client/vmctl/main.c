@@ -16,7 +16,7 @@ int arg_timeout_ms;
 
 static const struct cmd cmds[] = {
 	{ "alloc", cmd_alloc, "SIZE [options]",
-	  "vmalloc SIZE bytes (64K, 1.5M, ...); print the address",
+	  "vmalloc SIZE bytes; print the address",
 	  "  --zero          zeroed memory (vzalloc)\n"
 	  "  --node N        from NUMA node N (vmalloc_node)\n"
 	  "  --align BYTES   alignment, a power of two (__vmalloc_node_range)\n"
@@ -28,29 +28,29 @@ static const struct cmd cmds[] = {
 	  "  --caller STR    the caller shown in vmallocinfo (default \"vmctl\")\n"
 	  "  The area belongs to vmctl's parent process (your shell): it counts as\n"
 	  "  leaked once that process is gone.\n" },
-	{ "free", cmd_free, "ADDR | --leaked", "vfree the area at ADDR",
+	{ "free", cmd_free, "ADDR | --leaked", "vfree the area at ADDR, or every leaked one",
 	  "  --leaked        free every leaked area instead (yours; root: all) and\n"
 	  "                  print each\n" },
 	{ "realloc", cmd_realloc, "ADDR SIZE [--gfp FLAGS]",
-	  "vrealloc: resize the area at ADDR; print its (new) address; SIZE 0 frees it", NULL },
+	  "vrealloc: resize (SIZE 0: free); the address", NULL },
 	{ "read", cmd_read, "ADDR LEN [--hex]",
-	  "LEN bytes at ADDR to stdout, raw or as a hexdump -C style dump", NULL },
+	  "LEN bytes at ADDR to stdout, raw or --hex", NULL },
 	{ "write", cmd_write, "ADDR", "write stdin (any length) at ADDR", NULL },
 	{ "translate", cmd_translate, "ADDR", "the pfn and physical address behind ADDR", NULL },
 	{ "info", cmd_info, "ADDR", "the area containing ADDR (find_vm_area)", NULL },
 	{ "vmallocinfo", cmd_vmallocinfo, "", "/proc/vmallocinfo (your own areas unless root)", NULL },
-	{ "leaks", cmd_leaks, "", "areas whose allocating process is gone (vmallocinfo's form)",
+	{ "leaks", cmd_leaks, "", "areas whose allocating process is gone",
 	  NULL },
 	{ "meminfo", cmd_meminfo, "[-i SECONDS [--count N]]",
 	  "/proc/meminfo's memory and vmalloc lines", NULL },
 	{ "buddyinfo", cmd_buddyinfo, "[-i SECONDS [--count N]]",
-	  "/proc/buddyinfo: free blocks per zone and order", NULL },
+	  "/proc/buddyinfo: free blocks per zone, order", NULL },
 	{ "frag", cmd_frag, "[-i SECONDS [--count N]]",
-	  "unusable_index and extfrag_index per zone and order", NULL },
+	  "unusable_index and extfrag_index per zone", NULL },
 	{ "stat", cmd_stat, "[-i SECONDS [--count N]]",
-	  "engine and daemon counters; with -i one line per sample, as vmstat", NULL },
+	  "counters; with -i a line per sample (vmstat)", NULL },
 	{ "top", cmd_top, "[-i SECONDS] [--batch [--count N]] [--order N]",
-	  "a refreshing summary: zones, vmalloc, fragmentation, the biggest callers",
+	  "the machine on one screen, refreshed",
 	  "  -i SECONDS      refresh interval (2)\n"
 	  "  --batch         print frames without terminal control (one, or --count N)\n"
 	  "  --order N       the order of the fragmentation columns (9, a pageblock)\n"
@@ -58,18 +58,18 @@ static const struct cmd cmds[] = {
 	{ "check", cmd_check, "", "run the daemon's invariant checker", NULL },
 	{ "purge", cmd_purge, "", "purge the lazily freed areas now (root only)", NULL },
 	{ "alloc-pages", cmd_alloc_pages, "ORDER [--node N] [--gfp FLAGS] [--scoped]",
-	  "alloc_pages: 2^ORDER contiguous frames; print the first pfn", NULL },
+	  "alloc_pages: 2^ORDER frames; the first pfn", NULL },
 	{ "free-pages", cmd_free_pages, "PFN ORDER", "free_pages", NULL },
 	{ "vmap", cmd_vmap, "PFN... [--prot rw|ro|rwx] [--user] [--no-guard] [--scoped]",
-	  "map frames from alloc-pages contiguously; print the address", NULL },
+	  "map alloc-pages frames; print the address", NULL },
 	{ "vunmap", cmd_vunmap, "ADDR", "unmap a vmap area", NULL },
 	{ "phys-read", cmd_read, "PFN OFFSET LEN [--hex]",
 	  "read frames from alloc-pages by pfn", NULL },
 	{ "phys-write", cmd_write, "PFN OFFSET", "write stdin to frames from alloc-pages", NULL },
-	{ "hello", cmd_hello, "", "the daemon's version, limits and the identity it sees", NULL },
+	{ "hello", cmd_hello, "", "the daemon's version, limits, the peer it sees", NULL },
 	{ "ping", cmd_ping, "[--count N]", "round trips to the daemon, timed", NULL },
 	{ "test-vmalloc", cmd_test_vmalloc, "[performance|smoke|stress] [KEY=VALUE...] [--quiet]",
-	  "the kernel's test_vmalloc cases through the daemon; its Summary lines",
+	  "the kernel's test_vmalloc cases via vmallocd",
 	  "  Modes, as tools/testing/selftests/mm/test_vmalloc.sh sets them:\n"
 	  "    performance   sequential_test_order=1 test_repeat_count=3\n"
 	  "    smoke         test_loop_count=10000 test_repeat_count=10\n"
@@ -105,7 +105,6 @@ static void usage(FILE *f)
 			fprintf(f, "  %-30s %s\n", head, cmds[i].help);
 	}
 	fprintf(f, "\nOptions:\n"
-		"  (before or after the command)\n"
 		"  --socket PATH   the daemon's socket (default: $VMALLOCD_SOCKET, then\n"
 		"                  /run/vmallocd/vmallocd.sock for root, else\n"
 		"                  $XDG_RUNTIME_DIR/vmallocd.sock, or the system socket\n"
@@ -115,8 +114,8 @@ static void usage(FILE *f)
 		"  --timeout MS    give up on a reply after MS milliseconds (0: never)\n"
 		"  --help          this text; 'vmctl COMMAND --help' for one command\n"
 		"  --version       print the version\n\n"
-		"Sizes take K/M/G/T suffixes and fractions (1.5M); addresses and pfns are\n"
-		"0x hex or decimal.\n"
+		"Options may come before or after the command.  Sizes take K/M/G/T\n"
+		"suffixes and fractions (1.5M); addresses and pfns are 0x hex or decimal.\n"
 		"Exit status: 0 ok, 1 the daemon refused the call or was not reached,\n"
 		"2 usage error.\n");
 }

@@ -12,6 +12,7 @@
 
 #include "flagnames.h"
 #include "size.h"
+#include "socketpath.h"
 #include "vmctl.h"
 
 static struct vmc_client *g_client;
@@ -112,8 +113,8 @@ int fail_with(const struct cmd *cmd, struct vmc_client *c, const char *arg, int 
 	return VMCTL_EXIT_FAILED;
 }
 
-/* What to check when connecting failed, by errno. */
-static const char *connect_hint(int err)
+/* What to check when connecting to path failed, by errno. */
+static const char *connect_hint(int err, const char *path)
 {
 	switch (err) {
 	case -ENOENT:
@@ -123,8 +124,10 @@ static const char *connect_hint(int err)
 		return "no vmallocd listens there (a stale socket of one that stopped?)";
 	case -EACCES:
 	case -EPERM:
-		return "the socket is root's and the vmalloc group's: 'usermod -aG vmalloc "
-		       "USER', then log in again";
+		if (strcmp(path, CV_SYSTEM_SOCKET) == 0)
+			return "the system socket is root's and the vmalloc group's: 'usermod -aG "
+			       "vmalloc USER', then log in again";
+		return "connecting needs write permission on the socket";
 	case -EUSERS:
 		return "the daemon is at its client limit (max-clients)";
 	case -EPROTONOSUPPORT:
@@ -143,7 +146,7 @@ int connect_failed(const struct cmd *cmd, int r)
 		snprintf(path, sizeof(path), "%s", arg_socket);
 	else if (vmc_default_socket(path, sizeof(path)) < 0)
 		snprintf(path, sizeof(path), "(the default socket)");
-	hint = connect_hint(r);
+	hint = connect_hint(r, path);
 	snprintf(line, sizeof(line), "cannot connect to %s: %s%s%s%s", path, vmc_strerror(r),
 		 hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
 	if (arg_json)

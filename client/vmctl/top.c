@@ -192,7 +192,7 @@ static void build_frame(struct top *t, const struct sample *s, int max_callers)
 	line(t, "%s", "");
 	line(t, "NODE ZONE       MANAGED     FREE     USED  LARGEST  UNUSABLE@%ld  EXTFRAG@%ld",
 	     t->order, t->order);
-	for (size_t i = 0; i < s->nr_zones; i++) {
+	for (size_t i = 0, first = 0; i < s->nr_zones; i++) {
 		const struct vmc_zone *z = &s->zones[i];
 		int k = largest_order(z);
 
@@ -202,6 +202,24 @@ static void build_frame(struct top *t, const struct sample *s, int max_callers)
 			   VMC_PAGE_SIZE, c),
 		     k < 0 ? "-" : hsize((uint64_t)VMC_PAGE_SIZE << k, d),
 		     milli(z->unusable_index[t->order], m1), milli(z->extfrag_index[t->order], m2));
+		/* With several nodes, each node's total after its zones, as
+		 * numactl --hardware gives a node's size and free memory. */
+		if (st->nr_nodes > 1 && (i + 1 == s->nr_zones || s->zones[i + 1].node != z->node)) {
+			uint64_t managed = 0, free = 0;
+			int big = -1;
+
+			for (size_t j = first; j <= i; j++) {
+				managed += s->zones[j].managed;
+				free += s->zones[j].free;
+				if (largest_order(&s->zones[j]) > big)
+					big = largest_order(&s->zones[j]);
+			}
+			line(t, "%4d %-8s %9s %8s %8s %8s", z->node, "all",
+			     hsize(managed * VMC_PAGE_SIZE, a), hsize(free * VMC_PAGE_SIZE, b),
+			     hsize((managed - (free < managed ? free : managed)) * VMC_PAGE_SIZE, c),
+			     big < 0 ? "-" : hsize((uint64_t)VMC_PAGE_SIZE << big, d));
+			first = i + 1;
+		}
 	}
 	line(t, "%s", "");
 	t->callers_line = (unsigned)t->nr_lines;
