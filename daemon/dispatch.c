@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,8 @@ static int allocating_pid(struct ctx *x, const char *what, uint32_t parent_pid,
 	*ret_pid = x->c->pid;
 	if (!parent_pid)
 		return 0;
+	if (parent_pid > INT32_MAX)   /* kill() would take it for a process group */
+		return fail(x, -EINVAL, "%s: parent_pid %u: not a pid", what, parent_pid);
 	r = parent_of(x->c->pid, &ppid);
 	if (r == 0 && ppid != parent_pid)
 		return fail(x, -EINVAL, "%s: parent_pid %u is not the parent of pid %u (%u is)", what,

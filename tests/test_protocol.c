@@ -572,6 +572,12 @@ static void test_parent_pid(void)
 		CU_ASSERT(r && r->status == -EINVAL && has(r, "parent_pid 1 is not the parent of pid"));
 		vmallocd__v1__reply__free_unpacked(r, NULL);
 	}
+	/* Not a pid at all (kill() would read it as a process group). */
+	a.parent_pid = UINT32_MAX;
+	req.id = 3;
+	r = call(fd, &req);
+	CU_ASSERT(r && r->status == -EINVAL && has(r, "parent_pid 4294967295: not a pid"));
+	vmallocd__v1__reply__free_unpacked(r, NULL);
 	/* Our parent: recorded as the allocating process. */
 	a.parent_pid = (uint32_t)getppid();
 	req.id = 2;
