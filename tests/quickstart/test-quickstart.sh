@@ -25,6 +25,10 @@ fi
 for tool in unshare git; do
 	command -v "$tool" >/dev/null || { say "skipped: $tool is missing (scripts/install-deps.sh installs it)"; exit 77; }
 done
+if ! git -C "$src" rev-parse --verify -q HEAD >/dev/null; then
+	say "skipped: $src is not a git checkout with a commit to clone"
+	exit 77
+fi
 if ! why=$(unshare --mount --propagation private true 2>&1); then
 	say "skipped: no private mount namespace here ($why)"
 	exit 77
