@@ -412,6 +412,9 @@ static void test_queries(void)
 	CU_ASSERT_EQUAL(strncmp(out, "purged ", 7), 0);
 	CU_ASSERT_EQUAL(RUN("hello"), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "version:   2\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "max_io:    1048576\n"));
+	CU_ASSERT_EQUAL(RUN("-h", "hello"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "max_frame: 2.0Mi\nmax_io:    1.0Mi\n"));
 }
 
 static long long now_ms(void)

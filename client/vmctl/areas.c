@@ -174,8 +174,14 @@ int free_leaked(const struct cmd *cmd)
 		jput(o, "failed_areas", json_object_new_uint64(n - nfreed));
 		jprint(o);
 	} else {
-		printf("freed %zu leaked area%s, %" PRIu64 " page%s\n", nfreed, nfreed == 1 ? "" : "s",
-		       pages, pages == 1 ? "" : "s");
+		char h[24];
+
+		if (arg_human)
+			printf("freed %zu leaked area%s, %s\n", nfreed, nfreed == 1 ? "" : "s",
+			       size_text(pages * VMC_PAGE_SIZE, h));
+		else
+			printf("freed %zu leaked area%s, %" PRIu64 " page%s\n", nfreed,
+			       nfreed == 1 ? "" : "s", pages, pages == 1 ? "" : "s");
 	}
 	free(as);
 	return rc;

@@ -49,12 +49,15 @@ int cmd_hello(const struct cmd *cmd, int argc, char **argv)
 	r = vmc_hello(client(cmd), &h);
 	if (r < 0)
 		return fail(cmd, NULL, r);
-	if (arg_json)
+	if (arg_json) {
 		jprint(hello_json(&h));
-	else
-		printf("server:    %s\nversion:   %" PRIu32 "\nmax_frame: %" PRIu32
-		       "\nmax_io:    %" PRIu32 "\nuid:       %" PRIu32 "\npid:       %" PRIu32 "\n",
-		       h.server, h.version, h.max_frame, h.max_io, h.uid, h.pid);
+	} else {
+		char f[24], io[24];
+
+		printf("server:    %s\nversion:   %" PRIu32 "\nmax_frame: %s\nmax_io:    %s\n"
+		       "uid:       %" PRIu32 "\npid:       %" PRIu32 "\n", h.server, h.version,
+		       size_text(h.max_frame, f), size_text(h.max_io, io), h.uid, h.pid);
+	}
 	return VMCTL_EXIT_OK;
 }
 

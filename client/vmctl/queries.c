@@ -427,9 +427,16 @@ int cmd_purge(const struct cmd *cmd, int argc, char **argv)
 		jput(o, "tlb_flushes", json_object_new_uint64(flushes));
 		jprint(o);
 	} else {
-		printf("purged %" PRIu64 " lazy area%s (%" PRIu64 " page%s), %" PRIu64
-		       " TLB flush%s\n", areas, areas == 1 ? "" : "s", pages, pages == 1 ? "" : "s",
-		       flushes, flushes == 1 ? "" : "es");
+		char h[24];
+
+		if (arg_human)
+			printf("purged %" PRIu64 " lazy area%s (%s), %" PRIu64 " TLB flush%s\n", areas,
+			       areas == 1 ? "" : "s", size_text(pages * VMC_PAGE_SIZE, h), flushes,
+			       flushes == 1 ? "" : "es");
+		else
+			printf("purged %" PRIu64 " lazy area%s (%" PRIu64 " page%s), %" PRIu64
+			       " TLB flush%s\n", areas, areas == 1 ? "" : "s", pages,
+			       pages == 1 ? "" : "s", flushes, flushes == 1 ? "" : "es");
 	}
 	return VMCTL_EXIT_OK;
 }
