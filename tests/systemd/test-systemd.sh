@@ -369,7 +369,10 @@ if out=$(ns_as vmtest-outsider "${VMCTL[@]}" hello 2>&1); then
 	fail "a client outside the vmalloc group connected"
 fi
 echo "vmtest-outsider: $out"
-echo "$out" | grep -q 'Permission denied' || fail "outsider refused for another reason: $out"
+# One line: which socket, why, and what to do about it.
+[ "$out" = "vmctl: cannot connect to $SOCK: Permission denied (the system socket is root's and \
+the vmalloc group's: 'usermod -aG vmalloc USER', then log in again)" ] ||
+	fail "outsider refused for another reason, or not told about the group: $out"
 
 # ---- notify: STATUS and the watchdog ---------------------------------------------------
 
