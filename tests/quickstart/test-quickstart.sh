@@ -81,6 +81,8 @@ inner() {
 	# that it can be stopped as a whole whatever it execs.
 	setsid bash -c "$first" >/tmp/daemon.log 2>&1 &
 	daemon=$!
+	# Whatever happens below, nothing of it outlives the test.
+	trap 'kill -KILL -- -"$daemon" 2>/dev/null || true' EXIT
 	for ((i = 0; i < 600; i++)); do
 		grep -q 'ready:' /tmp/daemon.log && break
 		if ! kill -0 "$daemon" 2>/dev/null; then
@@ -170,6 +172,7 @@ inner() {
 	rc=0
 	wait "$daemon" || rc=$?
 	[ "$rc" = 0 ] || { cat /tmp/daemon.log; fail "the daemon exited $rc when stopped"; }
+	trap - EXIT
 	[ ! -e /run/vmallocd/vmallocd.sock ] || fail "the socket is left behind"
 	say "the daemon stopped cleanly"
 }
