@@ -210,7 +210,9 @@ struct vmc_alloc_opts {
 	bool scoped;
 	const char *caller;    /* NULL: the default */
 };
-#define VMC_ALLOC_OPTS_INIT { .node = VMC_NO_NODE }
+/* Every field in order (C and C++ alike): align, start, end, gfp, prot,
+ * vm_flags, node, scoped, caller. */
+#define VMC_ALLOC_OPTS_INIT { 0, 0, 0, 0, 0, 0, VMC_NO_NODE, false, NULL }
 /* opts NULL: every default, any node.  -EINVAL also for a caller string
  * over VMC_CALLER_MAX bytes or a vm_flags bit outside
  * VMC_VM_REQUEST_FLAGS (with the daemon's reason). */
