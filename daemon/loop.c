@@ -593,11 +593,13 @@ static int make_socket_dir(const char *path)
 	memcpy(dir, path, n);
 	dir[n] = '\0';
 	if (mkdir(dir, 0755) < 0) {
-		if (errno == EEXIST)
+		int err = errno;
+
+		if (err == EEXIST)
 			return 0;   /* a file there makes bind() fail with ENOTDIR */
 		vmd_log(VM_LOG_ERR, "cannot create %s, the directory of the socket %s: %s", dir, path,
-			strerror(errno));
-		return -errno;
+			strerror(err));
+		return -err;
 	}
 	if (chmod(dir, 0755) < 0)
 		vmd_log(VM_LOG_WARNING, "chmod %s: %s, ignoring", dir, strerror(errno));
