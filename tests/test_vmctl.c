@@ -677,10 +677,10 @@ static void test_other_user(void)
 
 	/* The build tree may sit under a directory another uid cannot enter
 	 * (mktemp -d is 0700): run copies from the daemon's 0755 temp dir. */
-	snprintf(lib, sizeof(lib), "%.*s/libvmclient.so.0", slash ? (int)(slash - vmctl) : 1,
+	snprintf(lib, sizeof(lib), "%.*s/libvmclient.so.1", slash ? (int)(slash - vmctl) : 1,
 		 slash ? vmctl : ".");
 	snprintf(bin, sizeof(bin), "%s/vmctl", daemon_proc.dir);
-	snprintf(libcopy, sizeof(libcopy), "%s/libvmclient.so.0", daemon_proc.dir);
+	snprintf(libcopy, sizeof(libcopy), "%s/libvmclient.so.1", daemon_proc.dir);
 	CU_ASSERT_EQUAL_FATAL(copy_file(vmctl, bin), 0);
 	CU_ASSERT_EQUAL_FATAL(copy_file(lib, libcopy), 0);
 

@@ -140,7 +140,7 @@ for f in "$SBINDIR/vmallocd" "$BINDIR/vmctl" "$UNITDIR/vmallocd.service" \
 	 "$UNITDIR/vmallocd.socket" "$SYSUSERSDIR/vmallocd.conf" "$SYSCONFDIR/vmallocd.conf"; do
 	[ -e "$STAGE$f" ] || fail "meson install did not install $f"
 done
-ls "$STAGE$LIBDIR"/libvmclient.so.0 >/dev/null || fail "no libvmclient.so.0 in $LIBDIR"
+ls "$STAGE$LIBDIR"/libvmclient.so.1 >/dev/null || fail "no libvmclient.so.1 in $LIBDIR"
 if [ "${HAVE_MAN:-no}" = yes ]; then
 	for m in man8/vmallocd.8 man1/vmctl.1 man3/libvmclient.3 man5/vmallocd.conf.5; do
 		[ -s "$STAGE$MANDIR/$m" ] || fail "meson install did not install $MANDIR/$m"
