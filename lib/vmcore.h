@@ -406,9 +406,6 @@ struct vm_test_vmalloc_desc {
 const struct vm_test_vmalloc_desc *vm_kernel_test_vmalloc(enum vm_kernel kernel);
 const char *vm_zone_name(enum vm_zone_type type);
 
-/* Parse "64K", "1G", "3t", "4096" into bytes; -EINVAL or -ERANGE. */
-int vm_parse_size(const char *s, uint64_t *ret_bytes);
-
 #ifdef __cplusplus
 }
 #endif

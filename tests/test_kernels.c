@@ -16,12 +16,10 @@
 #include <unistd.h>
 
 #include "frame.h"
-#include "gfp.h"
 #include "harness.h"
+#include "tcase.h"
 #include "vmalloc.pb-c.h"
 #include "vmclient.h"
-#include "vmcore.h"
-#include "vmtest.h"
 
 static const char *const kernel_names[] = { "6.18", "4.19" };
 

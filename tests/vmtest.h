@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tcase.h"
 #include "vmcore.h"
 
 #define KIB (1ull << 10)
@@ -21,11 +22,6 @@
 #define TIB (1ull << 40)
 #define PAGE VM_PAGE_SIZE
 
-/* Assert a condition with a printf-style explanation printed on failure. */
-#define T_ASSERT_MSG(cond, ...) \
-	t_assert_msg(!!(cond), #cond, __FILE__, __LINE__, __VA_ARGS__)
-bool t_assert_msg(bool ok, const char *expr, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
 
 /* A machine with everything else at its defaults; NULL (and a failure
  * recorded) if it cannot be made. */
@@ -81,14 +77,7 @@ bool t_snap_same(struct vm_engine *e, const struct t_snap *s, const char *file, 
  * everything else byte for byte as it was. */
 #define T_SNAP_RESTORED(e, s) t_snap_restored((e), (s), __FILE__, __LINE__)
 bool t_snap_restored(struct vm_engine *e, const struct t_snap *s, const char *file, int line);
-/* The same on meminfo and buddyinfo texts (from the daemon, say). */
-#define T_RESTORED(mem_then, buddy_then, mem_now, buddy_now) \
-	t_restored((mem_then), (buddy_then), (mem_now), (buddy_now), __FILE__, __LINE__)
-bool t_restored(const char *mem_then, const char *buddy_then, const char *mem_now,
-		const char *buddy_now, const char *file, int line);
-/* Two texts equal, the first differing line printed otherwise. */
-#define T_TEXT_EQ(got, want) t_text_eq((got), (want), #got, __FILE__, __LINE__)
-bool t_text_eq(const char *got, const char *want, const char *what, const char *file, int line);
+/* (T_RESTORED, the same on texts, and T_TEXT_EQ are in tcase.h.) */
 
 /* Every zone of a machine, for pfn -> zone lookups. */
 struct t_zones {
@@ -124,17 +113,5 @@ char *t_fixture(const char *name);
 /* The line of text starting with prefix, malloc'd without its newline. */
 char *t_line_starting(const char *text, const char *prefix);
 unsigned t_count_lines(const char *text);
-
-/* A CUnit program: one suite of cases; argv[1], if given, runs only the
- * case of that name.  Returns the exit status (0: every assertion held). */
-struct t_case {
-	const char *name;
-	CU_TestFunc fn;
-};
-int t_main(const char *suite, const struct t_case *cases, int argc, char **argv);
-/* The same with a suite set-up and tear-down (either may be NULL); a
- * failing set-up or tear-down fails the program. */
-int t_main_suite(const char *suite, CU_InitializeFunc init, CU_CleanupFunc clean,
-		 const struct t_case *cases, int argc, char **argv);
 
 #endif /* VMTEST_H */
