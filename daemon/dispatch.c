@@ -783,7 +783,9 @@ static int collect_area(void *ctx, const struct vm_area_info *info)
 
 	if (!may_touch(l->c, info->uid))
 		return 0;
-	if (l->leaks_only && pid_alive(info->pid))
+	/* A page array goes with its area: not a leak of its own, and
+	 * freeing it by itself is refused. */
+	if (l->leaks_only && ((info->flags & VM_PAGE_ARRAY) || pid_alive(info->pid)))
 		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;

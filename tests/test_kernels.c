@@ -272,6 +272,24 @@ static void test_formats(void)
 		CU_ASSERT_EQUAL(vmc_stat(c, &st), 0);
 		CU_ASSERT_EQUAL(st.your_pages, 0);
 		CU_ASSERT_EQUAL(st.nr_lazy_areas, 2);
+		/* Left by a process that is gone (vmctl records its parent, the
+		 * shell, which exits), the area is a leak, and its page array
+		 * goes with it, not a leak of its own. */
+		if (getenv("VMCTL_BIN")) {
+			const char *argv[] = { "/bin/sh", "-c", "\"$VMCTL_BIN\" --socket \"$1\" alloc 2400K",
+					       "sh", p.sock, NULL };
+			unsigned long long la = 0;
+			char out[256];
+
+			CU_ASSERT_EQUAL(vmd_run(argv, NULL, 0, out, sizeof(out), NULL, 0), 0);
+			CU_ASSERT_EQUAL_FATAL(vmc_query_text(c, VMC_LEAKS, &text), 0);
+			T_ASSERT_MSG(text && strstr(text, "pages=600 ") && !strstr(text, "pages=2 "),
+				     "leaks:\n%s", text ? text : "(none)");
+			CU_ASSERT(text && sscanf(text, "0x%llx-", &la) == 1);
+			CU_ASSERT_EQUAL(vmc_vfree(c, la), 0);
+			free(text);
+			text = NULL;
+		}
 		vmc_close(c);
 		CU_ASSERT_EQUAL(vmd_stop(&p, 5000), 0);
 	}
