@@ -117,6 +117,7 @@ struct kernel_table {
 	/* Formats. */
 	bool meminfo_vmalloc_used;       /* VmallocUsed is the vmalloc pages (else 0) */
 	bool vmallocinfo_dma_coherent;   /* the flag and its word exist */
+	bool vmallocinfo_unpurged;       /* lazily freed ranges print as "unpurged vm_area" */
 	/* The warning for a failure, with the kernel's text and rules. */
 	void (*warn)(struct vm_engine *e, enum vmalloc_fail why, const struct vmalloc_fail_info *f);
 	struct vm_test_vmalloc_desc test_vmalloc;

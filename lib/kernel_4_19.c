@@ -15,8 +15,11 @@
  *               is HighMem's); min_free_kbytes is clamped to [128, 65536]
  *   vmap        VM_NO_GUARD is honoured; VM_DMA_COHERENT does not exist
  *   /proc       VmallocUsed and VmallocChunk are 0 (4.4+); vmallocinfo walks
- *               vmap_area_list, lazily freed ranges printed in place as
- *               "unpurged vm_area" (s_show, 4.12+)
+ *               vmap_area_list and prints busy areas only, as the seeds'
+ *               tree does (SPEC §3.7: no "unpurged vm_area" lines).  Later
+ *               4.x trees print lazily freed ranges in place as "unpurged
+ *               vm_area" (s_show); the table's vmallocinfo_unpurged is the
+ *               one switch between the two.
  *   warnings    "vmalloc: allocation failure: N bytes" (__vmalloc_node_range),
  *               "vmap allocation for size N failed: ..." (alloc_vmap_area),
  *               "vmalloc: allocation failure, allocated N of M bytes"
@@ -70,6 +73,7 @@ const struct kernel_table vmi_kernel_4_19 = {
 	.vm_flags_mask = VM_USERMAP | VM_NO_GUARD,
 	.meminfo_vmalloc_used = false,
 	.vmallocinfo_dma_coherent = false,
+	.vmallocinfo_unpurged = false,
 	.warn = warn_4_19,
 	/* 4.19 had no lib/test_vmalloc.c.  The first one (5.1) measured this
 	 * allocator: eight cases (fix_size 1 .. pcpu_alloc 128), every case

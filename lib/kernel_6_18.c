@@ -98,6 +98,7 @@ const struct kernel_table vmi_kernel_6_18 = {
 	.vm_flags_mask = VM_USERMAP | VM_NO_GUARD | VM_DMA_COHERENT,
 	.meminfo_vmalloc_used = true,
 	.vmallocinfo_dma_coherent = true,
+	.vmallocinfo_unpurged = true,
 	.warn = warn_6_18,
 	/* lib/test_vmalloc.c: eleven cases (fix_size 1 .. vm_map_ram 1024),
 	 * run_test_mask 7 by default, align_shift_alloc_test expected to fail

@@ -111,7 +111,7 @@ static int show_va(void *ctx, const struct vmap_area *va)
 	if (va->vm) {
 		if (!(va->vm->flags & VM_UNINITIALIZED) && (!c->filter_uid || va->vm->uid == c->uid))
 			show_area(c, va->vm);
-	} else if (!c->filter_uid) {
+	} else if (!c->filter_uid && c->e->k->vmallocinfo_unpurged) {
 		/* Lazily freed ranges have no owner any more: only the full
 		 * view has them. */
 		vmi_strbuf_printf(&c->sb, "0x%0*llx-0x%0*llx %7llu unpurged vm_area\n", c->w,
