@@ -166,3 +166,40 @@ bool vmd_fast_decode(const uint8_t *p, size_t len, struct vmd_fast_req *out)
 	}
 	return out->op != VMALLOCD__V1__REQUEST__OP__NOT_SET;
 }
+
+uint64_t vmd_peek_id(const uint8_t *p, size_t len)
+{
+	const uint8_t *end = p + len;
+	uint64_t id = 0, tag, v;
+
+	while (p < end) {
+		if (!vmd_get_varint(&p, end, &tag))
+			return 0;
+		switch (tag & 7) {
+		case 0:
+			if (!vmd_get_varint(&p, end, &v))
+				return 0;
+			if (tag >> 3 == 1)
+				id = v;
+			break;
+		case 1:
+			if (end - p < 8)
+				return 0;
+			p += 8;
+			break;
+		case 2:
+			if (!vmd_get_varint(&p, end, &v) || v > (uint64_t)(end - p))
+				return 0;
+			p += v;
+			break;
+		case 5:
+			if (end - p < 4)
+				return 0;
+			p += 4;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return id;
+}

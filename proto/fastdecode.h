@@ -44,6 +44,11 @@ static inline bool vmd_get_varint(const uint8_t **p, const uint8_t *end, uint64_
 	return false;
 }
 
+/* Request.id (field 1; the last one wins, as in protobuf) from a payload
+ * that could not be unpacked, so that an error reply still answers the
+ * request it belongs to; 0 if the top level does not scan.  Can't fail. */
+uint64_t vmd_peek_id(const uint8_t *p, size_t len);
+
 /* true and *out filled if p[0..len) is a Request this decoder handles. */
 bool vmd_fast_decode(const uint8_t *p, size_t len, struct vmd_fast_req *out);
 

@@ -7,6 +7,7 @@
 #ifndef VMD_FRAME_H
 #define VMD_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,9 +41,14 @@ struct vmd_arena {
 	size_t used, cap;
 	struct vmd_chunk *big;   /* oversize allocations, freed on reset */
 	size_t limit;            /* most bytes one arena may hold, 0: no limit */
+	bool refused;            /* an allocation failed since the last reset (the
+				  * limit or malloc): protobuf-c's unpacker says only
+				  * "NULL", this tells "out of memory" from "malformed" */
 };
 
+/* Can't fail: the buffer comes with the first allocation. */
 void vmd_arena_init(struct vmd_arena *a, size_t limit);
+/* Frees everything handed out since the last reset and clears refused. */
 void vmd_arena_reset(struct vmd_arena *a);
 void vmd_arena_done(struct vmd_arena *a);
 
