@@ -54,6 +54,7 @@ void conn_close(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	cs->nr--;
+	cs->env.clients = cs->nr;
 	if (c->read_ev)
 		event_free(c->read_ev);
 	if (c->write_ev)
@@ -245,13 +246,11 @@ static size_t handle_frames(struct conn *c, const uint8_t *p, size_t len, uint64
 			    bool *more)
 {
 	struct clients *cs = c->cs;
-	const struct dispatch_env env = {
-		.now_usec = now, .clients = cs->nr, .connections_total = cs->nr_total,
-	};
 	unsigned budget = FRAME_BUDGET;
 	size_t off = 0;
 
 	*more = false;
+	cs->env.now_usec = now;
 	while (!c->closing && !c->read_paused && len - off >= VMD_FRAME_HDR) {
 		uint32_t n;
 
@@ -268,7 +267,7 @@ static size_t handle_frames(struct conn *c, const uint8_t *p, size_t len, uint64
 			*more = true;
 			break;
 		}
-		if (dispatch_frame(cs->dp, &c->s, &env, p + off + VMD_FRAME_HDR, n, &c->out) < 0) {
+		if (dispatch_frame(cs->dp, &c->s, &cs->env, p + off + VMD_FRAME_HDR, n, &c->out) < 0) {
 			vmd_log(VM_LOG_ERR, "out of memory for a reply; closing connection %llu",
 				(unsigned long long)c->s.id);
 			c->closing = true;
@@ -487,6 +486,8 @@ static struct conn *conn_new(struct clients *cs, int fd, uint32_t uid, uint32_t 
 	cs->head = c;
 	cs->nr++;
 	cs->nr_total++;
+	cs->env.clients = cs->nr;
+	cs->env.connections_total = cs->nr_total;
 	if (!c->read_ev || !c->write_ev || !c->resume_ev || !c->stall_ev || !c->idle_ev) {
 		conn_close(c);
 		return NULL;

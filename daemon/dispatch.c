@@ -1291,13 +1291,23 @@ static void attach_result(Reply *rep, Vmallocd__V1__Reply__ResultCase result, un
 	memcpy(&rep->alloc, &p, sizeof(p));
 }
 
-/* Run req's operation and queue its one reply: 0 or -ENOMEM. */
-static int run_op(struct dispatch *dp, struct session *s, const struct dispatch_env *env,
-		  const Request *req, struct iobuf *out)
+/* req's row of the table, or NULL for an unknown or empty operation. */
+static const struct op *op_of(const Request *req)
+{
+	if ((size_t)req->op_case < sizeof(ops) / sizeof(ops[0]) && ops[req->op_case].handler)
+		return &ops[req->op_case];
+	return NULL;
+}
+
+/* Run req's operation (op: its row, or NULL) and queue its one reply: 0
+ * or -ENOMEM.  Inlined where op is a constant (the fast path), so that the
+ * handler is called directly there. */
+static inline __attribute__((always_inline))
+int run_op(struct dispatch *dp, struct session *s, const struct dispatch_env *env,
+	   const struct op *op, const Request *req, struct iobuf *out)
 {
 	Reply rep = VMALLOCD__V1__REPLY__INIT;
 	union result res;
-	const struct op *op = NULL;
 	struct ctx x;   /* x.msg is written only on failure, x.q only by a query */
 	int r;
 
@@ -1308,8 +1318,6 @@ static int run_op(struct dispatch *dp, struct session *s, const struct dispatch_
 	x.rep = &rep;
 	x.res = &res;
 	rep.id = req->id;
-	if ((size_t)req->op_case < sizeof(ops) / sizeof(ops[0]) && ops[req->op_case].handler)
-		op = &ops[req->op_case];
 	if (!op)
 		r = fail(&x, -EOPNOTSUPP, "request %llu: unknown or empty operation",
 			 (unsigned long long)req->id);
@@ -1339,15 +1347,16 @@ int dispatch_frame(struct dispatch *dp, struct session *s, const struct dispatch
 	dp->nr_requests++;
 	/* The hottest shapes skip protobuf-c's generic unpacker. */
 	if (vmd_fast_decode(payload, len, &fast)) {
-		Request stub = VMALLOCD__V1__REQUEST__INIT;
+		Request stub;   /* what the handlers read of a Request: id, op_case, the op */
 
 		stub.id = fast.id;
 		stub.op_case = fast.op;
-		if (fast.op == VMALLOCD__V1__REQUEST__OP_ALLOC)
+		if (fast.op == VMALLOCD__V1__REQUEST__OP_ALLOC) {
 			stub.alloc = &fast.alloc;
-		else
-			stub.free = &fast.free;
-		return run_op(dp, s, env, &stub, out);
+			return run_op(dp, s, env, &ops[OP(ALLOC)], &stub, out);
+		}
+		stub.free = &fast.free;
+		return run_op(dp, s, env, &ops[OP(FREE)], &stub, out);
 	}
 	vmd_arena_reset(&s->arena);
 	req = vmallocd__v1__request__unpack(&s->arena.pb, len, payload);
@@ -1359,5 +1368,5 @@ int dispatch_frame(struct dispatch *dp, struct session *s, const struct dispatch
 	if (!req)
 		return decode_error(dp, out, 0, -EBADMSG,
 				    "malformed request: %zu bytes that do not parse as a Request", len);
-	return run_op(dp, s, env, req, out);
+	return run_op(dp, s, env, op_of(req), req, out);
 }

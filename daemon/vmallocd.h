@@ -291,6 +291,8 @@ struct clients {
 	uint64_t next_id;
 	uint8_t *rbuf;             /* shared first landing place of every read */
 	size_t rbuf_cap;
+	struct dispatch_env env;   /* clients == nr, connections_total == nr_total,
+				    * now_usec: of the pass under way */
 };
 
 /* 0 or -ENOMEM (clients_done() cleans up either way). */
