@@ -102,6 +102,8 @@ struct uid_account {
 	uint64_t pages;           /* charged: vmalloc pages + alloc_pages frames */
 };
 
+_Static_assert(VM_MAX_PAGE_ORDER <= UINT8_MAX, "orders do not fit page_block.order");
+
 struct page_block {              /* one alloc_pages block, by head pfn */
 	uint64_t pfn;             /* UINT64_MAX: empty slot */
 	uint32_t uid, pid;

@@ -123,6 +123,7 @@ void vm_engine_destroy(struct vm_engine *e)
 int vm_set_current(struct vm_engine *e, uint32_t uid, uint32_t pid, uint64_t cookie,
 		   const char *caller)
 {
+	VMI_CALL(e);
 	const char *interned;
 	int r;
 
@@ -213,4 +214,5 @@ void vm_get_stats(const struct vm_engine *e, struct vm_stats *s)
 	s->nr_pooled_areas = e->nr_pooled;
 	s->pooled_pages = e->pooled_pages;
 	s->work_pending = e->work_pending != 0;
+	s->nr_bugs = e->nr_bugs;
 }

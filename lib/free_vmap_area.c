@@ -151,7 +151,10 @@ static void free_tree_unlink(struct vm_engine *e, struct vmap_area *va)
 }
 
 /* Insert [va_start, va_end) into the free tree, merging with the neighbours
- * it touches.  va is consumed: linked, or returned to the cache if merged. */
+ * it touches.  va is consumed: linked, or returned to the cache if merged.
+ * A range that overlaps a free neighbour is a bug (a double free of KVA):
+ * at VM_DEBUG >= 1 it is reported and refused (va returned to the cache,
+ * the tree unchanged), as the kernel's find_va_links() refuses it. */
 void vmi_free_tree_insert(struct vm_engine *e, struct vmap_area *va)
 {
 	struct rb_node **link = &e->free_root.node, *parent = NULL;
@@ -170,6 +173,16 @@ void vmi_free_tree_insert(struct vm_engine *e, struct vmap_area *va)
 			prev = t;
 			link = &(*link)->right;
 		}
+	}
+	if (VM_DEBUG >= 1 && ((prev && prev->va_end > va->va_start) ||
+			      (next && next->va_start < va->va_end))) {
+		struct vmap_area *o = prev && prev->va_end > va->va_start ? prev : next;
+
+		vmi_bug(e, "free KVA 0x%llx-0x%llx overlaps with free 0x%llx-0x%llx",
+			(unsigned long long)va->va_start, (unsigned long long)va->va_end,
+			(unsigned long long)o->va_start, (unsigned long long)o->va_end);
+		vmi_cache_free(&e->va_cache, va);
+		return;
 	}
 	/*
 	 *  |<--prev-->|<----va---->|<--next-->|

@@ -93,7 +93,7 @@ static int alloc_table(struct vm_engine *e, uint64_t *ret_pfn)
 
 static void free_table(struct vm_engine *e, uint64_t pfn)
 {
-	e->pagetable_pages--;
+	VMI_SUB(e, e->pagetable_pages, 1);
 	vmi_free_pages(e, pfn, 0);
 }
 

@@ -211,7 +211,7 @@ static void free_area_now(struct vm_engine *e, struct vm_struct *vm)
 {
 	vmi_unmap_range(e, vm->addr, vm->nr_pages);
 	free_area_pages(e, vm, vm->nr_pages);
-	e->vmalloc_pages -= vm->nr_pages;
+	VMI_SUB(e, e->vmalloc_pages, vm->nr_pages);
 	vmi_free_vmap_area(e, vm->va);
 	if (vm->array_vm)
 		free_area_now(e, vm->array_vm);
@@ -331,6 +331,7 @@ static int vmalloc_page_array(struct vm_engine *e, struct vm_struct *vm, const s
 int vm___vmalloc_node_range(struct vm_engine *e, const struct vm_alloc_req *req,
 			    uint64_t *ret_addr)
 {
+	VMI_CALL(e);
 	struct area_req q;
 	struct vm_struct *vm;
 	bool logged;
@@ -463,7 +464,7 @@ static inline __attribute__((always_inline)) void vfree_area(struct vm_engine *e
 {
 	remove_area(e, vm);
 	free_area_pages(e, vm, vm->nr_pages);
-	e->vmalloc_pages -= vm->nr_pages;
+	VMI_SUB(e, e->vmalloc_pages, vm->nr_pages);
 	if (vm->array_vm)
 		vfree_page_array(e, vm->array_vm);
 	vm_struct_free(e, vm);
@@ -476,6 +477,7 @@ static void vfree_page_array(struct vm_engine *e, struct vm_struct *array_vm)
 
 int vm_vfree(struct vm_engine *e, uint64_t addr)
 {
+	VMI_CALL(e);
 	struct vmap_area *va;
 	struct vm_struct *vm;
 
@@ -497,6 +499,7 @@ int vm_vfree(struct vm_engine *e, uint64_t addr)
 int vm_vmap(struct vm_engine *e, const uint64_t *pfns, uint64_t count, uint32_t flags,
 	    uint32_t prot, uint64_t *ret_addr)
 {
+	VMI_CALL(e);
 	struct vm_struct *vm;
 	struct vmap_area *va;
 	uint64_t i, guard;
@@ -567,6 +570,7 @@ fail_vm:
 
 int vm_vunmap(struct vm_engine *e, uint64_t addr)
 {
+	VMI_CALL(e);
 	struct vmap_area *va;
 	struct vm_struct *vm;
 
@@ -580,7 +584,7 @@ int vm_vunmap(struct vm_engine *e, uint64_t addr)
 	remove_area(e, vm);
 	for (uint64_t i = 0; i < vm->nr_pages; i++)
 		pfn_to_page(e, vm->pages[i])->mapcount--;
-	e->vmap_pages -= vm->nr_pages;
+	VMI_SUB(e, e->vmap_pages, vm->nr_pages);
 	vm_struct_free(e, vm);
 	return 0;
 }
@@ -655,6 +659,7 @@ int vm_vread(struct vm_engine *e, uint64_t addr, void *buf, uint64_t len)
 
 int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len)
 {
+	VMI_CALL(e);
 	struct vm_struct *vm;
 	int r;
 
@@ -675,6 +680,7 @@ int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len)
 int vm_vrealloc(struct vm_engine *e, uint64_t addr, uint64_t size, gfp_t gfp,
 		uint64_t *ret_addr)
 {
+	VMI_CALL(e);
 	struct vmap_area *va;
 	struct vm_struct *vm;
 	uint64_t old, naddr;

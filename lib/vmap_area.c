@@ -85,6 +85,7 @@ uint64_t vmi_largest_free(const struct vm_engine *e)
 
 void vm_purge(struct vm_engine *e)
 {
+	VMI_CALL(e);
 	if (!e)
 		return;
 	vmi_run_due_work(e);

@@ -72,8 +72,8 @@ static void list_purge(struct vm_engine *e, bool full)
 	while (va) {
 		struct vmap_area *next = va->hnext;
 
-		e->nr_lazy--;
-		e->lazy_pages -= va_size(va) >> VM_PAGE_SHIFT;
+		VMI_SUB(e, e->nr_lazy, 1);
+		VMI_SUB(e, e->lazy_pages, va_size(va) >> VM_PAGE_SHIFT);
 		free_vmap_area(e, va);
 		va = next;
 	}

@@ -37,6 +37,9 @@
 
 #define VMAP_ZONE_PAGES   16    /* vmap_zone_size: the address stripe of a node */
 #define MAX_VMAP_NODES    128
+/* A vmap_area's node tag (id + 1) << VA_VN_SHIFT lives in its 32-bit flags. */
+_Static_assert(((uint64_t)MAX_VMAP_NODES << VA_VN_SHIFT) <= UINT32_MAX,
+	       "vmap node tags do not fit vmap_area.flags");
 
 static inline unsigned va_node_tag(const struct vmap_area *va)
 {
@@ -81,8 +84,8 @@ static void pool_take(struct vm_engine *e, struct vmap_pool *vp, struct vmap_are
 {
 	list_del(&va->list);
 	vp->len--;
-	e->nr_pooled--;
-	e->pooled_pages -= va_size(va) >> VM_PAGE_SHIFT;
+	VMI_SUB(e, e->nr_pooled, 1);
+	VMI_SUB(e, e->pooled_pages, va_size(va) >> VM_PAGE_SHIFT);
 }
 
 /* node_pool_del_va(): the head of the pool of size, if it is aligned. */
@@ -307,8 +310,8 @@ static void vn_purge(struct vm_engine *e, bool full)
 			struct vmap_pool *vp;
 
 			list_del(&va->list);
-			e->nr_lazy--;
-			e->lazy_pages -= va_size(va) >> VM_PAGE_SHIFT;
+			VMI_SUB(e, e->nr_lazy, 1);
+			VMI_SUB(e, e->lazy_pages, va_size(va) >> VM_PAGE_SHIFT);
 			if (populate && va_node_tag(va) && (vp = size_to_pool(vn, va_size(va)))) {
 				pool_push(e, vp, va);
 				continue;

@@ -337,6 +337,7 @@ struct vm_stats {
 	unsigned nr_vmap_nodes;             /* 6.18: min(cpus, 128) on x86_64, else 1 */
 	uint64_t nr_pooled_areas, pooled_pages; /* 6.18: KVA held in the vmap node pools */
 	bool work_pending;                  /* deferred work (a purge) is queued */
+	uint64_t nr_bugs;                   /* the graded checks' findings (vm_debug_level) */
 };
 
 void vm_get_stats(const struct vm_engine *e, struct vm_stats *ret_stats);
@@ -385,6 +386,12 @@ int vm_extfrag_index(const struct vm_zone_info *z, unsigned order, int *ret_inde
  * range.  0 if all holds, else -EUCLEAN with a description in msg.
  * O(frames + areas). */
 int vm_check(struct vm_engine *e, char *msg, size_t msglen);
+
+/* The graded checks this library was built with (meson -Ddebug_checks):
+ * 0 none, 1 the cheap ones, 2 also vm_check() after every call that takes
+ * a writable engine.  A finding is logged as "vmalloc bug: ..." at
+ * VM_LOG_ERR and counted in vm_stats.nr_bugs.  Can't fail. */
+unsigned vm_debug_level(void);
 
 /* Names for printing. */
 const char *vm_layout_name(enum vm_layout layout);

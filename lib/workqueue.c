@@ -27,6 +27,7 @@ bool vm_work_pending(const struct vm_engine *e)
 
 void vm_run_deferred_work(struct vm_engine *e)
 {
+	VMI_CALL(e);
 	if (!e)
 		return;
 	/* An item may queue another (or itself): run until none is left. */

@@ -11,8 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The most vmd_fast_pack_reply() writes. */
+/* The most vmd_fast_pack_reply() writes: id (a tag and a varint of up to
+ * 10 bytes), status (a tag and a zigzag sint32, up to 5), and a result
+ * message (a tag, a one-byte length, and its value field: a tag and up
+ * to 10 bytes). */
 #define VMD_FAST_REPLY_MAX 30
+_Static_assert(VMD_FAST_REPLY_MAX == (1 + 10) + (1 + 5) + (1 + 1 + (1 + 10)),
+	       "VMD_FAST_REPLY_MAX is not the largest fast reply");
 
 /* Which result a fast reply carries: the Reply oneof's field numbers. */
 enum vmd_fast_result {

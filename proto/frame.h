@@ -22,6 +22,14 @@
 #define VMD_MAX_IO        (1u << 20)   /* largest data in one read or write */
 #define VMD_MAX_REPLY     (256u << 20) /* largest reply payload (big query answers) */
 
+/* The header is 32 bits; a read or write of VMD_MAX_IO bytes, with its
+ * request's other fields (at most 64 bytes: id, address, tags, lengths),
+ * is one frame, and its reply one reply. */
+_Static_assert(VMD_MAX_FRAME <= UINT32_MAX && VMD_MAX_REPLY <= UINT32_MAX,
+	       "a frame length does not fit its 32-bit header");
+_Static_assert(VMD_MAX_IO + 64 <= VMD_MAX_FRAME, "a VMD_MAX_IO write does not fit one frame");
+_Static_assert(VMD_MAX_IO + 64 <= VMD_MAX_REPLY, "a VMD_MAX_IO read does not fit one reply");
+
 /* Store len as the big-endian header.  Can't fail. */
 void vmd_put_n32(uint8_t hdr[VMD_FRAME_HDR], uint32_t len);
 uint32_t vmd_get_n32(const uint8_t hdr[VMD_FRAME_HDR]);

@@ -834,6 +834,9 @@ static void check_now(struct run *r)
 	int rc = vm_check(r->e, msg, sizeof(msg));
 
 	R_ASSERT(r, rc == 0, "vm_check: %s", msg);
+	/* At debug level 2 the checker also ran after every call in between. */
+	R_ASSERT(r, t_stats(r->e).nr_bugs == 0, "%llu bug(s) reported by the graded checks",
+		 (unsigned long long)t_stats(r->e).nr_bugs);
 }
 
 static void run_config(const struct rcfg *cfg)

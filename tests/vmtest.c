@@ -106,7 +106,14 @@ bool t_check(struct vm_engine *e, const char *file, int line)
 {
 	char msg[512];
 	int r = vm_check(e, msg, sizeof(msg));
+	uint64_t bugs = t_stats(e).nr_bugs;
 
+	/* A graded check (lib/debug.c) that fired is a failed check too. */
+	if (r == 0 && bugs) {
+		snprintf(msg, sizeof(msg), "%llu bug(s) reported by the graded checks",
+			 (unsigned long long)bugs);
+		r = -EUCLEAN;
+	}
 	if (r != 0)
 		fprintf(stderr, "\n%s:%d: vm_check: %d: %s\n", file, line, r, msg);
 	CU_assertImplementation(r == 0 ? CU_TRUE : CU_FALSE, (unsigned)line, "vm_check(e) == 0",
