@@ -434,10 +434,10 @@ void vmi_free_pages_bulk(struct vm_engine *e, const uint32_t *pfns, uint64_t nr)
 
 int vm_alloc_pages(struct vm_engine *e, gfp_t gfp, unsigned order, int node, uint64_t *ret_pfn)
 {
-	VMI_CALL(e);
 	uint64_t pfn;
 	int r;
 
+	VMI_CALL(e);
 	if (!e || !ret_pfn || order > VM_MAX_PAGE_ORDER)
 		return -EINVAL;
 	r = vmi_check_gfp(e, gfp, node);
@@ -471,9 +471,9 @@ static int check_user_block(const struct vm_engine *e, uint64_t pfn, unsigned *r
 
 int vm_free_pages(struct vm_engine *e, uint64_t pfn, unsigned order)
 {
-	VMI_CALL(e);
 	unsigned have;
 
+	VMI_CALL(e);
 	if (!e || order > VM_MAX_PAGE_ORDER || check_user_block(e, pfn, &have) < 0 || have != order)
 		return -EINVAL;
 	/* A frame still mapped by a vmap area cannot go back to the allocator. */

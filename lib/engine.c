@@ -123,10 +123,10 @@ void vm_engine_destroy(struct vm_engine *e)
 int vm_set_current(struct vm_engine *e, uint32_t uid, uint32_t pid, uint64_t cookie,
 		   const char *caller)
 {
-	VMI_CALL(e);
 	const char *interned;
 	int r;
 
+	VMI_CALL(e);
 	if (!e)
 		return -EINVAL;
 	r = vmi_caller_intern(&e->callers, caller, &interned);

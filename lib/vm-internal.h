@@ -417,6 +417,11 @@ void vmi_caller_destroy(struct caller_table *t);
 void vmi_log(struct vm_engine *e, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* check.c: what a structure's own checker returns when it finds a broken
+ * invariant: -EUCLEAN, with the description in msg (may be NULL). */
+int vmi_check_fail(char *msg, size_t msglen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* debug.c: the graded checks (VM_DEBUG 0, 1 or 2, from meson -Ddebug_checks). */
 #ifndef VM_DEBUG
 #define VM_DEBUG 0

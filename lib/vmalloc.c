@@ -331,12 +331,12 @@ static int vmalloc_page_array(struct vm_engine *e, struct vm_struct *vm, const s
 int vm___vmalloc_node_range(struct vm_engine *e, const struct vm_alloc_req *req,
 			    uint64_t *ret_addr)
 {
-	VMI_CALL(e);
 	struct area_req q;
 	struct vm_struct *vm;
 	bool logged;
 	int r;
 
+	VMI_CALL(e);
 	if (!e || !req || !ret_addr)
 		return -EINVAL;
 	vmi_run_due_work(e);
@@ -477,10 +477,10 @@ static void vfree_page_array(struct vm_engine *e, struct vm_struct *array_vm)
 
 int vm_vfree(struct vm_engine *e, uint64_t addr)
 {
-	VMI_CALL(e);
 	struct vmap_area *va;
 	struct vm_struct *vm;
 
+	VMI_CALL(e);
 	if (!e)
 		return -EINVAL;
 	if (!addr)
@@ -499,12 +499,12 @@ int vm_vfree(struct vm_engine *e, uint64_t addr)
 int vm_vmap(struct vm_engine *e, const uint64_t *pfns, uint64_t count, uint32_t flags,
 	    uint32_t prot, uint64_t *ret_addr)
 {
-	VMI_CALL(e);
 	struct vm_struct *vm;
 	struct vmap_area *va;
 	uint64_t i, guard;
 	int r;
 
+	VMI_CALL(e);
 	if (!e || !pfns || !ret_addr || count == 0 || count > e->nr_pages)
 		return -EINVAL;
 	if ((flags & ~e->k->vm_flags_mask) || (prot & ~(uint32_t)PAGE_KERNEL_EXEC))
@@ -570,10 +570,10 @@ fail_vm:
 
 int vm_vunmap(struct vm_engine *e, uint64_t addr)
 {
-	VMI_CALL(e);
 	struct vmap_area *va;
 	struct vm_struct *vm;
 
+	VMI_CALL(e);
 	if (!e)
 		return -EINVAL;
 	vmi_run_due_work(e);
@@ -659,10 +659,10 @@ int vm_vread(struct vm_engine *e, uint64_t addr, void *buf, uint64_t len)
 
 int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len)
 {
-	VMI_CALL(e);
 	struct vm_struct *vm;
 	int r;
 
+	VMI_CALL(e);
 	if (!e || (!buf && len))
 		return -EINVAL;
 	r = area_span(e, addr, len, &vm);
@@ -680,12 +680,12 @@ int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len)
 int vm_vrealloc(struct vm_engine *e, uint64_t addr, uint64_t size, gfp_t gfp,
 		uint64_t *ret_addr)
 {
-	VMI_CALL(e);
 	struct vmap_area *va;
 	struct vm_struct *vm;
 	uint64_t old, naddr;
 	int r;
 
+	VMI_CALL(e);
 	if (!e || !ret_addr)
 		return -EINVAL;
 	if (!addr)

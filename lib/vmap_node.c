@@ -364,19 +364,6 @@ static uint64_t vn_largest_free(const struct vm_engine *e)
 	return vmi_free_tree_largest(e);
 }
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *msg, size_t msglen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (msg && msglen) {
-		va_start(ap, fmt);
-		vsnprintf(msg, msglen, fmt, ap);
-		va_end(ap);
-	}
-	return -EUCLEAN;
-}
-
 typedef unsigned long long ull;
 
 static int vn_check(struct vm_engine *e, kva_range_fn *fn, void *ctx, char *msg, size_t msglen)
@@ -394,7 +381,7 @@ static int vn_check(struct vm_engine *e, kva_range_fn *fn, void *ctx, char *msg,
 			struct vmap_area *va = list_entry(l, struct vmap_area, list);
 
 			if (va->vm || lazy_node(e, va) != vn)
-				return fail(msg, msglen, "lazy range %#llx on node %u's list, tagged %u",
+				return vmi_check_fail(msg, msglen, "lazy range %#llx on node %u's list, tagged %u",
 					    (ull)va->va_start, n, va_node_tag(va));
 			count++;
 			lazy_pages += va_size(va) >> VM_PAGE_SHIFT;
@@ -402,7 +389,7 @@ static int vn_check(struct vm_engine *e, kva_range_fn *fn, void *ctx, char *msg,
 				return r;
 		}
 		if (count != vn->nr_lazy)
-			return fail(msg, msglen, "node %u: %llu lazy ranges listed, nr_lazy says %llu",
+			return vmi_check_fail(msg, msglen, "node %u: %llu lazy ranges listed, nr_lazy says %llu",
 				    n, (ull)count, (ull)vn->nr_lazy);
 		lazy += count;
 		if (!vn->pool)
@@ -416,7 +403,7 @@ static int vn_check(struct vm_engine *e, kva_range_fn *fn, void *ctx, char *msg,
 
 				if (va_size(va) != (uint64_t)(i + 1) << VM_PAGE_SHIFT ||
 				    va_node_tag(va) != n + 1)
-					return fail(msg, msglen,
+					return vmi_check_fail(msg, msglen,
 						    "range %#llx of %llu bytes, tagged %u, in node %u's pool of %u pages",
 						    (ull)va->va_start, (ull)va_size(va), va_node_tag(va), n, i + 1);
 				count++;
@@ -425,16 +412,16 @@ static int vn_check(struct vm_engine *e, kva_range_fn *fn, void *ctx, char *msg,
 					return r;
 			}
 			if (count != vp->len)
-				return fail(msg, msglen, "node %u pool %u: %llu ranges, len says %llu",
+				return vmi_check_fail(msg, msglen, "node %u pool %u: %llu ranges, len says %llu",
 					    n, i + 1, (ull)count, (ull)vp->len);
 			pooled += count;
 		}
 	}
 	if (lazy != e->nr_lazy || lazy_pages != e->lazy_pages)
-		return fail(msg, msglen, "%llu lazy ranges of %llu pages; counters say %llu and %llu",
+		return vmi_check_fail(msg, msglen, "%llu lazy ranges of %llu pages; counters say %llu and %llu",
 			    (ull)lazy, (ull)lazy_pages, (ull)e->nr_lazy, (ull)e->lazy_pages);
 	if (pooled != e->nr_pooled || pooled_pages != e->pooled_pages)
-		return fail(msg, msglen, "%llu pooled ranges of %llu pages; counters say %llu and %llu",
+		return vmi_check_fail(msg, msglen, "%llu pooled ranges of %llu pages; counters say %llu and %llu",
 			    (ull)pooled, (ull)pooled_pages, (ull)e->nr_pooled, (ull)e->pooled_pages);
 	return 0;
 }
