@@ -393,7 +393,7 @@ void vmi_unmap_range(struct vm_engine *e, uint64_t addr, uint64_t nr);
 /* Record the tables every mapping makes from now on; at the end, with undo,
  * free them again (they must be empty then: a vmalloc call that mapped its
  * page array's area and then failed, unmapped everything it mapped).  The
- * kernel keeps such tables; here a failed call changes nothing. */
+ * kernel keeps such tables; here a failed call leaves none behind. */
 void vmi_pgtable_log_begin(struct vm_engine *e);
 void vmi_pgtable_log_end(struct vm_engine *e, bool undo);
 int vmi_walk(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn);

@@ -6,7 +6,7 @@
  *   vm___vmalloc_node_range
  *     -> vmalloc_node_range     (__vmalloc_node_range_noprof)
  *        -> vmi_alloc_vmap_area (__get_vm_area_node: KVA with guard page)
- *        -> the page array      (a vmalloc area of its own when longer than
+ *        -> vmalloc_page_array  (a vmalloc area of its own when longer than
  *                                a page: vmalloc_node_range again, same caller)
  *        -> vmalloc_area_pages  (__vmalloc_area_node: __GFP_HIGHMEM added
  *                                unless DMA/DMA32; bulk or one at a time)
@@ -15,10 +15,16 @@
  * What differs between kernels (page sourcing, warnings, the vm_struct
  * flags a caller may pass, vmap's VM_NO_GUARD) comes from e->k.
  *
- * Invariant: a call that fails leaves the engine as it found it: every page,
- * table, descriptor and KVA range it took is given back before it returns.
- * (The kernel hands a half-built area to vfree, which leaves its KVA lazy;
- * here it goes straight back.)  Page-table pages stay, as in the kernel.
+ * Invariant: a call that fails gives back every page, page table,
+ * descriptor and KVA range it took before it returns, so every area, frame,
+ * table and free range is as it was.  (The kernel hands a half-built area to
+ * vfree, which leaves its KVA lazy; here it goes straight back.)  What a
+ * failed call may leave changed, as the kernel's would: the failure and
+ * purge counters (nr_alloc_failures; nr_purges and nr_tlb_flushes when it
+ * purged: the deferred work due at its start, or the purge-and-retry of a
+ * KVA search that found no room, both of which free lazy ranges), the
+ * once-only warnings (warned_once), the interned caller string, and the
+ * object caches' slabs.
  */
 #include <errno.h>
 #include <stdlib.h>

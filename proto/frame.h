@@ -48,7 +48,10 @@ struct vmd_arena {
 	uint8_t *buf;
 	size_t used, cap;
 	struct vmd_chunk *big;   /* oversize allocations, freed on reset */
-	size_t limit;            /* most bytes one arena may hold, 0: no limit */
+	size_t limit;            /* bytes: the largest one allocation served (a bigger
+				  * one is refused), 0: no limit; the main buffer
+				  * never grows past limit / 4.  What one request
+				  * takes in all is bounded by its frame's size. */
 	bool refused;            /* an allocation failed since the last reset (the
 				  * limit or malloc): protobuf-c's unpacker says only
 				  * "NULL", this tells "out of memory" from "malformed" */
