@@ -38,8 +38,6 @@
 #define IN_KEEP (64u << 10)     /* emptied buffers up to this size are kept */
 #define OUT_KEEP (64u << 10)
 
-static const char *const too_many_clients = "too many clients";
-
 /* ---- closing ---------------------------------------------------------------- */
 
 void conn_close(struct conn *c)
@@ -455,7 +453,7 @@ static void reject(int fd)
 {
 	struct iobuf out = { 0 };
 
-	if (reply_queue_error(&out, 0, -EUSERS, too_many_clients) == 0)
+	if (reply_queue_error(&out, 0, -EUSERS, "too many clients") == 0)
 		(void)!send(fd, out.data + out.head, out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	iobuf_free(&out);
 	close(fd);
