@@ -189,9 +189,9 @@ static void stop_reading(struct conn *c)
 		event_del(c->read_ev);
 }
 
-static void pause_if_backlogged(struct conn *c)
+static void pause_if_backlogged(struct conn *c, uint64_t output_limit)
 {
-	if (!c->read_paused && c->out.len > c->cs->opt->output_limit) {
+	if (!c->read_paused && c->out.len > output_limit) {
 		stop_reading(c);
 		c->read_paused = true;
 	}
@@ -244,6 +244,11 @@ static size_t handle_frames(struct conn *c, const uint8_t *p, size_t len, uint64
 			    bool *more)
 {
 	struct clients *cs = c->cs;
+	struct dispatch *dp = cs->dp;
+	const struct dispatch_env *env = &cs->env;
+	/* The limits stay put during a pass (a reload runs between events). */
+	uint32_t max_frame = cs->opt->max_frame;
+	uint64_t output_limit = cs->opt->output_limit;
 	unsigned budget = FRAME_BUDGET;
 	size_t off = 0;
 
@@ -252,10 +257,10 @@ static size_t handle_frames(struct conn *c, const uint8_t *p, size_t len, uint64
 	while (!c->closing && !c->read_paused && len - off >= VMD_FRAME_HDR) {
 		uint32_t n;
 
-		if (vmd_frame_parse_hdr(p + off, cs->opt->max_frame, &n) < 0) {
+		if (vmd_frame_parse_hdr(p + off, max_frame, &n) < 0) {
 			/* The stream cannot be resynchronised: reply, then close. */
-			dispatch_error(cs->dp, &c->out, -EMSGSIZE, "frame of %u bytes exceeds the limit of %u",
-				       vmd_get_n32(p + off), cs->opt->max_frame);
+			dispatch_error(dp, &c->out, -EMSGSIZE, "frame of %u bytes exceeds the limit of %u",
+				       vmd_get_n32(p + off), max_frame);
 			c->closing = true;
 			break;
 		}
@@ -265,13 +270,13 @@ static size_t handle_frames(struct conn *c, const uint8_t *p, size_t len, uint64
 			*more = true;
 			break;
 		}
-		if (dispatch_frame(cs->dp, &c->s, &cs->env, p + off + VMD_FRAME_HDR, n, &c->out) < 0) {
+		if (dispatch_frame(dp, &c->s, env, p + off + VMD_FRAME_HDR, n, &c->out) < 0) {
 			vmd_log(VM_LOG_ERR, "out of memory for a reply; closing connection %llu",
 				(unsigned long long)c->s.id);
 			c->closing = true;
 		}
 		off += VMD_FRAME_HDR + n;
-		pause_if_backlogged(c);
+		pause_if_backlogged(c, output_limit);
 	}
 	return off;
 }

@@ -74,8 +74,8 @@ struct ctx {
 	struct session *s;
 	const struct dispatch_env *env;
 	struct vm_engine *e;
-	Reply *rep;
-	union result *res;
+	Reply reply;
+	union result result;       /* the one the reply carries on success */
 	/* What a query allocates, freed once its reply is packed. */
 	struct {
 		char *text;
@@ -102,8 +102,8 @@ static int fail(struct ctx *x, int err, const char *fmt, ...)
 	va_end(ap);
 	if (n >= 0 && (size_t)n < sizeof(x->msg) - 2)
 		snprintf(x->msg + n, sizeof(x->msg) - (size_t)n, ": %s", strerror(-err));
-	x->rep->status = err;
-	x->rep->message = x->msg;
+	x->reply.status = err;
+	x->reply.message = x->msg;
 	return err;
 }
 
@@ -326,16 +326,16 @@ static const char *alloc_einval_reason(struct ctx *x, const Vmallocd__V1__AllocR
 /* An address as the result (alloc, realloc and vmap reply alike). */
 static int result_addr(struct ctx *x, uint64_t addr)
 {
-	Vmallocd__V1__AllocReply *ar = &x->res->alloc;
+	Vmallocd__V1__AllocReply *ar = &x->result.alloc;
 
 	*ar = (Vmallocd__V1__AllocReply)VMALLOCD__V1__ALLOC_REPLY__INIT;
 	ar->addr = addr;
 	return 0;
 }
 
-static int op_alloc(struct ctx *x, const Request *req)
+static int op_alloc(struct ctx *x, const void *msg)
 {
-	const Vmallocd__V1__AllocRequest *a = req->alloc;
+	const Vmallocd__V1__AllocRequest *a = msg;
 	struct vm_engine *e = x->e;
 	uint32_t uid = x->s->uid, pid;
 	uint64_t addr = 0, pages = 0;
@@ -418,9 +418,11 @@ static int op_alloc(struct ctx *x, const Request *req)
 	return result_addr(x, addr);
 }
 
-static int op_free(struct ctx *x, const Request *req)
+/* Inlined into the fast path (dispatch_frame), where every vfree comes. */
+static inline __attribute__((always_inline)) int op_free(struct ctx *x, const void *msg)
 {
-	uint64_t addr = req->free->addr;
+	const Vmallocd__V1__FreeRequest *m = msg;
+	uint64_t addr = m->addr;
 	struct vm_area_info info;
 	bool found;
 	int r;
@@ -440,9 +442,9 @@ static int op_free(struct ctx *x, const Request *req)
 	return 0;
 }
 
-static int op_realloc(struct ctx *x, const Request *req)
+static int op_realloc(struct ctx *x, const void *msg)
 {
-	const Vmallocd__V1__ReallocRequest *q = req->realloc;
+	const Vmallocd__V1__ReallocRequest *q = msg;
 	struct vm_area_info info = { 0 };
 	uint64_t naddr = 0, new_pages, delta = 0, quota, old_pages;
 	uint32_t owner = x->s->uid;
@@ -491,9 +493,9 @@ static int op_realloc(struct ctx *x, const Request *req)
 	return result_addr(x, naddr);
 }
 
-static int op_vmap(struct ctx *x, const Request *req)
+static int op_vmap(struct ctx *x, const void *msg)
 {
-	const Vmallocd__V1__VmapRequest *q = req->vmap;
+	const Vmallocd__V1__VmapRequest *q = msg;
 	uint64_t addr;
 	uint32_t pid;
 	int r;
@@ -531,9 +533,10 @@ static int op_vmap(struct ctx *x, const Request *req)
 	return result_addr(x, addr);
 }
 
-static int op_vunmap(struct ctx *x, const Request *req)
+static int op_vunmap(struct ctx *x, const void *msg)
 {
-	uint64_t addr = req->vunmap->addr;
+	const Vmallocd__V1__VunmapRequest *m = msg;
+	uint64_t addr = m->addr;
 	struct vm_area_info info;
 	bool found;
 	int r;
@@ -546,10 +549,10 @@ static int op_vunmap(struct ctx *x, const Request *req)
 	return 0;
 }
 
-static int op_alloc_pages(struct ctx *x, const Request *req)
+static int op_alloc_pages(struct ctx *x, const void *msg)
 {
-	const Vmallocd__V1__AllocPagesRequest *q = req->alloc_pages;
-	Vmallocd__V1__AllocPagesReply *pr = &x->res->alloc_pages;
+	const Vmallocd__V1__AllocPagesRequest *q = msg;
+	Vmallocd__V1__AllocPagesReply *pr = &x->result.alloc_pages;
 	uint32_t uid = x->s->uid, pid;
 	struct page_block b;
 	uint64_t pfn, n;
@@ -584,10 +587,11 @@ static int op_alloc_pages(struct ctx *x, const Request *req)
 	return 0;
 }
 
-static int op_free_pages(struct ctx *x, const Request *req)
+static int op_free_pages(struct ctx *x, const void *msg)
 {
-	uint64_t pfn = req->free_pages->pfn;
-	uint32_t order = req->free_pages->order;
+	const Vmallocd__V1__FreePagesRequest *m = msg;
+	uint64_t pfn = m->pfn;
+	uint32_t order = m->order;
 	struct page_block *b = account_get_block(&x->dp->acct, pfn);
 	uint32_t owner;
 	int r;
@@ -627,7 +631,7 @@ static int scratch_reserve(struct session *s, uint64_t len)
 
 static int result_data(struct ctx *x, uint64_t len)
 {
-	Vmallocd__V1__ReadReply *rr = &x->res->read;
+	Vmallocd__V1__ReadReply *rr = &x->result.read;
 
 	*rr = (Vmallocd__V1__ReadReply)VMALLOCD__V1__READ_REPLY__INIT;
 	rr->data.data = x->s->scratch;
@@ -635,9 +639,10 @@ static int result_data(struct ctx *x, uint64_t len)
 	return 0;
 }
 
-static int op_read(struct ctx *x, const Request *req)
+static int op_read(struct ctx *x, const void *msg)
 {
-	uint64_t addr = req->read->addr, len = req->read->len;
+	const Vmallocd__V1__ReadRequest *m = msg;
+	uint64_t addr = m->addr, len = m->len;
 	struct vm_area_info info;
 	bool found;
 	int r;
@@ -655,10 +660,11 @@ static int op_read(struct ctx *x, const Request *req)
 	return result_data(x, len);
 }
 
-static int op_write(struct ctx *x, const Request *req)
+static int op_write(struct ctx *x, const void *msg)
 {
-	uint64_t addr = req->write->addr;
-	const ProtobufCBinaryData *data = &req->write->data;
+	const Vmallocd__V1__WriteRequest *m = msg;
+	uint64_t addr = m->addr;
+	const ProtobufCBinaryData *data = &m->data;
 	struct vm_area_info info;
 	bool found;
 	int r;
@@ -688,9 +694,9 @@ static int phys_block(struct ctx *x, uint64_t pfn, const char *what)
 	return 0;
 }
 
-static int op_phys_read(struct ctx *x, const Request *req)
+static int op_phys_read(struct ctx *x, const void *msg)
 {
-	const Vmallocd__V1__PhysReadRequest *q = req->phys_read;
+	const Vmallocd__V1__PhysReadRequest *q = msg;
 	int r;
 
 	if (q->len > VMD_MAX_IO)
@@ -707,9 +713,9 @@ static int op_phys_read(struct ctx *x, const Request *req)
 	return result_data(x, q->len);
 }
 
-static int op_phys_write(struct ctx *x, const Request *req)
+static int op_phys_write(struct ctx *x, const void *msg)
 {
-	const Vmallocd__V1__PhysWriteRequest *q = req->phys_write;
+	const Vmallocd__V1__PhysWriteRequest *q = msg;
 	int r;
 
 	if (q->data.len > VMD_MAX_IO)
@@ -742,10 +748,11 @@ static int find_zone(void *ctx, const struct vm_zone_info *z)
 	return 0;
 }
 
-static int op_translate(struct ctx *x, const Request *req)
+static int op_translate(struct ctx *x, const void *msg)
 {
-	uint64_t addr = req->translate->addr;
-	Vmallocd__V1__TranslateReply *tr = &x->res->translate;
+	const Vmallocd__V1__TranslateRequest *m = msg;
+	uint64_t addr = m->addr;
+	Vmallocd__V1__TranslateReply *tr = &x->result.translate;
 	struct vm_area_info info;
 	struct zone_find f = { .node = -1, .name = "" };
 	bool found;
@@ -790,10 +797,11 @@ static void fill_area(Vmallocd__V1__AreaInfo *a, const struct vm_area_info *info
 	a->leaked = !pid_alive(info->pid);
 }
 
-static int op_area_info(struct ctx *x, const Request *req)
+static int op_area_info(struct ctx *x, const void *msg)
 {
-	uint64_t addr = req->area_info->addr;
-	Vmallocd__V1__AreaInfoReply *ar = &x->res->area_info;
+	const Vmallocd__V1__AreaInfoRequest *m = msg;
+	uint64_t addr = m->addr;
+	Vmallocd__V1__AreaInfoReply *ar = &x->result.area_info;
 	struct vm_area_info info;
 	struct vm_stats s;
 
@@ -1005,10 +1013,11 @@ static void fill_stats(struct ctx *x, Vmallocd__V1__Stats *st)
 
 /* Queries are rare and may be big: what they allocate is in x->q, freed by
  * query_done() once the reply is packed. */
-static int op_query(struct ctx *x, const Request *req)
+static int op_query(struct ctx *x, const void *msg)
 {
-	Vmallocd__V1__QueryReply *qr = &x->res->query;
-	int kind = (int)req->query->kind, r = 0;
+	const Vmallocd__V1__QueryRequest *q = msg;
+	Vmallocd__V1__QueryReply *qr = &x->result.query;
+	int kind = (int)q->kind, r = 0;
 	size_t len = 0;
 
 	memset(&x->q.al, 0, sizeof(x->q.al));
@@ -1094,12 +1103,13 @@ static void query_done(struct ctx *x)
 
 /* ---- the session ------------------------------------------------------------------------- */
 
-static int op_hello(struct ctx *x, const Request *req)
+static int op_hello(struct ctx *x, const void *msg)
 {
-	Vmallocd__V1__HelloReply *h = &x->res->hello;
+	const Vmallocd__V1__HelloRequest *m = msg;
+	Vmallocd__V1__HelloReply *h = &x->result.hello;
 	int r;
 
-	if ((r = check_hello(x, req->hello)) < 0)
+	if ((r = check_hello(x, m)) < 0)
 		return r;
 	*h = (Vmallocd__V1__HelloReply)VMALLOCD__V1__HELLO_REPLY__INIT;
 	h->version = conn_version(x->s);
@@ -1114,22 +1124,24 @@ static int op_hello(struct ctx *x, const Request *req)
 }
 
 /* The checker's own message, without an errno string after it. */
-static int op_check(struct ctx *x, const Request *req)
+static int op_check(struct ctx *x, const void *msg)
 {
+	const Vmallocd__V1__CheckRequest *m = msg;
 	int r = vm_check(x->e, x->msg, sizeof(x->msg));
 
-	(void)req;
+	(void)m;
 	if (r < 0) {
-		x->rep->status = r;
-		x->rep->message = x->msg;
+		x->reply.status = r;
+		x->reply.message = x->msg;
 		vmd_log(VM_LOG_ERR, "invariant check failed: %s", x->msg);
 	}
 	return r;
 }
 
-static int op_purge(struct ctx *x, const Request *req)
+static int op_purge(struct ctx *x, const void *msg)
 {
-	(void)req;
+	const Vmallocd__V1__PurgeRequest *m = msg;
+	(void)m;
 	if (x->s->uid != 0)
 		return fail(x, -EPERM, "purge: root only");
 	vm_purge(x->e);
@@ -1248,7 +1260,7 @@ void dispatch_pass_done(struct dispatch *dp)
 /* ---- the table of operations --------------------------------------------------------------- */
 
 struct op {
-	int (*handler)(struct ctx *x, const Request *req);
+	int (*handler)(struct ctx *x, const void *msg);   /* msg: the request's operation */
 	Vmallocd__V1__Reply__ResultCase result;   /* NOT_SET: the reply is a status only */
 	void (*done)(struct ctx *x);              /* after the reply is packed, or NULL */
 };
@@ -1299,15 +1311,26 @@ static const struct op *op_of(const Request *req)
 	return NULL;
 }
 
-/* Run req's operation (op: its row, or NULL) and queue its one reply: 0
- * or -ENOMEM.  Inlined where op is a constant (the fast path), so that the
- * handler is called directly there. */
+/* The message of req's operation: Request's oneof is a union of pointers
+ * too, read the same way whichever member is set. */
+_Static_assert(offsetof(Request, hello) == offsetof(Request, alloc) &&
+	       offsetof(Request, alloc) == offsetof(Request, purge), "Request's ops are one union");
+
+static const void *op_msg(const Request *req)
+{
+	const void *msg;
+
+	memcpy(&msg, &req->hello, sizeof(msg));
+	return msg;
+}
+
+/* Run the operation of request id (op: its row, or NULL; msg: its
+ * message) and queue its one reply: 0 or -ENOMEM.  Inlined where op is a
+ * constant (the fast path), so that the handler is called directly there. */
 static inline __attribute__((always_inline))
 int run_op(struct dispatch *dp, struct session *s, const struct dispatch_env *env,
-	   const struct op *op, const Request *req, struct iobuf *out)
+	   const struct op *op, uint64_t id, const void *msg, struct iobuf *out)
 {
-	Reply rep = VMALLOCD__V1__REPLY__INIT;
-	union result res;
 	struct ctx x;   /* x.msg is written only on failure, x.q only by a query */
 	int r;
 
@@ -1315,21 +1338,20 @@ int run_op(struct dispatch *dp, struct session *s, const struct dispatch_env *en
 	x.s = s;
 	x.env = env;
 	x.e = dp->engine;
-	x.rep = &rep;
-	x.res = &res;
-	rep.id = req->id;
+	x.reply = (Reply)VMALLOCD__V1__REPLY__INIT;
+	x.reply.id = id;
 	if (!op)
 		r = fail(&x, -EOPNOTSUPP, "request %llu: unknown or empty operation",
-			 (unsigned long long)req->id);
+			 (unsigned long long)id);
 	else
-		r = op->handler(&x, req);
+		r = op->handler(&x, msg);
 	if (r < 0) {
 		dp->nr_errors++;
-		r = reply_queue_error(out, rep.id, rep.status, rep.message);
+		r = reply_queue_error(out, id, x.reply.status, x.reply.message);
 	} else {
 		if (op->result != STATUS_ONLY)
-			attach_result(&rep, op->result, &res);
-		r = reply_queue(out, &rep);
+			attach_result(&x.reply, op->result, &x.result);
+		r = reply_queue(out, &x.reply);
 	}
 	if (op && op->done)
 		op->done(&x);
@@ -1347,16 +1369,9 @@ int dispatch_frame(struct dispatch *dp, struct session *s, const struct dispatch
 	dp->nr_requests++;
 	/* The hottest shapes skip protobuf-c's generic unpacker. */
 	if (vmd_fast_decode(payload, len, &fast)) {
-		Request stub;   /* what the handlers read of a Request: id, op_case, the op */
-
-		stub.id = fast.id;
-		stub.op_case = fast.op;
-		if (fast.op == VMALLOCD__V1__REQUEST__OP_ALLOC) {
-			stub.alloc = &fast.alloc;
-			return run_op(dp, s, env, &ops[OP(ALLOC)], &stub, out);
-		}
-		stub.free = &fast.free;
-		return run_op(dp, s, env, &ops[OP(FREE)], &stub, out);
+		if (fast.op == VMALLOCD__V1__REQUEST__OP_ALLOC)
+			return run_op(dp, s, env, &ops[OP(ALLOC)], fast.id, &fast.alloc, out);
+		return run_op(dp, s, env, &ops[OP(FREE)], fast.id, &fast.free, out);
 	}
 	vmd_arena_reset(&s->arena);
 	req = vmallocd__v1__request__unpack(&s->arena.pb, len, payload);
@@ -1368,5 +1383,5 @@ int dispatch_frame(struct dispatch *dp, struct session *s, const struct dispatch
 	if (!req)
 		return decode_error(dp, out, 0, -EBADMSG,
 				    "malformed request: %zu bytes that do not parse as a Request", len);
-	return run_op(dp, s, env, op_of(req), req, out);
+	return run_op(dp, s, env, op_of(req), req->id, op_msg(req), out);
 }
