@@ -4,7 +4,8 @@
  * A line is
  *     COMM-PID [(TGID)] [CPU] [FLAGS] SECS.USECS: [SUBSYS:]EVENT: FIELDS
  * where COMM may hold spaces and dashes, TGID shows with the record-tgid
- * option, FLAGS has 4 or 5 characters (absent in trace-cmd report), and the
+ * option, FLAGS has 4 or 5 characters (absent in trace-cmd report, which
+ * also puts "INSTANCE:" before the lines of a tracing instance), and the
  * fields are the event's TP_printk, as 6.18 prints them:
  *     alloc_vmap_area: va_start: %lu size=%lu align=%lu vstart=0x%lx vend=0x%lx failed=%d
  *     free_vmap_area_noflush: va_start=0x%lx nr_lazy=%lu nr_lazy_max=%lu
@@ -162,8 +163,14 @@ static const char *parse_prefix(struct vt_reader *r, char *line, struct vt_event
 			if (vti_u64(&pp, &pid) < 0 || pid > INT32_MAX)
 				return NULL;
 			{
-				const char *c = vti_skip_spaces(line);
+				const char *c = vti_skip_spaces(line), *t;
 
+				/* trace-cmd report puts "INSTANCE:" before the
+				 * lines of an instance's buffer. */
+				t = strchr(c, ' ');
+				if (c == line && t && t > c && t[-1] == ':' && t[1] == ' ' &&
+				    t < d - 1)
+					c = vti_skip_spaces(t);
 				ev->comm = vti_strcpy(r->comm, c, (size_t)(d - 1 - c));
 			}
 		}

@@ -27,7 +27,6 @@ struct vt_replay {
 	struct vt_replay_stats stats;
 	bool have_prev;                 /* placement: the previous allocation */
 	uint64_t prev_trace, prev_replay;
-	int warm_err;
 	vt_result_fn *hook;
 	void *hook_ctx;
 };
@@ -440,10 +439,11 @@ void vt_replay_complete(struct vt_replay *rp, const struct vt_call *c, int statu
 	rp->stats.calls++;
 	switch (c->kind) {
 	case VT_CALL_SEED_LAZY:
+		rp->stats.warm_wanted = c->addr;
 		if (status == 0)
 			rp->stats.warm_pages = c->addr;
 		else
-			rp->warm_err = status;
+			rp->stats.warm_err = status;
 		return;
 	case VT_CALL_ALLOC:
 		e = keyed ? vt_keymap_find(&rp->areas, c->key) : NULL;

@@ -159,6 +159,8 @@ struct vt_replay_stats {
 	uint64_t live_pages, peak_pages;        /* pages of the replay's vmalloc areas */
 	uint64_t live_page_blocks, page_block_pages; /* alloc_pages blocks held, their pages */
 	uint64_t warm_pages;            /* lazy pages seeded by --warm */
+	uint64_t warm_wanted;           /* lazy pages --warm tried to seed */
+	int warm_err;                   /* why seeding failed, or 0 */
 	bool warmed;
 	uint64_t trace_nr_lazy_max;     /* from the first event that had it */
 };

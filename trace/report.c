@@ -101,7 +101,10 @@ int vt_report_text(FILE *out, const struct vt_report *rep)
 	if (s->outside_window)
 		fprintf(out, "windows outside the machine's vmalloc range: %" PRIu64
 			" (placed in the whole range)\n", s->outside_window);
-	if (s->warmed)
+	if (s->warmed && s->warm_err)
+		fprintf(out, "warm: seeding %" PRIu64 " lazy pages failed: %s\n", s->warm_wanted,
+			strerror(-s->warm_err));
+	else if (s->warmed)
 		fprintf(out, "warm: %" PRIu64 " lazy pages seeded\n", s->warm_pages);
 	fprintf(out, "purges: %" PRIu64 ", TLB flushes: %" PRIu64 " (the trace: %" PRIu64
 		" purges)\n", m->nr_purges, m->nr_tlb_flushes, s->by_op[VT_OP_PURGE]);
@@ -239,6 +242,7 @@ int vt_report_json(FILE *out, const struct vt_report *rep)
 	put(o, "implicit_frees", u64(s->implicit_frees));
 	put(o, "outside_window", u64(s->outside_window));
 	put(o, "warm_pages", s->warmed ? u64(s->warm_pages) : NULL);
+	put(o, "warm_error", s->warm_err ? json_object_new_string(vt_errno_name(s->warm_err)) : NULL);
 	put(o, "purges", u64(m->nr_purges));
 	put(o, "tlb_flushes", u64(m->nr_tlb_flushes));
 	put(o, "trace_purges", u64(s->by_op[VT_OP_PURGE]));

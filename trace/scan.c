@@ -6,15 +6,18 @@
 
 #include "format.h"
 
+/* Hex digit values plus one, 0 for anything else (a table: the ftrace
+ * lines carry two 16-digit hex numbers per event). */
+static const uint8_t hex_digit1[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
 static inline int hexval(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return (int)hex_digit1[(unsigned char)c] - 1;
 }
 
 static int scan_hex_digits(const char **p, const char *s, uint64_t *ret)
@@ -49,20 +52,26 @@ int vti_u64(const char **p, uint64_t *ret)
 {
 	const char *s = *p;
 	uint64_t v = 0;
+	int n;
 
 	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
 		return scan_hex_digits(p, s + 2, ret);
-	if (*s < '0' || *s > '9')
+	/* 19 digits always fit; only a 20th needs the overflow check. */
+	for (n = 0; n < 19 && s[n] >= '0' && s[n] <= '9'; n++)
+		v = v * 10 + (uint64_t)(s[n] - '0');
+	if (n == 0)
 		return -1;
-	while (*s >= '0' && *s <= '9') {
-		uint64_t d = (uint64_t)(*s - '0');
+	if (s[n] >= '0' && s[n] <= '9') {
+		uint64_t d = (uint64_t)(s[n] - '0');
 
 		if (v > (UINT64_MAX - d) / 10)
 			return -1;
 		v = v * 10 + d;
-		s++;
+		n++;
+		if (s[n] >= '0' && s[n] <= '9')
+			return -1;
 	}
-	*p = s;
+	*p = s + n;
 	*ret = v;
 	return 0;
 }

@@ -82,7 +82,9 @@ static int eng_seed_lazy(void *ctx, uint64_t pages)
 	if (pages > (s.vmalloc_end - s.vmalloc_start) >> VM_PAGE_SHIFT)
 		return -ERANGE;
 	req.size = (pages - 1) << VM_PAGE_SHIFT;
-	req.start = s.vmalloc_end - (pages << VM_PAGE_SHIFT);
+	/* vmalloc_end may be the range's last byte (x86_64's 0x...ffff): round
+	 * the window's start down to a page. */
+	req.start = (s.vmalloc_end - (pages << VM_PAGE_SHIFT)) & ~(VM_PAGE_SIZE - 1);
 	req.end = s.vmalloc_end;
 	r = vm___vmalloc_node_range(e, &req, &addr);
 	if (r < 0)
