@@ -7,7 +7,8 @@ set -eu
 PKGS="gcc clang meson ninja-build pkg-config
 libevent-dev libprotobuf-c-dev protobuf-c-compiler libsystemd-dev
 libcunit1-dev libinih-dev libjson-c-dev
-libclang-rt-14-dev valgrind redis-server redis-tools scdoc systemd man-db util-linux"
+libclang-rt-14-dev valgrind redis-server redis-tools scdoc systemd man-db util-linux
+bpftrace time"
 
 missing=""
 for p in $PKGS; do

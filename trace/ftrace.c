@@ -163,15 +163,20 @@ static const char *parse_prefix(struct vt_reader *r, char *line, struct vt_event
 			if (vti_u64(&pp, &pid) < 0 || pid > INT32_MAX)
 				return NULL;
 			{
-				const char *c = vti_skip_spaces(line), *t;
+				char *c = (char *)vti_skip_spaces(line), *t;
 
 				/* trace-cmd report puts "INSTANCE:" before the
 				 * lines of an instance's buffer. */
 				t = strchr(c, ' ');
 				if (c == line && t && t > c && t[-1] == ':' && t[1] == ' ' &&
 				    t < d - 1)
-					c = vti_skip_spaces(t);
-				ev->comm = vti_strcpy(r->comm, c, (size_t)(d - 1 - c));
+					c = (char *)vti_skip_spaces(t);
+				/* The comm is used where it stands: the line is
+				 * ours until the next event. */
+				if (d - 1 - c > VT_STR_MAX)
+					c = d - 1 - VT_STR_MAX;
+				d[-1] = '\0';
+				ev->comm = c;
 			}
 		}
 		ev->cpu = (int32_t)cpu;
