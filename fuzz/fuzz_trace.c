@@ -94,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.skip_bad = data[0] & 8;
 
 	vm_config_init(&cfg);
-	cfg.memory_bytes = 64ull << 20;
+	cfg.memory_bytes = 8ull << 20;
 	CHECK(vm_engine_create(&cfg, &e) == 0);
 	vr_backend_engine(&b, e);
 	CHECK(vt_replay_new(&b, NULL, &rp) == 0);

@@ -164,6 +164,16 @@ char *vti_strcpy(char *dst, const char *s, size_t len)
 	return dst;
 }
 
+/* A malformed line was skipped (skip_bad): count it, keep the first
+ * message, and leave no error behind. */
+static void skipped(struct vt_reader *r)
+{
+	r->info.bad_lines++;
+	if (r->info.bad_lines == 1)
+		snprintf(r->info.bad_first, sizeof(r->info.bad_first), "%s", r->msg);
+	r->msg[0] = '\0';
+}
+
 /* Read once more into the free tail of buf, moving the unconsumed bytes to
  * the front first if the tail is short.  1 if bytes came, 0 at end of input,
  * -errno (-EINTR included) on error. */
@@ -257,9 +267,7 @@ overlong:
 		k = vti_bad(r, "line longer than %u bytes", VT_LINE_MAX);
 		if (!r->opts.skip_bad)
 			return k;
-		r->info.bad_lines++;
-		if (r->info.bad_lines == 1)
-			snprintf(r->info.bad_first, sizeof(r->info.bad_first), "%s", r->msg);
+		skipped(r);
 		r->discarding = true;
 	}
 }
@@ -378,9 +386,7 @@ int vt_reader_next(struct vt_reader *r, struct vt_event *ret_ev)
 			return 1;
 		}
 		if (k == -EBADMSG && r->opts.skip_bad) {
-			r->info.bad_lines++;
-			if (r->info.bad_lines == 1)
-				snprintf(r->info.bad_first, sizeof(r->info.bad_first), "%s", r->msg);
+			skipped(r);
 			continue;
 		}
 		if (k < 0)
