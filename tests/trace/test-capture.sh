@@ -40,9 +40,11 @@ grep -q '^skipped: [0-9]* lines of other events, 0 bad lines' "$tmp/report" ||
 	fail "the capture has malformed lines"
 allocs=$(sed -n 's/^  alloc *\([0-9]*\)$/\1/p' "$tmp/report")
 frees=$(sed -n 's/^  free *\([0-9]*\)$/\1/p' "$tmp/report")
-# 300 forks: a thread stack each, but for the two cached per CPU.
-[ "$allocs" -ge 200 ] || fail "only $allocs allocations for 300 forks"
-[ "$frees" -ge 150 ] || fail "only $frees frees for 300 exits"
+# 300 forks: a thread stack each, unless one of the two each CPU caches
+# (from a child that already exited) is free, which depends on timing; a
+# run here took a fresh stack for 155 to 262 of them.
+[ "$allocs" -ge 50 ] || fail "only $allocs allocations for 300 forks"
+[ "$frees" -ge 50 ] || fail "only $frees frees for 300 exits"
 grep -q '^placement: [0-9]* of [0-9]* consecutive deltas agree' "$tmp/report" ||
 	fail "no placement line"
 if [ "$kind" = bpftrace ]; then
