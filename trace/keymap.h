@@ -13,12 +13,13 @@
 
 #define VT_KEY_LIVE      1u  /* addr is the replay's */
 #define VT_KEY_IN_FLIGHT 2u  /* its call is made, the result not yet known */
+#define VT_KEY_FAILED    3u  /* the trace made it, the replay could not: its free is expected */
 
 struct vt_keymap_entry {
 	uint64_t key;
 	uint64_t addr;          /* the replay's address (or pfn) */
 	uint64_t pages;         /* pages the replay's object holds */
-	uint32_t used;          /* 0: empty slot, VT_KEY_LIVE, VT_KEY_IN_FLIGHT */
+	uint32_t used;          /* 0: empty slot, VT_KEY_LIVE, VT_KEY_IN_FLIGHT, VT_KEY_FAILED */
 	uint32_t kva_pages;     /* KVA pages (guard included) the trace says it took */
 };
 

@@ -5,7 +5,8 @@
  *   stats.live_areas == live keys of areas (+ areas of keyless events)
  *   stats.live_pages == Σ pages over those areas; peak_* >= live_*
  *   every key in areas/pages is VT_KEY_LIVE, or VT_KEY_IN_FLIGHT while its
- *   call is prepared and not yet completed
+ *   call is prepared and not yet completed, or VT_KEY_FAILED for an object
+ *   the replay could not make (until the trace frees it)
  *   stats.events == Σ stats.by_op[]
  */
 #include <errno.h>
@@ -168,7 +169,7 @@ static int prepare_alloc(struct vt_replay *rp, const struct vt_event *ev, struct
 		e = vt_keymap_find(&rp->areas, ev->addr);
 		if (e && e->used == VT_KEY_IN_FLIGHT)
 			return -EBUSY;
-		if (e) {
+		if (e && e->used == VT_KEY_LIVE) {
 			/* The trace freed this key without our seeing it. */
 			call_init(rp, ev, c, VT_CALL_FREE);
 			c->implicit = true;
@@ -177,9 +178,11 @@ static int prepare_alloc(struct vt_replay *rp, const struct vt_event *ev, struct
 			vt_keymap_remove(&rp->areas, e);
 			return 1;
 		}
-		r = vt_keymap_insert(&rp->areas, ev->addr, &e);
-		if (r < 0)
-			return r;
+		if (!e) {
+			r = vt_keymap_insert(&rp->areas, ev->addr, &e);
+			if (r < 0)
+				return r;
+		}
 		e->used = VT_KEY_IN_FLIGHT;
 	}
 	call_init(rp, ev, c, VT_CALL_ALLOC);
@@ -196,6 +199,8 @@ static int prepare_alloc(struct vt_replay *rp, const struct vt_event *ev, struct
 		kva_pages = pages_of(size) + 1;
 	}
 	c->kva_pages = kva_pages > UINT32_MAX ? UINT32_MAX : (uint32_t)kva_pages;
+	if (e)
+		e->kva_pages = c->kva_pages;
 	c->req.size = size;
 	c->req.align = (ev->flags & VT_EV_ALIGN) && ev->align > VT_PAGE_SIZE ? ev->align : 0;
 	clip_window(rp, ev, &c->req);
@@ -233,6 +238,12 @@ static int prepare_free(struct vt_replay *rp, const struct vt_event *ev, struct 
 		done(rp, ev);
 		return 0;
 	}
+	if (e->used == VT_KEY_FAILED) {
+		vt_keymap_remove(&rp->areas, e);
+		rp->stats.failed_frees++;
+		done(rp, ev);
+		return 0;
+	}
 	call_init(rp, ev, c, VT_CALL_FREE);
 	c->addr = e->addr;
 	c->pages = e->pages;
@@ -255,6 +266,15 @@ static int prepare_realloc(struct vt_replay *rp, const struct vt_event *ev, stru
 		done(rp, ev);
 		return 0;
 	}
+	if (e && e->used == VT_KEY_FAILED) {
+		/* Its allocation failed here: the realloc makes it afresh. */
+		vt_keymap_remove(&rp->areas, e);
+		e = NULL;
+		rp->stats.failed_frees++;
+	}
+	if (ev->size && new_key != ev->addr && (n = vt_keymap_find(&rp->areas, new_key)) &&
+	    n->used == VT_KEY_FAILED)
+		vt_keymap_remove(&rp->areas, n);
 	if (ev->size && new_key != ev->addr && (n = vt_keymap_find(&rp->areas, new_key))) {
 		if (n->used == VT_KEY_IN_FLIGHT)
 			return -EBUSY;
@@ -271,7 +291,7 @@ static int prepare_realloc(struct vt_replay *rp, const struct vt_event *ev, stru
 	if (e) {
 		c->addr = e->addr;
 		c->pages = e->pages;
-	} else if (ev->flags & VT_EV_ADDR) {
+	} else if ((ev->flags & VT_EV_ADDR) && ev->addr) {
 		/* An area from before the capture: the new one is made fresh. */
 		rp->stats.unmatched_frees++;
 	}
@@ -308,7 +328,7 @@ static int prepare_page_alloc(struct vt_replay *rp, const struct vt_event *ev, s
 	e = vt_keymap_find(&rp->pages, ev->pfn);
 	if (e && e->used == VT_KEY_IN_FLIGHT)
 		return -EBUSY;
-	if (e) {
+	if (e && e->used == VT_KEY_LIVE) {
 		call_init(rp, ev, c, VT_CALL_FREE_PAGES);
 		c->implicit = true;
 		c->key = ev->pfn;
@@ -318,9 +338,11 @@ static int prepare_page_alloc(struct vt_replay *rp, const struct vt_event *ev, s
 		vt_keymap_remove(&rp->pages, e);
 		return 1;
 	}
-	r = vt_keymap_insert(&rp->pages, ev->pfn, &e);
-	if (r < 0)
-		return r;
+	if (!e) {
+		r = vt_keymap_insert(&rp->pages, ev->pfn, &e);
+		if (r < 0)
+			return r;
+	}
 	e->used = VT_KEY_IN_FLIGHT;
 	call_init(rp, ev, c, VT_CALL_ALLOC_PAGES);
 	c->key = ev->pfn;
@@ -339,6 +361,12 @@ static int prepare_page_free(struct vt_replay *rp, const struct vt_event *ev, st
 		return -EBUSY;
 	if (!e) {
 		rp->stats.unmatched_frees++;
+		done(rp, ev);
+		return 0;
+	}
+	if (e->used == VT_KEY_FAILED) {
+		vt_keymap_remove(&rp->pages, e);
+		rp->stats.failed_frees++;
 		done(rp, ev);
 		return 0;
 	}
@@ -449,7 +477,7 @@ void vt_replay_complete(struct vt_replay *rp, const struct vt_call *c, int statu
 		e = keyed ? vt_keymap_find(&rp->areas, c->key) : NULL;
 		if (status < 0) {
 			if (e)
-				vt_keymap_remove(&rp->areas, e);
+				e->used = VT_KEY_FAILED;
 			record_failure(rp, c, status);
 			break;
 		}
@@ -481,12 +509,16 @@ void vt_replay_complete(struct vt_replay *rp, const struct vt_call *c, int statu
 		e = c->size ? vt_keymap_find(&rp->areas, c->new_key) : NULL;
 		if (status < 0) {
 			/* vrealloc failing leaves the old area as it was. */
-			if (e)
-				vt_keymap_remove(&rp->areas, e);
-			if (had_old && vt_keymap_insert(&rp->areas, c->key, &e) == 0) {
-				e->used = VT_KEY_LIVE;
-				e->addr = c->addr;
-				e->pages = c->pages;
+			if (had_old) {
+				if (e)
+					vt_keymap_remove(&rp->areas, e);
+				if (vt_keymap_insert(&rp->areas, c->key, &e) == 0) {
+					e->used = VT_KEY_LIVE;
+					e->addr = c->addr;
+					e->pages = c->pages;
+				}
+			} else if (e) {
+				e->used = VT_KEY_FAILED;
 			}
 			record_failure(rp, c, status);
 			break;
@@ -512,7 +544,7 @@ void vt_replay_complete(struct vt_replay *rp, const struct vt_call *c, int statu
 		e = vt_keymap_find(&rp->pages, c->key);
 		if (status < 0) {
 			if (e)
-				vt_keymap_remove(&rp->pages, e);
+				e->used = VT_KEY_FAILED;
 			record_failure(rp, c, status);
 			break;
 		}

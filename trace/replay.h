@@ -12,7 +12,8 @@
  * ids); the replay keeps key -> (its own address, pages) for each live
  * object, in memory that follows the live objects, not the trace.
  *   - a free of a key the replay does not hold is "unmatched" (an area from
- *     before the capture): counted, not replayed, not an error;
+ *     before the capture): counted, not replayed, not an error; the free of
+ *     an object whose allocation failed in the replay is counted apart;
  *   - an allocation at a key still live means the trace missed its free:
  *     the replay frees the old object first and counts an "implicit free";
  *   - alloc_vmap_area attempts that failed (failed=1: the kernel purges and
@@ -152,6 +153,7 @@ struct vt_replay_stats {
 	uint64_t failed_attempts;       /* alloc_vmap_area failed=1, not replayed */
 	uint64_t trace_failed;          /* calls that failed in the trace, not replayed */
 	uint64_t unmatched_frees;       /* free, realloc or page free of an unknown key */
+	uint64_t failed_frees;          /* frees of objects the replay failed to make */
 	uint64_t implicit_frees;
 	uint64_t outside_window;        /* windows outside the machine's range (the whole range used) */
 	uint64_t placement_pairs, placement_agree;

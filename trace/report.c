@@ -96,6 +96,8 @@ int vt_report_text(FILE *out, const struct vt_report *rep)
 	}
 	fprintf(out, "unmatched frees: %" PRIu64 " (objects from before the trace)\n",
 		s->unmatched_frees);
+	if (s->failed_frees)
+		fprintf(out, "frees of allocations that failed here: %" PRIu64 "\n", s->failed_frees);
 	fprintf(out, "implicit frees: %" PRIu64 " (allocations at a live address: a free the "
 		"trace missed)\n", s->implicit_frees);
 	if (s->outside_window)
@@ -239,6 +241,7 @@ int vt_report_json(FILE *out, const struct vt_report *rep)
 	put(o, "failures", x);
 
 	put(o, "unmatched_frees", u64(s->unmatched_frees));
+	put(o, "failed_frees", u64(s->failed_frees));
 	put(o, "implicit_frees", u64(s->implicit_frees));
 	put(o, "outside_window", u64(s->outside_window));
 	put(o, "warm_pages", s->warmed ? u64(s->warm_pages) : NULL);
