@@ -35,10 +35,10 @@ int vt_eventlog_write(FILE *out, const struct vt_call *c, int status, uint64_t r
 		else
 			json_object_object_add(o, "pfn", hex(c->addr));
 	} else {
-		if (c->op != VT_OP_FREE) {
-			json_object_object_add(o, "size", json_object_new_uint64(c->size));
-			json_object_object_add(o, "align", json_object_new_uint64(c->align));
-		}
+		/* A free's trace has no size: the freed area's pages tell it. */
+		json_object_object_add(o, "size", json_object_new_uint64(
+			c->op == VT_OP_FREE ? c->pages * VT_PAGE_SIZE : c->size));
+		json_object_object_add(o, "align", json_object_new_uint64(c->align));
 		if (c->ev_flags & VT_EV_ID)
 			json_object_object_add(o, "id", json_object_new_uint64(c->key));
 		else if (c->ev_flags & VT_EV_ADDR)

@@ -18,7 +18,9 @@ extern "C" {
  *   {"i": 12, "line": 40, "op": "alloc", "size": 16384, "align": 16384,
  *    "trace_addr": "0xffffc90000134000", "addr": "0xffffc90000010000",
  *    "status": 0}
- * "id" instead of "trace_addr" for the malloc lab's block ids;
+ * size and align as the trace gave them (a free: the bytes of the pages
+ * the freed area held, align 0); "id" instead of "trace_addr" for the
+ * malloc lab's block ids;
  * "trace_new_addr" for a realloc's traced result; "order", "trace_pfn" and
  * "pfn" for page blocks; "error" (e.g. "ENOMEM") when status is not 0.
  * 0, -EIO, -ENOMEM. */
