@@ -118,6 +118,7 @@ static void call_init(struct vt_replay *rp, const struct vt_event *ev, struct vt
 	c->req.node = -1;
 	c->i = rp->stats.events;
 	c->line = ev->line;
+	c->cpu = ev->cpu;
 	c->op = ev->op;
 	c->ev_flags = ev->flags;
 	c->key = ev->addr;
@@ -580,6 +581,12 @@ static int call_backend(struct vt_replay *rp, const struct vt_call *c, uint64_t 
 	const struct vt_backend *b = rp->b;
 
 	*ret = 0;
+	if (b->set_cpu && c->cpu >= 0 && c->kind != VT_CALL_SEED_LAZY) {
+		int r = b->set_cpu(b->ctx, (unsigned)c->cpu);
+
+		if (r < 0)
+			return r;
+	}
 	switch (c->kind) {
 	case VT_CALL_ALLOC:
 		return b->alloc(b->ctx, &c->req, ret);

@@ -102,6 +102,10 @@ struct vt_backend {
 	int (*seed_lazy)(void *ctx, uint64_t pages);
 	/* The machine now; zones[] too if with_zones. */
 	int (*state)(void *ctx, bool with_zones, struct vt_machine_state *ret_state);
+	/* Optional (NULL: the machine has no notion of CPUs): the CPU the
+	 * next call runs on, the traced event's, called before each call of
+	 * an event that names its CPU. */
+	int (*set_cpu)(void *ctx, unsigned cpu);
 };
 
 enum vt_call_kind {
@@ -125,6 +129,7 @@ struct vt_call {
 	/* The event's part. */
 	uint64_t i;                     /* index of the event in the trace, from 0 */
 	uint64_t line;
+	int32_t cpu;                    /* the CPU the trace ran it on, -1 unknown */
 	enum vt_op op;
 	uint32_t ev_flags;
 	uint64_t key, new_key;          /* the trace's keys (new_key: REALLOC result) */
