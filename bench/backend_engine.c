@@ -7,11 +7,11 @@ static int be_vmalloc(void *ctx, uint64_t size, uint64_t *ret_addr)
 	return vm_vmalloc(ctx, size, ret_addr);
 }
 
-static int be_vmalloc_node_range(void *ctx, uint64_t size, uint64_t align, gfp_t gfp,
-				 int node, uint64_t *ret_addr)
+static int be_vzalloc_node_align(void *ctx, uint64_t size, uint64_t align, int node,
+				 uint64_t *ret_addr)
 {
 	struct vm_alloc_req req = {
-		.size = size, .align = align, .gfp = gfp, .prot = PAGE_KERNEL,
+		.size = size, .align = align, .gfp = GFP_KERNEL | __GFP_ZERO, .prot = PAGE_KERNEL,
 		.node = node,
 	};
 
@@ -54,7 +54,7 @@ void tv_backend_engine(struct tv_backend *b, struct vm_engine *e)
 	*b = (struct tv_backend){
 		.ctx = e,
 		.vmalloc = be_vmalloc,
-		.vmalloc_node_range = be_vmalloc_node_range,
+		.vzalloc_node_align = be_vzalloc_node_align,
 		.vfree = be_vfree,
 		.alloc_page = be_alloc_page,
 		.free_page = be_free_page,

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "backend_engine.h"
+#include "size.h"
 #include "test_vmalloc.h"
 #include "vm-internal.h"
 #include "vmcore.h"
@@ -660,7 +661,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--loops") && i + 1 < argc) {
 			o.loops = strtoull(argv[++i], NULL, 0);
 		} else if (!strcmp(a, "--memory") && i + 1 < argc) {
-			if (vm_parse_size(argv[++i], &o.memory) < 0) {
+			if (cv_parse_size(argv[++i], &o.memory) < 0) {
 				fprintf(stderr, "vmbench: bad size '%s'\n", argv[i]);
 				return 2;
 			}

@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "socketpath.h"
 #include "vmclient-internal.h"
 
 #define RBUF_MIN     (64u << 10)      /* first receive buffer */
@@ -91,31 +91,10 @@ int vmci_reply_status(struct vmc_client *c, const Vmallocd__V1__Reply *rep,
 
 VMC_EXPORT int vmc_default_socket(char *buf, size_t len)
 {
-	static const char system_sock[] = "/run/vmallocd/vmallocd.sock";
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	const char *env = getenv("VMALLOCD_SOCKET");
-	struct stat st;
-	int n;
-
-	if (env && *env)
-		n = snprintf(path, sizeof(path), "%s", env);
-	else if (geteuid() == 0)
-		n = snprintf(path, sizeof(path), "%s", system_sock);
-	else {
-		if ((env = getenv("XDG_RUNTIME_DIR")) && *env)
-			n = snprintf(path, sizeof(path), "%s/vmallocd.sock", env);
-		else
-			n = snprintf(path, sizeof(path), "/tmp/vmallocd-%u.sock", (unsigned)geteuid());
-		/* A user with no daemon of their own most likely means the
-		 * system one (as a member of the vmalloc group). */
-		if (n > 0 && (size_t)n < sizeof(path) && stat(path, &st) < 0 && errno == ENOENT &&
-		    stat(system_sock, &st) == 0 && S_ISSOCK(st.st_mode))
-			n = snprintf(path, sizeof(path), "%s", system_sock);
-	}
-	if (n < 0 || (size_t)n >= sizeof(path) || !buf || (size_t)n >= len)
-		return -ENAMETOOLONG;
-	memcpy(buf, path, (size_t)n + 1);
-	return 0;
+	/* The daemon's rule (conventions/socketpath.c), plus: a user with no
+	 * daemon of their own most likely means the system one (as a member
+	 * of the vmalloc group). */
+	return cv_socket_path(buf, len, true);
 }
 
 static int sock_connect(const char *path, int *ret_fd)
@@ -178,7 +157,7 @@ static int send_hello(struct vmc_client *c)
 	Vmallocd__V1__HelloRequest h = VMALLOCD__V1__HELLO_REQUEST__INIT;
 	int r;
 
-	h.version = VMD_PROTO_VERSION;
+	h.version = VMC_PROTO_VERSION;
 	h.client = (char *)"libvmclient " VMC_VERSION;
 	req.id = c->next_id++;
 	req.op_case = VMALLOCD__V1__REQUEST__OP_HELLO;
@@ -213,7 +192,7 @@ VMC_EXPORT int vmc_connect(const char *socket_path, struct vmc_client **out)
 		return -ENOMEM;
 	c->fd = -1;
 	c->next_id = 1;
-	c->max_io = VMD_MAX_IO;
+	c->max_io = VMC_MAX_IO;
 	c->max_frame = VMD_MAX_FRAME;
 	vmd_arena_init(&c->arena, ARENA_LIMIT);
 	r = sock_connect(socket_path, &c->fd);
@@ -483,9 +462,9 @@ static int take_connect_hello(struct vmc_client *c, const Vmallocd__V1__Reply *r
 	r = vmci_reply_status(c, rep, VMALLOCD__V1__REPLY__RESULT_HELLO, &st);
 	if (r < 0 || st < 0)
 		return r < 0 ? r : st;
-	if (rep->hello->version != VMD_PROTO_VERSION) {
-		vmci_set_msg(c, "the daemon speaks protocol version %" PRIu32 ", this client %d",
-			     rep->hello->version, VMD_PROTO_VERSION);
+	if (rep->hello->version != VMC_PROTO_VERSION) {
+		vmci_set_msg(c, "the daemon answered with protocol version %" PRIu32
+			     "; this libvmclient speaks %d", rep->hello->version, VMC_PROTO_VERSION);
 		return -EPROTONOSUPPORT;
 	}
 	store_hello(c, rep->hello);
@@ -680,7 +659,7 @@ static int hello_build(struct vmci_xfer *x, size_t i, Vmallocd__V1__Request *req
 		       union vmci_sub *sub)
 {
 	vmallocd__v1__hello_request__init(&sub->hello);
-	sub->hello.version = VMD_PROTO_VERSION;
+	sub->hello.version = VMC_PROTO_VERSION;
 	sub->hello.client = (char *)"libvmclient " VMC_VERSION;
 	req->op_case = VMALLOCD__V1__REQUEST__OP_HELLO;
 	req->hello = &sub->hello;

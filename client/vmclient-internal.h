@@ -28,7 +28,6 @@
 /* The caller of the public function we are in. */
 #define VMC_RA() __builtin_return_address(0)
 
-#define VMC_CALLER_MAX  255     /* as the engine's VM_CALLER_MAX */
 #define VMC_MSG_MAX     512     /* daemon message kept for vmc_last_message */
 
 struct vmci_caller_cache;
@@ -37,6 +36,7 @@ struct vmc_client {
 	int fd;                     /* -1 once a transport error closed it */
 	int timeout_ms;             /* per reply; 0: wait forever */
 	bool scoped;                /* vmc_set_scoped */
+	bool to_parent;             /* vmc_set_attribute_to_parent */
 	bool hello_pending;         /* the Hello sent by vmc_connect is unanswered */
 	uint64_t hello_id;          /* its request id */
 	char *caller;               /* vmc_set_caller; NULL: resolve per call */
@@ -137,6 +137,12 @@ uint32_t vmci_chunk(const struct vmc_client *c);
 
 /* Close the socket after a transport error; later calls get -ENOTCONN. */
 void vmci_disconnect(struct vmc_client *c);
+
+/* vmclient.c */
+
+/* The parent_pid to put in an allocating request: getppid() after
+ * vmc_set_attribute_to_parent(c, true), else 0.  Can't fail. */
+uint32_t vmci_parent_pid(const struct vmc_client *c);
 
 /* caller.c */
 

@@ -1,5 +1,5 @@
 /* vmclient.c -- libvmclient's calls: one request and its reply each, except
- * the data calls, which split into VMD_MAX_IO chunks and pipeline them.
+ * the data calls, which split into VMC_MAX_IO chunks and pipeline them.
  *
  * Every public function that can create an area takes its own return
  * address (VMC_RA) before doing anything else, so the caller string names
@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "gfp.h"
 #include "vmclient-internal.h"
 
 #define RW_WINDOW (4u << 20)   /* packed bytes of reads/writes ahead of the socket */
@@ -42,6 +42,18 @@ VMC_EXPORT void vmc_set_scoped(struct vmc_client *c, bool scoped)
 {
 	if (c)
 		c->scoped = scoped;
+}
+
+VMC_EXPORT void vmc_set_attribute_to_parent(struct vmc_client *c, bool parent)
+{
+	if (c)
+		c->to_parent = parent;
+}
+
+uint32_t vmci_parent_pid(const struct vmc_client *c)
+{
+	/* Asked at each call: a reparented process reports its new parent. */
+	return c->to_parent ? (uint32_t)getppid() : 0;
 }
 
 VMC_EXPORT const char *vmc_last_message(const struct vmc_client *c)
@@ -148,13 +160,14 @@ static int do_alloc(struct vmc_client *c, const void *ra, Vmallocd__V1__AllocKin
 	a.node = node;
 	a.gfp = gfp;
 	a.scoped = c->scoped;
+	a.parent_pid = vmci_parent_pid(c);
 	if (o) {
 		if (o->caller && strnlen(o->caller, VMC_CALLER_MAX + 1) > VMC_CALLER_MAX)
 			return -EINVAL;
 		a.align = o->align;
 		a.start = o->start;
 		a.end = o->end;
-		a.gfp = o->gfp ? o->gfp : GFP_KERNEL | __GFP_HIGHMEM;
+		a.gfp = o->gfp;   /* 0: the daemon's default */
 		a.prot = o->prot;
 		a.vm_flags = o->vm_flags;
 		a.node = o->node;
@@ -286,6 +299,7 @@ VMC_EXPORT int vmc_vmap(struct vmc_client *c, const uint64_t *pfns, uint64_t cou
 	v.flags = flags;
 	v.prot = prot;
 	v.scoped = c->scoped;
+	v.parent_pid = vmci_parent_pid(c);
 	v.caller = (char *)vmci_caller(c, ra);
 	req.op_case = VMALLOCD__V1__REQUEST__OP_VMAP;
 	req.vmap = &v;
@@ -304,6 +318,7 @@ VMC_EXPORT int vmc_alloc_pages(struct vmc_client *c, uint32_t gfp, unsigned orde
 	a.order = order;
 	a.node = node;
 	a.scoped = c->scoped;
+	a.parent_pid = vmci_parent_pid(c);
 	req.op_case = VMALLOCD__V1__REQUEST__OP_ALLOC_PAGES;
 	req.alloc_pages = &a;
 	return call(c, &req, VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES, take_pfn, pfn);
@@ -591,7 +606,7 @@ VMC_EXPORT int vmc_query_text(struct vmc_client *c, enum vmc_query kind, char **
 		return -EINVAL;
 	switch (kind) {
 	case VMC_VMALLOCINFO: case VMC_MEMINFO: case VMC_BUDDYINFO: case VMC_FRAG:
-	case VMC_LEAKS:
+	case VMC_STAT: case VMC_LEAKS:
 		break;
 	default:
 		return -EINVAL;

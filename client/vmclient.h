@@ -1,5 +1,13 @@
 /* vmclient.h -- libvmclient, the C client of vmallocd.
  *
+ * This header is complete: a program includes it alone and links
+ * -lvmclient (pkg-config vmclient).  It defines every number a request
+ * carries or a reply reports -- gfp flags, VM_* flags, protection bits, the
+ * protocol's limits, the machine's orders and nodes, the query kinds --
+ * with the values vmallocd uses (the daemon checks at build time that its
+ * engine's are the same).  Names follow the kernel's (GFP_KERNEL, VM_USERMAP,
+ * PAGE_KERNEL) where the concept is the kernel's, VMC_ otherwise.
+ *
  * Every call returns 0 or a negative errno; results come back through the
  * last (out) parameters, written only on success.  Errors are the daemon's
  * (-EINVAL, -ENOMEM, -EPERM, -EFAULT, -ENOENT, -EDQUOT, ...) or the
@@ -11,7 +19,7 @@
  * of a read, whose contents are then unspecified.
  *
  * A struct vmc_client is not thread-safe: use one per thread.  The protocol
- * itself is described in docs/protocol.md.
+ * itself is described in docs/protocol.md; libvmclient(3) is the manual.
  */
 #ifndef VMCLIENT_H
 #define VMCLIENT_H
@@ -24,6 +32,77 @@
 extern "C" {
 #endif
 
+/* ---- the protocol and the machine ------------------------------------------ */
+
+#define VMC_PROTO_VERSION  2              /* the Hello version this library speaks */
+#define VMC_MAX_FRAME      (2u << 20)     /* largest request payload a daemon accepts, bytes */
+#define VMC_MAX_IO         (1u << 20)     /* largest data in one read or write frame, bytes */
+#define VMC_MAX_REPLY      (256u << 20)   /* largest reply payload, bytes */
+#define VMC_CALLER_MAX     255            /* longest caller string, bytes (NUL excluded) */
+
+#define VMC_PAGE_SHIFT     12
+#define VMC_PAGE_SIZE      (1u << VMC_PAGE_SHIFT)     /* 4096 */
+#define VMC_MAX_PAGE_ORDER 10             /* the kernel's MAX_PAGE_ORDER: 4 MiB blocks */
+#define VMC_NR_ORDERS      (VMC_MAX_PAGE_ORDER + 1)   /* entries in a per-order array */
+#define VMC_MAX_NODES      64             /* NUMA nodes a machine may have */
+#define VMC_NO_NODE        (-1)           /* "any node" (the kernel's NUMA_NO_NODE) */
+
+/* ---- gfp flags (gfp_t), as include/linux/gfp_types.h names them --------------
+ * The bit values are vmallocd's own (docs/protocol.md section 9); any bit
+ * outside these is refused with -EINVAL. */
+
+/* Zone modifiers: at most one applies; it picks the highest usable zone. */
+#define __GFP_DMA             0x0001u
+#define __GFP_HIGHMEM         0x0002u
+#define __GFP_DMA32           0x0004u
+#define __GFP_MOVABLE         0x0008u
+/* Reclaim and reserve modifiers. */
+#define __GFP_HIGH            0x0020u   /* may use part of the min reserve */
+#define __GFP_IO              0x0040u
+#define __GFP_FS              0x0080u
+#define __GFP_DIRECT_RECLAIM  0x0400u   /* the caller may sleep */
+#define __GFP_KSWAPD_RECLAIM  0x0800u
+#define __GFP_RECLAIM         (__GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM)
+/* Action modifiers. */
+#define __GFP_NOWARN          0x2000u   /* no "allocation failure" line in the daemon's log */
+#define __GFP_RETRY_MAYFAIL   0x4000u
+#define __GFP_NOFAIL          0x8000u   /* may use every reserve before failing */
+#define __GFP_NORETRY         0x10000u  /* no purge-and-retry when the KVA space is full */
+#define __GFP_ZERO            0x100000u /* zeroed memory */
+#define __GFP_THISNODE        0x200000u /* no fallback to other nodes */
+#define __GFP_ACCOUNT         0x400000u
+/* The usual combinations. */
+#define GFP_ATOMIC            (__GFP_HIGH | __GFP_KSWAPD_RECLAIM)
+#define GFP_KERNEL            (__GFP_RECLAIM | __GFP_IO | __GFP_FS)
+#define GFP_NOWAIT            (__GFP_KSWAPD_RECLAIM)
+#define GFP_NOIO              (__GFP_RECLAIM)
+#define GFP_NOFS              (__GFP_RECLAIM | __GFP_IO)
+#define GFP_USER              (__GFP_RECLAIM | __GFP_IO | __GFP_FS)
+#define GFP_DMA               __GFP_DMA
+#define GFP_DMA32             __GFP_DMA32
+#define GFP_HIGHUSER          (GFP_USER | __GFP_HIGHMEM)
+
+/* ---- vm_struct flags, as include/linux/vmalloc.h names them ------------------
+ * vmc_area.flags reports them; a request may carry only VMC_VM_REQUEST_FLAGS
+ * (others: -EINVAL).  Scope is asked for with vmc_set_scoped() and reported
+ * in vmc_area.scoped, never as a flag. */
+#define VM_IOREMAP            0x0001u
+#define VM_ALLOC              0x0002u   /* vmalloc: the area owns its frames ("vmalloc") */
+#define VM_MAP                0x0004u   /* vmap: the frames belong to alloc_pages blocks ("vmap") */
+#define VM_USERMAP            0x0008u   /* suitable for remap_vmalloc_range ("user") */
+#define VM_DMA_COHERENT       0x0010u
+#define VM_UNINITIALIZED      0x0020u   /* set while the pages are being mapped */
+#define VM_NO_GUARD           0x0040u   /* no guard page after the area */
+#define VMC_VM_REQUEST_FLAGS  (VM_USERMAP | VM_NO_GUARD | VM_DMA_COHERENT)
+
+/* ---- protection bits (pgprot_t) ------------------------------------------------- */
+#define VM_PROT_READ          0x1u
+#define VM_PROT_WRITE         0x2u
+#define VM_PROT_EXEC          0x4u
+#define PAGE_KERNEL           (VM_PROT_READ | VM_PROT_WRITE)
+#define PAGE_KERNEL_RO        (VM_PROT_READ)
+#define PAGE_KERNEL_EXEC      (VM_PROT_READ | VM_PROT_WRITE | VM_PROT_EXEC)
+
 struct vmc_client;
 
 /* ---- connection ---------------------------------------------------------- */
@@ -31,10 +110,11 @@ struct vmc_client;
 /* Connect to the daemon.  socket_path NULL: $VMALLOCD_SOCKET, else
  * /run/vmallocd/vmallocd.sock for root, else $XDG_RUNTIME_DIR/vmallocd.sock
  * (/tmp/vmallocd-UID.sock without $XDG_RUNTIME_DIR), and if that does not
- * exist but the system daemon's socket does, the system socket.  Sends the protocol
- * Hello without waiting for its answer (see vmc_hello).  -ENOENT,
- * -ECONNREFUSED, -EACCES, -ENAMETOOLONG from connecting, -ENOMEM; *out is
- * set only on success.  The socket is close-on-exec. */
+ * exist but the system daemon's socket does, the system socket.  Sends the
+ * protocol Hello (version VMC_PROTO_VERSION) without waiting for its answer
+ * (see vmc_hello).  -ENOENT, -ECONNREFUSED, -EACCES, -ENAMETOOLONG from
+ * connecting, -ENOMEM; *out is set only on success.  The socket is
+ * close-on-exec. */
 int vmc_connect(const char *socket_path, struct vmc_client **out);
 /* Close and free; NULL is fine.  Scoped areas of this connection are freed
  * by the daemon. */
@@ -63,6 +143,15 @@ int vmc_set_caller(struct vmc_client *c, const char *caller);
  * Can't fail. */
 void vmc_set_scoped(struct vmc_client *c, bool scoped);
 
+/* Record this process's parent, not this process, as the allocating process
+ * of what this connection allocates from now on (vmalloc family, vmap,
+ * alloc_pages; realloc keeps the old area's).  An area is reported leaked
+ * once its allocating process is gone: a short-lived tool (vmctl) uses this
+ * so that what it makes at a shell prompt is leaked only when that shell
+ * exits.  The daemon checks the claim against /proc where it can see the
+ * process.  Can't fail. */
+void vmc_set_attribute_to_parent(struct vmc_client *c, bool parent);
+
 /* The daemon's message for the last failed call on c ("" if none; for a
  * read, write or batch made of several requests, its first failure's); for
  * a transport or protocol error, the library's own description.  The text
@@ -75,9 +164,10 @@ const char *vmc_last_message(const struct vmc_client *c);
 const char *vmc_strerror(int err);
 
 /* What the daemon said to Hello.  vmc_connect() sends a Hello (protocol
- * version 1) as the connection's first request without waiting for the
- * answer; the answer is checked before the first call's reply, and a daemon
- * that refuses the version fails that call (-EPROTONOSUPPORT). */
+ * version VMC_PROTO_VERSION) as the connection's first request without
+ * waiting for the answer; the answer is checked before the first call's
+ * reply, and a daemon that refuses the version, or answers with another,
+ * fails that call (-EPROTONOSUPPORT, the versions in vmc_last_message). */
 struct vmc_hello {
 	uint32_t version;      /* the protocol version the daemon speaks here */
 	char server[64];       /* e.g. "vmallocd 0.1.0" (truncated) */
@@ -107,21 +197,25 @@ int vmc_vmalloc_user(struct vmc_client *c, uint64_t size, uint64_t *addr);
 int vmc_vmalloc_32_user(struct vmc_client *c, uint64_t size, uint64_t *addr);
 int vmc___vmalloc(struct vmc_client *c, uint64_t size, uint32_t gfp, uint64_t *addr);
 
-/* The full form.  Zero-initialise, then set what you need; node defaults to
- * "any" only if you set it to VMC_NO_NODE (-1). */
-#define VMC_NO_NODE (-1)
+/* The full form, __vmalloc_node_range().  Start from VMC_ALLOC_OPTS_INIT
+ * (any node, every default), then set what you need: a plain zero
+ * initialisation means node 0, not "any". */
 struct vmc_alloc_opts {
 	uint64_t align;        /* power of two, 0: a page */
 	uint64_t start, end;   /* KVA window [start, end); 0, 0: whole range */
-	uint32_t gfp;          /* 0: GFP_KERNEL | __GFP_HIGHMEM */
+	uint32_t gfp;          /* 0: the daemon's vmalloc default, GFP_KERNEL | __GFP_HIGHMEM */
 	uint32_t prot;         /* 0: PAGE_KERNEL */
-	uint32_t vm_flags;     /* VM_USERMAP, VM_NO_GUARD */
+	uint32_t vm_flags;     /* VMC_VM_REQUEST_FLAGS: VM_USERMAP, VM_NO_GUARD, VM_DMA_COHERENT */
 	int node;              /* VMC_NO_NODE or a node */
 	bool scoped;
 	const char *caller;    /* NULL: the default */
 };
+/* Every field in order (C and C++ alike): align, start, end, gfp, prot,
+ * vm_flags, node, scoped, caller. */
+#define VMC_ALLOC_OPTS_INIT { 0, 0, 0, 0, 0, 0, VMC_NO_NODE, false, NULL }
 /* opts NULL: every default, any node.  -EINVAL also for a caller string
- * over 255 bytes. */
+ * over VMC_CALLER_MAX bytes or a vm_flags bit outside
+ * VMC_VM_REQUEST_FLAGS (with the daemon's reason). */
 int vmc_vmalloc_node_range(struct vmc_client *c, uint64_t size,
 			   const struct vmc_alloc_opts *opts, uint64_t *addr);
 
@@ -130,8 +224,8 @@ int vmc_vmalloc_node_range(struct vmc_client *c, uint64_t size,
  * area. */
 int vmc_vrealloc(struct vmc_client *c, uint64_t addr, uint64_t size, uint32_t gfp,
 		 uint64_t *new_addr);
-/* Map count frames from vmc_alloc_pages contiguously (flags: VM_USERMAP,
- * VM_NO_GUARD; prot 0: PAGE_KERNEL).  -EINVAL (count 0, a pfn not from
+/* Map count frames from vmc_alloc_pages contiguously (flags:
+ * VMC_VM_REQUEST_FLAGS; prot 0: PAGE_KERNEL).  -EINVAL (count 0, a pfn not from
  * alloc_pages), -EPERM, -EMSGSIZE if the pfn list cannot fit in a frame
  * (about 200000 pfns). */
 int vmc_vmap(struct vmc_client *c, const uint64_t *pfns, uint64_t count, uint32_t flags,
@@ -146,7 +240,7 @@ int vmc_free_pages(struct vmc_client *c, uint64_t pfn, unsigned order);
 /* ---- data ---------------------------------------------------------------- */
 
 /* Any length inside one area; split into as many frames as needed (each at
- * most VMD_MAX_IO bytes of data, fewer if the daemon's max_frame is
+ * most VMC_MAX_IO bytes of data, fewer if the daemon's max_frame is
  * smaller), all sent before the replies are read.  -EFAULT if the range
  * leaves the area's mapped pages, -EPERM; with several chunks the first
  * chunk's error is returned.  len 0 does nothing and succeeds.  phys_*:
@@ -169,32 +263,34 @@ int vmc_translate(struct vmc_client *c, uint64_t addr, struct vmc_translation *o
 
 /* ---- areas and queries ---------------------------------------------------------- */
 
-#define VMC_MAX_NODES 64
 struct vmc_area {
-	uint64_t addr, size;   /* size includes the guard page */
-	uint32_t flags, prot;
-	uint64_t nr_pages;
-	uint64_t phys_addr;
-	uint32_t uid, pid;
-	char caller[256];
-	unsigned nr_nodes;
-	uint32_t nr_per_node[VMC_MAX_NODES];
-	bool scoped, leaked;
+	uint64_t addr, size;   /* size: KVA bytes, the guard page included */
+	uint32_t flags, prot;  /* VM_*; VM_PROT_* */
+	uint64_t nr_pages;     /* frames mapped */
+	uint64_t phys_addr;    /* VM_IOREMAP areas only, else 0 */
+	uint32_t uid, pid;     /* owner uid; the allocating process */
+	char caller[VMC_CALLER_MAX + 1];
+	unsigned nr_nodes;     /* entries in nr_per_node: the machine's nodes */
+	uint32_t nr_per_node[VMC_MAX_NODES];   /* frames per node */
+	bool scoped;           /* freed when the allocating connection closes */
+	bool leaked;           /* the allocating process is gone */
 };
 /* find_vm_area: the area holding addr (guard page included).  -ENOENT if
  * none, -EPERM if another uid's. */
 int vmc_area_info(struct vmc_client *c, uint64_t addr, struct vmc_area *out);
 
-/* Kernel-format text (/proc/vmallocinfo, /proc/meminfo, /proc/buddyinfo,
- * the extfrag indices, the leak list), malloc'd and NUL-terminated: free()
- * it.  -EINVAL for another kind, -ENOMEM. */
+/* The query kinds, with their protocol values (QueryKind): no kind is 0,
+ * which the protocol keeps for "not set". */
 enum vmc_query {
-	VMC_VMALLOCINFO = 0,
-	VMC_MEMINFO = 1,
-	VMC_BUDDYINFO = 2,
-	VMC_FRAG = 3,
-	VMC_LEAKS = 5,
+	VMC_MEMINFO = 1,       /* /proc/meminfo's memory and vmalloc lines */
+	VMC_BUDDYINFO = 2,     /* /proc/buddyinfo */
+	VMC_FRAG = 3,          /* unusable_index lines, then extfrag_index lines */
+	VMC_STAT = 4,          /* "name: value" lines of the counters */
+	VMC_LEAKS = 5,         /* one line per area whose allocating process is gone */
+	VMC_VMALLOCINFO = 6,   /* /proc/vmallocinfo (a non-root caller's own areas) */
 };
+/* The kind's text, in the kernel's format, malloc'd and NUL-terminated:
+ * free() it.  -EINVAL for a value not in enum vmc_query, -ENOMEM. */
 int vmc_query_text(struct vmc_client *c, enum vmc_query q, char **text);
 
 /* The areas the caller may see (all for root, its own otherwise), or with
@@ -208,24 +304,24 @@ struct vmc_meminfo {   /* kB */
 };
 int vmc_meminfo(struct vmc_client *c, struct vmc_meminfo *out);
 
+struct vmc_zone {
+	int node;
+	char name[16];                /* "DMA", "DMA32", "Normal", "HighMem", "Movable" */
+	uint64_t start_pfn, end_pfn;  /* the zone is [start_pfn, end_pfn) */
+	uint64_t managed, free;       /* frames */
+	uint64_t wmark_min, wmark_low, wmark_high;   /* frames */
+	uint64_t nr_free[VMC_NR_ORDERS];         /* free blocks per order */
+	int unusable_index[VMC_NR_ORDERS];       /* thousandths */
+	int extfrag_index[VMC_NR_ORDERS];        /* thousandths; -1000: a block of that order is free */
+};
 /* Every populated zone, node by node, lowest zone first, with its free
  * lists and fragmentation indices.  *zones is malloc'd (free() it), NULL
  * when *count is 0. */
-
-struct vmc_zone {
-	int node;
-	char name[16];
-	uint64_t start_pfn, end_pfn, managed, free;
-	uint64_t wmark_min, wmark_low, wmark_high;
-	uint64_t nr_free[11];
-	int unusable_index[11];    /* thousandths */
-	int extfrag_index[11];     /* thousandths */
-};
 int vmc_zones(struct vmc_client *c, struct vmc_zone **zones, size_t *count);
 
-/* Engine and daemon counters; your_pages and your_quota are the asking
+/* Engine and daemon counters (pages are 4 KiB frames; largest_free_kva is
+ * in bytes); your_pages and your_quota (pages, 0: none) are the asking
  * uid's. */
-
 struct vmc_stat {
 	uint64_t total_pages, free_pages, pagetable_pages, vmalloc_pages, vmap_pages;
 	uint64_t alloc_pages_pages, nr_areas, nr_lazy_areas, lazy_pages, lazy_max_pages;

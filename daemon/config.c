@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "size.h"
 #include "vmallocd.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/vmallocd.conf"
@@ -146,7 +147,7 @@ static int parse_quota_rule(struct options *o, const char *v)
 		return -EINVAL;
 	memcpy(buf, v, (size_t)(eq - v));
 	buf[eq - v] = '\0';
-	if (parse_uint(buf, UINT32_MAX, &uid) < 0 || vm_parse_size(eq + 1, &bytes) < 0)
+	if (parse_uint(buf, UINT32_MAX, &uid) < 0 || cv_parse_size(eq + 1, &bytes) < 0)
 		return -EINVAL;
 	return add_quota(o, (uint32_t)uid, bytes >> VM_PAGE_SHIFT);
 }
@@ -222,7 +223,7 @@ static int set_key(struct options *o, enum key k, const char *v)
 		o->socket_mode = (unsigned)x;
 		return 0;
 	case K_MEMORY:
-		return vm_parse_size(v, &o->memory);
+		return cv_parse_size(v, &o->memory);
 	case K_NODES:
 		r = parse_uint(v, VM_MAX_NODES, &x);
 		if (r == 0 && x == 0)
@@ -233,9 +234,9 @@ static int set_key(struct options *o, enum key k, const char *v)
 	case K_LAYOUT:
 		return vm_layout_from_name(v, &o->layout);
 	case K_MOVABLE:
-		return vm_parse_size(v, &o->movable);
+		return cv_parse_size(v, &o->movable);
 	case K_LAZY_MAX:
-		r = vm_parse_size(v, &bytes);
+		r = cv_parse_size(v, &bytes);
 		if (r == 0)
 			o->lazy_max_pages = bytes >> VM_PAGE_SHIFT;
 		return r;
@@ -257,14 +258,14 @@ static int set_key(struct options *o, enum key k, const char *v)
 			o->max_clients = (unsigned)x;
 		return r;
 	case K_MAX_FRAME:
-		r = vm_parse_size(v, &bytes);
+		r = cv_parse_size(v, &bytes);
 		if (r == 0 && (bytes < 64 || bytes > VMD_MAX_FRAME))
 			r = -EINVAL;
 		if (r == 0)
 			o->max_frame = (uint32_t)bytes;
 		return r;
 	case K_OUTPUT_LIMIT:
-		r = vm_parse_size(v, &bytes);
+		r = cv_parse_size(v, &bytes);
 		if (r == 0 && bytes < VMD_MAX_FRAME)
 			r = -EINVAL;
 		if (r == 0)
@@ -293,7 +294,7 @@ static int set_key(struct options *o, enum key k, const char *v)
 		return r;
 	}
 	case K_QUOTA:
-		r = vm_parse_size(v, &bytes);
+		r = cv_parse_size(v, &bytes);
 		if (r == 0)
 			o->default_quota = bytes >> VM_PAGE_SHIFT;
 		return r;

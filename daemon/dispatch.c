@@ -14,9 +14,11 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "fastdecode.h"
 #include "fastencode.h"
@@ -154,12 +156,12 @@ static bool pid_alive(uint32_t pid)
 	return pid && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
-static void set_current(struct ctx *x, const char *caller)
+static void set_current(struct ctx *x, uint32_t pid, const char *caller)
 {
 	/* An over-long caller was refused earlier; intern failure only costs
 	 * the caller string, never the allocation. */
-	if (vm_set_current(x->e, x->c->uid, x->c->pid, x->c->id, caller && *caller ? caller : NULL) < 0)
-		vm_set_current(x->e, x->c->uid, x->c->pid, x->c->id, NULL);
+	if (vm_set_current(x->e, x->c->uid, pid, x->c->id, caller && *caller ? caller : NULL) < 0)
+		vm_set_current(x->e, x->c->uid, pid, x->c->id, NULL);
 }
 
 static int check_caller(struct ctx *x, const char *caller)
@@ -169,19 +171,155 @@ static int check_caller(struct ctx *x, const char *caller)
 	return 0;
 }
 
+/* ---- what the wire may get wrong ----------------------------------------------- */
+
+/* The rules of protocol version 1 hold until a Hello says otherwise. */
+static uint32_t conn_version(const struct conn *c)
+{
+	return c->proto_version ? c->proto_version : 1;
+}
+
+static int check_hello(struct ctx *x, const Vmallocd__V1__HelloRequest *h)
+{
+	if (h->version < VMD_PROTO_VERSION_MIN || h->version > VMD_PROTO_VERSION)
+		return fail(x, -EPROTONOSUPPORT, "Hello: protocol version %u: vmallocd "
+			    VMALLOCD_VERSION " speaks versions %d to %d", h->version,
+			    VMD_PROTO_VERSION_MIN, VMD_PROTO_VERSION);
+	x->c->proto_version = h->version;
+	return 0;
+}
+
+/* A kind left at 0 meant vmalloc / vmallocinfo in version 1; from version
+ * 2 on it is refused, so that a forgotten field never asks for something. */
+static int unspecified_kind(struct ctx *x, const char *what, int meant_in_v1, int *ret_kind)
+{
+	if (conn_version(x->c) >= 2)
+		return fail(x, -EINVAL, "%s: kind not set (0): protocol version %u needs an "
+			    "explicit kind", what, conn_version(x->c));
+	*ret_kind = meant_in_v1;
+	return 0;
+}
+
+/* vm_flags a request may carry; VM_SCOPED and the engine's own marks never
+ * come from the wire (scope has its own field). */
+static int check_vm_flags(struct ctx *x, const char *what, uint32_t flags)
+{
+	if (flags & ~VM_FLAGS_CALLER_MASK)
+		return fail(x, -EINVAL, "%s: vm_flags 0x%x: a request may set only VM_USERMAP "
+			    "(0x%x), VM_NO_GUARD (0x%x) and VM_DMA_COHERENT (0x%x)", what, flags,
+			    VM_USERMAP, VM_NO_GUARD, VM_DMA_COHERENT);
+	return 0;
+}
+
+/* The parent of pid, from /proc/PID/stat: 0, -ENOENT or -EACCES (a sandbox
+ * that hides other users' processes), -EIO if the line does not parse. */
+static int parent_of(uint32_t pid, uint32_t *ret_ppid)
+{
+	char path[32], buf[512], *p;
+	unsigned ppid;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold anything but ends at the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %u", &ppid) != 1)
+		return -EIO;
+	*ret_ppid = ppid;
+	return 0;
+}
+
+/* The allocating process to record: the client, or with parent_pid its
+ * parent (vmctl's shell), so that what a short-lived tool makes is leaked
+ * only when the process it works for is gone.  The claim is checked where
+ * /proc shows the client; where it does not (the unit's ProtectProc=
+ * invisible hides other users' processes), the process must at least
+ * exist.  It only decides when the client's own areas count as leaked:
+ * owner and permissions come from SO_PEERCRED alone. */
+static int allocating_pid(struct ctx *x, const char *what, uint32_t parent_pid,
+			  uint32_t *ret_pid)
+{
+	uint32_t ppid;
+	int r;
+
+	*ret_pid = x->c->pid;
+	if (!parent_pid)
+		return 0;
+	if (parent_pid > INT32_MAX)   /* kill() would take it for a process group */
+		return fail(x, -EINVAL, "%s: parent_pid %u: not a pid", what, parent_pid);
+	r = parent_of(x->c->pid, &ppid);
+	if (r == 0 && ppid != parent_pid)
+		return fail(x, -EINVAL, "%s: parent_pid %u is not the parent of pid %u (%u is)", what,
+			    parent_pid, x->c->pid, ppid);
+	if (r < 0 && kill((pid_t)parent_pid, 0) < 0 && errno == ESRCH)
+		return fail(x, -EINVAL, "%s: parent_pid %u: no such process", what, parent_pid);
+	*ret_pid = parent_pid;
+	return 0;
+}
+
+/* Why the engine said -EINVAL to an alloc, for the reply's message: the
+ * engine only returns the errno.  Only called after a failure. */
+static const char *alloc_einval_reason(struct ctx *x, const Vmallocd__V1__AllocRequest *a,
+				       int kind, char *buf, size_t len)
+{
+	bool has_node = kind == VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC_NODE ||
+			kind == VMALLOCD__V1__ALLOC_KIND__ALLOC_VZALLOC_NODE ||
+			kind == VMALLOCD__V1__ALLOC_KIND__ALLOC_NODE_RANGE;
+	bool range = kind == VMALLOCD__V1__ALLOC_KIND__ALLOC_NODE_RANGE;
+	bool has_gfp = range || kind == VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC_GFP;
+	struct vm_stats s;
+
+	vm_get_stats(x->e, &s);
+	if (!a->size)
+		snprintf(buf, len, "size 0");
+	else if (a->size > UINT64_MAX - 2 * VM_PAGE_SIZE)
+		snprintf(buf, len, "size too large");
+	else if (has_gfp && (a->gfp & ~GFP_VALID_MASK))
+		snprintf(buf, len, "gfp 0x%x has bits vmallocd does not know (0x%x)", a->gfp,
+			 a->gfp & ~GFP_VALID_MASK);
+	else if (has_node && (a->node < NUMA_NO_NODE || a->node >= (int)s.nr_nodes))
+		snprintf(buf, len, "node %d: the machine has %u node%s (0..%u, or -1 for any)",
+			 a->node, s.nr_nodes, s.nr_nodes == 1 ? "" : "s", s.nr_nodes - 1);
+	else if (range && a->align & (a->align - 1))
+		snprintf(buf, len, "alignment %llu is not a power of two",
+			 (unsigned long long)a->align);
+	else if (range && (a->start || a->end) &&
+		 (a->start >= a->end || a->start < s.vmalloc_start || a->end > s.vmalloc_end))
+		snprintf(buf, len, "window [0x%llx, 0x%llx) is not a range inside the vmalloc "
+			 "range [0x%llx, 0x%llx)", (unsigned long long)a->start,
+			 (unsigned long long)a->end, (unsigned long long)s.vmalloc_start,
+			 (unsigned long long)s.vmalloc_end);
+	else
+		return NULL;
+	return buf;
+}
+
 /* ---- the vmalloc family -------------------------------------------------------------- */
 
 static int do_alloc(struct ctx *x, const Vmallocd__V1__AllocRequest *a,
 		    Vmallocd__V1__AllocReply *ar)
 {
 	struct vm_engine *e = x->e;
-	uint32_t uid = x->c->uid;
+	uint32_t uid = x->c->uid, pid;
 	uint64_t addr = 0, pages = 0;
-	int r;
+	int kind = (int)a->kind, r;
+	char why[160];
+	const char *reason;
 
-	if ((unsigned)a->kind > VMALLOCD__V1__ALLOC_KIND__ALLOC_NODE_RANGE)
-		return fail(x, -EINVAL, "unknown alloc kind %d", (int)a->kind);
-	if ((r = check_caller(x, a->caller)) < 0)
+	if (kind == VMALLOCD__V1__ALLOC_KIND__ALLOC_KIND_UNSPECIFIED &&
+	    (r = unspecified_kind(x, "alloc", VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC, &kind)) < 0)
+		return r;
+	if (kind < VMALLOCD__V1__ALLOC_KIND__ALLOC_VZALLOC ||
+	    kind > VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC)
+		return fail(x, -EINVAL, "unknown alloc kind %d", kind);
+	if ((r = check_caller(x, a->caller)) < 0 || (r = check_vm_flags(x, "alloc", a->vm_flags)) < 0 ||
+	    (r = allocating_pid(x, "alloc", a->parent_pid, &pid)) < 0)
 		return r;
 	/* Bad sizes get the engine's own error; anything else is charged first. */
 	if (a->size && a->size <= UINT64_MAX - (VM_PAGE_SIZE - 1)) {
@@ -195,9 +333,9 @@ static int do_alloc(struct ctx *x, const Vmallocd__V1__AllocRequest *a,
 		if (r < 0)
 			return fail(x, r, "alloc %llu bytes: accounting", (unsigned long long)a->size);
 	}
-	set_current(x, a->caller);
+	set_current(x, pid, a->caller);
 	vm_set_current_flags(e, a->scoped ? VM_SCOPED : 0);
-	switch (a->kind) {
+	switch (kind) {
 	case VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC:
 		r = vm_vmalloc(e, a->size, &addr);
 		break;
@@ -222,6 +360,7 @@ static int do_alloc(struct ctx *x, const Vmallocd__V1__AllocRequest *a,
 	case VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC_GFP:
 		r = vm___vmalloc(e, a->size, a->gfp, &addr);
 		break;
+	case VMALLOCD__V1__ALLOC_KIND__ALLOC_NODE_RANGE:
 	default: {
 		struct vm_alloc_req req = {
 			.size = a->size, .align = a->align, .start = a->start, .end = a->end,
@@ -237,7 +376,9 @@ static int do_alloc(struct ctx *x, const Vmallocd__V1__AllocRequest *a,
 	vm_set_current_flags(e, 0);
 	if (r < 0) {
 		account_uncharge(&x->d->acct, uid, pages);
-		return fail(x, r, "alloc %llu bytes", (unsigned long long)a->size);
+		reason = r == -EINVAL ? alloc_einval_reason(x, a, kind, why, sizeof(why)) : NULL;
+		return fail(x, r, "alloc %llu bytes%s%s", (unsigned long long)a->size,
+			    reason ? ": " : "", reason ? reason : "");
 	}
 	if (a->scoped)
 		x->c->nr_scoped++;
@@ -296,7 +437,7 @@ static int do_realloc(struct ctx *x, const Vmallocd__V1__ReallocRequest *q,
 		vm_set_current(x->e, info.uid, info.pid, info.cookie,
 			       q->caller && *q->caller ? q->caller : info.caller);
 	else
-		set_current(x, q->caller);
+		set_current(x, x->c->pid, q->caller);
 	vm_set_current_flags(x->e, found ? (info.flags & VM_SCOPED) : 0);
 	r = vm_vrealloc(x->e, q->addr, q->size, q->gfp, &naddr);
 	vm_set_current_flags(x->e, 0);
@@ -314,9 +455,11 @@ static int do_realloc(struct ctx *x, const Vmallocd__V1__ReallocRequest *q,
 static int do_vmap(struct ctx *x, const Vmallocd__V1__VmapRequest *q, Vmallocd__V1__AllocReply *ar)
 {
 	uint64_t addr;
+	uint32_t pid;
 	int r;
 
-	if ((r = check_caller(x, q->caller)) < 0)
+	if ((r = check_caller(x, q->caller)) < 0 || (r = check_vm_flags(x, "vmap", q->flags)) < 0 ||
+	    (r = allocating_pid(x, "vmap", q->parent_pid, &pid)) < 0)
 		return r;
 	if (!q->n_pfns)
 		return fail(x, -EINVAL, "vmap of no pages");
@@ -337,7 +480,7 @@ static int do_vmap(struct ctx *x, const Vmallocd__V1__VmapRequest *q, Vmallocd__
 				    "vmap on its own connection may map it",
 				    (unsigned long long)q->pfns[i]);
 	}
-	set_current(x, q->caller);
+	set_current(x, pid, q->caller);
 	vm_set_current_flags(x->e, q->scoped ? VM_SCOPED : 0);
 	r = vm_vmap(x->e, q->pfns, q->n_pfns, q->flags, q->prot ? q->prot : PAGE_KERNEL, &addr);
 	vm_set_current_flags(x->e, 0);
@@ -366,13 +509,15 @@ static int do_vunmap(struct ctx *x, uint64_t addr)
 static int do_alloc_pages(struct ctx *x, const Vmallocd__V1__AllocPagesRequest *q,
 			  Vmallocd__V1__AllocPagesReply *pr)
 {
-	uint32_t uid = x->c->uid;
+	uint32_t uid = x->c->uid, pid;
 	struct page_block b;
 	uint64_t pfn, n;
 	int r;
 
 	if (q->order > VM_MAX_PAGE_ORDER)
 		return fail(x, -EINVAL, "alloc_pages: order %u over %d", q->order, VM_MAX_PAGE_ORDER);
+	if ((r = allocating_pid(x, "alloc_pages", q->parent_pid, &pid)) < 0)
+		return r;
 	n = 1ull << q->order;
 	r = account_charge(&x->d->acct, uid, n, options_quota(&x->d->opt, uid));
 	if (r < 0)
@@ -383,7 +528,7 @@ static int do_alloc_pages(struct ctx *x, const Vmallocd__V1__AllocPagesRequest *
 		account_uncharge(&x->d->acct, uid, n);
 		return fail(x, r, "alloc_pages order %u", q->order);
 	}
-	b = (struct page_block){ .pfn = pfn, .uid = uid, .pid = x->c->pid, .cookie = x->c->id,
+	b = (struct page_block){ .pfn = pfn, .uid = uid, .pid = pid, .cookie = x->c->id,
 				 .order = (uint8_t)q->order, .scoped = q->scoped };
 	r = account_add_block(&x->d->acct, &b);
 	if (r < 0) {
@@ -455,6 +600,10 @@ static int do_write(struct ctx *x, uint64_t addr, const ProtobufCBinaryData *dat
 	bool found;
 	int r;
 
+	/* As for a read: the size limit first, then the owner, then the bounds. */
+	if (data->len > VMD_MAX_IO)
+		return fail(x, -EINVAL, "write of %zu bytes: at most %u per request", data->len,
+			    VMD_MAX_IO);
 	if ((r = area_for(x, addr, &info, &found, "write")) < 0)
 		return r;
 	r = vm_vwrite(x->e, addr, data->data, data->len);
@@ -508,6 +657,9 @@ static int do_phys_write(struct ctx *x, const Vmallocd__V1__PhysWriteRequest *q)
 {
 	int r;
 
+	if (q->data.len > VMD_MAX_IO)
+		return fail(x, -EINVAL, "phys_write of %zu bytes: at most %u per request",
+			    q->data.len, VMD_MAX_IO);
 	if ((r = phys_block(x, q->pfn, "phys_write")) < 0)
 		return r;
 	r = vm_phys_write(x->e, q->pfn, q->offset, q->data.data, q->data.len);
@@ -866,9 +1018,12 @@ static int do_query(struct ctx *x, const Vmallocd__V1__QueryRequest *q)
 	struct zone_list zl = { 0 };
 	char *text = NULL;
 	size_t len = 0;
-	int r = 0;
+	int kind = (int)q->kind, r = 0;
 
-	switch (q->kind) {
+	if (kind == VMALLOCD__V1__QUERY_KIND__QUERY_KIND_UNSPECIFIED &&
+	    (r = unspecified_kind(x, "query", VMALLOCD__V1__QUERY_KIND__QUERY_VMALLOCINFO, &kind)) < 0)
+		return r;
+	switch (kind) {
 	case VMALLOCD__V1__QUERY_KIND__QUERY_VMALLOCINFO:
 		r = vm_show_vmallocinfo(x->e, x->c->uid != 0, x->c->uid, &text, &len);
 		if (r == 0)
@@ -923,7 +1078,7 @@ static int do_query(struct ctx *x, const Vmallocd__V1__QueryRequest *q)
 		qr.n_areas = al.n;
 		break;
 	default:
-		r = fail(x, -EINVAL, "unknown query kind %d", (int)q->kind);
+		r = fail(x, -EINVAL, "unknown query kind %d", kind);
 		goto out;
 	}
 	if (r < 0) {
@@ -1162,7 +1317,9 @@ static int dispatch_slow(struct conn *c, const uint8_t *payload, size_t len)
 
 	switch (req->op_case) {
 	case VMALLOCD__V1__REQUEST__OP_HELLO:
-		hello_r.version = VMD_PROTO_VERSION;
+		if ((r = check_hello(&x, req->hello)) < 0)
+			break;
+		hello_r.version = conn_version(c);
 		hello_r.server = (char *)"vmallocd " VMALLOCD_VERSION;
 		hello_r.max_frame = d->opt.max_frame;
 		hello_r.max_io = VMD_MAX_IO;

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "socketpath.h"
 #include "vmalloc.pb-c.h"
 #include "vmallocd.h"
 
@@ -575,20 +576,35 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 
 /* ---- the listening socket ----------------------------------------------------------- */
 
-static int default_socket_path(char *buf, size_t len)
+/* Create the socket's directory if it is missing, so that a first start on
+ * a fresh machine (an empty /run) works without tmpfiles or the socket
+ * unit: one level only, so a mistyped path fails instead of growing a
+ * tree.  Mode 0755 whatever the umask: the socket's own mode
+ * (socket-mode) decides who may connect. */
+static int make_socket_dir(const char *path)
 {
-	const char *env = getenv("VMALLOCD_SOCKET");
-	int n;
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *slash = strrchr(path, '/');
+	size_t n;
 
-	if (env && *env)
-		n = snprintf(buf, len, "%s", env);
-	else if (geteuid() == 0)
-		n = snprintf(buf, len, "/run/vmallocd/vmallocd.sock");
-	else if ((env = getenv("XDG_RUNTIME_DIR")) && *env)
-		n = snprintf(buf, len, "%s/vmallocd.sock", env);
-	else
-		n = snprintf(buf, len, "/tmp/vmallocd-%u.sock", (unsigned)geteuid());
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	if (!slash || slash == path)
+		return 0;
+	n = (size_t)(slash - path);
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	if (mkdir(dir, 0755) < 0) {
+		int err = errno;
+
+		if (err == EEXIST)
+			return 0;   /* a file there makes bind() fail with ENOTDIR */
+		vmd_log(VM_LOG_ERR, "cannot create %s, the directory of the socket %s: %s", dir, path,
+			strerror(err));
+		return -err;
+	}
+	if (chmod(dir, 0755) < 0)
+		vmd_log(VM_LOG_WARNING, "chmod %s: %s, ignoring", dir, strerror(errno));
+	vmd_log(VM_LOG_INFO, "created %s for the socket", dir);
+	return 0;
 }
 
 static int bind_socket(struct daemon *d, evutil_socket_t *ret_fd)
@@ -601,13 +617,14 @@ static int bind_socket(struct daemon *d, evutil_socket_t *ret_fd)
 		r = snprintf(path, sizeof(path), "%s", d->opt.socket_path) >= (int)sizeof(path) ?
 			-ENAMETOOLONG : 0;
 	else
-		r = default_socket_path(path, sizeof(path));
+		r = cv_socket_path(path, sizeof(path), false);
 	if (r < 0) {
 		vmd_log(VM_LOG_ERR, "socket path too long");
 		return r;
 	}
-	if (!d->opt.socket_path && strncmp(path, "/run/vmallocd/", 14) == 0)
-		(void)mkdir("/run/vmallocd", 0755);
+	r = make_socket_dir(path);
+	if (r < 0)
+		return r;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -681,7 +698,8 @@ int daemon_listen(struct daemon *d)
 	/* Created disabled and enabled by hand: evconnlistener_new() would
 	 * ignore a failure to enable, leaving a daemon that never accepts. */
 	d->listener = evconnlistener_new(d->base, on_accept, d,
-					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DISABLED, -1, fd);
+					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED,
+					 -1, fd);
 	if (!d->listener) {
 		close(fd);
 		vmd_log(VM_LOG_ERR, "cannot listen: out of memory");

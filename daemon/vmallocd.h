@@ -120,6 +120,7 @@ struct conn {
 	uint64_t id;               /* cookie stamped on this connection's areas */
 	uint64_t last_read_usec;   /* now_usec() of the last bytes read */
 	uint32_t uid, pid;
+	uint32_t proto_version;    /* from its Hello; 0: none yet, version 1's rules */
 	uint64_t nr_scoped;        /* scoped areas and blocks it made (an upper bound) */
 	bool closing;              /* flush the output, then close */
 	bool read_paused;          /* output over the limit */

@@ -174,36 +174,3 @@ void vm_get_stats(const struct vm_engine *e, struct vm_stats *s)
 	s->layout = e->cfg.layout;
 	s->pt_levels = e->layout->pt_levels;
 }
-
-int vm_parse_size(const char *s, uint64_t *ret_bytes)
-{
-	unsigned long long v;
-	unsigned shift = 0;
-	char *end;
-
-	if (!s || !ret_bytes || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno)
-		return -ERANGE;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: return -EINVAL;
-	}
-	/* Accept "1G", "1GB", "1GiB". */
-	if (shift && (*end == 'i' || *end == 'I'))
-		end++;
-	if (shift && (*end == 'b' || *end == 'B'))
-		end++;
-	if (*end)
-		return -EINVAL;
-	if (shift && v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*ret_bytes = (uint64_t)v << shift;
-	return 0;
-}

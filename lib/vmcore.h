@@ -308,9 +308,6 @@ const char *vm_layout_name(enum vm_layout layout);
 int vm_layout_from_name(const char *name, enum vm_layout *ret_layout);
 const char *vm_zone_name(enum vm_zone_type type);
 
-/* Parse "64K", "1G", "3t", "4096" into bytes; -EINVAL or -ERANGE. */
-int vm_parse_size(const char *s, uint64_t *ret_bytes);
-
 #ifdef __cplusplus
 }
 #endif

@@ -12,7 +12,10 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#define VMD_PROTO_VERSION 1
+/* The protocol versions a daemon speaks; a client says which in Hello.
+ * Version 2 refuses an enum left at 0 (docs/protocol.md section 6). */
+#define VMD_PROTO_VERSION     2
+#define VMD_PROTO_VERSION_MIN 1
 #define VMD_FRAME_HDR     4u
 #define VMD_MAX_FRAME     (2u << 20)   /* largest payload N, bytes */
 #define VMD_MAX_IO        (1u << 20)   /* largest data in one read or write */

@@ -6,9 +6,9 @@ set -eu
 
 PKGS="gcc clang meson ninja-build pkg-config
 libevent-dev libprotobuf-c-dev protobuf-c-compiler libsystemd-dev
-libcunit1-dev libinih-dev libjson-c-dev
+libcunit1-dev libinih-dev libjson-c-dev libncurses-dev
 libclang-rt-14-dev valgrind redis-server redis-tools scdoc systemd man-db util-linux
-bpftrace time"
+git tmux bpftrace time"
 
 missing=""
 for p in $PKGS; do

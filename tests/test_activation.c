@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "vmtest.h"
+#include "tcase.h"
 #include "vmclient.h"
 
 static const char *activate_bin(void)

@@ -17,7 +17,7 @@
 
 #include "frame.h"
 #include "harness.h"
-#include "vmtest.h"
+#include "tcase.h"
 #include "vmalloc.pb-c.h"
 #include "vmclient.h"
 

@@ -15,11 +15,9 @@
 #include <unistd.h>
 
 #include "frame.h"
-#include "gfp.h"
 #include "harness.h"
-#include "vmtest.h"
+#include "tcase.h"
 #include "vmclient.h"
-#include "vmcore.h"
 
 #define NOBODY 65534u
 #define OTHER  65533u
@@ -445,7 +443,7 @@ static void test_misc_calls(void)
 	int st[4];
 
 	CU_ASSERT_EQUAL(vmc_hello(root, &h), 0);
-	CU_ASSERT_EQUAL(h.version, 1);
+	CU_ASSERT_EQUAL(h.version, VMC_PROTO_VERSION);
 	CU_ASSERT_EQUAL(h.uid, getuid());
 	CU_ASSERT_EQUAL(h.pid, (uint32_t)getpid());
 	CU_ASSERT_EQUAL(h.max_io, VMD_MAX_IO);

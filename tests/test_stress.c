@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "vmtest.h"
+#include "tcase.h"
 #include "vmclient.h"
 
 #define MAX_LIVE 64

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tcase.h"
 #include "vmcore.h"
 
 #define KIB (1ull << 10)
@@ -21,11 +22,6 @@
 #define TIB (1ull << 40)
 #define PAGE VM_PAGE_SIZE
 
-/* Assert a condition with a printf-style explanation printed on failure. */
-#define T_ASSERT_MSG(cond, ...) \
-	t_assert_msg(!!(cond), #cond, __FILE__, __LINE__, __VA_ARGS__)
-bool t_assert_msg(bool ok, const char *expr, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
 
 /* A machine with everything else at its defaults; NULL (and a failure
  * recorded) if it cannot be made. */
@@ -112,17 +108,5 @@ char *t_fixture(const char *name);
 /* The line of text starting with prefix, malloc'd without its newline. */
 char *t_line_starting(const char *text, const char *prefix);
 unsigned t_count_lines(const char *text);
-
-/* A CUnit program: one suite of cases; argv[1], if given, runs only the
- * case of that name.  Returns the exit status (0: every assertion held). */
-struct t_case {
-	const char *name;
-	CU_TestFunc fn;
-};
-int t_main(const char *suite, const struct t_case *cases, int argc, char **argv);
-/* The same with a suite set-up and tear-down (either may be NULL); a
- * failing set-up or tear-down fails the program. */
-int t_main_suite(const char *suite, CU_InitializeFunc init, CU_CleanupFunc clean,
-		 const struct t_case *cases, int argc, char **argv);
 
 #endif /* VMTEST_H */

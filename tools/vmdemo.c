@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "size.h"
 #include "vmcore.h"
 
 static void log_stderr(void *ctx, int level, const char *msg)
@@ -52,7 +53,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "m:n:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (vm_parse_size(optarg, &cfg.memory_bytes) < 0) {
+			if (cv_parse_size(optarg, &cfg.memory_bytes) < 0) {
 				fprintf(stderr, "vmdemo: bad size '%s'\n", optarg);
 				return 2;
 			}

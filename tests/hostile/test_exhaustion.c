@@ -26,11 +26,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "gfp.h"
 #include "harness.h"
 #include "hostile.h"
 #include "vmclient.h"
-#include "vmcore.h"
 
 #define NOBODY 65534u
 #define OTHER  65533u

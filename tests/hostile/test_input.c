@@ -475,7 +475,7 @@ static void test_absurd_repeated(void)
 
 static void test_enums(void)
 {
-	static const int32_t kinds[] = { 9, 100, -1, INT32_MAX, INT32_MIN };
+	static const int32_t kinds[] = { 10, 100, -1, INT32_MAX, INT32_MIN };
 	Request q;
 	Vmallocd__V1__AllocRequest m;
 

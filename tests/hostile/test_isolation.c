@@ -21,7 +21,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "gfp.h"
 #include "harness.h"
 #include "hostile.h"
 #include "vmclient.h"

@@ -140,7 +140,7 @@ for f in "$SBINDIR/vmallocd" "$BINDIR/vmctl" "$UNITDIR/vmallocd.service" \
 	 "$UNITDIR/vmallocd.socket" "$SYSUSERSDIR/vmallocd.conf" "$SYSCONFDIR/vmallocd.conf"; do
 	[ -e "$STAGE$f" ] || fail "meson install did not install $f"
 done
-ls "$STAGE$LIBDIR"/libvmclient.so.0 >/dev/null || fail "no libvmclient.so.0 in $LIBDIR"
+ls "$STAGE$LIBDIR"/libvmclient.so.1 >/dev/null || fail "no libvmclient.so.1 in $LIBDIR"
 if [ "${HAVE_MAN:-no}" = yes ]; then
 	for m in man8/vmallocd.8 man1/vmctl.1 man3/libvmclient.3 man5/vmallocd.conf.5; do
 		[ -s "$STAGE$MANDIR/$m" ] || fail "meson install did not install $MANDIR/$m"
@@ -369,7 +369,10 @@ if out=$(ns_as vmtest-outsider "${VMCTL[@]}" hello 2>&1); then
 	fail "a client outside the vmalloc group connected"
 fi
 echo "vmtest-outsider: $out"
-echo "$out" | grep -q 'Permission denied' || fail "outsider refused for another reason: $out"
+# One line: which socket, why, and what to do about it.
+[ "$out" = "vmctl: cannot connect to $SOCK: Permission denied (the system socket is root's and \
+the vmalloc group's: 'usermod -aG vmalloc USER', then log in again)" ] ||
+	fail "outsider refused for another reason, or not told about the group: $out"
 
 # ---- notify: STATUS and the watchdog ---------------------------------------------------
 

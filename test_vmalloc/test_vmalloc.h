@@ -1,7 +1,8 @@
 /* test_vmalloc.h -- the workloads of the kernel's lib/test_vmalloc.c, ported
  * to run against any vmalloc implementation reachable through a small table
  * of operations (struct tv_backend): the in-process engine (vmbench) or
- * vmallocd through libvmclient (vmctl test-vmalloc).
+ * vmallocd through libvmclient (vmctl test-vmalloc).  It includes nothing of
+ * either side: the backend brings the flag values.
  *
  * Cases (the bit in run_test_mask is the kernel's, so masks carry over):
  *   1    fix_size_alloc_test           vmalloc(nr_pages) + touch + vfree
@@ -30,8 +31,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "gfp.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -42,9 +41,12 @@ struct tv_backend {
 	void *ctx;
 	/* vmalloc(size): GFP_KERNEL | __GFP_HIGHMEM, any node. */
 	int (*vmalloc)(void *ctx, uint64_t size, uint64_t *ret_addr);
-	/* __vmalloc_node(size, align, gfp, node): the whole vmalloc range. */
-	int (*vmalloc_node_range)(void *ctx, uint64_t size, uint64_t align, gfp_t gfp,
-				  int node, uint64_t *ret_addr);
+	/* __vmalloc_node(size, align, GFP_KERNEL | __GFP_ZERO, node): zeroed,
+	 * aligned, anywhere in the vmalloc range.  The only gfp the kernel's
+	 * cases pass, so the backend supplies it and this header needs no
+	 * flag definitions (it is built into clients and the engine alike). */
+	int (*vzalloc_node_align)(void *ctx, uint64_t size, uint64_t align, int node,
+				  uint64_t *ret_addr);
 	int (*vfree)(void *ctx, uint64_t addr);
 	/* One order-0 frame (GFP_KERNEL), and its release. */
 	int (*alloc_page)(void *ctx, uint64_t *ret_pfn);
@@ -80,6 +82,14 @@ struct tv_params {
 	unsigned nr_threads;           /* workers; the kernel clamps to 1..USHRT_MAX */
 	unsigned nr_cpus;              /* full_fit's num_online_cpus(); default: this host's */
 	uint64_t seed;                 /* the random sizes, alignments and order */
+	/* Told, in the worker's own thread, as each run of a case begins
+	 * (run 0 .. repeat-1) and once when the case is over (run == repeat),
+	 * so a front end can show progress; NULL: nothing.  tv_run_workers()
+	 * sets worker to each worker's index. */
+	void (*progress)(void *ctx, unsigned worker, unsigned case_index, unsigned run,
+			 unsigned repeat);
+	void *progress_ctx;
+	unsigned worker;
 };
 
 #define TV_NR_CASES 8

@@ -23,7 +23,6 @@
 /* x86_64: THREAD_SIZE is 16 KiB, the kernel case asks for THREAD_ALIGN << 1. */
 #define TV_FIX_ALIGN       (32u * 1024u)
 #define TV_BUSY_AREAS      15000u
-#define TV_GFP_ZERO_KERNEL (GFP_KERNEL | __GFP_ZERO)
 
 struct tv_ctx {
 	const struct tv_backend *b;
@@ -262,8 +261,8 @@ static int fix_align_alloc_test(struct tv_ctx *c)
 	uint64_t n = loops(c), addr;
 
 	for (uint64_t i = 0; i < n; i++) {
-		int r = b->vmalloc_node_range(b->ctx, 5 * TV_PAGE_SIZE, TV_FIX_ALIGN,
-					      TV_GFP_ZERO_KERNEL, 0, &addr);
+		int r = b->vzalloc_node_align(b->ctx, 5 * TV_PAGE_SIZE, TV_FIX_ALIGN, 0,
+					      &addr);
 
 		if (r < 0)
 			return r;
@@ -287,7 +286,7 @@ static int random_size_align_alloc_test(struct tv_ctx *c)
 		unsigned rnd = (unsigned)(tv_rand(c) >> 56);   /* one random byte */
 		uint64_t align = 1ull << (rnd % 23);          /* up to 4 MiB */
 		uint64_t size = ((rnd % 10) + 1) * TV_PAGE_SIZE;
-		int r = b->vmalloc_node_range(b->ctx, size, align, TV_GFP_ZERO_KERNEL, 0, &addr);
+		int r = b->vzalloc_node_align(b->ctx, size, align, 0, &addr);
 
 		if (r < 0)
 			return r;
@@ -311,8 +310,8 @@ static int align_shift_alloc_test(struct tv_ctx *c)
 	uint64_t addr;
 
 	for (unsigned i = 0; i < 64; i++) {
-		int r = b->vmalloc_node_range(b->ctx, TV_PAGE_SIZE, 1ull << i,
-					      TV_GFP_ZERO_KERNEL, 0, &addr);
+		int r = b->vzalloc_node_align(b->ctx, TV_PAGE_SIZE, 1ull << i, 0,
+					      &addr);
 
 		if (r < 0)
 			return r;
@@ -566,7 +565,11 @@ unsigned tv_run(const struct tv_backend *b, const struct tv_params *p,
 		res->ran = true;
 		t0 = now_ns();
 		for (unsigned j = 0; j < repeat; j++) {
-			int r = cases[i].fn(&c);
+			int r;
+
+			if (p->progress)
+				p->progress(p->progress_ctx, p->worker, i, j, repeat);
+			r = cases[i].fn(&c);
 
 			if (r == 0) {
 				res->passed++;
@@ -577,6 +580,8 @@ unsigned tv_run(const struct tv_backend *b, const struct tv_params *p,
 			}
 		}
 		dt = now_ns() - t0;
+		if (p->progress)
+			p->progress(p->progress_ctx, p->worker, i, repeat, repeat);
 		res->avg_nsec = (double)dt / repeat;
 		res->avg_usec = dt / 1000 / repeat;
 		total_failed += res->failed;
@@ -651,6 +656,7 @@ int tv_run_workers(const struct tv_backend *const *backends, const struct tv_par
 		t[i].b = backends[i];
 		t[i].p = *p;
 		t[i].p.seed = p->seed + i;
+		t[i].p.worker = i;
 		t[i].w = &workers[i];
 		memset(&workers[i], 0, sizeof(workers[i]));
 	}

@@ -1,0 +1,31 @@
+/* tcase.h -- the CUnit driver every test program shares: a table of cases
+ * run as one suite, and assertions that explain themselves.  It includes
+ * nothing of the engine, so the integration tests, which are clients,
+ * include the public vmclient.h beside it and nothing from lib/.
+ * (Implemented in vmtest.c.)
+ */
+#ifndef TCASE_H
+#define TCASE_H
+
+#include <CUnit/CUnit.h>
+#include <stdbool.h>
+
+/* Assert a condition with a printf-style explanation printed on failure. */
+#define T_ASSERT_MSG(cond, ...) \
+	t_assert_msg(!!(cond), #cond, __FILE__, __LINE__, __VA_ARGS__)
+bool t_assert_msg(bool ok, const char *expr, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* A CUnit program: one suite of cases; argv[1], if given, runs only the
+ * case of that name.  Returns the exit status (0: every assertion held). */
+struct t_case {
+	const char *name;
+	CU_TestFunc fn;
+};
+int t_main(const char *suite, const struct t_case *cases, int argc, char **argv);
+/* The same with a suite set-up and tear-down (either may be NULL); a
+ * failing set-up or tear-down fails the program. */
+int t_main_suite(const char *suite, CU_InitializeFunc init, CU_CleanupFunc clean,
+		 const struct t_case *cases, int argc, char **argv);
+
+#endif /* TCASE_H */
