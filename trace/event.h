@@ -14,9 +14,10 @@
  *   KVA size   the kernel virtual address range an area takes, guard page
  *              included, as alloc_vmap_area reports it (VT_EV_KVA_SIZE);
  *              otherwise size is the bytes the caller asked for.
- *   gfp        vmallocd's gfp_t (lib/gfp.h, the wire values), translated
- *              from the kernel's names or bits; bits vmallocd does not model
- *              (__GFP_COMP, __GFP_HARDWALL ...) are dropped.
+ *   gfp        vmallocd's gfp flags (client/vmclient.h: the wire's values,
+ *              which are the engine's), translated from the kernel's names or
+ *              bits; bits vmallocd does not model (__GFP_COMP,
+ *              __GFP_HARDWALL ...) are dropped.
  *
  * Fields an event's format does not carry hold their "unknown" value: -1 for
  * cpu, pid, tgid and node, VT_TS_NONE for the timestamp, 0 and a clear flag
@@ -81,7 +82,7 @@ struct vt_event {
 	uint64_t nr_lazy_max;   /* the traced kernel's lazy_max_pages() */
 	uint64_t count;         /* PURGE: areas purged */
 	uint64_t pfn;           /* PAGE_*: first frame */
-	uint32_t gfp;           /* vmallocd gfp_t */
+	uint32_t gfp;           /* vmallocd's gfp flags */
 	uint32_t vm_flags;      /* VM_* as in include/linux/vmalloc.h */
 	uint8_t order;          /* PAGE_*: 2^order frames */
 	int8_t migratetype;     /* PAGE_ALLOC, -1 unknown */

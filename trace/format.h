@@ -126,11 +126,11 @@ int vti_toklen(const char *p);
 /* ---- kernel gfp flags (gfp_names.c) ------------------------------------- */
 
 /* A gfp_flags=%s string of the kernel ("GFP_KERNEL|__GFP_ZERO", "none",
- * leftover bits as "0x..") to vmallocd's gfp_t.  Names vmallocd does not
+ * leftover bits as "0x..") to vmallocd's gfp flags.  Names vmallocd does not
  * model are dropped.  -1 if a part is neither a known name nor a number. */
 int vti_gfp_from_names(const char *s, size_t len, uint32_t *ret_gfp);
 /* A kernel gfp_t value of Linux 6.x (the bits of include/linux/gfp_types.h)
- * to vmallocd's gfp_t. Can't fail. */
+ * to vmallocd's gfp flags. Can't fail. */
 uint32_t vti_gfp_from_kernel_bits(uint64_t kgfp);
 
 #endif /* VT_FORMAT_H */

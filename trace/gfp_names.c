@@ -1,10 +1,11 @@
 /* gfp_names.c -- the kernel's gfp flags, by name (as mm_page_alloc prints
  * gfp_flags=%s) and by bit (as a bpftrace capture records gfp_t), turned into
- * vmallocd's gfp_t (lib/gfp.h).
+ * vmallocd's gfp flags (the values of client/vmclient.h).
  *
  * The names are stable across kernels even where the bits moved, which is
  * why ftrace prints them; the bit table is Linux 6.x's (gfp_types.h as of
- * 6.18: ___GFP_ZERO is bit 8, ___GFP_NOWARN bit 13 ...).  Flags vmallocd
+ * 6.18: ___GFP_ZERO is bit 8, ___GFP_NOWARN bit 13 ...).  vmallocd's values
+ * are vmclient.h's.  Flags vmallocd
  * does not model (__GFP_COMP, __GFP_HARDWALL, __GFP_RECLAIMABLE ...) map to
  * nothing: they change no decision of the simulated allocator.
  */
@@ -12,7 +13,7 @@
 #include <string.h>
 
 #include "format.h"
-#include "gfp.h"
+#include "vmclient.h"
 
 /* The kernel's composite names are unions of the single flags, so each is
  * given here by what it means to vmallocd. */

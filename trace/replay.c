@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gfp.h"
+#include "vmclient.h"
 #include "replay.h"
 
 #define VM_NO_GUARD_FLAG 0x40u          /* VM_NO_GUARD of include/linux/vmalloc.h */

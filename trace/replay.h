@@ -59,7 +59,7 @@ struct vt_alloc_req {
 	uint64_t size;          /* bytes, the guard page not included */
 	uint64_t align;         /* bytes, a power of two; 0: a page */
 	uint64_t start, end;    /* the KVA window [start, end); 0, 0: the whole range */
-	uint32_t gfp;           /* vmallocd gfp_t */
+	uint32_t gfp;           /* vmallocd's gfp flags (vmclient.h) */
 	uint32_t vm_flags;      /* VM_* (the backend keeps those it may pass) */
 	int node;               /* -1: any */
 	const char *caller;     /* NULL: none */

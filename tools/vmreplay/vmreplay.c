@@ -28,6 +28,7 @@
 #include "replay.h"
 #include "replay_engine.h"
 #include "report.h"
+#include "size.h"
 #include "vmcore.h"
 
 #ifndef VMREPLAY_VERSION
@@ -270,7 +271,7 @@ static int parse_args(int argc, char **argv)
 			}
 			break;
 		case OPT_MEMORY:
-			if (vm_parse_size(optarg, &arg_machine.memory) < 0) {
+			if (cv_parse_size(optarg, &arg_machine.memory) < 0) {
 				fprintf(stderr, "vmreplay: --memory: bad size '%s'\n", optarg);
 				return -1;
 			}
@@ -292,7 +293,7 @@ static int parse_args(int argc, char **argv)
 			arg_machine.nodes = (unsigned)v;
 			break;
 		case OPT_LAZY_MAX:
-			if (vm_parse_size(optarg, &v) < 0 || v < VM_PAGE_SIZE) {
+			if (cv_parse_size(optarg, &v) < 0 || v < VM_PAGE_SIZE) {
 				fprintf(stderr, "vmreplay: --lazy-max: bad size '%s'\n", optarg);
 				return -1;
 			}
