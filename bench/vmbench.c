@@ -1,7 +1,9 @@
 /* vmbench.c -- micro-benchmarks of the engine, in process.
  *
- * usage: vmbench [--reps N] [--loops N] [--quick] [--memory SIZE] [--busy N]
- *                [SECTION...] [key=value...]
+ * usage: vmbench [--kernel 6.18|4.19] [--reps N] [--loops N] [--quick] [--memory SIZE]
+ *                [--busy N] [SECTION...] [key=value...]
+ *   --kernel        the kernel every machine follows (default 6.18; the
+ *                   scale section's machines always follow the default)
  *   host            vm_vmalloc + a vm_vwrite per page + vm_vfree against the
  *                   host's mmap + a store per page + munmap, at 1, 100 and
  *                   1024 pages, and the ratio
@@ -50,6 +52,9 @@
 #define GIB (1ull << 30)
 #define TIB (1ull << 40)
 #define MAX_REPS 101
+
+/* The kernel every machine follows (--kernel). */
+static enum vm_kernel bench_kernel = VM_KERNEL_6_18;
 
 struct opts {
 	unsigned reps;
@@ -121,6 +126,7 @@ static struct vm_engine *make_engine(uint64_t bytes)
 
 	vm_config_init(&cfg);
 	cfg.memory_bytes = bytes;
+	cfg.kernel = bench_kernel;
 	r = vm_engine_create(&cfg, &e);
 	if (r < 0) {
 		fprintf(stderr, "vmbench: vm_engine_create(%" PRIu64 " bytes): %s\n", bytes,
@@ -618,15 +624,18 @@ static void print_machine(void)
 		}
 		fclose(f);
 	}
-	printf("vmbench: %ld online CPUs, %s; buildtype %s; cc %s\n",
-	       sysconf(_SC_NPROCESSORS_ONLN), model, VMBENCH_BUILDTYPE, __VERSION__);
+	printf("vmbench: %ld online CPUs, %s; buildtype %s; cc %s; machines follow Linux %s\n",
+	       sysconf(_SC_NPROCESSORS_ONLN), model, VMBENCH_BUILDTYPE, __VERSION__,
+	       vm_kernel_name(bench_kernel));
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vmbench [--reps N] [--loops N] [--quick] [--memory SIZE] [--busy N]\n"
+	fprintf(f, "usage: vmbench [--kernel 6.18|4.19] [--reps N] [--loops N] [--quick]\n"
+		"               [--memory SIZE] [--busy N]\n"
 		"               [host|pair|long_busy_list|busy_scaling|scale|test_vmalloc|all ...]\n"
 		"               [key=value ...]\n"
+		"  --kernel: the kernel the machines follow (default 6.18)\n"
 		"  --memory, --busy: the machine and busy 1-page areas of the pair section\n"
 		"  key=value: test_vmalloc parameters (test_loop_count, nr_pages, run_test_mask,\n"
 		"             test_repeat_count, sequential_test_order, nr_cpus, seed)\n");
@@ -663,6 +672,11 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--memory") && i + 1 < argc) {
 			if (cv_parse_size(argv[++i], &o.memory) < 0) {
 				fprintf(stderr, "vmbench: bad size '%s'\n", argv[i]);
+				return 2;
+			}
+		} else if (!strcmp(a, "--kernel") && i + 1 < argc) {
+			if (vm_kernel_from_name(argv[++i], &bench_kernel) < 0) {
+				fprintf(stderr, "vmbench: unknown kernel '%s'\n", argv[i]);
 				return 2;
 			}
 		} else if (!strcmp(a, "--busy") && i + 1 < argc) {

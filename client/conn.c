@@ -442,6 +442,8 @@ static void store_hello(struct vmc_client *c, const Vmallocd__V1__HelloReply *h)
 	c->hello.max_io = h->max_io;
 	c->hello.uid = h->uid;
 	c->hello.pid = h->pid;
+	snprintf(c->hello.kernel, sizeof(c->hello.kernel), "%s", h->kernel ? h->kernel : "");
+	c->hello.nr_cpus = h->cpus;
 	/* A daemon may accept less than the protocol's limits, never more. */
 	if (h->max_io && h->max_io < c->max_io)
 		c->max_io = h->max_io;

@@ -778,6 +778,12 @@ static int take_stat(const Vmallocd__V1__Reply *rep, void *out)
 	o->errors = s->errors;
 	o->your_pages = s->your_pages;
 	o->your_quota = s->your_quota;
+	snprintf(o->kernel, sizeof(o->kernel), "%s", s->kernel ? s->kernel : "");
+	o->nr_cpus = s->nr_cpus;
+	o->nr_vmap_nodes = s->nr_vmap_nodes;
+	o->nr_pooled_areas = s->nr_pooled_areas;
+	o->pooled_pages = s->pooled_pages;
+	o->work_pending = s->work_pending;
 	return 0;
 }
 

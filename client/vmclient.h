@@ -66,8 +66,9 @@ extern "C" {
 /* Action modifiers. */
 #define __GFP_NOWARN          0x2000u   /* no "allocation failure" line in the daemon's log */
 #define __GFP_RETRY_MAYFAIL   0x4000u
-#define __GFP_NOFAIL          0x8000u   /* may use every reserve before failing */
+#define __GFP_NOFAIL          0x8000u   /* its last attempt may dig into the min reserve */
 #define __GFP_NORETRY         0x10000u  /* no purge-and-retry when the KVA space is full */
+#define __GFP_MEMALLOC        0x20000u  /* may take every free frame, watermarks ignored */
 #define __GFP_ZERO            0x100000u /* zeroed memory */
 #define __GFP_THISNODE        0x200000u /* no fallback to other nodes */
 #define __GFP_ACCOUNT         0x400000u
@@ -174,6 +175,8 @@ struct vmc_hello {
 	uint32_t max_frame;    /* largest frame payload it accepts, bytes */
 	uint32_t max_io;       /* largest data in one read or write frame, bytes */
 	uint32_t uid, pid;     /* the peer identity it sees for this connection */
+	char kernel[16];       /* the kernel its machine follows: "6.18", "4.19" */
+	unsigned nr_cpus;      /* the machine's simulated CPUs */
 };
 /* Send a Hello and wait for the answer: one round trip, so also a ping.
  * Transport errors only (a daemon error status is returned as is). */
@@ -203,7 +206,8 @@ int vmc___vmalloc(struct vmc_client *c, uint64_t size, uint32_t gfp, uint64_t *a
 struct vmc_alloc_opts {
 	uint64_t align;        /* power of two, 0: a page */
 	uint64_t start, end;   /* KVA window [start, end); 0, 0: whole range */
-	uint32_t gfp;          /* 0: the daemon's vmalloc default, GFP_KERNEL | __GFP_HIGHMEM */
+	uint32_t gfp;          /* 0: GFP_KERNEL | __GFP_HIGHMEM (the area's pages come from
+				* HighMem anyway, unless GFP_DMA or GFP_DMA32) */
 	uint32_t prot;         /* 0: PAGE_KERNEL */
 	uint32_t vm_flags;     /* VMC_VM_REQUEST_FLAGS: VM_USERMAP, VM_NO_GUARD, VM_DMA_COHERENT */
 	int node;              /* VMC_NO_NODE or a node */
@@ -332,6 +336,10 @@ struct vmc_stat {
 	unsigned clients;
 	uint64_t requests, uptime_ms, connections_total, errors;
 	uint64_t your_pages, your_quota;
+	char kernel[16];       /* "6.18", "4.19" */
+	unsigned nr_cpus, nr_vmap_nodes;
+	uint64_t nr_pooled_areas, pooled_pages;   /* 6.18's vmap node pools */
+	bool work_pending;     /* a deferred purge is queued */
 };
 int vmc_stat(struct vmc_client *c, struct vmc_stat *out);
 

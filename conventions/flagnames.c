@@ -41,6 +41,7 @@ static const struct {
 	{ "__GFP_RETRY_MAYFAIL", __GFP_RETRY_MAYFAIL },
 	{ "__GFP_NOFAIL", __GFP_NOFAIL },
 	{ "__GFP_NORETRY", __GFP_NORETRY },
+	{ "__GFP_MEMALLOC", __GFP_MEMALLOC },
 	{ "__GFP_ZERO", __GFP_ZERO },
 	{ "__GFP_THISNODE", __GFP_THISNODE },
 	{ "__GFP_ACCOUNT", __GFP_ACCOUNT },

@@ -23,6 +23,8 @@ void options_init(struct options *o)
 	o->memory = 1ull << 30;
 	o->nodes = 1;
 	o->layout = VM_LAYOUT_X86_64;
+	o->kernel = VM_KERNEL_6_18;
+	o->cpus = 1;
 	o->page_policy = VM_POLICY_ORDER0;
 	o->scrub = true;
 	o->max_clients = 1024;
@@ -171,7 +173,8 @@ static int parse_level(const char *v, int *ret)
 }
 
 enum key {
-	K_CONFIG = 256, K_SOCKET, K_SOCKET_MODE, K_MEMORY, K_NODES, K_LAYOUT, K_MOVABLE,
+	K_CONFIG = 256, K_SOCKET, K_SOCKET_MODE, K_MEMORY, K_NODES, K_LAYOUT, K_KERNEL, K_CPUS,
+	K_MOVABLE,
 	K_LAZY_MAX, K_PAGE_POLICY, K_SCRUB, K_MAX_CLIENTS, K_MAX_FRAME, K_OUTPUT_LIMIT,
 	K_STALL_TIMEOUT, K_IDLE_TIMEOUT, K_BUSY_POLL, K_QUOTA, K_QUOTA_UID, K_LOG_LEVEL,
 };
@@ -187,8 +190,10 @@ static const struct keydef {
 	{ "memory", K_MEMORY, "SIZE", "simulated memory, K/M/G/T suffixes (1G)" },
 	{ "nodes", K_NODES, "N", "NUMA nodes, 1..64 (1)" },
 	{ "layout", K_LAYOUT, "NAME", "x86_64 or i386 (x86_64)" },
+	{ "kernel", K_KERNEL, "VERSION", "the kernel the machine follows: 6.18 or 4.19 (6.18)" },
+	{ "cpus", K_CPUS, "N", "simulated online CPUs, 1..8192, i386 1..64 (1)" },
 	{ "movable", K_MOVABLE, "SIZE", "ZONE_MOVABLE carved from each node (0)" },
-	{ "lazy-max", K_LAZY_MAX, "SIZE", "lazily freed KVA before a purge (32M)" },
+	{ "lazy-max", K_LAZY_MAX, "SIZE", "lazily freed KVA before a purge (fls(cpus) * 32M)" },
 	{ "page-policy", K_PAGE_POLICY, "NAME", "order0 or high-order-first (order0)" },
 	{ "scrub", K_SCRUB, "BOOL", "zero frames as they are freed (yes)" },
 	{ "max-clients", K_MAX_CLIENTS, "N", "connections at once (1024)" },
@@ -233,6 +238,16 @@ static int set_key(struct options *o, enum key k, const char *v)
 		return r;
 	case K_LAYOUT:
 		return vm_layout_from_name(v, &o->layout);
+	case K_KERNEL:
+		return vm_kernel_from_name(v, &o->kernel);
+	case K_CPUS:
+		/* The layout's own bound is checked when the machine is made. */
+		r = parse_uint(v, VM_MAX_CPUS, &x);
+		if (r == 0 && x == 0)
+			r = -EINVAL;
+		if (r == 0)
+			o->cpus = (unsigned)x;
+		return r;
 	case K_MOVABLE:
 		return cv_parse_size(v, &o->movable);
 	case K_LAZY_MAX:
@@ -467,7 +482,8 @@ int options_reload(struct options *o, int argc, char **argv)
 	r = options_parse(&n, argc, argv);
 	if (r != 0)
 		goto out;
-	/* Runtime keys only; memory, layout and the socket stay as started. */
+	/* Runtime keys only; the machine (memory, layout, kernel, CPUs) and the
+	 * socket stay as started. */
 	o->max_clients = n.max_clients;
 	o->max_frame = n.max_frame;
 	o->output_limit = n.output_limit;

@@ -156,12 +156,21 @@ static bool pid_alive(uint32_t pid)
 	return pid && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
+/* The simulated CPU a connection's requests run on: connections are spread
+ * over the machine's CPUs as a scheduler would spread their processes. */
+static void set_cpu(struct ctx *x)
+{
+	if (x->d->opt.cpus > 1)
+		vm_set_current_cpu(x->e, (unsigned)(x->c->id % x->d->opt.cpus));
+}
+
 static void set_current(struct ctx *x, uint32_t pid, const char *caller)
 {
 	/* An over-long caller was refused earlier; intern failure only costs
 	 * the caller string, never the allocation. */
 	if (vm_set_current(x->e, x->c->uid, pid, x->c->id, caller && *caller ? caller : NULL) < 0)
 		vm_set_current(x->e, x->c->uid, pid, x->c->id, NULL);
+	set_cpu(x);
 }
 
 static int check_caller(struct ctx *x, const char *caller)
@@ -321,9 +330,11 @@ static int do_alloc(struct ctx *x, const Vmallocd__V1__AllocRequest *a,
 	if ((r = check_caller(x, a->caller)) < 0 || (r = check_vm_flags(x, "alloc", a->vm_flags)) < 0 ||
 	    (r = allocating_pid(x, "alloc", a->parent_pid, &pid)) < 0)
 		return r;
-	/* Bad sizes get the engine's own error; anything else is charged first. */
+	/* Bad sizes get the engine's own error; anything else is charged first,
+	 * its page array (an area of its own when longer than a page) too. */
 	if (a->size && a->size <= UINT64_MAX - (VM_PAGE_SIZE - 1)) {
 		pages = PAGE_ALIGN(a->size) >> VM_PAGE_SHIFT;
+		pages += vm_page_array_pages(e, pages);
 		r = account_charge(&x->d->acct, uid, pages, options_quota(&x->d->opt, uid));
 		if (r == -EDQUOT)
 			return fail(x, r, "alloc %llu bytes: quota of uid %u is %llu pages, %llu in use",
@@ -399,9 +410,11 @@ static int do_free(struct ctx *x, uint64_t addr)
 		return fail(x, r, "free 0x%llx: %s", (unsigned long long)addr,
 			    !found ? "no area there" :
 			    info.addr != addr ? "not the start of an area" :
-			    (info.flags & VM_MAP) ? "a vmap area (use vunmap)" : "refused");
+			    (info.flags & VM_MAP) ? "a vmap area (use vunmap)" :
+			    (info.flags & VM_PAGE_ARRAY) ? "the page array of another area (freed with it)" :
+			    "refused");
 	if (found)
-		account_uncharge(&x->d->acct, info.uid, info.nr_pages);
+		account_uncharge(&x->d->acct, info.uid, info.nr_pages + info.nr_array_pages);
 	return 0;
 }
 
@@ -409,7 +422,7 @@ static int do_realloc(struct ctx *x, const Vmallocd__V1__ReallocRequest *q,
 		      Vmallocd__V1__AllocReply *ar)
 {
 	struct vm_area_info info = { 0 };
-	uint64_t naddr = 0, new_pages, delta = 0, quota;
+	uint64_t naddr = 0, new_pages, delta = 0, quota, old_pages;
 	uint32_t owner = x->c->uid;
 	bool found = false;
 	int r;
@@ -426,18 +439,23 @@ static int do_realloc(struct ctx *x, const Vmallocd__V1__ReallocRequest *q,
 	}
 	new_pages = q->size && q->size <= UINT64_MAX - (VM_PAGE_SIZE - 1) ?
 		PAGE_ALIGN(q->size) >> VM_PAGE_SHIFT : 0;
+	/* A move makes the new area (and its page array) before it frees
+	 * the old: the growth is charged. */
+	old_pages = info.nr_pages + info.nr_array_pages;
 	if (new_pages > info.nr_pages)
-		delta = new_pages - info.nr_pages;
+		delta = new_pages + vm_page_array_pages(x->e, new_pages) - old_pages;
 	quota = options_quota(&x->d->opt, owner);
 	if (delta && (r = account_charge(&x->d->acct, owner, delta, quota)) < 0)
 		return fail(x, r, "realloc to %llu bytes: %s of uid %u", (unsigned long long)q->size,
 			    r == -EDQUOT ? "over the quota" : "accounting", owner);
 	/* The new area keeps the old one's owner and scope. */
-	if (found)
+	if (found) {
 		vm_set_current(x->e, info.uid, info.pid, info.cookie,
 			       q->caller && *q->caller ? q->caller : info.caller);
-	else
+		set_cpu(x);
+	} else {
 		set_current(x, x->c->pid, q->caller);
+	}
 	vm_set_current_flags(x->e, found ? (info.flags & VM_SCOPED) : 0);
 	r = vm_vrealloc(x->e, q->addr, q->size, q->gfp, &naddr);
 	vm_set_current_flags(x->e, 0);
@@ -447,7 +465,7 @@ static int do_realloc(struct ctx *x, const Vmallocd__V1__ReallocRequest *q,
 			    (unsigned long long)q->size);
 	}
 	if (!q->size && found)
-		account_uncharge(&x->d->acct, owner, info.nr_pages);
+		account_uncharge(&x->d->acct, owner, old_pages);
 	ar->addr = naddr;
 	return 0;
 }
@@ -718,7 +736,7 @@ static void fill_area(Vmallocd__V1__AreaInfo *a, const struct vm_area_info *info
 	vmallocd__v1__area_info__init(a);
 	a->addr = info->addr;
 	a->size = info->size;
-	a->flags = info->flags & ~VM_SCOPED;
+	a->flags = info->flags & ~(VM_SCOPED | VM_PAGE_ARRAY);
 	a->prot = info->prot;
 	a->nr_pages = info->nr_pages;
 	a->phys_addr = info->phys_addr;
@@ -765,7 +783,9 @@ static int collect_area(void *ctx, const struct vm_area_info *info)
 
 	if (!may_touch(l->c, info->uid))
 		return 0;
-	if (l->leaks_only && pid_alive(info->pid))
+	/* A page array goes with its area: not a leak of its own, and
+	 * freeing it by itself is refused. */
+	if (l->leaks_only && ((info->flags & VM_PAGE_ARRAY) || pid_alive(info->pid)))
 		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
@@ -925,7 +945,8 @@ void daemon_status_line(struct daemon *d, char *buf, size_t len)
 	struct vm_stats s;
 
 	vm_get_stats(d->engine, &s);
-	snprintf(buf, len, "%u clients, %llu areas, %llu of %llu MiB free, %llu MiB vmalloc'd",
+	snprintf(buf, len, "Linux %s, %u CPU(s): %u clients, %llu areas, %llu of %llu MiB free, "
+		 "%llu MiB vmalloc'd", vm_kernel_name(s.kernel), s.nr_cpus,
 		 d->nr_conns, (unsigned long long)s.nr_areas,
 		 (unsigned long long)(s.free_pages >> (20 - VM_PAGE_SHIFT)),
 		 (unsigned long long)(s.total_pages >> (20 - VM_PAGE_SHIFT)),
@@ -955,6 +976,12 @@ static void fill_stats(struct ctx *x, Vmallocd__V1__Stats *st)
 	st->layout = (char *)vm_layout_name(s.layout);
 	st->vmalloc_start = s.vmalloc_start;
 	st->vmalloc_end = s.vmalloc_end;
+	st->kernel = (char *)vm_kernel_name(s.kernel);
+	st->nr_cpus = s.nr_cpus;
+	st->nr_vmap_nodes = s.nr_vmap_nodes;
+	st->nr_pooled_areas = s.nr_pooled_areas;
+	st->pooled_pages = s.pooled_pages;
+	st->work_pending = s.work_pending;
 	st->clients = x->d->nr_conns;
 	st->requests = x->d->nr_requests;
 	st->uptime_ms = (now_usec() - x->d->start_usec) / 1000;
@@ -974,6 +1001,9 @@ static int stats_text(const Vmallocd__V1__Stats *st, char **text)
 	if (!t)
 		return -ENOMEM;
 	n = snprintf(t, cap,
+		     "kernel:              %s\ncpus:                %u\n"
+		     "vmap_nodes:          %u\npooled_areas:        %llu\n"
+		     "pooled_pages:        %llu\nwork_pending:        %u\n"
 		     "layout:              %s\nnodes:               %u\n"
 		     "total_pages:         %llu\nfree_pages:          %llu\n"
 		     "vmalloc_pages:       %llu\nvmap_pages:          %llu\n"
@@ -987,6 +1017,9 @@ static int stats_text(const Vmallocd__V1__Stats *st, char **text)
 		     "requests:            %llu\nerrors:              %llu\n"
 		     "uptime_ms:           %llu\n"
 		     "your_pages:          %llu\nyour_quota_pages:    %llu\n",
+		     st->kernel, st->nr_cpus, st->nr_vmap_nodes,
+		     (unsigned long long)st->nr_pooled_areas, (unsigned long long)st->pooled_pages,
+		     (unsigned)st->work_pending,
 		     st->layout, st->nr_nodes,
 		     (unsigned long long)st->total_pages, (unsigned long long)st->free_pages,
 		     (unsigned long long)st->vmalloc_pages, (unsigned long long)st->vmap_pages,
@@ -1032,20 +1065,21 @@ static int do_query(struct ctx *x, const Vmallocd__V1__QueryRequest *q)
 		qr.n_areas = al.n;
 		break;
 	case VMALLOCD__V1__QUERY_KIND__QUERY_MEMINFO: {
-		struct vm_stats s;
+		/* The values of the text, as the machine's kernel computes them. */
+		struct vm_meminfo m;
 
 		r = vm_show_meminfo(x->e, &text, &len);
-		vm_get_stats(x->e, &s);
-		mi.mem_total = s.total_pages << 2;
-		mi.mem_free = s.free_pages << 2;
-		mi.high_total = s.high_total << 2;
-		mi.high_free = s.high_free << 2;
-		mi.low_total = (s.total_pages - s.high_total) << 2;
-		mi.low_free = (s.free_pages - s.high_free) << 2;
-		mi.page_tables = s.pagetable_pages << 2;
-		mi.vmalloc_total = (s.vmalloc_end - s.vmalloc_start) >> 10;
-		mi.vmalloc_used = s.vmalloc_pages << 2;
-		mi.vmalloc_chunk = s.largest_free_kva >> 10;
+		vm_get_meminfo(x->e, &m);
+		mi.mem_total = m.mem_total;
+		mi.mem_free = m.mem_free;
+		mi.high_total = m.high_total;
+		mi.high_free = m.high_free;
+		mi.low_total = m.has_highmem ? m.low_total : m.mem_total;
+		mi.low_free = m.has_highmem ? m.low_free : m.mem_free;
+		mi.page_tables = m.page_tables;
+		mi.vmalloc_total = m.vmalloc_total;
+		mi.vmalloc_used = m.vmalloc_used;
+		mi.vmalloc_chunk = m.vmalloc_chunk;
 		qr.meminfo = &mi;
 		break;
 	}
@@ -1157,7 +1191,8 @@ void dispatch_release_scoped(struct conn *c)
 		for (size_t i = 0; i < l.n; i++) {
 			if (l.v[i].flags & VM_ALLOC) {
 				if (vm_vfree(d->engine, l.v[i].addr) == 0) {
-					account_uncharge(a, l.v[i].uid, l.v[i].nr_pages);
+					account_uncharge(a, l.v[i].uid,
+							 l.v[i].nr_pages + l.v[i].nr_array_pages);
 					freed++;
 				}
 			} else if (vm_vunmap(d->engine, l.v[i].addr) == 0) {
@@ -1325,6 +1360,8 @@ static int dispatch_slow(struct conn *c, const uint8_t *payload, size_t len)
 		hello_r.max_io = VMD_MAX_IO;
 		hello_r.uid = c->uid;
 		hello_r.pid = c->pid;
+		hello_r.kernel = (char *)vm_kernel_name(d->opt.kernel);
+		hello_r.cpus = d->opt.cpus;
 		rep.result_case = VMALLOCD__V1__REPLY__RESULT_HELLO;
 		rep.hello = &hello_r;
 		break;

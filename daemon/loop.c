@@ -16,6 +16,10 @@
  * Fairness: one pass handles at most FRAME_BUDGET frames, then yields to
  * the loop (resume_ev) so a client with a deep pipeline cannot starve the
  * others.
+ *
+ * Deferred work: what the engine's kernel hands to a workqueue (6.18's
+ * drain_vmap_work) runs at the end of the pass that queued it, after the
+ * pass's replies are sent (finish_pass), or at the engine's next call.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -72,6 +76,9 @@ void conn_close(struct conn *c)
 	struct daemon *d = c->d;
 
 	dispatch_release_scoped(c);
+	/* Work the releases queued (a purge) runs now, as the kernel's worker
+	 * would right after them. */
+	vm_run_deferred_work(d->engine);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -234,9 +241,12 @@ static size_t handle_frames(struct conn *c, const uint8_t *p, size_t len, bool *
 }
 
 /* What every pass over the input ends with: timers, the one write of the
- * pass's replies, closing.  Returns false if c was freed. */
+ * pass's replies, the engine's deferred work, closing.  Returns false if c
+ * was freed. */
 static bool finish_pass(struct conn *c, bool progressed, bool more)
 {
+	bool sent;
+
 	if (more && !c->closing)
 		event_active(c->resume_ev, EV_READ, 0);
 	if (c->eof && !more && !c->read_paused)
@@ -244,7 +254,12 @@ static bool finish_pass(struct conn *c, bool progressed, bool more)
 	/* Once closing, stall_ev is the closing timer: leave it be. */
 	if (!c->close_armed)
 		set_stall_timer(c, !c->closing && !c->eof && c->in.len > 0, progressed);
-	if (!flush_output(c)) {
+	sent = flush_output(c);
+	/* Work the pass's requests queued for later (6.18's purge after a
+	 * vfree over the lazy limit) runs once their replies are out: a flag
+	 * test, no system call or timer. */
+	vm_run_deferred_work(c->d->engine);
+	if (!sent) {
 		conn_close(c);
 		return false;
 	}

@@ -63,6 +63,8 @@ int main(int argc, char **argv)
 	cfg.memory_bytes = d.opt.memory;
 	cfg.nr_nodes = d.opt.nodes;
 	cfg.layout = d.opt.layout;
+	cfg.kernel = d.opt.kernel;
+	cfg.nr_cpus = d.opt.cpus;
 	cfg.movable_bytes = d.opt.movable;
 	cfg.lazy_max_pages = d.opt.lazy_max_pages;
 	cfg.page_policy = d.opt.page_policy;
@@ -70,9 +72,10 @@ int main(int argc, char **argv)
 	cfg.log = log_engine;
 	r = vm_engine_create(&cfg, &d.engine);
 	if (r < 0) {
-		vmd_log(VM_LOG_ERR, "cannot build a %llu MiB %s machine with %u node(s): %s",
-			(unsigned long long)(d.opt.memory >> 20), vm_layout_name(d.opt.layout),
-			d.opt.nodes, strerror(-r));
+		vmd_log(VM_LOG_ERR, "cannot build a %llu MiB %s machine with %u node(s) and %u CPU(s) "
+			"running Linux %s: %s", (unsigned long long)(d.opt.memory >> 20),
+			vm_layout_name(d.opt.layout), d.opt.nodes, d.opt.cpus,
+			vm_kernel_name(d.opt.kernel), strerror(-r));
 		goto out;
 	}
 	r = daemon_loop_init(&d);
@@ -83,9 +86,10 @@ int main(int argc, char **argv)
 	r = daemon_listen(&d);
 	if (r < 0)
 		goto out;
-	vmd_log(VM_LOG_INFO, "vmallocd %s ready: %llu MiB, %u node(s), %s layout%s",
-		VMALLOCD_VERSION, (unsigned long long)(d.opt.memory >> 20), d.opt.nodes,
-		vm_layout_name(d.opt.layout), d.watchdog_usec ? ", watchdog armed" : "");
+	vmd_log(VM_LOG_INFO, "vmallocd %s ready: Linux %s, %llu MiB, %u node(s), %u CPU(s), %s layout%s",
+		VMALLOCD_VERSION, vm_kernel_name(d.opt.kernel), (unsigned long long)(d.opt.memory >> 20),
+		d.opt.nodes, d.opt.cpus, vm_layout_name(d.opt.layout),
+		d.watchdog_usec ? ", watchdog armed" : "");
 	notify_ready(&d);
 	fault_serving();
 	r = daemon_run(&d);

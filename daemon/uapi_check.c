@@ -26,6 +26,7 @@
 	X(__GFP_RETRY_MAYFAIL) \
 	X(__GFP_NOFAIL) \
 	X(__GFP_NORETRY) \
+	X(__GFP_MEMALLOC) \
 	X(__GFP_ZERO) \
 	X(__GFP_THISNODE) \
 	X(__GFP_ACCOUNT) \
@@ -57,7 +58,7 @@ enum { UAPI_SHARED_NAMES(UAPI_CAPTURE) };
 /* Every public gfp bit, for the check that the engine accepts no other. */
 enum { uapi_all_gfp = __GFP_DMA | __GFP_HIGHMEM | __GFP_DMA32 | __GFP_MOVABLE | __GFP_HIGH |
 		      __GFP_IO | __GFP_FS | __GFP_RECLAIM | __GFP_NOWARN | __GFP_RETRY_MAYFAIL |
-		      __GFP_NOFAIL | __GFP_NORETRY | __GFP_ZERO | __GFP_THISNODE | __GFP_ACCOUNT,
+		      __GFP_NOFAIL | __GFP_NORETRY | __GFP_MEMALLOC | __GFP_ZERO | __GFP_THISNODE | __GFP_ACCOUNT,
        uapi_request_flags = VMC_VM_REQUEST_FLAGS };
 
 #undef __GFP_DMA
@@ -74,6 +75,7 @@ enum { uapi_all_gfp = __GFP_DMA | __GFP_HIGHMEM | __GFP_DMA32 | __GFP_MOVABLE | 
 #undef __GFP_RETRY_MAYFAIL
 #undef __GFP_NOFAIL
 #undef __GFP_NORETRY
+#undef __GFP_MEMALLOC
 #undef __GFP_ZERO
 #undef __GFP_THISNODE
 #undef __GFP_ACCOUNT

@@ -34,6 +34,8 @@ struct options {
 	uint64_t memory;          /* bytes */
 	unsigned nodes;
 	enum vm_layout layout;
+	enum vm_kernel kernel;    /* the kernel the machine follows */
+	unsigned cpus;            /* simulated online CPUs */
 	uint64_t movable;         /* bytes per node */
 	uint64_t lazy_max_pages;  /* 0: engine default */
 	enum vm_page_policy page_policy;

@@ -115,47 +115,76 @@ static uint64_t isqrt(uint64_t x)
 	return r;
 }
 
+static bool layout_has(const struct vm_engine *e, enum vm_zone_type t)
+{
+	for (unsigned n = 0; n < e->nr_nodes; n++)
+		if (e->zones[n][t].managed)
+			return true;
+	return false;
+}
+
+/* Zones the watermark split treats as HighMem: HighMem itself, and
+ * ZONE_MOVABLE where the kernel caps it like HighMem (6.18 always; 4.19 when
+ * it is carved out of HighMem, is_highmem_idx()). */
+static bool wmark_highmem(const struct vm_engine *e, int t, bool has_highmem)
+{
+	if (t == VM_ZONE_HIGHMEM)
+		return true;
+	return t == VM_ZONE_MOVABLE && (!e->k->movable_is_lowmem || has_highmem);
+}
+
 /*
- * min_free_kbytes = sqrt(lowmem_kbytes * 16), clamped to [128 KiB, 256 MiB],
- * shared among the lowmem zones in proportion to their size; HighMem zones
- * get a small fixed reserve since nothing atomic can use them anyway.  The
- * lowmem reserve keeps allocations that could have used a higher zone from
- * draining a lower one (ratios 256 for DMA and DMA32, 32 for Normal).
+ * init_per_zone_wmark_min() and __setup_per_zone_wmarks():
+ *   min_free_kbytes = sqrt(lowmem_kbytes * 16), lowmem being the zones up
+ *   to Normal, clamped to [128, the kernel's maximum];
+ *   each lowmem zone's min is its share of that by size; a HighMem-like
+ *   zone's min is managed / 1024 clamped to [32, 128] (nothing atomic can
+ *   use it), but its low/high distance still comes from its uncapped share:
+ *   delta = max(share / 4, managed * watermark_scale_factor (10) / 10000);
+ *   low = min + delta, high = min + 2 * delta.
+ * The lowmem reserve keeps allocations that could have used a higher zone
+ * from draining a lower one (ratios 256 for DMA and DMA32, 32 for Normal).
  */
 void vmi_setup_watermarks(struct vm_engine *e)
 {
 	static const unsigned ratio[VM_NR_ZONES] = { 256, 256, 32, 0, 0 };
-	uint64_t lowmem = 0, min_kb, pages_min;
+	uint64_t lowmem_kb = 0, lowmem_pages = 0, min_kb, pages_min;
+	bool has_highmem = layout_has(e, VM_ZONE_HIGHMEM);
 
-	for (unsigned n = 0; n < e->nr_nodes; n++)
-		for (int t = 0; t < VM_NR_ZONES; t++)
-			if (t != VM_ZONE_HIGHMEM)
-				lowmem += e->zones[n][t].managed;
-	min_kb = isqrt((lowmem << (VM_PAGE_SHIFT - 10)) * 16);
+	for (unsigned n = 0; n < e->nr_nodes; n++) {
+		for (int t = 0; t < VM_NR_ZONES; t++) {
+			uint64_t managed = e->zones[n][t].managed;
+
+			if (t <= VM_ZONE_NORMAL)
+				lowmem_kb += managed << (VM_PAGE_SHIFT - 10);
+			if (!wmark_highmem(e, t, has_highmem))
+				lowmem_pages += managed;
+		}
+	}
+	min_kb = isqrt(lowmem_kb * 16);
 	if (min_kb < 128)
 		min_kb = 128;
-	if (min_kb > 262144)
-		min_kb = 262144;
+	if (min_kb > e->k->min_free_kbytes_max)
+		min_kb = e->k->min_free_kbytes_max;
 	pages_min = min_kb >> (VM_PAGE_SHIFT - 10);
 
 	for (unsigned n = 0; n < e->nr_nodes; n++) {
 		for (int t = 0; t < VM_NR_ZONES; t++) {
 			struct zone *z = &e->zones[n][t];
-			uint64_t min, delta;
+			uint64_t share, min, delta;
 
 			if (!z->managed)
 				continue;
-			if (t == VM_ZONE_HIGHMEM) {
+			share = lowmem_pages ? pages_min * z->managed / lowmem_pages : 0;
+			if (wmark_highmem(e, t, has_highmem)) {
 				min = z->managed / 1024;
 				min = min < 32 ? 32 : min > 128 ? 128 : min;
-				if (min > z->managed / 4)
-					min = z->managed / 4;
 			} else {
-				min = lowmem ? pages_min * z->managed / lowmem : 0;
+				min = share;
 			}
 			delta = z->managed * 10 / 10000;
-			if (delta < min / 4)
-				delta = min / 4;
+			if (delta < share / 4)
+				delta = share / 4;
 			z->wmark_min = min;
 			z->wmark_low = min + delta;
 			z->wmark_high = min + 2 * delta;
@@ -174,34 +203,39 @@ void vmi_setup_watermarks(struct vm_engine *e)
 	}
 }
 
-static bool zone_watermark_ok(const struct zone *z, unsigned order, int highest, gfp_t gfp)
+/*
+ * __zone_watermark_ok(): a zone serves a request while its free pages stay
+ * above min (plus the lowmem reserve against the request's highest zone).
+ * __GFP_HIGH may use half of min (ALLOC_MIN_RESERVE), a request that cannot
+ * sleep a quarter of the rest on top (ALLOC_NON_BLOCK).  __GFP_NOFAIL has no
+ * reserve of its own: its last attempt (__alloc_pages_cpuset_fallback) uses
+ * the kernel's nofail flags, min >> nofail_reserve_shift of min, and with
+ * no reclaim to wait for here, it fails after that.  __GFP_MEMALLOC ignores
+ * the watermarks (ALLOC_NO_WATERMARKS), as reclaim itself does.
+ */
+static bool zone_watermark_ok(const struct vm_engine *e, const struct zone *z, unsigned order,
+			      int highest, gfp_t gfp)
 {
-	int64_t min = (int64_t)z->wmark_min;
+	int64_t min = (int64_t)z->wmark_min, m = min;
 	int64_t free = (int64_t)z->free_pages - (int64_t)((1ull << order) - 1);
 
-	if (gfp & __GFP_NOFAIL) {
-		/* There is no reclaim to wait for: a NOFAIL request may use
-		 * every reserve rather than loop forever. */
-		min = 0;
-	} else if (gfp & __GFP_HIGH) {
-		min -= min / 2;
-		if (!(gfp & __GFP_DIRECT_RECLAIM))
-			min -= min / 4;
-	}
-	if (gfp & __GFP_NOFAIL)
+	if (gfp & __GFP_MEMALLOC)
 		return free > 0;
-	return free > min + (int64_t)z->lowmem_reserve[highest];
+	if (gfp & __GFP_HIGH) {
+		m -= m / 2;
+		if (!(gfp & __GFP_DIRECT_RECLAIM))
+			m -= m / 4;
+	}
+	if ((gfp & (__GFP_NOFAIL | __GFP_DIRECT_RECLAIM)) == (__GFP_NOFAIL | __GFP_DIRECT_RECLAIM)) {
+		int64_t nofail = min - (min >> e->k->nofail_reserve_shift);
+
+		if (nofail < m)
+			m = nofail;
+	}
+	return free > m + (int64_t)z->lowmem_reserve[highest];
 }
 
 /* ---- allocation ----------------------------------------------------------- */
-
-static bool layout_has(const struct vm_engine *e, enum vm_zone_type t)
-{
-	for (unsigned n = 0; n < e->nr_nodes; n++)
-		if (e->zones[n][t].managed)
-			return true;
-	return false;
-}
 
 /* The highest zone a request may use, as the kernel's gfp_zone(). */
 static int gfp_zone(const struct vm_engine *e, gfp_t gfp)
@@ -290,7 +324,7 @@ int vmi_alloc_pages(struct vm_engine *e, gfp_t gfp, unsigned order, int node,
 			struct zone *z = &e->zones[nid][t];
 			uint64_t pfn;
 
-			if (!z->managed || !zone_watermark_ok(z, order, highest, gfp))
+			if (!z->managed || !zone_watermark_ok(e, z, order, highest, gfp))
 				continue;
 			pfn = rmqueue_smallest(e, z, order);
 			if (pfn == PFN_NONE)
@@ -326,7 +360,7 @@ uint64_t vmi_alloc_pages_bulk(struct vm_engine *e, gfp_t gfp, int node, uint8_t 
 
 			if (!z->managed)
 				continue;
-			while (got < nr && zone_watermark_ok(z, 0, highest, gfp)) {
+			while (got < nr && zone_watermark_ok(e, z, 0, highest, gfp)) {
 				uint64_t pfn = rmqueue_smallest(e, z, 0);
 
 				if (pfn == PFN_NONE)

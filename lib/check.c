@@ -1,6 +1,12 @@
 /* check.c -- the invariant checker: walks every structure of an engine and
  * verifies the equations of vm-internal.h.  It is the tests' oracle after
  * random operation sequences, so it trusts no counter it can recompute.
+ * The busy areas, their pages, tables and page arrays are every kernel's;
+ * the kernel's KVA allocator checks its own structures (e->k->kva->check:
+ * the free tree, lazy lists and pools of 6.18; the purge list and hint of
+ * 4.19) and hands back the ranges it holds, which must then tile the
+ * vmalloc range (6.18) or at least never overlap (4.19, whose free KVA is
+ * the gaps).
  *
  * Cost: O(frames + areas + mapped pages); it allocates two bitmaps of one
  * bit per frame and reads the whole memmap, so it is for tests and for the
@@ -13,6 +19,7 @@
 #include <string.h>
 
 #include "vm-internal.h"
+#include "vmap_busy.h"
 
 struct checker {
 	struct vm_engine *e;
@@ -20,6 +27,8 @@ struct checker {
 	size_t msglen;
 	uint64_t *free_map;     /* frames inside a free block or deferred range */
 	uint64_t *area_map;     /* frames seen in a vmalloc area */
+	uint64_t nr_arrays;     /* VM_PAGE_ARRAY areas seen */
+	uint64_t nr_arrays_owned; /* areas pointing at their page array */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -150,26 +159,6 @@ static int check_frames(struct checker *c)
 	return 0;
 }
 
-static uint64_t recompute_max(const struct rb_node *n, bool *ok)
-{
-	const struct vmap_area *va;
-	uint64_t m, l, r;
-
-	if (!n)
-		return 0;
-	va = rb_entry(n, struct vmap_area, rb);
-	l = recompute_max(n->left, ok);
-	r = recompute_max(n->right, ok);
-	m = va->va_end - va->va_start;
-	if (l > m)
-		m = l;
-	if (r > m)
-		m = r;
-	if (m != va->subtree_max_size)
-		*ok = false;
-	return m;
-}
-
 struct range {
 	uint64_t start, end;
 	char kind;
@@ -180,6 +169,29 @@ static int cmp_range(const void *a, const void *b)
 	const struct range *x = a, *y = b;
 
 	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Every range of the vmalloc range the engine holds, to be sorted. */
+struct ranges {
+	struct range *v;
+	uint64_t n, cap;
+};
+
+static int push_range(void *ctx, uint64_t start, uint64_t end, char kind)
+{
+	struct ranges *rs = ctx;
+
+	if (rs->n == rs->cap) {
+		uint64_t cap = rs->cap ? rs->cap * 2 : 64;
+		struct range *p = realloc(rs->v, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		rs->v = p;
+		rs->cap = cap;
+	}
+	rs->v[rs->n++] = (struct range){ start, end, kind };
+	return 0;
 }
 
 static int check_area(struct checker *c, const struct vmap_area *va, uint64_t *vmalloc,
@@ -213,111 +225,106 @@ static int check_area(struct checker *c, const struct vmap_area *va, uint64_t *v
 	for (uint64_t a = vm->addr + (vm->nr_pages << VM_PAGE_SHIFT); a < va->va_end; a += VM_PAGE_SIZE)
 		if (vmi_walk(e, a, &pfn) == 0)
 			return fail(c, "area %#llx: guard page %#llx is mapped", (ull)vm->addr, (ull)a);
-	if (vm->flags & VM_ALLOC)
+	if (vm->flags & VM_ALLOC) {
+		/* The page array: an area of its own iff longer than a page,
+		 * with the same caller, owned by this area alone. */
+		uint64_t bytes = vm->nr_pages * e->layout->ptr_size;
+		uint64_t want = bytes > VM_PAGE_SIZE ? (bytes + VM_PAGE_SIZE - 1) >> VM_PAGE_SHIFT : 0;
+		const struct vm_struct *a = vm->array_vm;
+
+		if (!!a != !!want || (a && (a->nr_pages != want || !(a->flags & VM_PAGE_ARRAY) ||
+					    !a->va || a->va->vm != a || a->caller != vm->caller)))
+			return fail(c, "area %#llx of %llu pages: page array %s", (ull)vm->addr,
+				    (ull)vm->nr_pages, a ? "is not its own area of the right size" :
+				    "is missing");
+		if (a)
+			c->nr_arrays_owned++;
+		if (vm->flags & VM_PAGE_ARRAY)
+			c->nr_arrays++;
 		*vmalloc += vm->nr_pages;
-	else
+	} else {
+		if (vm->flags & VM_PAGE_ARRAY)
+			return fail(c, "vmap area %#llx marked as a page array", (ull)vm->addr);
 		*vmap += vm->nr_pages;
+	}
 	return 0;
 }
 
 static int check_kva(struct checker *c)
 {
 	struct vm_engine *e = c->e;
-	uint64_t nr = 0, cap = 64, vmalloc = 0, vmap = 0, lazy_pages = 0, lazy = 0, busy = 0;
-	uint64_t present, tables, expect;
+	uint64_t vmalloc = 0, vmap = 0, busy = 0, present, tables, expect;
+	struct ranges rs = { 0 };
 	struct list_node *l;
 	struct rb_node *n;
-	struct range *rs;
-	bool ok = true;
 	int r = 0;
 
-	if (vmi_rb_check(&e->free_root) < 0 || vmi_rb_check(&e->busy_root) < 0)
-		return fail(c, "a KVA tree breaks the red-black rules");
-	recompute_max(e->free_root.node, &ok);
-	if (!ok)
-		return fail(c, "free KVA tree: a subtree_max_size is stale");
-
-	rs = malloc(cap * sizeof(*rs));
-	if (!rs)
-		return -ENOMEM;
-#define PUSH(s_, e_, k_) do { \
-		if (nr == cap) { \
-			struct range *p_ = realloc(rs, (cap *= 2) * sizeof(*rs)); \
-			if (!p_) { r = -ENOMEM; goto out; } \
-			rs = p_; \
-		} \
-		rs[nr].start = (s_); rs[nr].end = (e_); rs[nr].kind = (k_); nr++; \
-	} while (0)
-
-	/* The tree's order must be the list's order. */
-	n = vmi_rb_first(&e->free_root);
-	for (l = e->free_list.next; l != &e->free_list; l = l->next, n = vmi_rb_next(n)) {
-		struct vmap_area *va = list_entry(l, struct vmap_area, list);
-
-		if (&va->rb != n) {
-			r = fail(c, "free list and free tree disagree at %#llx", (ull)va->va_start);
-			goto out;
-		}
-		if (va->va_end <= va->va_start) {
-			r = fail(c, "empty free range at %#llx", (ull)va->va_start);
-			goto out;
-		}
-		if (l->next != &e->free_list &&
-		    list_entry(l->next, struct vmap_area, list)->va_start <= va->va_end) {
-			r = fail(c, "free ranges at %#llx and after touch or overlap", (ull)va->va_start);
-			goto out;
-		}
-		PUSH(va->va_start, va->va_end, 'f');
-	}
-	if (n) {
-		r = fail(c, "free tree has more ranges than the free list");
-		goto out;
-	}
+	if (vmi_rb_check(&e->busy_root) < 0)
+		return fail(c, "the busy KVA tree breaks the red-black rules");
 	l = e->busy_list.next;
 	for (n = vmi_rb_first(&e->busy_root); n; n = vmi_rb_next(n), l = l->next) {
 		struct vmap_area *va = rb_entry(n, struct vmap_area, rb);
 
-		/* The hash and the address list must index exactly the tree. */
-		if (l == &e->busy_list || list_entry(l, struct vmap_area, list) != va ||
-		    vmi_find_busy_va_start(e, va->va_start) != va) {
-			r = fail(c, "busy area %#llx: tree, list and hash disagree", (ull)va->va_start);
+		if (l == &e->busy_list || list_entry(l, struct vmap_area, list) != va) {
+			r = fail(c, "busy range %#llx: tree and list disagree", (ull)va->va_start);
+			goto out;
+		}
+		if (!va->vm) {
+			/* Only 4.19 keeps lazily freed ranges in this tree. */
+			if (!(va->flags & VA_LAZY) || e->k->kva->tiles) {
+				r = fail(c, "busy range %#llx has no vm_struct", (ull)va->va_start);
+				goto out;
+			}
+			if ((r = push_range(&rs, va->va_start, va->va_end, 'l')) < 0)
+				goto out;
+			continue;
+		}
+		/* The hash must index exactly the busy areas. */
+		if (vmi_find_busy_va_start(e, va->va_start) != va) {
+			r = fail(c, "busy area %#llx: not found by its start", (ull)va->va_start);
 			goto out;
 		}
 		if ((r = check_area(c, va, &vmalloc, &vmap)) < 0)
 			goto out;
 		busy++;
-		PUSH(va->va_start, va->va_end, 'b');
+		if ((r = push_range(&rs, va->va_start, va->va_end, 'b')) < 0)
+			goto out;
 	}
 	if (l != &e->busy_list) {
 		r = fail(c, "busy list longer than the busy tree");
 		goto out;
 	}
-	for (l = e->lazy_list.next; l != &e->lazy_list; l = l->next) {
-		struct vmap_area *va = list_entry(l, struct vmap_area, list);
-
-		lazy++;
-		lazy_pages += (va->va_end - va->va_start) >> VM_PAGE_SHIFT;
-		PUSH(va->va_start, va->va_end, 'l');
-	}
-#undef PUSH
-	qsort(rs, nr, sizeof(*rs), cmp_range);
-	expect = e->layout->vmalloc_start;
-	for (uint64_t i = 0; i < nr; i++) {
-		if (rs[i].start != expect) {
-			r = fail(c, "KVA %#llx..%#llx: %s", (ull)expect, (ull)rs[i].start,
-				 rs[i].start > expect ? "lost (neither free, busy nor lazy)" : "claimed twice");
-			goto out;
-		}
-		expect = rs[i].end;
-	}
-	if (expect != e->layout->vmalloc_end) {
-		r = fail(c, "KVA ends at %#llx, the range at %#llx", (ull)expect, (ull)e->layout->vmalloc_end);
+	if (busy != e->nr_busy) {
+		r = fail(c, "%llu busy areas, nr_busy says %llu", (ull)busy, (ull)e->nr_busy);
 		goto out;
 	}
-	if (busy != e->nr_busy || lazy != e->nr_lazy || lazy_pages != e->lazy_pages) {
-		r = fail(c, "KVA counters: busy %llu/%llu lazy %llu/%llu lazy pages %llu/%llu",
-			 (ull)busy, (ull)e->nr_busy, (ull)lazy, (ull)e->nr_lazy, (ull)lazy_pages,
-			 (ull)e->lazy_pages);
+	if (c->nr_arrays != c->nr_arrays_owned) {
+		r = fail(c, "%llu page-array areas, %llu areas pointing at one", (ull)c->nr_arrays,
+			 (ull)c->nr_arrays_owned);
+		goto out;
+	}
+	/* The kernel's own structures: free tree, lazy lists, pools, hints. */
+	r = e->k->kva->check(e, push_range, &rs, c->msg, c->msglen);
+	if (r)
+		goto out;
+	if (rs.n)
+		qsort(rs.v, rs.n, sizeof(*rs.v), cmp_range);
+	expect = e->layout->vmalloc_start;
+	for (uint64_t i = 0; i < rs.n; i++) {
+		if (rs.v[i].start < expect || rs.v[i].end <= rs.v[i].start) {
+			r = fail(c, "KVA %#llx..%#llx claimed twice", (ull)rs.v[i].start, (ull)expect);
+			goto out;
+		}
+		if (rs.v[i].start > expect && e->k->kva->tiles) {
+			r = fail(c, "KVA %#llx..%#llx lost (neither free, busy, lazy nor pooled)",
+				 (ull)expect, (ull)rs.v[i].start);
+			goto out;
+		}
+		expect = rs.v[i].end;
+	}
+	if (expect > e->layout->vmalloc_end ||
+	    (expect != e->layout->vmalloc_end && e->k->kva->tiles)) {
+		r = fail(c, "KVA ends at %#llx, the range at %#llx", (ull)expect, (ull)e->layout->vmalloc_end);
 		goto out;
 	}
 	if (vmalloc != e->vmalloc_pages || vmap != e->vmap_pages) {
@@ -336,7 +343,7 @@ static int check_kva(struct checker *c)
 		r = fail(c, "%llu page-table pages reachable, counter says %llu", (ull)tables,
 			 (ull)e->pagetable_pages);
 out:
-	free(rs);
+	free(rs.v);
 	return r;
 }
 

@@ -1,5 +1,6 @@
-/* engine.c -- creating and destroying a simulated machine, its configuration,
- * the "current" identity stamped on new areas, logging, and size parsing.
+/* engine.c -- creating and destroying a simulated machine, its configuration
+ * (the kernel it follows and its CPU count among them), the "current"
+ * identity and CPU of the calls, logging, and size parsing.
  *
  * An engine owns everything it allocates; nothing here is global, so any
  * number of engines can live side by side in one process.
@@ -17,6 +18,8 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->memory_bytes = 1ull << 30;
 	cfg->nr_nodes = 1;
 	cfg->layout = VM_LAYOUT_X86_64;
+	cfg->kernel = VM_KERNEL_6_18;
+	cfg->nr_cpus = 1;
 	cfg->lazy_max_pages = 0;
 	cfg->page_policy = VM_POLICY_ORDER0;
 }
@@ -25,7 +28,9 @@ static int check_config(const struct vm_config *cfg)
 {
 	uint64_t nr_pages, per_node;
 
-	if ((unsigned)cfg->layout >= VM_NR_LAYOUTS)
+	if ((unsigned)cfg->layout >= VM_NR_LAYOUTS || !vmi_kernel(cfg->kernel))
+		return -EINVAL;
+	if (cfg->nr_cpus < 1 || cfg->nr_cpus > vmi_layout(cfg->layout)->max_cpus)
 		return -EINVAL;
 	if (cfg->nr_nodes < 1 || cfg->nr_nodes > VM_MAX_NODES)
 		return -EINVAL;
@@ -43,6 +48,18 @@ static int check_config(const struct vm_config *cfg)
 	return 0;
 }
 
+/* lazy_max_pages(): 32 MiB of KVA per bit of the online CPU count, a log
+ * scale on purpose (the kernel's comment: a larger number covers more page
+ * tables per flush, but a big machine should not wait on a huge purge). */
+static uint64_t lazy_max_pages(unsigned cpus)
+{
+	unsigned fls = 0;
+
+	while (cpus >> fls)
+		fls++;
+	return fls * ((32ull << 20) >> VM_PAGE_SHIFT);
+}
+
 int vm_engine_create(const struct vm_config *cfg, struct vm_engine **ret_engine)
 {
 	struct vm_engine *e;
@@ -57,8 +74,9 @@ int vm_engine_create(const struct vm_config *cfg, struct vm_engine **ret_engine)
 	if (!e)
 		return -ENOMEM;
 	e->cfg = *cfg;
-	if (!e->cfg.lazy_max_pages)
-		e->cfg.lazy_max_pages = (32ull << 20) >> VM_PAGE_SHIFT;
+	e->k = vmi_kernel(cfg->kernel);
+	e->nr_cpus = cfg->nr_cpus;
+	e->lazy_max_pages = cfg->lazy_max_pages ? cfg->lazy_max_pages : lazy_max_pages(cfg->nr_cpus);
 	e->layout = vmi_layout(cfg->layout);
 	e->nr_pages = cfg->memory_bytes >> VM_PAGE_SHIFT;
 	e->nr_nodes = cfg->nr_nodes;
@@ -128,6 +146,22 @@ int vm_set_current_flags(struct vm_engine *e, uint32_t vm_flags)
 	return 0;
 }
 
+int vm_set_current_cpu(struct vm_engine *e, unsigned cpu)
+{
+	if (!e || cpu >= e->nr_cpus)
+		return -EINVAL;
+	e->cur_cpu = cpu;
+	return 0;
+}
+
+bool vmi_warn_once(struct vm_engine *e, unsigned site)
+{
+	if (e->warned_once & site)
+		return false;
+	e->warned_once |= site;
+	return true;
+}
+
 void vmi_log(struct vm_engine *e, int level, const char *fmt, ...)
 {
 	char msg[256];
@@ -165,7 +199,7 @@ void vm_get_stats(const struct vm_engine *e, struct vm_stats *s)
 	s->nr_areas = e->nr_busy;
 	s->nr_lazy_areas = e->nr_lazy;
 	s->lazy_pages = e->lazy_pages;
-	s->lazy_max_pages = e->cfg.lazy_max_pages;
+	s->lazy_max_pages = e->lazy_max_pages;
 	s->nr_purges = e->nr_purges;
 	s->nr_tlb_flushes = e->nr_tlb_flushes;
 	s->nr_alloc_failures = e->nr_alloc_failures;
@@ -173,4 +207,10 @@ void vm_get_stats(const struct vm_engine *e, struct vm_stats *s)
 	s->nr_nodes = e->nr_nodes;
 	s->layout = e->cfg.layout;
 	s->pt_levels = e->layout->pt_levels;
+	s->kernel = e->k->id;
+	s->nr_cpus = e->nr_cpus;
+	s->nr_vmap_nodes = e->nr_vmap_nodes;
+	s->nr_pooled_areas = e->nr_pooled;
+	s->pooled_pages = e->pooled_pages;
+	s->work_pending = e->work_pending != 0;
 }

@@ -30,8 +30,12 @@ typedef uint32_t gfp_t;
 /* Action modifiers. */
 #define __GFP_NOWARN     ((gfp_t)0x2000u)  /* no "allocation failure" warning */
 #define __GFP_RETRY_MAYFAIL ((gfp_t)0x4000u)
-#define __GFP_NOFAIL     ((gfp_t)0x8000u)  /* may use every reserve before failing */
-#define __GFP_NORETRY    ((gfp_t)0x10000u) /* no purge-and-retry on KVA exhaustion */
+#define __GFP_NOFAIL     ((gfp_t)0x8000u)  /* retry; the last attempt may use part of
+					    * the min reserve (how much: the kernel's) */
+#define __GFP_NORETRY    ((gfp_t)0x10000u) /* give up early (the page allocator does
+					    * not retry here anyway) */
+#define __GFP_MEMALLOC   ((gfp_t)0x20000u) /* ALLOC_NO_WATERMARKS: may take every free
+					    * frame (the kernel's reclaim paths) */
 #define __GFP_ZERO       ((gfp_t)0x100000u)
 #define __GFP_THISNODE   ((gfp_t)0x200000u) /* no fallback to other nodes */
 #define __GFP_ACCOUNT    ((gfp_t)0x400000u)
@@ -50,7 +54,7 @@ typedef uint32_t gfp_t;
 /* Every bit above; anything else in a gfp_t is rejected with -EINVAL. */
 #define GFP_VALID_MASK (GFP_ZONEMASK | __GFP_HIGH | __GFP_IO | __GFP_FS | \
 			__GFP_RECLAIM | __GFP_NOWARN | __GFP_RETRY_MAYFAIL | \
-			__GFP_NOFAIL | __GFP_NORETRY | __GFP_ZERO | \
+			__GFP_NOFAIL | __GFP_NORETRY | __GFP_MEMALLOC | __GFP_ZERO | \
 			__GFP_THISNODE | __GFP_ACCOUNT)
 
 #endif /* VMCORE_GFP_H */

@@ -7,9 +7,11 @@
  * entries.  An entry is (pfn << 12) | flags.
  *
  * Invariants: a table frame has PG_pgtable and its struct page's private
- * field equals its number of present entries; the root (pgd) lives as long
- * as the engine; any other table is freed once empty by the next purge,
- * after its TLB flush (vmi_free_emptied_tables()).
+ * field equals its number of present entries.  Tables live as long as the
+ * engine, empty or not: no kernel frees the page tables of the vmalloc
+ * range (vunmap clears entries only), so PageTables never falls.  A table
+ * made by a mapping that fails part way is freed again: that call changes
+ * nothing.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -110,39 +112,9 @@ void vmi_pgtable_destroy(struct vm_engine *e)
 {
 	/* Table frames vanish with the backing store. */
 	e->pgd_pfn = 0;
-	free(e->emptied);
-	e->emptied = NULL;
-	e->nr_emptied = e->emptied_cap = 0;
+	free(e->pt_log.v);
+	memset(&e->pt_log, 0, sizeof(e->pt_log));
 }
-
-/* A leaf table at addr lost its last entry: the next purge frees it, if it
- * is still empty then. */
-static void note_emptied(struct vm_engine *e, uint64_t addr)
-{
-	uint64_t span_mask = ~((uint64_t)pt_entries(e) << VM_PAGE_SHIFT) + 1;
-
-	addr &= span_mask;
-	if (e->nr_emptied && e->emptied[e->nr_emptied - 1] == addr)
-		return;
-	if (e->nr_emptied == e->emptied_cap) {
-		size_t cap = e->emptied_cap ? e->emptied_cap * 2 : 64;
-		uint64_t *p = realloc(e->emptied, cap * sizeof(*p));
-
-		if (!p) {
-			e->emptied_lost = true;
-			return;
-		}
-		e->emptied = p;
-		e->emptied_cap = cap;
-	}
-	e->emptied[e->nr_emptied++] = addr;
-}
-
-/* Tables created while mapping one area, so a failure can undo exactly them. */
-struct new_tables {
-	struct { uint64_t pfn, parent; unsigned idx; } *v;
-	size_t n, cap;
-};
 
 static int note_table(struct new_tables *nt, uint64_t pfn, uint64_t parent, unsigned idx)
 {
@@ -203,7 +175,14 @@ static uint64_t leaf_table(struct vm_engine *e, uint64_t addr, struct new_tables
 				*err = -ENOMEM;
 				return PFN_NONE;
 			}
+			if (e->pt_logging && note_table(&e->pt_log, child, table, idx) < 0) {
+				free_table(e, child);
+				*err = -ENOMEM;
+				return PFN_NONE;
+			}
 			if (note_table(nt, child, table, idx) < 0) {
+				if (e->pt_logging)
+					e->pt_log.n--;
 				free_table(e, child);
 				*err = -ENOMEM;
 				return PFN_NONE;
@@ -237,8 +216,6 @@ void vmi_unmap_range(struct vm_engine *e, uint64_t addr, uint64_t nr)
 					lp->private--;
 				}
 			}
-			if (!lp->private)
-				note_emptied(e, addr);
 		}
 		addr += n << VM_PAGE_SHIFT;
 		nr -= n;
@@ -273,8 +250,11 @@ int vmi_map_pages(struct vm_engine *e, uint64_t addr, const uint32_t *pfns,
 
 fail:
 	/* Undo: clear what was mapped, then free the tables made here,
-	 * children before parents (reverse creation order). */
+	 * children before parents (reverse creation order).  They are the
+	 * last ones the call's log has. */
 	vmi_unmap_range(e, addr, done);
+	if (e->pt_logging)
+		e->pt_log.n -= nt.n;
 	for (size_t i = nt.n; i-- > 0;) {
 		write_entry(e, nt.v[i].parent, nt.v[i].idx, 0);
 		pfn_to_page(e, nt.v[i].parent)->private--;
@@ -284,80 +264,23 @@ fail:
 	return err ? err : -ENOMEM;
 }
 
-/* Free the empty tables under table (at level) that cover [start, end);
- * returns whether table itself is now empty. */
-static bool free_level(struct vm_engine *e, uint64_t table, unsigned level,
-		       uint64_t start, uint64_t end)
+void vmi_pgtable_log_begin(struct vm_engine *e)
 {
-	if (level + 1 == e->layout->pt_levels)
-		return pfn_to_page(e, table)->private == 0;
-
-	for (uint64_t a = start; a < end;) {
-		uint64_t span = 1ull << e->layout->pt_shift[level];
-		uint64_t next = (a | (span - 1)) + 1;
-		unsigned idx = pt_index(e, a, level);
-		uint64_t ent = read_entry(e, table, idx);
-
-		if (next == 0 || next > end)
-			next = end;
-		if (ent & PTE_PRESENT) {
-			uint64_t child = entry_pfn(ent);
-
-			if (free_level(e, child, level + 1, a, next)) {
-				write_entry(e, table, idx, 0);
-				pfn_to_page(e, table)->private--;
-				free_table(e, child);
-			}
-		}
-		a = next;
-	}
-	return pfn_to_page(e, table)->private == 0;
+	e->pt_log.n = 0;
+	e->pt_logging = true;
 }
 
-void vmi_free_empty_tables(struct vm_engine *e, uint64_t start, uint64_t end)
+void vmi_pgtable_log_end(struct vm_engine *e, bool undo)
 {
-	(void)free_level(e, e->pgd_pfn, 0, start, end);
-}
+	struct new_tables *nt = &e->pt_log;
 
-/*
- * The tables free_level() would free over every purged range, found from
- * the leaves that lost their last entry instead of by walking each range:
- * a table only empties when its last entry is cleared, and below the root
- * that happens to a leaf in vmi_unmap_range() (noted) or to a table whose
- * last child is freed here (followed upwards).  A noted leaf that was
- * refilled since, or already freed, is left alone.
- */
-bool vmi_free_emptied_tables(struct vm_engine *e)
-{
-	unsigned levels = e->layout->pt_levels;
-	bool complete = !e->emptied_lost;
-
-	for (size_t i = 0; i < e->nr_emptied; i++) {
-		uint64_t addr = e->emptied[i], path[4];
-		unsigned depth = 0;
-
-		/* path[k]: the table at level k on the way to addr's leaf. */
-		path[0] = e->pgd_pfn;
-		while (depth + 1 < levels) {
-			uint64_t ent = read_entry(e, path[depth], pt_index(e, addr, depth));
-
-			if (!(ent & PTE_PRESENT))
-				break;
-			path[++depth] = entry_pfn(ent);
-		}
-		if (depth + 1 < levels)
-			continue;   /* no leaf there any more */
-		/* Free empty tables from the leaf up, never the root. */
-		while (depth > 0 && pfn_to_page(e, path[depth])->private == 0) {
-			write_entry(e, path[depth - 1], pt_index(e, addr, depth - 1), 0);
-			pfn_to_page(e, path[depth - 1])->private--;
-			free_table(e, path[depth]);
-			depth--;
-		}
+	for (size_t i = nt->n; undo && i-- > 0;) {
+		write_entry(e, nt->v[i].parent, nt->v[i].idx, 0);
+		pfn_to_page(e, nt->v[i].parent)->private--;
+		free_table(e, nt->v[i].pfn);
 	}
-	e->nr_emptied = 0;
-	e->emptied_lost = false;
-	return complete;
+	nt->n = 0;
+	e->pt_logging = false;
 }
 
 int vmi_walk_pte(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn, bool *ret_writable)

@@ -25,7 +25,7 @@ static const struct layout_desc layouts[VM_NR_LAYOUTS] = {
 		.dma_end = 16 * MIB, .dma32_end = 4 * GIB, .normal_end = UINT64_MAX,
 		.max_memory = VM_MAX_MEMORY,
 		.pt_levels = 4, .pt_shift = { 39, 30, 21, 12 }, .pt_index_bits = 9,
-		.pte_size = 8,
+		.pte_size = 8, .ptr_size = 8, .max_cpus = VM_MAX_CPUS, .has_highmem = false,
 	},
 	[VM_LAYOUT_I386] = {
 		.name = "i386",
@@ -35,7 +35,7 @@ static const struct layout_desc layouts[VM_NR_LAYOUTS] = {
 		.dma_end = 16 * MIB, .dma32_end = 16 * MIB, .normal_end = 896 * MIB,
 		.max_memory = VM_MAX_MEMORY_I386,
 		.pt_levels = 2, .pt_shift = { 22, 12 }, .pt_index_bits = 10,
-		.pte_size = 4,
+		.pte_size = 4, .ptr_size = 4, .max_cpus = VM_MAX_CPUS_I386, .has_highmem = true,
 	},
 };
 

@@ -3,7 +3,9 @@
  * extfrag/unusable_index and extfrag/extfrag_index files, plus the zone walk
  * the structured (JSON) views are built from.
  *
- * Everything here only reads the engine.
+ * Everything here only reads the engine.  Where kernels print differently
+ * (pointer width is the layout's; which lines and flags exist, and the
+ * order of vmallocinfo, are the kernel's) the table says which.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -53,22 +55,34 @@ int vm_for_each_zone(const struct vm_engine *e, vm_zone_fn *fn, void *ctx)
 
 /* ---- vmallocinfo ------------------------------------------------------------ */
 
-static void show_area(struct strbuf *sb, const struct vm_engine *e, const struct vm_struct *vm)
+struct show_vmi {
+	struct strbuf sb;
+	const struct vm_engine *e;
+	bool filter_uid;
+	uint32_t uid;
+	int w;                  /* hex digits of a pointer: %pK on the layout */
+};
+
+typedef unsigned long long ull;
+
+static void show_area(struct show_vmi *c, const struct vm_struct *vm)
 {
+	const struct vm_engine *e = c->e;
 	uint32_t per_node[VM_MAX_NODES] = { 0 };
 	/* The kernel's vmap() keeps no page array in the vm_struct (pages
 	 * NULL, nr_pages 0), so a vmap line shows neither pages= nor node
 	 * counts; ours keeps one for its own bookkeeping, not for display. */
 	uint64_t nr_pages = (vm->flags & VM_ALLOC) ? vm->nr_pages : 0;
+	struct strbuf *sb = &c->sb;
 
-	vmi_strbuf_printf(sb, "0x%016llx-0x%016llx %7llu", (unsigned long long)vm->addr,
-		      (unsigned long long)(vm->addr + vm->size), (unsigned long long)vm->size);
+	vmi_strbuf_printf(sb, "0x%0*llx-0x%0*llx %7llu", c->w, (ull)vm->addr, c->w,
+			  (ull)(vm->addr + vm->size), (ull)vm->size);
 	if (vm->caller)
 		vmi_strbuf_printf(sb, " %s", vm->caller);
 	if (nr_pages)
-		vmi_strbuf_printf(sb, " pages=%llu", (unsigned long long)nr_pages);
+		vmi_strbuf_printf(sb, " pages=%llu", (ull)nr_pages);
 	if (vm->phys_addr)
-		vmi_strbuf_printf(sb, " phys=0x%016llx", (unsigned long long)vm->phys_addr);
+		vmi_strbuf_printf(sb, " phys=0x%0*llx", c->w, (ull)vm->phys_addr);
 	if (vm->flags & VM_IOREMAP)
 		vmi_strbuf_printf(sb, " ioremap");
 	if (vm->flags & VM_ALLOC)
@@ -77,10 +91,10 @@ static void show_area(struct strbuf *sb, const struct vm_engine *e, const struct
 		vmi_strbuf_printf(sb, " vmap");
 	if (vm->flags & VM_USERMAP)
 		vmi_strbuf_printf(sb, " user");
-	if (vm->flags & VM_DMA_COHERENT)
+	if ((vm->flags & VM_DMA_COHERENT) && e->k->vmallocinfo_dma_coherent)
 		vmi_strbuf_printf(sb, " dma-coherent");
-	/* The kernel vmallocs a page array larger than a page ("vpages"). */
-	if (nr_pages * sizeof(void *) > VM_PAGE_SIZE)
+	/* is_vmalloc_addr(v->pages): the page array is an area of its own. */
+	if (vm->array_vm)
 		vmi_strbuf_printf(sb, " vpages");
 	for (uint64_t i = 0; i < nr_pages; i++)
 		per_node[vmi_pfn_node(e, vm->pages[i])]++;
@@ -90,76 +104,93 @@ static void show_area(struct strbuf *sb, const struct vm_engine *e, const struct
 	vmi_strbuf_printf(sb, "\n");
 }
 
-static int cmp_va(const void *a, const void *b)
+static int show_va(void *ctx, const struct vmap_area *va)
 {
-	const struct vmap_area *x = *(const struct vmap_area *const *)a;
-	const struct vmap_area *y = *(const struct vmap_area *const *)b;
+	struct show_vmi *c = ctx;
 
-	return x->va_start < y->va_start ? -1 : x->va_start > y->va_start;
+	if (va->vm) {
+		if (!(va->vm->flags & VM_UNINITIALIZED) && (!c->filter_uid || va->vm->uid == c->uid))
+			show_area(c, va->vm);
+	} else if (!c->filter_uid && c->e->k->vmallocinfo_unpurged) {
+		/* Lazily freed ranges have no owner any more: only the full
+		 * view has them. */
+		vmi_strbuf_printf(&c->sb, "0x%0*llx-0x%0*llx %7llu unpurged vm_area\n", c->w,
+				  (ull)va->va_start, c->w, (ull)va->va_end, (ull)va_size(va));
+	}
+	return c->sb.err;
 }
 
 int vm_show_vmallocinfo(struct vm_engine *e, bool filter_uid, uint32_t uid, char **buf, size_t *len)
 {
-	struct vmap_area **lazy = NULL;
-	struct strbuf sb;
-	uint64_t n = 0;
+	struct show_vmi c = { .e = e, .filter_uid = filter_uid, .uid = uid };
+	int r;
 
 	if (!e || !buf || !len)
 		return -EINVAL;
-	vmi_strbuf_begin(&sb);
-	for (struct rb_node *r = vmi_rb_first(&e->busy_root); r; r = vmi_rb_next(r)) {
-		struct vmap_area *va = rb_entry(r, struct vmap_area, rb);
-
-		if (va->vm && (!filter_uid || va->vm->uid == uid))
-			show_area(&sb, e, va->vm);
+	c.w = (int)e->layout->ptr_size * 2;
+	vmi_strbuf_begin(&c.sb);
+	r = e->k->kva->show(e, show_va, &c);
+	if (r < 0 && !c.sb.err) {
+		free(c.sb.buf);
+		return r;
 	}
-	/* Lazily freed ranges have no owner any more: only the full view has them. */
-	if (!filter_uid && e->nr_lazy) {
-		lazy = malloc(e->nr_lazy * sizeof(*lazy));
-		if (!lazy) {
-			free(sb.buf);
-			return -ENOMEM;
-		}
-		for (struct list_node *l = e->lazy_list.next; l != &e->lazy_list; l = l->next)
-			lazy[n++] = list_entry(l, struct vmap_area, list);
-		qsort(lazy, n, sizeof(*lazy), cmp_va);
-		for (uint64_t i = 0; i < n; i++)
-			vmi_strbuf_printf(&sb, "0x%016llx-0x%016llx %7llu unpurged vm_area\n",
-				      (unsigned long long)lazy[i]->va_start,
-				      (unsigned long long)lazy[i]->va_end,
-				      (unsigned long long)(lazy[i]->va_end - lazy[i]->va_start));
-		free(lazy);
-	}
-	return vmi_strbuf_end(&sb, buf, len);
+	return vmi_strbuf_end(&c.sb, buf, len);
 }
 
 /* ---- meminfo ---------------------------------------------------------------- */
 
 static void show_val_kb(struct strbuf *sb, const char *label, uint64_t kb)
 {
-	vmi_strbuf_printf(sb, "%-15s %8llu kB\n", label, (unsigned long long)kb);
+	vmi_strbuf_printf(sb, "%-15s %8llu kB\n", label, (ull)kb);
 }
 
-int vm_show_meminfo(const struct vm_engine *e, char **buf, size_t *len)
+void vm_get_meminfo(const struct vm_engine *e, struct vm_meminfo *m)
 {
 	const unsigned kshift = VM_PAGE_SHIFT - 10;
 	struct vm_stats s;
+
+	vm_get_stats(e, &s);
+	memset(m, 0, sizeof(*m));
+	m->mem_total = s.total_pages << kshift;
+	m->mem_free = s.free_pages << kshift;
+	m->has_highmem = e->layout->has_highmem;
+	if (m->has_highmem) {
+		m->high_total = s.high_total << kshift;
+		m->high_free = s.high_free << kshift;
+		m->low_total = (s.total_pages - s.high_total) << kshift;
+		m->low_free = (s.free_pages - s.high_free) << kshift;
+	}
+	m->page_tables = s.pagetable_pages << kshift;
+	m->vmalloc_total = (s.vmalloc_end - s.vmalloc_start) >> 10;
+	/* 4.4 dropped the walk behind VmallocUsed and VmallocChunk, both 0
+	 * since; 5.3 brought VmallocUsed back as the vmalloc'd pages. */
+	m->vmalloc_used = e->k->meminfo_vmalloc_used ? s.vmalloc_pages << kshift : 0;
+	m->vmalloc_chunk = 0;
+}
+
+/* meminfo_proc_show(), the lines the engine models, in its order: the High
+ * and Low lines exist with CONFIG_HIGHMEM only. */
+int vm_show_meminfo(const struct vm_engine *e, char **buf, size_t *len)
+{
+	struct vm_meminfo m;
 	struct strbuf sb;
 
 	if (!e || !buf || !len)
 		return -EINVAL;
-	vm_get_stats(e, &s);
+	vm_get_meminfo(e, &m);
 	vmi_strbuf_begin(&sb);
-	show_val_kb(&sb, "MemTotal:", s.total_pages << kshift);
-	show_val_kb(&sb, "MemFree:", s.free_pages << kshift);
-	show_val_kb(&sb, "HighTotal:", s.high_total << kshift);
-	show_val_kb(&sb, "HighFree:", s.high_free << kshift);
-	show_val_kb(&sb, "LowTotal:", (s.total_pages - s.high_total) << kshift);
-	show_val_kb(&sb, "LowFree:", (s.free_pages - s.high_free) << kshift);
-	show_val_kb(&sb, "PageTables:", s.pagetable_pages << kshift);
-	show_val_kb(&sb, "VmallocTotal:", (s.vmalloc_end - s.vmalloc_start) >> 10);
-	show_val_kb(&sb, "VmallocUsed:", s.vmalloc_pages << kshift);
-	show_val_kb(&sb, "VmallocChunk:", s.largest_free_kva >> 10);
+	show_val_kb(&sb, "MemTotal:", m.mem_total);
+	show_val_kb(&sb, "MemFree:", m.mem_free);
+	if (m.has_highmem) {
+		show_val_kb(&sb, "HighTotal:", m.high_total);
+		show_val_kb(&sb, "HighFree:", m.high_free);
+		show_val_kb(&sb, "LowTotal:", m.low_total);
+		show_val_kb(&sb, "LowFree:", m.low_free);
+	}
+	show_val_kb(&sb, "PageTables:", m.page_tables);
+	show_val_kb(&sb, "VmallocTotal:", m.vmalloc_total);
+	show_val_kb(&sb, "VmallocUsed:", m.vmalloc_used);
+	show_val_kb(&sb, "VmallocChunk:", m.vmalloc_chunk);
 	return vmi_strbuf_end(&sb, buf, len);
 }
 

@@ -9,15 +9,22 @@
  *   deferred       per zone, a run of max-order blocks never yet touched:
  *                  free, counted in nr_free[MAX_ORDER], handed to the free
  *                  list one block at a time (like deferred struct page init).
- *   vmap_area      one KVA range: free (in free_root and the address list),
- *                  busy (in busy_root, vm set) or lazy (on the purge list).
+ *   vmap_area      one KVA range: busy (in busy_root, vm set), lazy (freed,
+ *                  waiting for a purge), and on 6.18 also free (in the
+ *                  augmented free tree) or pooled (in a vmap node's pool).
  *   vm_struct      the area's descriptor: pages, flags, owner, caller.
+ *   vmap node      6.18's per-CPU slice of the KVA bookkeeping: a lazy list
+ *                  and size-segregated pools of purged ranges.
+ *   kernel         struct kernel_table (kernel.h): the table of policies and
+ *                  formats of the kernel the machine follows.
  *
  * Invariants (checked by vm_check())
  *   per zone: free_pages == Σ_o (nr_free[o] << o) + deferred blocks << MAX_ORDER
  *   Σ_zones free_pages + vmalloc_pages + pagetable_pages + user_pages == nr_pages
- *   [vmalloc_start, vmalloc_end) == free ∪ busy ∪ lazy, pairwise disjoint
- *   free ranges are never adjacent (they are merged on insertion)
+ *   6.18: [vmalloc_start, vmalloc_end) == free ∪ busy ∪ lazy ∪ pooled, disjoint;
+ *         free ranges are never adjacent (they are merged on insertion)
+ *   4.19: busy ∪ lazy are disjoint, in one address-ordered tree; the gaps
+ *         between them are the free KVA
  *   lazy_pages == Σ over lazy ranges of their size in pages
  */
 #ifndef VMCORE_INTERNAL_H
@@ -73,15 +80,39 @@ struct list_node {
 
 struct vm_struct;
 
+/* vmap_area flags (va->flags, as the kernel's). */
+#define VA_LAZY       0x1u  /* 4.19: freed, still in the busy tree until purged (VM_LAZY_FREE) */
+#define VA_FROM_POOL  0x2u  /* 6.18: came from a vmap node pool (undoing the call puts it back) */
+#define VA_VN_SHIFT   8     /* 6.18: bits 8..: id + 1 of the vmap node that asked for it,
+			     * 0 for none (the kernel's encode_vn_id()) */
+
 struct vmap_area {
 	struct rb_node rb;
 	uint64_t va_start, va_end;      /* [start, end) */
 	union {
 		uint64_t subtree_max_size; /* free: largest free size in this subtree */
-		struct vm_struct *vm;      /* busy: the descriptor */
+		struct vm_struct *vm;      /* busy: the descriptor; NULL once freed */
 	};
-	struct list_node list;          /* free, busy: address order; lazy: purge list */
-	struct vmap_area *hnext;        /* busy: busy_hash chain */
+	struct list_node list;          /* free, busy: address order (4.19: lazy ones too);
+					 * 6.18 lazy: its node's lazy list; pooled: its pool */
+	struct vmap_area *hnext;        /* busy: busy_hash chain; 4.19 lazy: vmap_purge_list */
+	uint32_t flags;                 /* VA_* */
+};
+
+/* 6.18's vmap nodes (mm/vmalloc.c, 6.9+).  Pools hold purged ranges of up to
+ * MAX_VA_SIZE_PAGES pages (guard included), pool[i] those of i + 1 pages,
+ * most recently purged first. */
+#define MAX_VA_SIZE_PAGES 256
+
+struct vmap_pool {
+	struct list_node head;
+	uint64_t len;
+};
+
+struct vmap_node {
+	struct list_node lazy;          /* lazily freed ranges tagged for this node, in free order */
+	uint64_t nr_lazy;
+	struct vmap_pool *pool;         /* MAX_VA_SIZE_PAGES pools; NULL when the machine has one node */
 };
 
 struct vm_struct {
@@ -98,6 +129,8 @@ struct vm_struct {
 	uint32_t uid, pid;
 	uint64_t cookie;
 	struct vmap_area *va;
+	struct vm_struct *array_vm;     /* the vmalloc area holding the page array (the kernel's
+					 * is_vmalloc_addr(pages)), or NULL when it fits a page */
 	uint32_t page_inline;           /* pages points here for 1-page areas */
 };
 
@@ -127,11 +160,25 @@ struct layout_desc {
 	unsigned pt_shift[4];                    /* top level first */
 	unsigned pt_index_bits;
 	unsigned pte_size;                       /* bytes per entry */
+	unsigned ptr_size;                       /* bytes in a pointer (struct page *, %p) */
+	unsigned max_cpus;                       /* CONFIG_NR_CPUS's upper bound */
+	bool has_highmem;                        /* CONFIG_HIGHMEM */
+};
+
+struct kernel_table;
+
+/* Page tables created, each with the entry of its parent that points at it,
+ * so that a failure can undo exactly them. */
+struct new_tables {
+	struct { uint64_t pfn, parent; unsigned idx; } *v;
+	size_t n, cap;
 };
 
 struct vm_engine {
 	struct vm_config cfg;
 	const struct layout_desc *layout;
+	const struct kernel_table *k;      /* the kernel's table */
+	uint64_t lazy_max_pages;        /* cfg's, or the kernel's lazy_max_pages() */
 
 	/* Physical memory. */
 	uint64_t nr_pages;
@@ -149,25 +196,36 @@ struct vm_engine {
 	uint64_t pagetable_pages;
 
 	/* KVA. */
-	struct rb_root free_root;       /* free ranges by address, augmented */
+	struct rb_root free_root;       /* 6.18: free ranges by address, augmented */
 	struct list_node free_list;     /* the same ranges in address order, O(1) neighbours */
-	struct rb_root busy_root;       /* busy ranges by address */
-	struct list_node busy_list;     /* the same, address order */
-	struct vmap_area *busy_hint;    /* last busy range inserted */
-	struct vmap_area **busy_hash;   /* busy ranges by va_start */
+	struct rb_root busy_root;       /* busy ranges by address (4.19: and lazy ones) */
+	struct list_node busy_list;     /* the same, address order (4.19's vmap_area_list) */
+	struct vmap_area *busy_hint;    /* last range inserted into the busy tree */
+	struct vmap_area **busy_hash;   /* busy ranges (vm set) by va_start */
 	uint64_t busy_hash_mask;
-	struct list_node lazy_list;     /* lazily freed ranges, purge order */
-	uint64_t nr_busy, nr_lazy;
-	uint64_t lazy_pages;
+	uint64_t nr_busy, nr_lazy;      /* areas with a vm_struct; lazily freed ranges */
+	uint64_t lazy_pages;            /* the kernel's vmap_lazy_nr */
 	uint64_t nr_purges, nr_tlb_flushes;
 	uint64_t nr_alloc_failures;
+	unsigned nr_cpus, cur_cpu;
+	/* 6.18: vmap nodes (one, without pools, on a machine of one node). */
+	struct vmap_node *vn;
+	unsigned nr_vmap_nodes;
+	uint64_t nr_pooled, pooled_pages;
+	/* 4.19: the free_vmap_cache hint, and the lazy ranges (vmap_purge_list,
+	 * newest first, linked through hnext). */
+	struct vmap_area *free_vmap_cache;
+	uint64_t cached_hole_size, cached_vstart, cached_align;
+	struct vmap_area *purge_llist;
+
+	/* Deferred work (workqueue.c): VM_WORK_* bits queued. */
+	unsigned work_pending;
+	unsigned warned_once;           /* WARN_ON_ONCE sites that fired (WARN_*) */
 
 	/* Page tables. */
 	uint32_t pgd_pfn;
-	uint64_t *emptied;              /* an address under each leaf table emptied since the
-					 * last purge (repeats possible) */
-	size_t nr_emptied, emptied_cap;
-	bool emptied_lost;              /* the list could not grow: purge walks every range */
+	struct new_tables pt_log;       /* tables made since vmi_pgtable_log_begin() */
+	bool pt_logging;
 
 	struct kmem_cache va_cache;
 	struct kmem_cache vm_cache;
@@ -244,21 +302,66 @@ void vmi_free_pages_bulk(struct vm_engine *e, const uint32_t *pfns, uint64_t nr)
 uint64_t vmi_zone_nr_free(const struct zone *z, unsigned order);
 int vmi_check_gfp(const struct vm_engine *e, gfp_t gfp, int node);
 
-/* vmap_area.c */
+static inline uint64_t va_size(const struct vmap_area *va)
+{
+	return va->va_end - va->va_start;
+}
+
+/* vmap_area.c: busy areas (every kernel) and the calls into the kernel's
+ * KVA allocator (e->k->kva). */
 int vmi_kva_init(struct vm_engine *e);
 void vmi_kva_destroy(struct vm_engine *e);
-int vmi_alloc_vmap_area(struct vm_engine *e, uint64_t size, uint64_t align,
-			uint64_t vstart, uint64_t vend, gfp_t gfp,
-			struct vmap_area **ret_va);
-void vmi_free_vmap_area(struct vm_engine *e, struct vmap_area *va);
-void vmi_free_vmap_area_lazy(struct vm_engine *e, struct vmap_area *va);
+/* vmi_alloc_vmap_area(), vmi_free_vmap_area(), vmi_free_vmap_area_lazy():
+ * kernel.h, into the kernel's KVA allocator. */
+/* The busy tree, its list and hash: vmap_busy.h.  The busy area holding
+ * addr (a lazy one on 4.19: vm NULL), or NULL. */
 struct vmap_area *vmi_find_busy_va(const struct vm_engine *e, uint64_t addr);
-struct vmap_area *vmi_find_busy_va_start(const struct vm_engine *e, uint64_t addr);
-struct vmap_area *vmi_find_lowest_linear(const struct vm_engine *e, uint64_t size,
-					 uint64_t align, uint64_t vstart, uint64_t vend);
+uint64_t vmi_largest_free(const struct vm_engine *e);
+
+/* free_vmap_area.c: the augmented free tree (free_vmap_area_root). */
+int vmi_free_tree_init(struct vm_engine *e);
 struct vmap_area *vmi_find_lowest(const struct vm_engine *e, uint64_t size,
 				  uint64_t align, uint64_t vstart, uint64_t vend);
-uint64_t vmi_largest_free(const struct vm_engine *e);
+struct vmap_area *vmi_find_lowest_linear(const struct vm_engine *e, uint64_t size,
+					 uint64_t align, uint64_t vstart, uint64_t vend);
+/* __alloc_vmap_area(): cut the lowest aligned fit of size inside [vstart,
+ * vend) out of the free ranges and return its start; 0 if there is none
+ * (nothing changed).  *spare is a node for the right remainder of a split
+ * range: set to NULL if it was used. */
+uint64_t vmi_free_tree_alloc(struct vm_engine *e, uint64_t size, uint64_t align, uint64_t vstart,
+			     uint64_t vend, struct vmap_area **spare);
+/* merge_or_add_vmap_area_augment(): va is consumed. */
+void vmi_free_tree_insert(struct vm_engine *e, struct vmap_area *va);
+uint64_t vmi_free_tree_largest(const struct vm_engine *e);
+/* Its structure (red-black, maxima, list order, no touching ranges); each
+ * free range to fn (kind 'f').  0 or -EUCLEAN with msg. */
+int vmi_free_tree_check(struct vm_engine *e, int (*fn)(void *ctx, uint64_t start, uint64_t end,
+							 char kind),
+			void *ctx, char *msg, size_t msglen);
+
+/* vmap_node.c and vmap_area_list.c: the two KVA allocators. */
+struct kva_ops;
+extern const struct kva_ops vmi_kva_vmap_nodes;   /* augmented free tree + vmap nodes (6.9+) */
+extern const struct kva_ops vmi_kva_list;         /* vmap_area_list first fit (up to 5.1) */
+/* addr_to_node_id(): which node's busy tree an address is kept in. */
+unsigned vmi_addr_to_node(const struct vm_engine *e, uint64_t addr);
+
+/* workqueue.c */
+#define VM_WORK_DRAIN_VMAP 0x1u   /* 6.18's drain_vmap_work: a purge */
+/* schedule_work(): queue work (already queued: nothing more). */
+void vmi_schedule_work(struct vm_engine *e, unsigned work);
+/* At the start of every allocator call: the worker ran before it. */
+static inline void vmi_run_due_work(struct vm_engine *e)
+{
+	if (e->work_pending)
+		vm_run_deferred_work(e);
+}
+
+/* WARN_ON_ONCE sites (bits of e->warned_once). */
+#define WARN_VMALLOC_ZERO_SIZE  0x1u
+#define WARN_VMAP_NO_GUARD      0x2u
+/* True the first time a site fires on this machine. */
+bool vmi_warn_once(struct vm_engine *e, unsigned site);
 
 /* pgtable.c */
 int vmi_pgtable_init(struct vm_engine *e);
@@ -266,10 +369,12 @@ void vmi_pgtable_destroy(struct vm_engine *e);
 int vmi_map_pages(struct vm_engine *e, uint64_t addr, const uint32_t *pfns,
 		  uint64_t nr, uint32_t prot);
 void vmi_unmap_range(struct vm_engine *e, uint64_t addr, uint64_t nr);
-void vmi_free_empty_tables(struct vm_engine *e, uint64_t start, uint64_t end);
-/* At a purge: free the tables emptied since the last one (false: their
- * list was incomplete, the caller must use vmi_free_empty_tables()). */
-bool vmi_free_emptied_tables(struct vm_engine *e);
+/* Record the tables every mapping makes from now on; at the end, with undo,
+ * free them again (they must be empty then: a vmalloc call that mapped its
+ * page array's area and then failed, unmapped everything it mapped).  The
+ * kernel keeps such tables; here a failed call changes nothing. */
+void vmi_pgtable_log_begin(struct vm_engine *e);
+void vmi_pgtable_log_end(struct vm_engine *e, bool undo);
 int vmi_walk(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn);
 /* The same walk, also telling whether the PTE allows writes (may be NULL). */
 int vmi_walk_pte(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn, bool *ret_writable);
@@ -303,5 +408,7 @@ void vmi_strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 /* Append what was built to *buf (malloc'd, NUL-terminated, NULL to start);
  * on -ENOMEM *buf and *len are left as they were. Frees sb's own buffer. */
 int vmi_strbuf_end(struct strbuf *sb, char **buf, size_t *len);
+
+#include "kernel.h"
 
 #endif /* VMCORE_INTERNAL_H */

@@ -1,28 +1,41 @@
-/* vmalloc.c -- the vmalloc family: vm_struct descriptors, pages taken one at
- * a time from the buddy allocator, mapping through the page tables, vfree
- * with lazy KVA release, vmap/vunmap, vrealloc, and access through the tables.
+/* vmalloc.c -- the vmalloc family: vm_struct descriptors, the page array,
+ * pages from the buddy allocator, mapping through the page tables, vfree
+ * with lazy KVA release, vmap/vunmap, vrealloc, and access through the
+ * tables.
  *
  *   vm___vmalloc_node_range
- *     -> get_vm_area    (descriptor, KVA range with guard page)
- *     -> vmalloc_area   (page array, order-0 pages, map them)
+ *     -> vmalloc_node_range     (__vmalloc_node_range_noprof)
+ *        -> vmi_alloc_vmap_area (__get_vm_area_node: KVA with guard page)
+ *        -> the page array      (a vmalloc area of its own when longer than
+ *                                a page: vmalloc_node_range again, same caller)
+ *        -> vmalloc_area_pages  (__vmalloc_area_node: __GFP_HIGHMEM added
+ *                                unless DMA/DMA32; bulk or one at a time)
+ *        -> vmi_map_pages
+ *
+ * What differs between kernels (page sourcing, warnings, the vm_struct
+ * flags a caller may pass, vmap's VM_NO_GUARD) comes from e->k.
  *
  * Invariant: a call that fails leaves the engine as it found it: every page,
  * table, descriptor and KVA range it took is given back before it returns.
+ * (The kernel hands a half-built area to vfree, which leaves its KVA lazy;
+ * here it goes straight back.)  Page-table pages stay, as in the kernel.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vm-internal.h"
+#include "vmap_busy.h"
 
 #define PAGE_ALIGN(x) (((x) + VM_PAGE_SIZE - 1) & ~(VM_PAGE_SIZE - 1))
 
-static void warn_alloc(struct vm_engine *e, gfp_t gfp, uint64_t size)
+/* The kernel's GFP_RECLAIM_MASK: the bits a nested allocation keeps. */
+#define GFP_RECLAIM_MASK (__GFP_RECLAIM | __GFP_HIGH | __GFP_IO | __GFP_FS | __GFP_NOWARN | \
+			  __GFP_RETRY_MAYFAIL | __GFP_NOFAIL | __GFP_NORETRY | __GFP_MEMALLOC)
+
+static void warn(struct vm_engine *e, enum vmalloc_fail why, const struct vmalloc_fail_info *f)
 {
-	e->nr_alloc_failures++;
-	if (!(gfp & __GFP_NOWARN))
-		vmi_log(e, VM_LOG_WARNING, "vmalloc: allocation failure: %llu bytes",
-			(unsigned long long)size);
+	e->k->warn(e, why, f);
 }
 
 static void fill_info(const struct vm_engine *e, const struct vm_struct *vm,
@@ -44,6 +57,8 @@ static void fill_info(const struct vm_engine *e, const struct vm_struct *vm,
 	else
 		for (uint64_t i = 0; i < vm->nr_pages; i++)
 			info->nr_per_node[vmi_pfn_node(e, vm->pages[i])]++;
+	for (const struct vm_struct *a = vm->array_vm; a; a = a->array_vm)
+		info->nr_array_pages += a->nr_pages;
 }
 
 static struct vm_struct *vm_struct_alloc(struct vm_engine *e, uint64_t nr_pages)
@@ -92,24 +107,34 @@ static void split_page(struct vm_engine *e, uint64_t pfn, unsigned order)
 	}
 }
 
-/* Fill vm->pages with nr frames.  -ENOMEM with nothing taken on failure. */
+/* Fill vm->pages with nr frames.  -ENOMEM with nothing taken on failure,
+ * *ret_done saying how many it had taken. */
 static int vmalloc_area_pages(struct vm_engine *e, struct vm_struct *vm, uint64_t nr,
-			      gfp_t gfp, int node)
+			      gfp_t gfp, int node, uint64_t *ret_done)
 {
-	uint64_t i = 0;
+	uint64_t i = 0, pfn;
 
-	/* Order 0, more than one page: the same frames the loop below would
-	 * take, in one walk of the zonelist. */
-	if (e->cfg.page_policy == VM_POLICY_ORDER0 && nr > 1) {
+	/* One page: one call, whatever the kernel's way for many. */
+	if (nr == 1 && e->cfg.page_policy == VM_POLICY_ORDER0) {
+		if (vmi_alloc_pages(e, gfp, 0, node, PG_vmalloc, &pfn) < 0) {
+			*ret_done = 0;
+			return -ENOMEM;
+		}
+		vm->pages[0] = (uint32_t)pfn;
+		return 0;
+	}
+	/* The bulk allocator: the same frames the loop below would take, in
+	 * one walk of the zonelist. */
+	if (e->cfg.page_policy == VM_POLICY_ORDER0 && e->k->pages == PAGES_BULK && nr > 1) {
 		i = vmi_alloc_pages_bulk(e, gfp, node, PG_vmalloc, nr, vm->pages);
 		if (i == nr)
 			return 0;
 		free_area_pages(e, vm, i);
+		*ret_done = i;
 		return -ENOMEM;
 	}
 	while (i < nr) {
 		unsigned order = 0;
-		uint64_t pfn;
 		int r = -ENOMEM;
 
 		if (e->cfg.page_policy == VM_POLICY_HIGH_ORDER_FIRST) {
@@ -127,6 +152,7 @@ static int vmalloc_area_pages(struct vm_engine *e, struct vm_struct *vm, uint64_
 			r = vmi_alloc_pages(e, gfp, 0, node, PG_vmalloc, &pfn);
 		if (r < 0) {
 			free_area_pages(e, vm, i);
+			*ret_done = i;
 			return r;
 		}
 		if (order)
@@ -135,6 +161,24 @@ static int vmalloc_area_pages(struct vm_engine *e, struct vm_struct *vm, uint64_
 			vm->pages[i++] = (uint32_t)(pfn + k);
 	}
 	return 0;
+}
+
+static uint64_t page_array_bytes(const struct vm_engine *e, uint64_t nr_pages)
+{
+	return nr_pages * e->layout->ptr_size;
+}
+
+uint64_t vm_page_array_pages(const struct vm_engine *e, uint64_t nr_pages)
+{
+	uint64_t bytes, pages;
+
+	if (!e)
+		return 0;
+	bytes = page_array_bytes(e, nr_pages);
+	if (bytes <= VM_PAGE_SIZE)
+		return 0;
+	pages = PAGE_ALIGN(bytes) >> VM_PAGE_SHIFT;
+	return pages + vm_page_array_pages(e, pages);
 }
 
 static int check_range(const struct vm_engine *e, uint64_t *start, uint64_t *end)
@@ -149,92 +193,200 @@ static int check_range(const struct vm_engine *e, uint64_t *start, uint64_t *end
 	return 0;
 }
 
+/* A request the arguments of which are checked. */
+struct area_req {
+	uint64_t size;             /* bytes asked for */
+	uint64_t align;            /* a power of two, at least a page */
+	uint64_t start, end;       /* the KVA window */
+	gfp_t gfp;
+	uint32_t prot, vm_flags;
+	int node;
+	const char *caller;        /* interned; NULL: the current one */
+	bool page_array;           /* this is another area's page array */
+};
+
+/* Unmap and free a complete area now, its KVA straight back (a failed call
+ * undoing what it built). */
+static void free_area_now(struct vm_engine *e, struct vm_struct *vm)
+{
+	vmi_unmap_range(e, vm->addr, vm->nr_pages);
+	free_area_pages(e, vm, vm->nr_pages);
+	e->vmalloc_pages -= vm->nr_pages;
+	vmi_free_vmap_area(e, vm->va);
+	if (vm->array_vm)
+		free_area_now(e, vm->array_vm);
+	vm_struct_free(e, vm);
+}
+
+/* The kernel's warning for a failure of q (the facts it prints, filled here
+ * so that the way that succeeds builds none of them). */
+static void warn_area(struct vm_engine *e, enum vmalloc_fail why, const struct area_req *q,
+		      uint64_t kva_size, uint64_t array_size, uint64_t done)
+{
+	struct vmalloc_fail_info f = {
+		.gfp = q->gfp, .size = q->size, .nr_pages = PAGE_ALIGN(q->size) >> VM_PAGE_SHIFT,
+		.kva_size = kva_size, .array_size = array_size, .done = done,
+	};
+
+	warn(e, why, &f);
+}
+
+static int vmalloc_page_array(struct vm_engine *e, struct vm_struct *vm, const struct area_req *q,
+			      uint64_t nr_pages) __attribute__((noinline));
+
+/* Inlined into its two callers (a request, and the page array of one), so
+ * that the way every request takes is one frame; the recursion goes
+ * through vmalloc_page_array(). */
+static inline __attribute__((always_inline))
+int vmalloc_node_range(struct vm_engine *e, const struct area_req *q, struct vm_struct **ret_vm)
+{
+	uint64_t size = PAGE_ALIGN(q->size), nr_pages = size >> VM_PAGE_SHIFT, guard, done = 0;
+	gfp_t gfp_pages = q->gfp;
+	struct vm_struct *vm;
+	struct vmap_area *va;
+	int r;
+
+	if (nr_pages > e->nr_pages) {
+		warn_area(e, VMF_TOO_BIG, q, 0, 0, 0);
+		return -ENOMEM;
+	}
+	guard = (q->vm_flags & VM_NO_GUARD) ? 0 : VM_PAGE_SIZE;
+	vm = vm_struct_alloc(e, nr_pages);
+	if (!vm) {
+		warn_area(e, VMF_VM_STRUCT, q, 0, 0, 0);
+		return -ENOMEM;
+	}
+	r = vmi_alloc_vmap_area(e, size + guard, q->align, q->start, q->end, q->gfp, &va);
+	if (r < 0) {
+		warn_area(e, VMF_VM_STRUCT, q, 0, 0, 0);
+		goto fail_vm;
+	}
+	vm->addr = va->va_start;
+	vm->size = size + guard;
+	vm->flags = VM_ALLOC | VM_UNINITIALIZED | q->vm_flags |
+		    (q->page_array ? VM_PAGE_ARRAY : e->cur_vm_flags);
+	vm->prot = q->prot;
+	vm->nr_pages = nr_pages;
+	vm->requested_size = q->size;
+	vm->va = va;
+	if (q->caller)
+		vm->caller = q->caller;
+
+	/* The page array: the kernel kmallocs it if it fits a page, else
+	 * vmallocs it (strictly bounded recursion), zeroed, with the
+	 * request's reclaim bits only. */
+	if (page_array_bytes(e, nr_pages) > VM_PAGE_SIZE) {
+		r = vmalloc_page_array(e, vm, q, nr_pages);
+		if (r < 0) {
+			warn_area(e, VMF_PAGE_ARRAY, q, 0, page_array_bytes(e, nr_pages), 0);
+			goto fail_va;
+		}
+	}
+
+	/* Lowmem is precious: an area's pages come from HighMem where there
+	 * is any, unless the caller asked for DMA or DMA32. */
+	if (!(gfp_pages & (__GFP_DMA | __GFP_DMA32)))
+		gfp_pages |= __GFP_HIGHMEM;
+	r = vmalloc_area_pages(e, vm, nr_pages, gfp_pages | __GFP_NOWARN, q->node, &done);
+	if (r < 0) {
+		warn_area(e, VMF_PAGES, q, size + guard, 0, done);
+		goto fail_array;
+	}
+	r = vmi_map_pages(e, vm->addr, vm->pages, nr_pages, vm->prot);
+	if (r < 0) {
+		free_area_pages(e, vm, nr_pages);
+		warn_area(e, VMF_MAP, q, size + guard, 0, nr_pages);
+		goto fail_array;
+	}
+	vm->flags &= ~VM_UNINITIALIZED;
+	va->vm = vm;
+	e->vmalloc_pages += nr_pages;
+	*ret_vm = vm;
+	return 0;
+
+fail_array:
+	if (vm->array_vm)
+		free_area_now(e, vm->array_vm);
+fail_va:
+	vmi_free_vmap_area(e, va);
+fail_vm:
+	vm_struct_free(e, vm);
+	return r;
+}
+
+/* The page array of vm (nr_pages pointers) as an area of its own. */
+static int vmalloc_page_array(struct vm_engine *e, struct vm_struct *vm, const struct area_req *q,
+			      uint64_t nr_pages)
+{
+	struct area_req aq = {
+		.size = page_array_bytes(e, nr_pages), .align = VM_PAGE_SIZE,
+		.start = e->layout->vmalloc_start, .end = e->layout->vmalloc_end,
+		.gfp = (q->gfp & GFP_RECLAIM_MASK) | __GFP_ZERO, .prot = PAGE_KERNEL,
+		.node = q->node, .caller = vm->caller, .page_array = true,
+	};
+
+	return vmalloc_node_range(e, &aq, &vm->array_vm);
+}
+
 int vm___vmalloc_node_range(struct vm_engine *e, const struct vm_alloc_req *req,
 			    uint64_t *ret_addr)
 {
-	uint64_t size, nr_pages, guard, align, start, end;
-	const char *caller = NULL;
+	struct area_req q;
 	struct vm_struct *vm;
-	struct vmap_area *va;
-	gfp_t gfp;
+	bool logged;
 	int r;
 
 	if (!e || !req || !ret_addr)
 		return -EINVAL;
-	gfp = req->gfp;
-	start = req->start;
-	end = req->end;
-	align = req->align < VM_PAGE_SIZE ? VM_PAGE_SIZE : req->align;
-
-	r = vmi_check_gfp(e, gfp, req->node);
-	if (r == 0 && (req->vm_flags & ~VM_FLAGS_CALLER_MASK))
+	vmi_run_due_work(e);
+	q = (struct area_req){
+		.size = req->size, .align = req->align < VM_PAGE_SIZE ? VM_PAGE_SIZE : req->align,
+		.start = req->start, .end = req->end, .gfp = req->gfp, .prot = req->prot,
+		.vm_flags = req->vm_flags, .node = req->node,
+	};
+	if (req->size == 0) {
+		warn(e, VMF_ZERO, &(struct vmalloc_fail_info){ .gfp = req->gfp });
+		r = -EINVAL;
+		goto fail;
+	}
+	/* Arguments the kernel would BUG on or refuse without trying: the
+	 * KVA search fails and its caller says so. */
+	r = vmi_check_gfp(e, req->gfp, req->node);
+	if (r == 0 && (req->vm_flags & ~e->k->vm_flags_mask))
 		r = -EINVAL;
 	if (r == 0 && (req->prot & ~(uint32_t)PAGE_KERNEL_EXEC))
 		r = -EINVAL;
 	if (r == 0 && (req->align & (req->align - 1)))
 		r = -EINVAL;
-	if (r == 0 && (req->size == 0 || req->size > UINT64_MAX - (VM_PAGE_SIZE - 1)))
-		r = -EINVAL;
+	if (r == 0 && (req->size > UINT64_MAX - (VM_PAGE_SIZE - 1) ||
+		       PAGE_ALIGN(req->size) > UINT64_MAX -
+		       ((req->vm_flags & VM_NO_GUARD) ? 0 : VM_PAGE_SIZE)))
+		r = -EINVAL;	/* the size or its guard page would wrap */
 	if (r == 0)
-		r = check_range(e, &start, &end);
-	if (r < 0)
-		goto fail;
-
-	size = PAGE_ALIGN(req->size);
-	nr_pages = size >> VM_PAGE_SHIFT;
-	guard = (req->vm_flags & VM_NO_GUARD) ? 0 : VM_PAGE_SIZE;
-	if (size > UINT64_MAX - guard) {
-		r = -EINVAL;
-		goto fail;
-	}
-	if (nr_pages > e->nr_pages || size + guard > end - start) {
-		r = -ENOMEM;
+		r = check_range(e, &q.start, &q.end);
+	if (r < 0) {
+		warn(e, VMF_VM_STRUCT, &(struct vmalloc_fail_info){ .gfp = req->gfp, .size = req->size });
 		goto fail;
 	}
 	if (req->caller) {
-		r = vmi_caller_intern(&e->callers, req->caller, &caller);
+		r = vmi_caller_intern(&e->callers, req->caller, &q.caller);
 		if (r < 0)
 			goto fail;
 	}
-
-	vm = vm_struct_alloc(e, nr_pages);
-	if (!vm) {
-		r = -ENOMEM;
+	/* An area with a page array of its own maps that area first: if
+	 * the call then fails, the tables made for it go too. */
+	logged = page_array_bytes(e, PAGE_ALIGN(q.size) >> VM_PAGE_SHIFT) > VM_PAGE_SIZE;
+	if (logged)
+		vmi_pgtable_log_begin(e);
+	r = vmalloc_node_range(e, &q, &vm);
+	if (logged)
+		vmi_pgtable_log_end(e, r < 0);
+	if (r < 0)
 		goto fail;
-	}
-	r = vmi_alloc_vmap_area(e, size + guard, align, start, end, gfp, &va);
-	if (r < 0)
-		goto fail_vm;
-	vm->addr = va->va_start;
-	vm->size = size + guard;
-	vm->flags = VM_ALLOC | VM_UNINITIALIZED | req->vm_flags | e->cur_vm_flags;
-	vm->prot = req->prot;
-	vm->nr_pages = nr_pages;
-	vm->requested_size = req->size;
-	vm->va = va;
-	if (req->caller)
-		vm->caller = caller;
-
-	r = vmalloc_area_pages(e, vm, nr_pages, gfp, req->node);
-	if (r < 0)
-		goto fail_va;
-	r = vmi_map_pages(e, vm->addr, vm->pages, nr_pages, vm->prot);
-	if (r < 0) {
-		free_area_pages(e, vm, nr_pages);
-		goto fail_va;
-	}
-	vm->flags &= ~VM_UNINITIALIZED;
-	va->vm = vm;
-	e->vmalloc_pages += nr_pages;
 	*ret_addr = vm->addr;
 	return 0;
-
-fail_va:
-	vmi_free_vmap_area(e, va);
-fail_vm:
-	vm_struct_free(e, vm);
 fail:
-	warn_alloc(e, gfp, req->size);
+	e->nr_alloc_failures++;
 	return r;
 }
 
@@ -249,48 +401,44 @@ static int vmalloc_common(struct vm_engine *e, uint64_t size, gfp_t gfp, int nod
 	return vm___vmalloc_node_range(e, &req, ret_addr);
 }
 
-/* vmalloc_32 wants frames the 32-bit DMA engines can reach: DMA32 where the
- * layout has it, lowmem (Normal) on i386. */
-static gfp_t gfp_32(const struct vm_engine *e)
-{
-	return e && e->layout->dma32_end > e->layout->dma_end ? GFP_KERNEL | GFP_DMA32 : GFP_KERNEL;
-}
+/* GFP_VMALLOC32: DMA32 frames where the layout has the zone; on i386
+ * __GFP_DMA32 means Normal, and keeps the area path from adding HighMem. */
+#define GFP_VMALLOC32 (GFP_KERNEL | GFP_DMA32)
 
 int vm_vmalloc(struct vm_engine *e, uint64_t size, uint64_t *ret_addr)
 {
-	return vmalloc_common(e, size, GFP_KERNEL | __GFP_HIGHMEM, NUMA_NO_NODE, 0, ret_addr);
+	return vmalloc_common(e, size, GFP_KERNEL, NUMA_NO_NODE, 0, ret_addr);
 }
 
 int vm_vzalloc(struct vm_engine *e, uint64_t size, uint64_t *ret_addr)
 {
-	return vmalloc_common(e, size, GFP_KERNEL | __GFP_HIGHMEM | __GFP_ZERO, NUMA_NO_NODE, 0,
-			      ret_addr);
+	return vmalloc_common(e, size, GFP_KERNEL | __GFP_ZERO, NUMA_NO_NODE, 0, ret_addr);
 }
 
 int vm_vmalloc_node(struct vm_engine *e, uint64_t size, int node, uint64_t *ret_addr)
 {
-	return vmalloc_common(e, size, GFP_KERNEL | __GFP_HIGHMEM, node, 0, ret_addr);
+	return vmalloc_common(e, size, GFP_KERNEL, node, 0, ret_addr);
 }
 
 int vm_vzalloc_node(struct vm_engine *e, uint64_t size, int node, uint64_t *ret_addr)
 {
-	return vmalloc_common(e, size, GFP_KERNEL | __GFP_HIGHMEM | __GFP_ZERO, node, 0, ret_addr);
+	return vmalloc_common(e, size, GFP_KERNEL | __GFP_ZERO, node, 0, ret_addr);
 }
 
 int vm_vmalloc_32(struct vm_engine *e, uint64_t size, uint64_t *ret_addr)
 {
-	return vmalloc_common(e, size, gfp_32(e), NUMA_NO_NODE, 0, ret_addr);
+	return vmalloc_common(e, size, GFP_VMALLOC32, NUMA_NO_NODE, 0, ret_addr);
 }
 
 int vm_vmalloc_user(struct vm_engine *e, uint64_t size, uint64_t *ret_addr)
 {
-	return vmalloc_common(e, size, GFP_KERNEL | __GFP_HIGHMEM | __GFP_ZERO, NUMA_NO_NODE,
-			      VM_USERMAP, ret_addr);
+	return vmalloc_common(e, size, GFP_KERNEL | __GFP_ZERO, NUMA_NO_NODE, VM_USERMAP, ret_addr);
 }
 
 int vm_vmalloc_32_user(struct vm_engine *e, uint64_t size, uint64_t *ret_addr)
 {
-	return vmalloc_common(e, size, gfp_32(e) | __GFP_ZERO, NUMA_NO_NODE, VM_USERMAP, ret_addr);
+	return vmalloc_common(e, size, GFP_VMALLOC32 | __GFP_ZERO, NUMA_NO_NODE, VM_USERMAP,
+			      ret_addr);
 }
 
 int vm___vmalloc(struct vm_engine *e, uint64_t size, gfp_t gfp, uint64_t *ret_addr)
@@ -306,6 +454,26 @@ static void remove_area(struct vm_engine *e, struct vm_struct *vm)
 	vmi_free_vmap_area_lazy(e, vm->va);
 }
 
+static void vfree_page_array(struct vm_engine *e, struct vm_struct *array_vm)
+	__attribute__((noinline));
+
+/* vfree() of a live VM_ALLOC area: KVA lazy, pages back, then the page
+ * array (kvfree(area->pages)), which may be an area of its own. */
+static inline __attribute__((always_inline)) void vfree_area(struct vm_engine *e, struct vm_struct *vm)
+{
+	remove_area(e, vm);
+	free_area_pages(e, vm, vm->nr_pages);
+	e->vmalloc_pages -= vm->nr_pages;
+	if (vm->array_vm)
+		vfree_page_array(e, vm->array_vm);
+	vm_struct_free(e, vm);
+}
+
+static void vfree_page_array(struct vm_engine *e, struct vm_struct *array_vm)
+{
+	vfree_area(e, array_vm);
+}
+
 int vm_vfree(struct vm_engine *e, uint64_t addr)
 {
 	struct vmap_area *va;
@@ -315,14 +483,12 @@ int vm_vfree(struct vm_engine *e, uint64_t addr)
 		return -EINVAL;
 	if (!addr)
 		return 0;
+	vmi_run_due_work(e);
 	va = vmi_find_busy_va_start(e, addr);
-	if (!va || !va->vm || !(va->vm->flags & VM_ALLOC))
+	if (!va || !va->vm || (va->vm->flags & (VM_ALLOC | VM_PAGE_ARRAY)) != VM_ALLOC)
 		return -EINVAL;
 	vm = va->vm;
-	remove_area(e, vm);
-	free_area_pages(e, vm, vm->nr_pages);
-	e->vmalloc_pages -= vm->nr_pages;
-	vm_struct_free(e, vm);
+	vfree_area(e, vm);
 	return 0;
 }
 
@@ -338,8 +504,14 @@ int vm_vmap(struct vm_engine *e, const uint64_t *pfns, uint64_t count, uint32_t 
 
 	if (!e || !pfns || !ret_addr || count == 0 || count > e->nr_pages)
 		return -EINVAL;
-	if ((flags & ~VM_FLAGS_CALLER_MASK) || (prot & ~(uint32_t)PAGE_KERNEL_EXEC))
+	if ((flags & ~e->k->vm_flags_mask) || (prot & ~(uint32_t)PAGE_KERNEL_EXEC))
 		return -EINVAL;
+	vmi_run_due_work(e);
+	/* "Your top guard is someone else's bottom guard" (6.18). */
+	if ((flags & VM_NO_GUARD) && e->k->vmap_drops_no_guard) {
+		e->k->warn(e, VMF_VMAP_NO_GUARD, &(struct vmalloc_fail_info){ .gfp = GFP_KERNEL });
+		flags &= ~VM_NO_GUARD;
+	}
 	for (i = 0; i < count; i++) {
 		const struct page *p;
 
@@ -400,6 +572,7 @@ int vm_vunmap(struct vm_engine *e, uint64_t addr)
 
 	if (!e)
 		return -EINVAL;
+	vmi_run_due_work(e);
 	va = vmi_find_busy_va_start(e, addr);
 	if (!va || !va->vm || !(va->vm->flags & VM_MAP))
 		return -EINVAL;
@@ -511,8 +684,9 @@ int vm_vrealloc(struct vm_engine *e, uint64_t addr, uint64_t size, gfp_t gfp,
 		return -EINVAL;
 	if (!addr)
 		return vm___vmalloc(e, size, gfp, ret_addr);
+	vmi_run_due_work(e);
 	va = vmi_find_busy_va_start(e, addr);
-	if (!va || !va->vm || !(va->vm->flags & VM_ALLOC))
+	if (!va || !va->vm || (va->vm->flags & (VM_ALLOC | VM_PAGE_ARRAY)) != VM_ALLOC)
 		return -EINVAL;
 	if (vmi_check_gfp(e, gfp, NUMA_NO_NODE) < 0)
 		return -EINVAL;

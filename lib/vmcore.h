@@ -8,6 +8,11 @@
  *   KVA        simulated kernel virtual address inside [VMALLOC_START, VMALLOC_END).
  *   area       a vm_struct: KVA range + the frames mapped into it (+ one guard page).
  *   lazy       a freed area whose KVA is not reusable until the next purge.
+ *   kernel     the Linux release whose mm/vmalloc.c (and page allocator
+ *              policy) a machine follows: 6.18 by default, or 4.19.
+ *   CPU        the machine's simulated online CPUs: the kernel's formulas
+ *              use their number (lazy threshold, vmap nodes), and each call
+ *              runs on one of them (vm_set_current_cpu).
  *
  * Conventions
  *   Every function returning int returns 0 or a negative errno; results come
@@ -70,6 +75,11 @@ enum vm_zone_type {
  * and not in VM_FLAGS_CALLER_MASK, so no request can carry it; only
  * vm_set_current_flags() stamps it. */
 #define VM_SCOPED         0x00010000u
+/* vmallocd's own mark on the vmalloc area that holds another area's page
+ * array (the kernel vmallocs an array larger than a page, with the same
+ * caller).  It is freed with its area and cannot be freed, resized or
+ * unmapped by itself. */
+#define VM_PAGE_ARRAY     0x00020000u
 
 /* Protection bits accepted in the prot argument (pgprot_t). */
 #define VM_PROT_READ      0x1u
@@ -78,6 +88,19 @@ enum vm_zone_type {
 #define PAGE_KERNEL       (VM_PROT_READ | VM_PROT_WRITE)
 #define PAGE_KERNEL_RO    (VM_PROT_READ)
 #define PAGE_KERNEL_EXEC  (VM_PROT_READ | VM_PROT_WRITE | VM_PROT_EXEC)
+
+/* The kernels a machine can follow.  Where they differ (KVA search, what a
+ * purge does and when, page sourcing, watermarks, messages, /proc formats)
+ * each is one table in lib/kernel_*.c. */
+enum vm_kernel {
+	VM_KERNEL_6_18 = 0,   /* the default */
+	VM_KERNEL_4_19 = 1,   /* the seeds' vmalloc: list-walk first fit, synchronous purge */
+	VM_NR_KERNELS
+};
+
+/* Simulated CPUs: at most CONFIG_NR_CPUS's upper bound on each layout. */
+#define VM_MAX_CPUS       8192
+#define VM_MAX_CPUS_I386  64
 
 /* How vmalloc takes its pages.  ORDER0 is the kernel's documented behaviour
  * and the default; HIGH_ORDER_FIRST is offered only for comparison. */
@@ -101,14 +124,18 @@ struct vm_config {
 	unsigned nr_nodes;         /* 1..VM_MAX_NODES; memory is split evenly */
 	enum vm_layout layout;
 	uint64_t movable_bytes;    /* per node, carved from the top as ZONE_MOVABLE (0: none) */
-	uint64_t lazy_max_pages;   /* lazily freed pages before a purge (0: 32 MiB worth) */
+	enum vm_kernel kernel;     /* the kernel the machine follows (VM_KERNEL_6_18) */
+	unsigned nr_cpus;          /* simulated online CPUs, 1..VM_MAX_CPUS (1) */
+	uint64_t lazy_max_pages;   /* lazily freed pages before a purge (0: the kernel's
+				    * lazy_max_pages(), fls(nr_cpus) * 32 MiB worth) */
 	enum vm_page_policy page_policy;
 	bool init_on_free;         /* zero frames as they are freed (no owner sees another's bytes) */
 	vm_log_fn *log;            /* warnings such as "vmalloc: allocation failure" */
 	void *log_ctx;
 };
 
-/* Fill cfg with the defaults: 1 GiB, 1 node, x86_64, 32 MiB lazy limit. Can't fail. */
+/* Fill cfg with the defaults: 1 GiB, 1 node, x86_64, Linux 6.18, 1 CPU, the
+ * kernel's lazy limit.  Can't fail. */
 void vm_config_init(struct vm_config *cfg);
 
 /* Build a machine.  Validates every field (-EINVAL), maps the backing store
@@ -130,6 +157,24 @@ int vm_set_current(struct vm_engine *e, uint32_t uid, uint32_t pid,
 /* Extra vm_struct flags stamped on areas made from now on: only VM_SCOPED
  * (-EINVAL otherwise).  The engine gives the flag no meaning of its own. */
 int vm_set_current_flags(struct vm_engine *e, uint32_t vm_flags);
+/* The CPU the following calls run on (raw_smp_processor_id()): 6.18 takes
+ * and tags KVA through that CPU's vmap node.  -EINVAL if cpu >= nr_cpus,
+ * nothing changed.  CPU 0 until set. */
+int vm_set_current_cpu(struct vm_engine *e, unsigned cpu);
+
+/* ------------------------------------------------------------------------
+ * Deferred work: what the kernel hands to a workqueue (6.18's purge,
+ * drain_vmap_work, scheduled by a vfree that takes the lazy pages over
+ * lazy_max_pages) runs after the call that queued it has returned: at the
+ * start of the engine's next allocator call (vmalloc family, vfree, vmap,
+ * vunmap, vrealloc, alloc_pages, free_pages, purge), or when the owner
+ * calls vm_run_deferred_work() (the daemon does once a pass's replies are
+ * out).  Queries and vm_check() see the machine as it is, work pending.
+ * Queueing is a bit in the engine: no thread, timer or system call.
+ */
+bool vm_work_pending(const struct vm_engine *e);
+/* Run what is pending now.  Can't fail; NULL is fine. */
+void vm_run_deferred_work(struct vm_engine *e);
 
 /* ------------------------------------------------------------------------
  * The vmalloc family.  Sizes are in bytes and rounded up to pages; the KVA
@@ -137,7 +182,11 @@ int vm_set_current_flags(struct vm_engine *e, uint32_t vm_flags);
  *   -EINVAL    size 0, size + guard overflows, bad flags, unknown node,
  *              alignment not a power of two, empty or out-of-range [start, end)
  *   -ENOMEM    no frames (after watermarks) or no KVA hole, even after a purge
- * A failure logs "vmalloc: allocation failure: N bytes" unless __GFP_NOWARN.
+ * A failure logs the machine's kernel's warning (6.18: "vmalloc error: size
+ * N, ...", 4.19: "vmalloc: allocation failure: N bytes") unless __GFP_NOWARN.
+ * As in the kernel, __GFP_HIGHMEM is added to the pages' gfp unless the
+ * request asks for __GFP_DMA or __GFP_DMA32, and a page array longer than
+ * a page is itself a vmalloc area with the same caller (VM_PAGE_ARRAY).
  */
 int vm_vmalloc(struct vm_engine *e, uint64_t size, uint64_t *ret_addr);
 int vm_vzalloc(struct vm_engine *e, uint64_t size, uint64_t *ret_addr);
@@ -174,13 +223,16 @@ int vm_vrealloc(struct vm_engine *e, uint64_t addr, uint64_t size, gfp_t gfp,
 		uint64_t *ret_addr);
 
 /* Free a vmalloc area: its frames go back to the buddy allocator now, its
- * PTEs are cleared now, its KVA waits on the lazy list.  addr 0 is a no-op.
- * -EINVAL if addr is not the start of a live vmalloc (VM_ALLOC) area, which
- * includes a double free. */
+ * PTEs are cleared now, its KVA waits on the lazy list (and its page array's
+ * area with it).  Taking the lazy pages over the limit purges now (4.19) or
+ * queues the purge (6.18, see vm_run_deferred_work).  addr 0 is a no-op.
+ * -EINVAL if addr is not the start of a live vmalloc (VM_ALLOC) area, or is
+ * a VM_PAGE_ARRAY area, which includes a double free. */
 int vm_vfree(struct vm_engine *e, uint64_t addr);
 
 /* Map count caller-owned frames (from vm_alloc_pages) contiguously.  Each pfn
- * must be an allocated frame (-EINVAL otherwise); flags: VM_FLAGS_CALLER_MASK. */
+ * must be an allocated frame (-EINVAL otherwise); flags: VM_FLAGS_CALLER_MASK.
+ * 6.18 drops VM_NO_GUARD with a warning (once), as its vmap() does. */
 int vm_vmap(struct vm_engine *e, const uint64_t *pfns, uint64_t count,
 	    uint32_t flags, uint32_t prot, uint64_t *ret_addr);
 /* Unmap a vmap area; the frames stay with their owner.  -EINVAL if addr is
@@ -212,6 +264,8 @@ struct vm_area_info {
 	uint64_t cookie;
 	const char *caller;    /* interned; valid while the engine lives; may be NULL */
 	uint32_t nr_per_node[VM_MAX_NODES];
+	uint64_t nr_array_pages; /* pages of the vmalloc'd page array (recursively) freed
+				  * with this area; 0 when the array fits a page */
 };
 
 /* Area containing addr (any byte of it, guard page included).  -ENOENT if
@@ -236,9 +290,17 @@ bool vm_is_vmalloc_addr(const struct vm_engine *e, uint64_t addr);
 int vm_vread(struct vm_engine *e, uint64_t addr, void *buf, uint64_t len);
 int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len);
 
-/* Return every lazily freed range to the free tree now, with one simulated
- * TLB flush, and release page-table pages left empty (vm_unmap_aliases). */
+/* vm_unmap_aliases(): purge the lazily freed ranges now, with one simulated
+ * TLB flush if there are any, as the machine's kernel purges them (6.18:
+ * ranges of up to 256 pages that a vmap node asked for go to its pools,
+ * a quarter of each pool decaying back to the free tree).  Page-table pages
+ * stay: no kernel frees those of the vmalloc range. */
 void vm_purge(struct vm_engine *e);
+
+/* Pages the kernel vmallocs for the page array of an area of nr_pages
+ * (nr_pages pointers of the layout's size; the array's own array too, if
+ * that is longer than a page), 0 when the array fits a page.  Can't fail. */
+uint64_t vm_page_array_pages(const struct vm_engine *e, uint64_t nr_pages);
 
 /* ------------------------------------------------------------------------
  * Introspection.
@@ -270,6 +332,11 @@ struct vm_stats {
 	unsigned nr_nodes;
 	enum vm_layout layout;
 	unsigned pt_levels;
+	enum vm_kernel kernel;
+	unsigned nr_cpus;
+	unsigned nr_vmap_nodes;             /* 6.18: min(cpus, 128) on x86_64, else 1 */
+	uint64_t nr_pooled_areas, pooled_pages; /* 6.18: KVA held in the vmap node pools */
+	bool work_pending;                  /* deferred work (a purge) is queued */
 };
 
 void vm_get_stats(const struct vm_engine *e, struct vm_stats *ret_stats);
@@ -285,6 +352,17 @@ int vm_for_each_zone(const struct vm_engine *e, vm_zone_fn *fn, void *ctx);
 int vm_show_vmallocinfo(struct vm_engine *e, bool filter_uid, uint32_t uid,
 			char **buf, size_t *len);
 int vm_show_meminfo(const struct vm_engine *e, char **buf, size_t *len);
+
+/* The values of vm_show_meminfo(), in kB, as the machine's kernel computes
+ * them (VmallocUsed is 0 on 4.19, VmallocChunk 0 on both); has_highmem says
+ * whether the kernel prints the High and Low lines (CONFIG_HIGHMEM: i386). */
+struct vm_meminfo {
+	uint64_t mem_total, mem_free;
+	bool has_highmem;
+	uint64_t high_total, high_free, low_total, low_free;
+	uint64_t page_tables, vmalloc_total, vmalloc_used, vmalloc_chunk;
+};
+void vm_get_meminfo(const struct vm_engine *e, struct vm_meminfo *ret);
 int vm_show_buddyinfo(const struct vm_engine *e, char **buf, size_t *len);
 int vm_show_unusable_index(const struct vm_engine *e, char **buf, size_t *len);
 int vm_show_extfrag_index(const struct vm_engine *e, char **buf, size_t *len);
@@ -299,13 +377,33 @@ int vm_extfrag_index(const struct vm_zone_info *z, unsigned order, int *ret_inde
 
 /* Walk every structure and check it: each frame free in exactly one buddy
  * block or owned; buddy blocks aligned and in their zone; every area's PTEs
- * match its pages; the augmented maxima of the free KVA tree; the counters.
- * 0 if all holds, else -EUCLEAN with a description in msg. O(frames + areas). */
+ * match its pages, and its page array (a page-array area of its own when
+ * larger than a page) is there and charged; the page tables; the counters;
+ * and the kernel's own KVA structures (6.18: the augmented free tree, the
+ * vmap nodes' pools and lazy lists; 4.19: the address-ordered list, the
+ * free_vmap_cache hint), which with the busy ranges must tile the vmalloc
+ * range.  0 if all holds, else -EUCLEAN with a description in msg.
+ * O(frames + areas). */
 int vm_check(struct vm_engine *e, char *msg, size_t msglen);
 
 /* Names for printing. */
 const char *vm_layout_name(enum vm_layout layout);
 int vm_layout_from_name(const char *name, enum vm_layout *ret_layout);
+const char *vm_kernel_name(enum vm_kernel kernel);       /* "6.18", "4.19", "?" */
+int vm_kernel_from_name(const char *name, enum vm_kernel *ret_kernel);
+
+/* What the kernel's lib/test_vmalloc.c has (bits of run_test_mask), for the
+ * ports of it: the cases, run_test_mask's default, the cases expected to
+ * fail, and whether its Summary line prints "xfailed:".  4.19 had no such
+ * module; its entry is the first module's (5.1), which measured the same
+ * allocator.  NULL for an unknown kernel. */
+struct vm_test_vmalloc_desc {
+	uint32_t cases;
+	uint32_t default_mask;
+	uint32_t xfail;
+	bool summary_xfailed;
+};
+const struct vm_test_vmalloc_desc *vm_kernel_test_vmalloc(enum vm_kernel kernel);
 const char *vm_zone_name(enum vm_zone_type type);
 
 #ifdef __cplusplus

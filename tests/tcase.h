@@ -16,6 +16,20 @@
 bool t_assert_msg(bool ok, const char *expr, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
+/* Two texts equal, the first differing line printed otherwise. */
+#define T_TEXT_EQ(got, want) t_text_eq((got), (want), #got, __FILE__, __LINE__)
+bool t_text_eq(const char *got, const char *want, const char *what, const char *file, int line);
+
+/* /proc/meminfo and /proc/buddyinfo texts (from the daemon, say) after
+ * everything made since the first pair was taken has been freed and
+ * purged: the same, but for the page-table pages made meanwhile, which no
+ * kernel frees (PageTables up by T kB, MemFree and LowFree down by as
+ * much, buddyinfo's free frames down by T / 4). */
+#define T_RESTORED(mem_then, buddy_then, mem_now, buddy_now) \
+	t_restored((mem_then), (buddy_then), (mem_now), (buddy_now), __FILE__, __LINE__)
+bool t_restored(const char *mem_then, const char *buddy_then, const char *mem_now,
+		const char *buddy_now, const char *file, int line);
+
 /* A CUnit program: one suite of cases; argv[1], if given, runs only the
  * case of that name.  Returns the exit status (0: every assertion held). */
 struct t_case {

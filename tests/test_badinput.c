@@ -158,7 +158,9 @@ static void test_vmalloc_family(void)
 	BAD(vm___vmalloc_node_range(e, &req, &addr), -EINVAL);
 	req.start = t.vs + MIB;
 	req.end = req.start + PAGE;	/* no room for the guard page */
+	req.gfp = GFP_NOWAIT;		/* one that may sleep purges first, as the kernel does */
 	BAD(vm___vmalloc_node_range(e, &req, &addr), -ENOMEM);
+	req.gfp = GFP_KERNEL;
 	req.start = req.end = 0;
 	memset(long_caller, 'x', sizeof(long_caller) - 1);
 	long_caller[sizeof(long_caller) - 1] = '\0';

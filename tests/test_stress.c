@@ -138,10 +138,8 @@ static void test_concurrent_clients(void)
 	CU_ASSERT_EQUAL(vmc_purge(c), 0);
 	CU_ASSERT_EQUAL(vmc_query_text(c, VMC_MEMINFO, &mem1), 0);
 	CU_ASSERT_EQUAL(vmc_query_text(c, VMC_BUDDYINFO, &buddy1), 0);
-	if (mem0 && mem1)
-		CU_ASSERT_STRING_EQUAL(mem1, mem0);
-	if (buddy0 && buddy1)
-		CU_ASSERT_STRING_EQUAL(buddy1, buddy0);
+	/* Every frame back, but the page tables the kernel keeps. */
+	T_RESTORED(mem0, buddy0, mem1, buddy1);
 	CU_ASSERT_EQUAL(vmc_check(c, msg, sizeof(msg)), 0);
 	free(mem0);
 	free(mem1);

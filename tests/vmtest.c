@@ -215,6 +215,119 @@ bool t_snap_same(struct vm_engine *e, const struct t_snap *s, const char *file, 
 	return ok;
 }
 
+/* The kB value of a meminfo line, or -1. */
+static long long meminfo_kb(const char *text, const char *label)
+{
+	char *l = t_line_starting(text, label);
+	long long v = -1;
+
+	if (l) {
+		v = strtoll(l + strlen(label), NULL, 10);
+		free(l);
+	}
+	return v;
+}
+
+/* Free frames in a buddyinfo text: Σ count << order over every line. */
+static uint64_t buddyinfo_frames(const char *text)
+{
+	uint64_t total = 0;
+
+	for (const char *l = text; l && *l;) {
+		const char *p = strstr(l, "zone");
+		const char *nl = strchr(l, '\n');
+
+		if (p) {
+			p += 4;
+			while (*p == ' ')
+				p++;
+			p += strcspn(p, " ");	/* the zone name */
+			for (unsigned o = 0; o < VM_NR_ORDERS; o++) {
+				char *end;
+				unsigned long long c = strtoull(p, &end, 10);
+
+				if (end == p)
+					break;
+				total += c << o;
+				p = end;
+			}
+		}
+		l = nl ? nl + 1 : NULL;
+	}
+	return total;
+}
+
+/* meminfo without the lines that page-table pages move. */
+static char *meminfo_sans_frames(const char *text)
+{
+	static const char *const moved[] = { "MemFree:", "LowFree:", "PageTables:" };
+	char *out = text ? malloc(strlen(text) + 1) : NULL;
+	size_t n = 0;
+
+	if (!out)
+		return NULL;
+	for (const char *l = text; *l;) {
+		size_t len = strcspn(l, "\n") + (l[strcspn(l, "\n")] ? 1 : 0);
+		bool skip = false;
+
+		for (unsigned i = 0; i < 3; i++)
+			skip |= strncmp(l, moved[i], strlen(moved[i])) == 0;
+		if (!skip) {
+			memcpy(out + n, l, len);
+			n += len;
+		}
+		l += len;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+bool t_restored(const char *mem_then, const char *buddy_then, const char *mem_now,
+		const char *buddy_now, const char *file, int line)
+{
+	long long tables, then, free_now, free_then;
+	char *a, *b;
+	bool ok;
+
+	if (!mem_then || !buddy_then || !mem_now || !buddy_now)
+		return t_assert_msg(false, "restored", file, line, "a text is missing");
+	then = meminfo_kb(mem_then, "PageTables:");
+	tables = meminfo_kb(mem_now, "PageTables:") - then;
+	if (tables == 0) {
+		ok = t_text_eq(mem_now, mem_then, "meminfo", file, line);
+		ok &= t_text_eq(buddy_now, buddy_then, "buddyinfo", file, line);
+		return ok;
+	}
+	a = meminfo_sans_frames(mem_now);
+	b = meminfo_sans_frames(mem_then);
+	ok = t_text_eq(a, b, "meminfo (but for MemFree, LowFree, PageTables)", file, line);
+	free(a);
+	free(b);
+	free_now = meminfo_kb(mem_now, "MemFree:");
+	free_then = meminfo_kb(mem_then, "MemFree:");
+	ok &= t_assert_msg(then >= 0 && tables > 0 && free_now + tables == free_then, "restored",
+			   file, line, "PageTables %+lld kB, MemFree %lld kB, was %lld kB: the frames "
+			   "that left are not the page tables kept", tables, free_now, free_then);
+	ok &= t_assert_msg(buddyinfo_frames(buddy_now) + (uint64_t)tables / 4 ==
+			   buddyinfo_frames(buddy_then), "restored", file, line,
+			   "buddyinfo holds %llu free frames, %llu before, %lld kB of page tables kept",
+			   (unsigned long long)buddyinfo_frames(buddy_now),
+			   (unsigned long long)buddyinfo_frames(buddy_then), tables);
+	return ok;
+}
+
+bool t_snap_restored(struct vm_engine *e, const struct t_snap *s, const char *file, int line)
+{
+	struct t_snap now;
+	bool ok;
+
+	t_snap_take(e, &now);
+	ok = t_text_eq(now.vmallocinfo, s->vmallocinfo, "vmallocinfo", file, line);
+	ok &= t_restored(s->meminfo, s->buddyinfo, now.meminfo, now.buddyinfo, file, line);
+	t_snap_free(&now);
+	return ok;
+}
+
 static int add_zone(void *ctx, const struct vm_zone_info *z)
 {
 	struct t_zones *zs = ctx;

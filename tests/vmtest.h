@@ -70,9 +70,14 @@ void t_snap_free(struct t_snap *s);
  * that differs otherwise. */
 #define T_SNAP_SAME(e, s) t_snap_same((e), (s), __FILE__, __LINE__)
 bool t_snap_same(struct vm_engine *e, const struct t_snap *s, const char *file, int line);
-/* Two texts equal, the first differing line printed otherwise. */
-#define T_TEXT_EQ(got, want) t_text_eq((got), (want), #got, __FILE__, __LINE__)
-bool t_text_eq(const char *got, const char *want, const char *what, const char *file, int line);
+/* After everything made since s was taken has been freed and purged: as
+ * T_SNAP_SAME, but for the page-table pages made meanwhile, which no
+ * kernel frees: PageTables grown by T kB, MemFree (and LowFree) down by the
+ * same, buddyinfo's free frames, summed over every zone, down by T / 4,
+ * everything else byte for byte as it was. */
+#define T_SNAP_RESTORED(e, s) t_snap_restored((e), (s), __FILE__, __LINE__)
+bool t_snap_restored(struct vm_engine *e, const struct t_snap *s, const char *file, int line);
+/* (T_RESTORED, the same on texts, and T_TEXT_EQ are in tcase.h.) */
 
 /* Every zone of a machine, for pfn -> zone lookups. */
 struct t_zones {

@@ -37,6 +37,8 @@ static json_object *hello_json(const struct vmc_hello *h)
 	jput(o, "max_io_bytes", json_object_new_uint64(h->max_io));
 	jput(o, "uid", json_object_new_uint64(h->uid));
 	jput(o, "pid", json_object_new_uint64(h->pid));
+	jput(o, "kernel", json_object_new_string(h->kernel));
+	jput(o, "cpus", json_object_new_uint64(h->nr_cpus));
 	return o;
 }
 
@@ -55,8 +57,9 @@ int cmd_hello(const struct cmd *cmd, int argc, char **argv)
 		char f[24], io[24];
 
 		printf("server:    %s\nversion:   %" PRIu32 "\nmax_frame: %s\nmax_io:    %s\n"
-		       "uid:       %" PRIu32 "\npid:       %" PRIu32 "\n", h.server, h.version,
-		       size_text(h.max_frame, f), size_text(h.max_io, io), h.uid, h.pid);
+		       "uid:       %" PRIu32 "\npid:       %" PRIu32 "\nkernel:    %s\ncpus:      %u\n",
+		       h.server, h.version, size_text(h.max_frame, f), size_text(h.max_io, io), h.uid,
+		       h.pid, h.kernel, h.nr_cpus);
 	}
 	return VMCTL_EXIT_OK;
 }

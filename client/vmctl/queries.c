@@ -244,7 +244,13 @@ static json_object *stat_json(const struct vmc_stat *s)
 	json_object *o = json_object_new_object();
 
 	jput(o, "layout", json_object_new_string(s->layout));
+	jput(o, "kernel", json_object_new_string(s->kernel));
 	jput(o, "nr_nodes", json_object_new_uint64(s->nr_nodes));
+	jput(o, "nr_cpus", json_object_new_uint64(s->nr_cpus));
+	jput(o, "nr_vmap_nodes", json_object_new_uint64(s->nr_vmap_nodes));
+	jput(o, "nr_pooled_areas", json_object_new_uint64(s->nr_pooled_areas));
+	jput(o, "pooled_pages", json_object_new_uint64(s->pooled_pages));
+	jput(o, "work_pending", json_object_new_boolean(s->work_pending));
 	jput(o, "total_pages", json_object_new_uint64(s->total_pages));
 	jput(o, "free_pages", json_object_new_uint64(s->free_pages));
 	jput(o, "pagetable_pages", json_object_new_uint64(s->pagetable_pages));
@@ -293,6 +299,11 @@ static void print_stat_rows(const struct vmc_stat *s)
 		{ "nr_alloc_failures", s->nr_alloc_failures, 0 },
 		{ "largest_free_kva", s->largest_free_kva, 2 },
 		{ "nr_nodes", s->nr_nodes, 0 },
+		{ "nr_cpus", s->nr_cpus, 0 },
+		{ "nr_vmap_nodes", s->nr_vmap_nodes, 0 },
+		{ "nr_pooled_areas", s->nr_pooled_areas, 0 },
+		{ "pooled_pages", s->pooled_pages, 1 },
+		{ "work_pending", s->work_pending, 0 },
 		{ "clients", s->clients, 0 },
 		{ "requests", s->requests, 0 },
 		{ "uptime_ms", s->uptime_ms, 0 },
@@ -304,6 +315,7 @@ static void print_stat_rows(const struct vmc_stat *s)
 	char h[CV_SIZE_STR];
 
 	printf("%-20s %s\n", "layout", s->layout);
+	printf("%-20s %s\n", "kernel", s->kernel);
 	printf("%-20s 0x%" PRIx64 "-0x%" PRIx64 "\n", "vmalloc_range", s->vmalloc_start,
 	       s->vmalloc_end);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {

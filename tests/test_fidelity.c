@@ -1,0 +1,918 @@
+/* test_fidelity.c -- each kernel does what its mm/ does: one case per
+ * behaviour in which Linux 6.18 and 4.19 differ (or in which the engine used
+ * to differ from both), each run on both kernels and naming the kernel
+ * function it follows.  The facts come from mm/vmalloc.c and mm/page_alloc.c
+ * of the two trees; the figures in the watermark case are worked out by hand
+ * below, not by the engine's own code.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmtest.h"
+
+#define K618 VM_KERNEL_6_18
+#define K419 VM_KERNEL_4_19
+static const enum vm_kernel kernels[] = { K618, K419 };
+#define NK (sizeof(kernels) / sizeof(kernels[0]))
+
+/* Every warning a machine logs, in order. */
+struct wlog {
+	unsigned n;
+	char line[16][256];
+};
+
+static void wlog_fn(void *ctx, int level, const char *msg)
+{
+	struct wlog *w = ctx;
+
+	(void)level;
+	if (w->n < 16)
+		snprintf(w->line[w->n], sizeof(w->line[0]), "%s", msg);
+	w->n++;
+}
+
+static struct vm_engine *machine(enum vm_kernel k, unsigned cpus, enum vm_layout layout,
+				 uint64_t memory, struct wlog *log)
+{
+	struct vm_config cfg;
+
+	vm_config_init(&cfg);
+	cfg.kernel = k;
+	cfg.nr_cpus = cpus;
+	cfg.layout = layout;
+	cfg.memory_bytes = memory;
+	if (log) {
+		memset(log, 0, sizeof(*log));
+		cfg.log = wlog_fn;
+		cfg.log_ctx = log;
+	}
+	return t_machine_cfg(&cfg);
+}
+
+/* A thread stack as kernel_clone makes it: alloc_thread_stack_node() asks
+ * __vmalloc_node_range() for THREAD_SIZE (16 KiB) aligned to THREAD_ALIGN
+ * (16 KiB) over the whole vmalloc range: 20480 bytes of KVA with the guard. */
+static int stack(struct vm_engine *e, uint64_t *ret)
+{
+	struct vm_alloc_req req = {
+		.size = 16 * KIB, .align = 16 * KIB, .gfp = GFP_KERNEL, .prot = PAGE_KERNEL,
+		.node = NUMA_NO_NODE, .caller = "kernel_clone+0x94/0x3e0",
+	};
+
+	return vm___vmalloc_node_range(e, &req, ret);
+}
+
+/* ---- the lazy purge -------------------------------------------------------------- */
+
+/* lazy_max_pages(): fls(num_online_cpus()) * 32 MiB / PAGE_SIZE, the same
+ * formula in both trees. */
+static void test_lazy_max_pages(void)
+{
+	static const struct { unsigned cpus; uint64_t pages; } want[] = {
+		{ 1, 8192 }, { 2, 16384 }, { 3, 16384 }, { 4, 24576 }, { 7, 24576 }, { 8, 32768 },
+		{ 64, 57344 }, { 8192, 114688 },
+	};
+
+	for (unsigned k = 0; k < NK; k++) {
+		for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+			struct vm_engine *e = machine(kernels[k], want[i].cpus, VM_LAYOUT_X86_64,
+						      64 * MIB, NULL);
+
+			if (!e)
+				continue;
+			T_ASSERT_MSG(t_stats(e).lazy_max_pages == want[i].pages,
+				     "%s, %u CPUs: lazy_max_pages %llu, want %llu",
+				     vm_kernel_name(kernels[k]), want[i].cpus,
+				     (unsigned long long)t_stats(e).lazy_max_pages,
+				     (unsigned long long)want[i].pages);
+			vm_engine_destroy(e);
+		}
+	}
+}
+
+/* When the purge runs.  4.19's free_vmap_area_noflush() calls
+ * try_purge_vmap_area_lazy() once vmap_lazy_nr exceeds lazy_max_pages():
+ * the vfree returns with the lazy list empty.  6.18's schedules
+ * drain_vmap_work: the vfree returns with the pages still lazy, and the
+ * purge (drain_vmap_area_work()) runs afterwards. */
+static void test_purge_timing(void)
+{
+	for (unsigned k = 0; k < NK; k++) {
+		struct vm_engine *e = machine(kernels[k], 1, VM_LAYOUT_X86_64, 256 * MIB, NULL);
+		uint64_t a[17], x;
+		struct vm_stats st;
+
+		if (!e)
+			continue;
+		/* 16 areas of 511 pages + guard (their page arrays fit a page):
+		 * 8192 lazy pages, the limit. */
+		for (unsigned i = 0; i < 17; i++)
+			CU_ASSERT_FATAL(vm_vmalloc(e, 511 * PAGE, &a[i]) == 0);
+		for (unsigned i = 0; i < 16; i++)
+			CU_ASSERT_EQUAL(vm_vfree(e, a[i]), 0);
+		st = t_stats(e);
+		CU_ASSERT(st.lazy_pages == 8192 && st.nr_purges == 0 && !st.work_pending);
+		/* The 17th takes it over. */
+		CU_ASSERT_EQUAL(vm_vfree(e, a[16]), 0);
+		st = t_stats(e);
+		if (kernels[k] == K419) {
+			T_ASSERT_MSG(st.lazy_pages == 0 && st.nr_purges == 1 && !st.work_pending,
+				     "4.19: after the vfree over the limit: %llu lazy pages, %llu purges",
+				     (unsigned long long)st.lazy_pages, (unsigned long long)st.nr_purges);
+		} else {
+			T_ASSERT_MSG(st.lazy_pages == 8704 && st.nr_purges == 0 && st.work_pending,
+				     "6.18: the vfree over the limit purged in the call (%llu lazy pages, "
+				     "%llu purges)", (unsigned long long)st.lazy_pages,
+				     (unsigned long long)st.nr_purges);
+			/* The checker sees a consistent machine with work queued. */
+			T_CHECK(e);
+			/* The worker runs before the next allocator call. */
+			CU_ASSERT_EQUAL(vm_vmalloc(e, PAGE, &x), 0);
+			st = t_stats(e);
+			CU_ASSERT(st.lazy_pages == 0 && st.nr_purges == 1 && !st.work_pending);
+			CU_ASSERT_EQUAL(vm_vfree(e, x), 0);
+			/* ...or when its owner runs it (the 2 lazy pages of x and
+			 * 16 areas: over the limit). */
+			for (unsigned i = 0; i < 16; i++)
+				CU_ASSERT_FATAL(vm_vmalloc(e, 511 * PAGE, &a[i]) == 0);
+			for (unsigned i = 0; i < 16; i++)
+				CU_ASSERT_EQUAL(vm_vfree(e, a[i]), 0);
+			CU_ASSERT_TRUE(vm_work_pending(e));
+			vm_run_deferred_work(e);
+			st = t_stats(e);
+			CU_ASSERT(st.lazy_pages == 0 && st.nr_purges == 2 && !st.work_pending);
+		}
+		T_CHECK(e);
+		vm_engine_destroy(e);
+	}
+}
+
+/* alloc_vmap_area()'s overflow path.  6.18: a request that may block
+ * purges once (reclaim_and_purge_vmap_areas(), which also empties the
+ * pools) and retries, __GFP_NORETRY or not; one that may not block fails at
+ * once.  4.19: it purges once whatever the gfp. */
+static void test_purge_on_failure(void)
+{
+	for (unsigned k = 0; k < NK; k++) {
+		struct vm_engine *e = machine(kernels[k], 1, VM_LAYOUT_X86_64, 64 * MIB, NULL);
+		struct vm_alloc_req req = {
+			.size = PAGE, .align = PAGE, .prot = PAGE_KERNEL, .node = NUMA_NO_NODE,
+		};
+		uint64_t a, b;
+
+		if (!e)
+			continue;
+		/* A window with room for one 1-page area, lazily freed. */
+		req.start = t_stats(e).vmalloc_start + GIB;
+		req.end = req.start + 2 * PAGE;
+		req.gfp = GFP_KERNEL;
+		CU_ASSERT_FATAL(vm___vmalloc_node_range(e, &req, &a) == 0);
+		CU_ASSERT_EQUAL(vm_vfree(e, a), 0);
+		/* GFP_NOWAIT: 6.18 fails without a purge; 4.19 purges. */
+		req.gfp = GFP_NOWAIT | __GFP_NOWARN;
+		if (kernels[k] == K618) {
+			CU_ASSERT_EQUAL(vm___vmalloc_node_range(e, &req, &b), -ENOMEM);
+			CU_ASSERT_EQUAL(t_stats(e).nr_purges, 0);
+			CU_ASSERT_EQUAL(t_stats(e).nr_lazy_areas, 1);
+			req.gfp = GFP_KERNEL | __GFP_NORETRY;
+		}
+		CU_ASSERT_EQUAL(vm___vmalloc_node_range(e, &req, &b), 0);
+		CU_ASSERT_EQUAL(b, a);
+		CU_ASSERT_EQUAL(t_stats(e).nr_purges, 1);
+		T_CHECK(e);
+		vm_engine_destroy(e);
+	}
+}
+
+/* ---- 6.18's vmap nodes and pools ------------------------------------------------------- */
+
+/* vmap_init_nodes(): a 64-bit kernel has one vmap node per possible CPU,
+ * at most 128; a 32-bit one a single node.  4.19 has none. */
+static void test_vmap_nodes(void)
+{
+	static const struct { enum vm_kernel k; enum vm_layout l; unsigned cpus, nodes; } want[] = {
+		{ K618, VM_LAYOUT_X86_64, 1, 1 }, { K618, VM_LAYOUT_X86_64, 2, 2 },
+		{ K618, VM_LAYOUT_X86_64, 200, 128 }, { K618, VM_LAYOUT_I386, 4, 1 },
+		{ K419, VM_LAYOUT_X86_64, 4, 0 }, { K419, VM_LAYOUT_I386, 4, 0 },
+	};
+
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct vm_engine *e = machine(want[i].k, want[i].cpus, want[i].l, 64 * MIB, NULL);
+
+		if (!e)
+			continue;
+		T_ASSERT_MSG(t_stats(e).nr_vmap_nodes == want[i].nodes,
+			     "%s %s, %u CPUs: %u vmap nodes, want %u", vm_kernel_name(want[i].k),
+			     vm_layout_name(want[i].l), want[i].cpus, t_stats(e).nr_vmap_nodes,
+			     want[i].nodes);
+		vm_engine_destroy(e);
+	}
+}
+
+/* The order in which freed KVA comes back after a purge.  6.18 with two
+ * CPUs: purge_vmap_node() pushes each purged range (in address order) on
+ * the head of its node's pool of its size, and node_alloc() /
+ * node_pool_del_va() hand out the head: the highest address first (a real
+ * 2-CPU 6.18 kernel's stacks step by -32768).  6.18 with one CPU (no pools)
+ * and 4.19 (alloc_vmap_area()'s first fit): the lowest first. */
+static void check_reuse(enum vm_kernel k, unsigned cpus, bool descending)
+{
+	enum { N = 64 };
+	struct vm_engine *e = machine(k, cpus, VM_LAYOUT_X86_64, 256 * MIB, NULL);
+	uint64_t first[N], again[N];
+
+	if (!e)
+		return;
+	for (unsigned i = 0; i < N; i++)
+		CU_ASSERT_FATAL(stack(e, &first[i]) == 0);
+	for (unsigned i = 1; i < N; i++)
+		CU_ASSERT_EQUAL(first[i] - first[i - 1], 32768);
+	for (unsigned i = 0; i < N; i++)
+		CU_ASSERT_EQUAL(vm_vfree(e, first[i]), 0);
+	vm_purge(e);
+	CU_ASSERT_EQUAL(t_stats(e).nr_pooled_areas, descending ? N : 0);
+	for (unsigned i = 0; i < N; i++)
+		CU_ASSERT_FATAL(stack(e, &again[i]) == 0);
+	for (unsigned i = 0; i < N; i++) {
+		uint64_t want = descending ? first[N - 1 - i] : first[i];
+
+		T_ASSERT_MSG(again[i] == want, "%s, %u CPUs: stack %u after the purge at %#llx, want %#llx",
+			     vm_kernel_name(k), cpus, i, (unsigned long long)again[i],
+			     (unsigned long long)want);
+	}
+	T_CHECK(e);
+	vm_engine_destroy(e);
+}
+
+static void test_reuse_order_after_purge(void)
+{
+	check_reuse(K618, 2, true);
+	check_reuse(K618, 1, false);
+	check_reuse(K419, 2, false);
+}
+
+/* decay_va_pool_node(): every purge first returns a quarter (len >> 2) of
+ * each pool, its most recent ranges, to the free tree; the purge after a
+ * failed allocation returns all of it.  vm_purge() is vm_unmap_aliases(),
+ * an ordinary purge. */
+static void test_pool_decay(void)
+{
+	struct vm_engine *e = machine(K618, 2, VM_LAYOUT_X86_64, 256 * MIB, NULL);
+	struct vm_alloc_req req = {
+		.size = PAGE, .align = PAGE, .gfp = GFP_KERNEL | __GFP_NOWARN, .prot = PAGE_KERNEL,
+		.node = NUMA_NO_NODE,
+	};
+	static const uint64_t left[] = { 64, 48, 36, 27, 21, 16 };
+	uint64_t a[64], x;
+
+	if (!e)
+		return;
+	for (unsigned i = 0; i < 64; i++)
+		CU_ASSERT_FATAL(stack(e, &a[i]) == 0);
+	for (unsigned i = 0; i < 64; i++)
+		CU_ASSERT_EQUAL(vm_vfree(e, a[i]), 0);
+	for (unsigned p = 0; p < 6; p++) {
+		vm_purge(e);
+		T_ASSERT_MSG(t_stats(e).nr_pooled_areas == left[p], "after purge %u: %llu pooled, want %llu",
+			     p + 1, (unsigned long long)t_stats(e).nr_pooled_areas,
+			     (unsigned long long)left[p]);
+	}
+	/* The first decays took the highest ranges: the head is now the
+	 * 16th stack from the bottom. */
+	CU_ASSERT_FATAL(stack(e, &x) == 0);
+	CU_ASSERT_EQUAL(x, a[15]);
+	/* No room in a window: the purge before the retry empties the pools. */
+	req.start = t_stats(e).vmalloc_start + GIB;
+	req.end = req.start + PAGE;
+	CU_ASSERT_EQUAL(vm___vmalloc_node_range(e, &req, &x), -ENOMEM);
+	CU_ASSERT_EQUAL(t_stats(e).nr_pooled_areas, 0);
+	T_CHECK(e);
+	vm_engine_destroy(e);
+}
+
+/* node_alloc() serves only requests over the whole vmalloc range, and the
+ * pools hold ranges of at most MAX_VA_SIZE_PAGES (256) pages: anything else
+ * goes back to the free tree at the purge. */
+static void test_pools_whole_range_only(void)
+{
+	struct vm_engine *e = machine(K618, 2, VM_LAYOUT_X86_64, 256 * MIB, NULL);
+	struct vm_alloc_req req = {
+		.size = PAGE, .align = PAGE, .gfp = GFP_KERNEL, .prot = PAGE_KERNEL,
+		.node = NUMA_NO_NODE,
+	};
+	uint64_t w, big, s;
+
+	if (!e)
+		return;
+	req.start = t_stats(e).vmalloc_start;
+	req.end = req.start + GIB;
+	CU_ASSERT_FATAL(vm___vmalloc_node_range(e, &req, &w) == 0);   /* a window */
+	CU_ASSERT_FATAL(vm_vmalloc(e, 256 * PAGE, &big) == 0);        /* 257 pages with the guard */
+	CU_ASSERT_FATAL(vm_vmalloc(e, 255 * PAGE, &s) == 0);          /* 256 pages: pooled */
+	CU_ASSERT_EQUAL(vm_vfree(e, w), 0);
+	CU_ASSERT_EQUAL(vm_vfree(e, big), 0);
+	CU_ASSERT_EQUAL(vm_vfree(e, s), 0);
+	vm_purge(e);
+	CU_ASSERT_EQUAL(t_stats(e).nr_pooled_areas, 1);
+	CU_ASSERT_EQUAL(t_stats(e).pooled_pages, 256);
+	T_CHECK(e);
+	vm_engine_destroy(e);
+}
+
+/* ---- /proc/vmallocinfo ---------------------------------------------------------------- */
+
+/* 6.18's vmalloc_info_show() walks the vmap nodes in turn, each node's busy
+ * areas in address order (a range belongs to node (addr / 64 KiB) % nodes),
+ * then show_purge_info() each node's lazy ranges (the node the range was
+ * allocated for).  4.19's s_show() walks vmap_area_list: address order,
+ * busy areas only (the seeds' tree prints no lazily freed range). */
+static void test_vmallocinfo_order(void)
+{
+	for (unsigned k = 0; k < NK; k++) {
+		struct vm_engine *e = machine(kernels[k], 2, VM_LAYOUT_X86_64, 64 * MIB, NULL);
+		uint64_t b, a[4];
+		char want[1024];
+		size_t n = 0;
+		char *text;
+
+		if (!e)
+			continue;
+		/* 15 pages and a guard: one 64 KiB stripe each.  b on CPU 1 in
+		 * stripe 0 (node 0's by address), a1..a3 on CPU 0. */
+		CU_ASSERT_EQUAL(vm_set_current(e, 0, 1, 0, "b+0x1/0x10"), 0);
+		CU_ASSERT_EQUAL(vm_set_current_cpu(e, 1), 0);
+		CU_ASSERT_FATAL(vm_vmalloc(e, 15 * PAGE, &b) == 0);
+		CU_ASSERT_EQUAL(vm_set_current(e, 0, 1, 0, "a+0x1/0x10"), 0);
+		CU_ASSERT_EQUAL(vm_set_current_cpu(e, 0), 0);
+		for (unsigned i = 1; i < 4; i++)
+			CU_ASSERT_FATAL(vm_vmalloc(e, 15 * PAGE, &a[i]) == 0);
+		CU_ASSERT_EQUAL(a[1] - b, 65536);
+		CU_ASSERT_EQUAL(vm_vfree(e, b), 0);
+		CU_ASSERT_EQUAL(vm_vfree(e, a[3]), 0);
+		text = t_vmallocinfo(e);
+#define LINE(x, who) n += (size_t)snprintf(want + n, sizeof(want) - n, \
+		"0x%016llx-0x%016llx   65536 " who "+0x1/0x10 pages=15 vmalloc N0=15\n", \
+		(unsigned long long)(x), (unsigned long long)((x) + 65536))
+#define LAZY(x) n += (size_t)snprintf(want + n, sizeof(want) - n, \
+		"0x%016llx-0x%016llx   65536 unpurged vm_area\n", \
+		(unsigned long long)(x), (unsigned long long)((x) + 65536))
+		if (kernels[k] == K618) {
+			LINE(a[2], "a");        /* node 0: stripes 0 (lazy now) and 2 */
+			LINE(a[1], "a");        /* node 1: stripes 1 and 3 (lazy) */
+			LAZY(a[3]);             /* node 0's lazy list: a3 was asked for on CPU 0 */
+			LAZY(b);                /* node 1's: b, on CPU 1 */
+		} else {        /* address order, busy areas only */
+			LINE(a[1], "a");
+			LINE(a[2], "a");
+		}
+#undef LINE
+#undef LAZY
+		T_TEXT_EQ(text, want);
+		free(text);
+		vm_engine_destroy(e);
+	}
+}
+
+/* %pK prints a pointer's width: 8 hex digits on i386. */
+static void test_pointer_width(void)
+{
+	for (unsigned k = 0; k < NK; k++) {
+		struct vm_engine *e = machine(kernels[k], 1, VM_LAYOUT_I386, 64 * MIB, NULL);
+		uint64_t a;
+		char want[128];
+		char *text;
+
+		if (!e)
+			continue;
+		CU_ASSERT_FATAL(vm_vmalloc(e, PAGE, &a) == 0);
+		CU_ASSERT_EQUAL(vm_vfree(e, a), 0);
+		CU_ASSERT_FATAL(vm_vmalloc(e, PAGE, &a) == 0);
+		text = t_vmallocinfo(e);
+		snprintf(want, sizeof(want), "0x%08llx-0x%08llx    8192 pages=1 vmalloc N0=1\n"
+			 "0x%08llx-0x%08llx    8192 unpurged vm_area\n",
+			 (unsigned long long)a, (unsigned long long)(a + 8192),
+			 (unsigned long long)(a - 8192), (unsigned long long)a);
+		if (kernels[k] == K419)  /* no lazy line (s_show of the seeds' tree) */
+			snprintf(want, sizeof(want), "0x%08llx-0x%08llx    8192 pages=1 vmalloc N0=1\n",
+				 (unsigned long long)a, (unsigned long long)(a + 8192));
+		T_TEXT_EQ(text, want);
+		free(text);
+		vm_engine_destroy(e);
+	}
+}
+
+/* __vmalloc_area_node() (both trees): a page array longer than a page is
+ * vmalloc'd with the area's caller, an area of its own (its own line, its
+ * KVA, its pages in VmallocUsed, "vpages" on the area's line); the length
+ * is nr_pages * sizeof(struct page *): 8 bytes on x86_64, 4 on i386. */
+static void test_nested_page_array(void)
+{
+	for (unsigned k = 0; k < NK; k++) {
+		struct vm_engine *e = machine(kernels[k], 1, VM_LAYOUT_X86_64, 64 * MIB, NULL);
+		uint64_t a, b, used;
+		char want[512];
+		char *text, *line;
+
+		if (!e)
+			continue;
+		CU_ASSERT_EQUAL(vm_set_current(e, 0, 1, 0, "bpf_prog_alloc+0x39/0x230"), 0);
+		CU_ASSERT_FATAL(vm_vmalloc(e, 600 * PAGE, &a) == 0);
+		text = t_vmallocinfo(e);
+		/* 600 pointers: 4800 bytes, a 2-page area right above. */
+		snprintf(want, sizeof(want),
+			 "0x%016llx-0x%016llx 2461696 bpf_prog_alloc+0x39/0x230 pages=600 vmalloc vpages N0=600\n"
+			 "0x%016llx-0x%016llx   12288 bpf_prog_alloc+0x39/0x230 pages=2 vmalloc N0=2\n",
+			 (unsigned long long)a, (unsigned long long)(a + 601 * PAGE),
+			 (unsigned long long)(a + 601 * PAGE), (unsigned long long)(a + 604 * PAGE));
+		T_TEXT_EQ(text, want);
+		free(text);
+		CU_ASSERT_EQUAL(t_stats(e).vmalloc_pages, 602);
+		CU_ASSERT_EQUAL(vm_page_array_pages(e, 600), 2);
+		text = t_meminfo(e);
+		line = t_line_starting(text, "VmallocUsed:");
+		used = kernels[k] == K618 ? 602 * 4 : 0;
+		snprintf(want, sizeof(want), "VmallocUsed:    %8llu kB", (unsigned long long)used);
+		CU_ASSERT_STRING_EQUAL(line ? line : "?", want);
+		free(line);
+		free(text);
+		/* It is freed with its area, not by itself. */
+		CU_ASSERT_EQUAL(vm_vfree(e, a + 601 * PAGE), -EINVAL);
+		CU_ASSERT_EQUAL(vm_vfree(e, a), 0);
+		CU_ASSERT_EQUAL(t_stats(e).vmalloc_pages, 0);
+		CU_ASSERT_EQUAL(t_stats(e).nr_lazy_areas, 2);
+		/* 512 pointers fit a page: no area of their own. */
+		CU_ASSERT_FATAL(vm_vmalloc(e, 512 * PAGE, &b) == 0);
+		CU_ASSERT_EQUAL(t_stats(e).vmalloc_pages, 512);
+		T_CHECK(e);
+		vm_engine_destroy(e);
+
+		/* i386: 1024 4-byte pointers fit a page, 1025 do not. */
+		e = machine(kernels[k], 1, VM_LAYOUT_I386, 64 * MIB, NULL);
+		if (!e)
+			continue;
+		CU_ASSERT_FATAL(vm_vmalloc(e, 1024 * PAGE, &a) == 0);
+		CU_ASSERT_EQUAL(t_stats(e).vmalloc_pages, 1024);
+		CU_ASSERT_FATAL(vm_vmalloc(e, 1025 * PAGE, &b) == 0);
+		CU_ASSERT_EQUAL(t_stats(e).vmalloc_pages, 1024 + 1025 + 2);
+		text = t_vmallocinfo(e);
+		CU_ASSERT_PTR_NOT_NULL(text ? strstr(text, " pages=1025 vmalloc vpages N0=1025\n") : NULL);
+		CU_ASSERT_PTR_NULL(text ? strstr(text, " pages=1024 vmalloc vpages") : "");
+		free(text);
+		T_CHECK(e);
+		vm_engine_destroy(e);
+	}
+}
+
+/* ---- page tables, zones, meminfo -------------------------------------------------------- */
+
+/* vunmap_range_noflush(): unmapping clears entries; no tree frees the page
+ * tables of the vmalloc range, so PageTables does not fall after a purge. */
+static void test_page_tables_stay(void)
+{
+	for (unsigned k = 0; k < NK; k++) {
+		struct vm_engine *e = machine(kernels[k], 1, VM_LAYOUT_X86_64, 64 * MIB, NULL);
+		uint64_t a, tables;
+
+		if (!e)
+			continue;
+		CU_ASSERT_EQUAL(t_stats(e).pagetable_pages, 1);
+		CU_ASSERT_FATAL(vm_vmalloc(e, 8 * MIB, &a) == 0);
+		tables = t_stats(e).pagetable_pages;
+		CU_ASSERT_EQUAL(tables, 1 + 1 + 1 + 5);   /* PUD, PMD, 5 PTE tables (with the page array's) */
+		CU_ASSERT_EQUAL(vm_vfree(e, a), 0);
+		vm_purge(e);
+		CU_ASSERT_EQUAL(t_stats(e).nr_purges, 1);
+		CU_ASSERT_EQUAL(t_stats(e).pagetable_pages, tables);
+		/* The same range again needs no new table. */
+		CU_ASSERT_FATAL(vm_vmalloc(e, 8 * MIB, &a) == 0);
+		CU_ASSERT_EQUAL(t_stats(e).pagetable_pages, tables);
+		T_CHECK(e);
+		vm_engine_destroy(e);
+	}
+}
+
+static enum vm_zone_type zone_of(struct vm_engine *e, uint64_t addr)
+{
+	struct t_zones zs;
+	const struct vm_zone_info *z;
+	uint64_t pfn = 0;
+
+	t_zones(e, &zs);
+	if (vm_vmalloc_to_pfn(e, addr, &pfn) < 0)
+		return VM_NR_ZONES;
+	z = t_pfn_zone(&zs, pfn);
+	return z ? z->type : VM_NR_ZONES;
+}
+
+/* __vmalloc_area_node() adds __GFP_HIGHMEM unless the request asks for
+ * GFP_DMA or GFP_DMA32 (both trees), so on i386 __vmalloc(GFP_KERNEL) and
+ * vrealloc's move (__vmalloc_node_noprof) land in HighMem; vmalloc_32
+ * (GFP_DMA32, Normal on i386) and GFP_DMA stay low. */
+static void test_i386_zones(void)
+{
+	for (unsigned k = 0; k < NK; k++) {
+		struct vm_engine *e = machine(kernels[k], 1, VM_LAYOUT_I386, 2 * GIB, NULL);
+		uint64_t a, b, c, d;
+
+		if (!e)
+			continue;
+		CU_ASSERT_FATAL(vm___vmalloc(e, 8 * PAGE, GFP_KERNEL, &a) == 0);
+		CU_ASSERT_EQUAL(zone_of(e, a), VM_ZONE_HIGHMEM);
+		CU_ASSERT_FATAL(vm_vrealloc(e, a, 64 * PAGE, GFP_KERNEL, &b) == 0);
+		CU_ASSERT(b != a);
+		CU_ASSERT_EQUAL(zone_of(e, b), VM_ZONE_HIGHMEM);
+		CU_ASSERT_EQUAL(zone_of(e, b + 63 * PAGE), VM_ZONE_HIGHMEM);
+		CU_ASSERT_FATAL(vm_vrealloc(e, 0, 4 * PAGE, GFP_KERNEL, &c) == 0);
+		CU_ASSERT_EQUAL(zone_of(e, c), VM_ZONE_HIGHMEM);
+		CU_ASSERT_FATAL(vm_vmalloc_32(e, 4 * PAGE, &d) == 0);
+		CU_ASSERT_EQUAL(zone_of(e, d), VM_ZONE_NORMAL);
+		CU_ASSERT_FATAL(vm___vmalloc(e, 4 * PAGE, GFP_KERNEL | GFP_DMA, &d) == 0);
+		CU_ASSERT_EQUAL(zone_of(e, d), VM_ZONE_DMA);
+		CU_ASSERT_FATAL(vm_vmalloc(e, 4 * PAGE, &d) == 0);
+		CU_ASSERT_EQUAL(zone_of(e, d), VM_ZONE_HIGHMEM);
+		T_CHECK(e);
+		vm_engine_destroy(e);
+	}
+}
+
+/* meminfo_proc_show(): HighTotal, HighFree, LowTotal and LowFree exist
+ * with CONFIG_HIGHMEM only (i386 here); VmallocChunk is 0 since 4.4;
+ * VmallocUsed is 0 in 4.19 (4.4 dropped get_vmalloc_info()) and
+ * vmalloc_nr_pages() in 6.18 (5.3 brought it back). */
+static void test_meminfo_lines(void)
+{
+	for (unsigned k = 0; k < NK; k++) {
+		for (unsigned l = 0; l < 2; l++) {
+			enum vm_layout layout = l ? VM_LAYOUT_I386 : VM_LAYOUT_X86_64;
+			struct vm_engine *e = machine(kernels[k], 1, layout, 64 * MIB, NULL);
+			static const char *const x86[] = { "MemTotal:", "MemFree:", "PageTables:",
+				"VmallocTotal:", "VmallocUsed:", "VmallocChunk:", NULL };
+			static const char *const i386[] = { "MemTotal:", "MemFree:", "HighTotal:",
+				"HighFree:", "LowTotal:", "LowFree:", "PageTables:", "VmallocTotal:",
+				"VmallocUsed:", "VmallocChunk:", NULL };
+			const char *const *want = l ? i386 : x86;
+			char *text, *p, kb[64];
+			unsigned i = 0;
+			uint64_t a;
+
+			if (!e)
+				continue;
+			CU_ASSERT_FATAL(vm_vmalloc(e, 10 * PAGE, &a) == 0);
+			text = t_meminfo(e);
+			for (p = text; p && *p; p = strchr(p, '\n') + 1, i++) {
+				T_ASSERT_MSG(want[i] && strncmp(p, want[i], strlen(want[i])) == 0,
+					     "%s %s: meminfo line %u is '%.20s', want %s",
+					     vm_kernel_name(kernels[k]), vm_layout_name(layout), i, p,
+					     want[i] ? want[i] : "none");
+			}
+			CU_ASSERT_PTR_NULL(want[i]);
+			p = t_line_starting(text, "VmallocChunk:");
+			CU_ASSERT_STRING_EQUAL(p ? p : "?", "VmallocChunk:          0 kB");
+			free(p);
+			p = t_line_starting(text, "VmallocUsed:");
+			snprintf(kb, sizeof(kb), "VmallocUsed:    %8u kB", kernels[k] == K618 ? 40 : 0);
+			CU_ASSERT_STRING_EQUAL(p ? p : "?", kb);
+			free(p);
+			free(text);
+			vm_engine_destroy(e);
+		}
+	}
+}
+
+/* ---- vmap, flags, the page allocator ------------------------------------------------------ */
+
+/* 6.18's vmap(): WARN_ON_ONCE(flags & VM_NO_GUARD), then drops it: "your top
+ * guard is someone else's bottom guard".  4.19 maps without a guard.  And
+ * VM_DMA_COHERENT (5.6+) does not exist in 4.19. */
+static void test_vmap_no_guard(void)
+{
+	for (unsigned k = 0; k < NK; k++) {
+		struct wlog log;
+		struct vm_engine *e = machine(kernels[k], 1, VM_LAYOUT_X86_64, 64 * MIB, &log);
+		struct vm_alloc_req req = {
+			.size = PAGE, .align = PAGE, .gfp = GFP_KERNEL, .prot = PAGE_KERNEL,
+			.node = NUMA_NO_NODE, .vm_flags = VM_DMA_COHERENT,
+		};
+		struct vm_area_info info;
+		uint64_t pfn, v, w, x;
+
+		if (!e)
+			continue;
+		CU_ASSERT_FATAL(vm_alloc_pages(e, GFP_KERNEL, 0, NUMA_NO_NODE, &pfn) == 0);
+		CU_ASSERT_FATAL(vm_vmap(e, &pfn, 1, VM_NO_GUARD, PAGE_KERNEL, &v) == 0);
+		CU_ASSERT_FATAL(vm_vmap(e, &pfn, 1, VM_NO_GUARD, PAGE_KERNEL, &w) == 0);
+		CU_ASSERT_EQUAL(vm_find_vm_area(e, v, &info), 0);
+		if (kernels[k] == K618) {
+			CU_ASSERT_EQUAL(info.size, 2 * PAGE);
+			CU_ASSERT_EQUAL(w - v, 2 * PAGE);
+			CU_ASSERT_EQUAL(log.n, 1);   /* once */
+			CU_ASSERT_PTR_NOT_NULL(strstr(log.line[0], "vmap"));
+			CU_ASSERT_EQUAL(vm___vmalloc_node_range(e, &req, &x), 0);
+		} else {
+			CU_ASSERT_EQUAL(info.size, PAGE);
+			CU_ASSERT_EQUAL(w - v, PAGE);
+			CU_ASSERT_EQUAL(log.n, 0);
+			CU_ASSERT_EQUAL(vm___vmalloc_node_range(e, &req, &x), -EINVAL);
+		}
+		T_CHECK(e);
+		vm_engine_destroy(e);
+	}
+}
+
+/* __GFP_NOFAIL's last attempt, __alloc_pages_cpuset_fallback(): 6.18 passes
+ * ALLOC_MIN_RESERVE (half of min, __zone_watermark_ok()), 4.19
+ * ALLOC_HARDER (a quarter of min).  Not all of it: ALLOC_NO_WATERMARKS is
+ * __GFP_MEMALLOC's. */
+static void test_nofail_reserve(void)
+{
+	for (unsigned k = 0; k < NK; k++) {
+		struct vm_engine *e = machine(kernels[k], 1, VM_LAYOUT_X86_64, 64 * MIB, NULL);
+		uint64_t *held, n;
+		struct t_zones zs;
+		const struct vm_zone_info *z;
+		uint64_t min;
+
+		if (!e)
+			continue;
+		held = t_frame_array(e);
+		CU_ASSERT_FATAL(held != NULL);
+		n = t_take_frames(e, GFP_KERNEL | __GFP_NOFAIL, NUMA_NO_NODE, held);
+		t_zones(e, &zs);
+		z = t_zone(&zs, 0, VM_ZONE_DMA32);
+		CU_ASSERT_FATAL(z != NULL);
+		min = z->wmark_min;
+		T_ASSERT_MSG(z->free == (kernels[k] == K618 ? min - min / 2 : min - min / 4),
+			     "%s: __GFP_NOFAIL left %llu frames of a min of %llu",
+			     vm_kernel_name(kernels[k]), (unsigned long long)z->free,
+			     (unsigned long long)min);
+		n += t_take_frames(e, __GFP_MEMALLOC, NUMA_NO_NODE, held + n);
+		CU_ASSERT_EQUAL(t_stats(e).free_pages, 0);
+		t_free_frames(e, held, n);
+		free(held);
+		vm_engine_destroy(e);
+	}
+}
+
+/* __setup_per_zone_wmarks(), worked by hand (min_free_kbytes =
+ * int_sqrt(lowmem_kbytes * 16), the zones up to Normal):
+ *   i386, 2 GiB: DMA 4096, Normal 225280, HighMem 294912 frames.
+ *     lowmem 917504 kB -> min_free_kbytes 3831 -> pages_min 957;
+ *     shares (of 229376 lowmem frames) 17, 939, 1230;
+ *     HighMem min = clamp(294912 / 1024, 32, 128) = 128, and its distance
+ *     is from its uncapped share: max(1230 / 4, 294912 * 10 / 10000) = 307.
+ *   x86_64, 1 GiB, 256 MiB movable: DMA 4096, DMA32 192512, Movable 65536.
+ *     lowmem 786432 kB -> 3547 kB -> pages_min 886.  6.18 caps Movable as
+ *     HighMem and leaves it out of lowmem_pages; 4.19 gives it a share. */
+static void test_watermarks(void)
+{
+	static const struct {
+		enum vm_kernel k;
+		enum vm_layout l;
+		uint64_t memory, movable;
+		enum vm_zone_type t;
+		uint64_t min, low, high;
+	} want[] = {
+		{ K618, VM_LAYOUT_I386, 2 * GIB, 0, VM_ZONE_DMA, 17, 21, 25 },
+		{ K618, VM_LAYOUT_I386, 2 * GIB, 0, VM_ZONE_NORMAL, 939, 1173, 1407 },
+		{ K618, VM_LAYOUT_I386, 2 * GIB, 0, VM_ZONE_HIGHMEM, 128, 435, 742 },
+		{ K419, VM_LAYOUT_I386, 2 * GIB, 0, VM_ZONE_HIGHMEM, 128, 435, 742 },
+		{ K618, VM_LAYOUT_X86_64, 1 * GIB, 256 * MIB, VM_ZONE_DMA, 18, 22, 26 },
+		{ K618, VM_LAYOUT_X86_64, 1 * GIB, 256 * MIB, VM_ZONE_DMA32, 867, 1083, 1299 },
+		{ K618, VM_LAYOUT_X86_64, 1 * GIB, 256 * MIB, VM_ZONE_MOVABLE, 64, 137, 210 },
+		{ K419, VM_LAYOUT_X86_64, 1 * GIB, 256 * MIB, VM_ZONE_DMA, 13, 17, 21 },
+		{ K419, VM_LAYOUT_X86_64, 1 * GIB, 256 * MIB, VM_ZONE_DMA32, 650, 842, 1034 },
+		{ K419, VM_LAYOUT_X86_64, 1 * GIB, 256 * MIB, VM_ZONE_MOVABLE, 221, 286, 351 },
+	};
+
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct vm_config cfg;
+		struct vm_engine *e;
+		struct t_zones zs;
+		const struct vm_zone_info *z;
+
+		vm_config_init(&cfg);
+		cfg.kernel = want[i].k;
+		cfg.layout = want[i].l;
+		cfg.memory_bytes = want[i].memory;
+		cfg.movable_bytes = want[i].movable;
+		e = t_machine_cfg(&cfg);
+		if (!e)
+			continue;
+		t_zones(e, &zs);
+		z = t_zone(&zs, 0, want[i].t);
+		CU_ASSERT_FATAL(z != NULL);
+		T_ASSERT_MSG(z->wmark_min == want[i].min && z->wmark_low == want[i].low &&
+			     z->wmark_high == want[i].high,
+			     "%s %s %s: min %llu low %llu high %llu, want %llu %llu %llu",
+			     vm_kernel_name(want[i].k), vm_layout_name(want[i].l), z->name,
+			     (unsigned long long)z->wmark_min, (unsigned long long)z->wmark_low,
+			     (unsigned long long)z->wmark_high, (unsigned long long)want[i].min,
+			     (unsigned long long)want[i].low, (unsigned long long)want[i].high);
+		vm_engine_destroy(e);
+	}
+}
+
+/* ---- the warnings ------------------------------------------------------------------------ */
+
+/* Each tree's words.  6.18: WARN_ON_ONCE(!size), then warn_alloc()'s
+ * "vmalloc error: size %lu, ..." (__vmalloc_node_range_noprof(),
+ * __vmalloc_area_node()) and alloc_vmap_area()'s "vmalloc_node_range for
+ * size %lu failed: ...".  4.19: "vmalloc: allocation failure: %lu bytes"
+ * (__vmalloc_node_range()), "vmap allocation for size %lu failed: ..."
+ * (alloc_vmap_area()), "vmalloc: allocation failure, allocated %ld of %ld
+ * bytes" (__vmalloc_area_node()).  __GFP_NOWARN silences warn_alloc(). */
+static void test_failure_warnings(void)
+{
+	for (unsigned k = 0; k < NK; k++) {
+		struct wlog log;
+		struct vm_engine *e = machine(kernels[k], 1, VM_LAYOUT_X86_64, 64 * MIB, &log);
+		struct vm_alloc_req req = {
+			.size = PAGE, .align = PAGE, .gfp = GFP_KERNEL, .prot = PAGE_KERNEL,
+			.node = NUMA_NO_NODE,
+		};
+		bool k618 = kernels[k] == K618;
+		char want[2][256];
+		uint64_t a, *held, n, big;
+
+		if (!e)
+			continue;
+		CU_ASSERT_EQUAL(vm_vmalloc(e, 0, &a), -EINVAL);
+		CU_ASSERT_EQUAL(vm_vmalloc(e, 0, &a), -EINVAL);
+		CU_ASSERT_EQUAL(log.n, k618 ? 1 : 2);     /* WARN_ON_ONCE: once */
+		CU_ASSERT_STRING_EQUAL(log.line[0], k618 ?
+			"WARNING: CPU: 0 PID: 0 at mm/vmalloc.c __vmalloc_node_range_noprof: !size" :
+			"vmalloc: allocation failure: 0 bytes");
+
+		log.n = 0;
+		CU_ASSERT_EQUAL(vm_vmalloc(e, 64 * MIB + 1, &a), -ENOMEM);
+		CU_ASSERT_EQUAL(log.n, 1);
+		CU_ASSERT_STRING_EQUAL(log.line[0], k618 ?
+			"vmalloc error: size 67108865, exceeds total pages" :
+			"vmalloc: allocation failure: 67108865 bytes");
+
+		/* No room in a window. */
+		log.n = 0;
+		req.start = t_stats(e).vmalloc_start + GIB;
+		req.end = req.start + PAGE;
+		CU_ASSERT_EQUAL(vm___vmalloc_node_range(e, &req, &a), -ENOMEM);
+		if (k618)
+			snprintf(want[0], sizeof(want[0]), "vmalloc_node_range for size 8192 failed: "
+				 "Address range restricted to %#llx - %#llx",
+				 (unsigned long long)req.start, (unsigned long long)req.end);
+		else
+			snprintf(want[0], sizeof(want[0]), "vmap allocation for size 8192 failed: "
+				 "use vmalloc=<size> to increase size");
+		snprintf(want[1], sizeof(want[1]), k618 ? "vmalloc error: size 4096, vm_struct allocation failed" :
+			 "vmalloc: allocation failure: 4096 bytes");
+		CU_ASSERT_EQUAL(log.n, 2);
+		CU_ASSERT_STRING_EQUAL(log.line[0], want[0]);
+		CU_ASSERT_STRING_EQUAL(log.line[1], want[1]);
+		log.n = 0;
+		req.gfp |= __GFP_NOWARN;
+		CU_ASSERT_EQUAL(vm___vmalloc_node_range(e, &req, &a), -ENOMEM);
+		CU_ASSERT_EQUAL(log.n, 0);
+
+		/* Out of frames part way. */
+		held = t_frame_array(e);
+		CU_ASSERT_FATAL(held != NULL);
+		n = t_take_frames(e, GFP_KERNEL, NUMA_NO_NODE, held);
+		CU_ASSERT(n > 1000);
+		t_free_frames(e, held, 100);
+		log.n = 0;
+		big = 400 * PAGE;
+		CU_ASSERT_EQUAL(vm_vmalloc(e, big, &a), -ENOMEM);
+		CU_ASSERT_EQUAL(log.n, 1);
+		if (k618) {
+			CU_ASSERT_STRING_EQUAL(log.line[0], "vmalloc error: size 1638400, failed to allocate pages");
+		} else {
+			snprintf(want[0], sizeof(want[0]), " of %llu bytes", (unsigned long long)(big + PAGE));
+			CU_ASSERT_EQUAL(strncmp(log.line[0], "vmalloc: allocation failure, allocated ", 39), 0);
+			CU_ASSERT_PTR_NOT_NULL(strstr(log.line[0], want[0]));
+		}
+		t_free_frames(e, held + 100, n - 100);
+		free(held);
+		T_CHECK(e);
+		vm_engine_destroy(e);
+	}
+}
+
+/* ---- 4.19's search ------------------------------------------------------------------------ */
+
+/* alloc_vmap_area() in 4.19 starts at free_vmap_cache unless the request
+ * is smaller than cached_hole_size, the largest hole it walked past below
+ * the cache: a request of exactly that hole's size does not reset the
+ * hint and lands above, where 6.18's lowest match fills the hole. */
+static void test_free_vmap_cache_hint(void)
+{
+	for (unsigned k = 0; k < NK; k++) {
+		struct vm_engine *e = machine(kernels[k], 1, VM_LAYOUT_X86_64, 64 * MIB, NULL);
+		uint64_t a, b, c, d, x;
+
+		if (!e)
+			continue;
+		CU_ASSERT_FATAL(vm_vmalloc(e, PAGE, &a) == 0);      /* [0, 2) pages */
+		CU_ASSERT_FATAL(vm_vmalloc(e, PAGE, &b) == 0);      /* [2, 4) */
+		CU_ASSERT_FATAL(vm_vmalloc(e, PAGE, &c) == 0);      /* [4, 6) */
+		CU_ASSERT_EQUAL(vm_vfree(e, b), 0);
+		vm_purge(e);                                         /* hole [2, 4) */
+		/* 2 pages + guard: walks past the hole (cached_hole_size = 2 pages). */
+		CU_ASSERT_FATAL(vm_vmalloc(e, 2 * PAGE, &d) == 0);
+		CU_ASSERT_EQUAL(d, c + 2 * PAGE);
+		/* 1 page + guard fits the hole exactly. */
+		CU_ASSERT_FATAL(vm_vmalloc(e, PAGE, &x) == 0);
+		T_ASSERT_MSG(x == (kernels[k] == K419 ? d + 3 * PAGE : b),
+			     "%s: a 2-page request with a 2-page hole below went to %#llx (hole %#llx, "
+			     "above %#llx)", vm_kernel_name(kernels[k]), (unsigned long long)x,
+			     (unsigned long long)b, (unsigned long long)(d + 3 * PAGE));
+		(void)a;
+		T_CHECK(e);
+		vm_engine_destroy(e);
+	}
+}
+
+/* ---- the kernel table's test_vmalloc slot ---------------------------------------------------- */
+
+static void test_test_vmalloc_slot(void)
+{
+	const struct vm_test_vmalloc_desc *d618 = vm_kernel_test_vmalloc(K618);
+	const struct vm_test_vmalloc_desc *d419 = vm_kernel_test_vmalloc(K419);
+
+	CU_ASSERT_FATAL(d618 && d419);
+	CU_ASSERT_EQUAL(d618->default_mask, 7);
+	CU_ASSERT_EQUAL(d618->xfail, 64);
+	CU_ASSERT_TRUE(d618->summary_xfailed);
+	CU_ASSERT_EQUAL(d419->default_mask, 0x7fffffff);
+	CU_ASSERT_FALSE(d419->summary_xfailed);
+	CU_ASSERT_PTR_NULL(vm_kernel_test_vmalloc(VM_NR_KERNELS));
+}
+
+/* A machine names its kernel; an unknown one, or more CPUs than the
+ * layout's CONFIG_NR_CPUS allows, is refused. */
+static void test_choosing(void)
+{
+	struct vm_config cfg;
+	struct vm_engine *e = NULL;
+	enum vm_kernel k;
+
+	CU_ASSERT_EQUAL(vm_kernel_from_name("6.18", &k), 0);
+	CU_ASSERT_EQUAL(k, K618);
+	CU_ASSERT_EQUAL(vm_kernel_from_name("4.19", &k), 0);
+	CU_ASSERT_EQUAL(k, K419);
+	CU_ASSERT_EQUAL(vm_kernel_from_name("5.10", &k), -EINVAL);
+	CU_ASSERT_EQUAL(vm_kernel_from_name(NULL, &k), -EINVAL);
+	CU_ASSERT_STRING_EQUAL(vm_kernel_name(K618), "6.18");
+	CU_ASSERT_STRING_EQUAL(vm_kernel_name(VM_NR_KERNELS), "?");
+	vm_config_init(&cfg);
+	CU_ASSERT_EQUAL(cfg.kernel, K618);
+	CU_ASSERT_EQUAL(cfg.nr_cpus, 1);
+	cfg.memory_bytes = 64 * MIB;
+	cfg.kernel = VM_NR_KERNELS;
+	CU_ASSERT_EQUAL(vm_engine_create(&cfg, &e), -EINVAL);
+	cfg.kernel = K419;
+	cfg.nr_cpus = 0;
+	CU_ASSERT_EQUAL(vm_engine_create(&cfg, &e), -EINVAL);
+	cfg.layout = VM_LAYOUT_I386;
+	cfg.nr_cpus = 65;
+	CU_ASSERT_EQUAL(vm_engine_create(&cfg, &e), -EINVAL);
+	cfg.nr_cpus = 64;
+	CU_ASSERT_EQUAL(vm_engine_create(&cfg, &e), 0);
+	if (e) {
+		CU_ASSERT_EQUAL(t_stats(e).kernel, K419);
+		CU_ASSERT_EQUAL(t_stats(e).nr_cpus, 64);
+		CU_ASSERT_EQUAL(vm_set_current_cpu(e, 63), 0);
+		CU_ASSERT_EQUAL(vm_set_current_cpu(e, 64), -EINVAL);
+	}
+	vm_engine_destroy(e);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct t_case cases[] = {
+		{ "lazy_max_pages", test_lazy_max_pages },
+		{ "purge_timing", test_purge_timing },
+		{ "purge_on_failure", test_purge_on_failure },
+		{ "vmap_nodes", test_vmap_nodes },
+		{ "reuse_order_after_purge", test_reuse_order_after_purge },
+		{ "pool_decay", test_pool_decay },
+		{ "pools_whole_range_only", test_pools_whole_range_only },
+		{ "vmallocinfo_order", test_vmallocinfo_order },
+		{ "pointer_width", test_pointer_width },
+		{ "nested_page_array", test_nested_page_array },
+		{ "page_tables_stay", test_page_tables_stay },
+		{ "i386_zones", test_i386_zones },
+		{ "meminfo_lines", test_meminfo_lines },
+		{ "vmap_no_guard", test_vmap_no_guard },
+		{ "nofail_reserve", test_nofail_reserve },
+		{ "watermarks", test_watermarks },
+		{ "failure_warnings", test_failure_warnings },
+		{ "free_vmap_cache_hint", test_free_vmap_cache_hint },
+		{ "test_vmalloc_slot", test_test_vmalloc_slot },
+		{ "choosing", test_choosing },
+		{ NULL, NULL },
+	};
+
+	return t_main("fidelity", cases, argc, argv);
+}
