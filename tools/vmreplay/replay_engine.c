@@ -60,9 +60,13 @@ static int eng_free_pages(void *ctx, uint64_t pfn, unsigned order)
 	return vm_free_pages(ctx, pfn, order);
 }
 
-/* One vmalloc at the top of the range, freed at once: its KVA waits on the
- * lazy list like the traced kernel's backlog, below nothing first fit
- * reaches before the top. */
+/* Lazily freed KVA at the top of the range, where first fit looks last:
+ * vmallocs freed at once, each of at most SEED_CHUNK pages of KVA (guard
+ * included), so that its page array fits in one page and is not an area of
+ * its own (6.18 vmallocs a larger one): the pages seeded are exactly the KVA
+ * pages asked for. */
+#define SEED_CHUNK 512
+
 static int eng_seed_lazy(void *ctx, uint64_t pages)
 {
 	struct vm_engine *e = ctx;
@@ -76,20 +80,29 @@ static int eng_seed_lazy(void *ctx, uint64_t pages)
 	uint64_t addr;
 	int r;
 
-	if (pages < 2)
-		return 0;
 	vm_get_stats(e, &s);
 	if (pages > (s.vmalloc_end - s.vmalloc_start) >> VM_PAGE_SHIFT)
 		return -ERANGE;
-	req.size = (pages - 1) << VM_PAGE_SHIFT;
 	/* vmalloc_end may be the range's last byte (x86_64's 0x...ffff): round
 	 * the window's start down to a page. */
 	req.start = (s.vmalloc_end - (pages << VM_PAGE_SHIFT)) & ~(VM_PAGE_SIZE - 1);
 	req.end = s.vmalloc_end;
-	r = vm___vmalloc_node_range(e, &req, &addr);
-	if (r < 0)
-		return r;
-	return vm_vfree(e, addr);
+	while (pages >= 2) {
+		uint64_t n = pages < SEED_CHUNK ? pages : SEED_CHUNK;
+
+		/* Never leave a single page: it could not hold an area. */
+		if (pages - n == 1)
+			n--;
+		req.size = (n - 1) << VM_PAGE_SHIFT;
+		r = vm___vmalloc_node_range(e, &req, &addr);
+		if (r < 0)
+			return r;
+		r = vm_vfree(e, addr);
+		if (r < 0)
+			return r;
+		pages -= n;
+	}
+	return 0;
 }
 
 static int highest_end(void *ctx, const struct vm_area_info *a)

@@ -531,6 +531,9 @@ int main(int argc, char **argv)
 			.stopped = stopped,
 		};
 
+		/* What the kernel would have run by now (a purge a vfree queued):
+		 * the daemon runs it after each pass too. */
+		vm_run_deferred_work(engine);
 		backend.state(backend.ctx, true, final);
 		if (series && events % arg_series_every)
 			vt_series_row(series, events, final);
