@@ -482,6 +482,7 @@ int vm_free_pages(struct vm_engine *e, uint64_t pfn, unsigned order)
 			return -EBUSY;
 	vmi_free_pages(e, pfn, order);
 	VMI_SUB(e, e->user_pages, 1ull << order);
+	vmi_punch_flush(e);
 	return 0;
 }
 
@@ -496,24 +497,50 @@ static int phys_range(const struct vm_engine *e, uint64_t pfn, uint64_t offset, 
 	return 0;
 }
 
+/* Frame by frame: a clean frame is a hole and reads as zeros untouched. */
+static void phys_copy_out(const struct vm_engine *e, uint64_t pfn, uint64_t offset, uint8_t *buf,
+			  uint64_t len)
+{
+	while (len) {
+		uint64_t f = pfn + (offset >> VM_PAGE_SHIFT), off = offset & (VM_PAGE_SIZE - 1);
+		uint64_t n = VM_PAGE_SIZE - off < len ? VM_PAGE_SIZE - off : len;
+
+		if (pfn_to_page(e, f)->flags & PG_dirty)
+			memcpy(buf, pfn_to_virt(e, f) + off, n);
+		else
+			memset(buf, 0, n);
+		buf += n;
+		offset += n;
+		len -= n;
+	}
+}
+
 int vm_phys_read(struct vm_engine *e, uint64_t pfn, uint64_t offset, void *buf, uint64_t len)
 {
 	if (!e || (!buf && len) || phys_range(e, pfn, offset, len) < 0)
 		return -EINVAL;
 	if (len)
-		memcpy(buf, pfn_to_virt(e, pfn) + offset, len);
+		phys_copy_out(e, pfn, offset, buf, len);
 	return 0;
 }
 
 int vm_phys_write(struct vm_engine *e, uint64_t pfn, uint64_t offset, const void *buf, uint64_t len)
 {
+	uint64_t first, last, clean = 0;
+
 	VMI_CALL(e);
 	if (!e || (!buf && len) || phys_range(e, pfn, offset, len) < 0)
 		return -EINVAL;
 	if (!len)
 		return 0;
-	for (uint64_t f = (offset >> VM_PAGE_SHIFT); f <= ((offset + len - 1) >> VM_PAGE_SHIFT); f++)
-		pfn_to_page(e, pfn + f)->flags |= PG_dirty;
+	first = offset >> VM_PAGE_SHIFT;
+	last = (offset + len - 1) >> VM_PAGE_SHIFT;
+	for (uint64_t f = first; f <= last; f++)
+		clean += !(pfn_to_page(e, pfn + f)->flags & PG_dirty);
+	if (vmi_resident_reserve(e, clean) < 0)
+		return -ENOMEM;
+	for (uint64_t f = first; f <= last; f++)
+		vmi_frame_dirty(e, pfn + f);
 	memcpy(pfn_to_virt(e, pfn) + offset, buf, len);
 	return 0;
 }

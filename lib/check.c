@@ -129,6 +129,7 @@ static int check_frames(struct checker *c)
 {
 	struct vm_engine *e = c->e;
 	uint64_t heads = 0, seen_heads = 0, user = 0, vmalloc = 0, pgtable = 0, mapcount = 0;
+	uint64_t resident = 0;
 	int r;
 
 	for (unsigned n = 0; n < e->nr_nodes; n++)
@@ -138,6 +139,8 @@ static int check_frames(struct checker *c)
 
 	for (uint64_t pfn = 0; pfn < e->nr_pages; pfn++) {
 		const struct page *p = pfn_to_page(e, pfn);
+
+		resident += !!(p->flags & PG_dirty);
 		unsigned owners = !!(p->flags & PG_user) + !!(p->flags & PG_vmalloc) +
 				  !!(p->flags & PG_pgtable);
 
@@ -165,6 +168,9 @@ static int check_frames(struct checker *c)
 		return fail(c, "%llu vmalloc frames, counter says %llu", (ull)vmalloc, (ull)e->vmalloc_pages);
 	if (pgtable != e->pagetable_pages)
 		return fail(c, "%llu page-table frames, counter says %llu", (ull)pgtable, (ull)e->pagetable_pages);
+	if (resident != e->resident_pages)
+		return fail(c, "%llu resident frames, counter says %llu", (ull)resident,
+			    (ull)e->resident_pages);
 	if (mapcount != e->vmap_pages)
 		return fail(c, "vmap map counts add up to %llu, counter says %llu",
 			    (ull)mapcount, (ull)e->vmap_pages);

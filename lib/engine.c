@@ -215,4 +215,6 @@ void vm_get_stats(const struct vm_engine *e, struct vm_stats *s)
 	s->pooled_pages = e->pooled_pages;
 	s->work_pending = e->work_pending != 0;
 	s->nr_bugs = e->nr_bugs;
+	s->resident_pages = e->resident_pages;
+	s->max_resident_pages = e->cfg.max_resident_pages;
 }

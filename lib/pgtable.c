@@ -69,7 +69,6 @@ static inline void write_entry(struct vm_engine *e, uint64_t table, unsigned idx
 	} else {
 		memcpy(p, &v, 8);
 	}
-	pfn_to_page(e, table)->flags |= PG_dirty;
 }
 
 static inline uint64_t entry_pfn(uint64_t ent)
@@ -88,12 +87,18 @@ static uint64_t mk_pte(const struct vm_engine *e, uint64_t pfn, uint32_t prot)
 	return v;
 }
 
+/* A table is written as soon as it is made: it is resident from the start,
+ * so walks read only resident frames, and it counts against the limit. */
 static int alloc_table(struct vm_engine *e, uint64_t *ret_pfn)
 {
-	int r = vmi_alloc_pages(e, GFP_KERNEL | __GFP_ZERO, 0, NUMA_NO_NODE, PG_pgtable, ret_pfn);
+	int r = vmi_resident_reserve(e, 1);
 
 	if (r == 0)
+		r = vmi_alloc_pages(e, GFP_KERNEL | __GFP_ZERO, 0, NUMA_NO_NODE, PG_pgtable, ret_pfn);
+	if (r == 0) {
 		e->pagetable_pages++;
+		vmi_frame_dirty(e, *ret_pfn);
+	}
 	return r;
 }
 

@@ -3,11 +3,14 @@
  * frames into nodes and zones according to a layout profile.
  *
  * Invariants: both big mappings are populated by the host on first touch
- * only, so creating a machine costs two mmap calls whatever its size; node n
+ * only, so creating a machine costs two mmap calls whatever its size; a
+ * frame occupies host memory exactly when it has PG_dirty (resident_pages
+ * counts them), up to the one run of released frames not yet punched; node n
  * owns the pfns [node_start[n], node_start[n+1]); each node's zones are
  * consecutive, non-overlapping pfn ranges in zone-type order.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -99,16 +102,62 @@ struct zone *vmi_pfn_zone(struct vm_engine *e, uint64_t pfn)
 	return NULL;
 }
 
+/* Give a frame's bytes back to the host: it then reads as zeros and costs
+ * nothing.  Frames released one after another at consecutive pfns (a block,
+ * the pages of an area taken in one bulk) make one run, punched with one
+ * call when the run breaks, when any frame is written (vmi_frame_dirty) or
+ * when a public call that frees ends. */
 void vmi_clear_frame(struct vm_engine *e, uint64_t pfn)
 {
 	struct page *p = pfn_to_page(e, pfn);
 
-	/* A never-written frame already reads as zeros and touching it would
-	 * make the host populate it: skip it. */
-	if (p->flags & PG_dirty) {
-		memset(pfn_to_virt(e, pfn), 0, VM_PAGE_SIZE);
-		p->flags &= (uint8_t)~PG_dirty;
+	/* A never-written frame is a hole already; touching it would make the
+	 * host populate it. */
+	if (!(p->flags & PG_dirty))
+		return;
+	p->flags &= (uint8_t)~PG_dirty;
+	VMI_SUB(e, e->resident_pages, 1);
+	if (e->punch.len && pfn == e->punch.start + e->punch.len) {
+		e->punch.len++;
+		return;
 	}
+	if (e->punch.len && pfn + 1 == e->punch.start) {
+		e->punch.start--;
+		e->punch.len++;
+		return;
+	}
+	vmi_punch_flush(e);
+	e->punch.start = pfn;
+	e->punch.len = 1;
+}
+
+void vmi_punch_flush(struct vm_engine *e)
+{
+	uint64_t off = e->punch.start << VM_PAGE_SHIFT, len = e->punch.len << VM_PAGE_SHIFT;
+	int r;
+
+	if (!len)
+		return;
+	e->punch.len = 0;
+	if (e->memfd >= 0)
+		r = fallocate(e->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+			      (off_t)len);
+	else
+		r = madvise(e->mem + off, len, MADV_DONTNEED);
+	/* Only an old kernel refuses; the bytes must read as zeros anyway. */
+	if (r < 0)
+		memset(e->mem + off, 0, len);
+}
+
+/* Room for frames more frames to become resident: 0, or -ENOMEM when they
+ * would pass the configured limit. */
+int vmi_resident_reserve(struct vm_engine *e, uint64_t frames)
+{
+	uint64_t max = e->cfg.max_resident_pages;
+
+	if (max && (e->resident_pages > max || frames > max - e->resident_pages))
+		return -ENOMEM;
+	return 0;
 }
 
 /* Zone boundaries of one node, as byte limits of the layout. */
@@ -240,5 +289,6 @@ void vmi_physmem_destroy(struct vm_engine *e)
 		close(e->memfd);
 	e->memmap = NULL;
 	e->mem = NULL;
+	e->punch.len = 0;
 	e->memfd = -1;
 }

@@ -45,7 +45,8 @@
 #define PG_user     0x04u  /* part of a vm_alloc_pages block */
 #define PG_vmalloc  0x08u  /* a page of a vmalloc area */
 #define PG_pgtable  0x10u  /* a page-table page; private = present entries */
-#define PG_dirty    0x20u  /* may hold non-zero bytes */
+#define PG_dirty    0x20u  /* resident: the host holds the frame's bytes, which may
+			    * be non-zero; a clean frame is a hole reading as zeros */
 #define PG_OWNED    (PG_user | PG_vmalloc | PG_pgtable)
 
 struct page {
@@ -210,6 +211,11 @@ struct vm_engine {
 	uint64_t vmalloc_pages;
 	uint64_t vmap_pages;
 	uint64_t pagetable_pages;
+	uint64_t resident_pages;        /* frames with PG_dirty */
+	struct {                        /* frames released but not yet punched out of the
+					 * backing store: [start, start + len) */
+		uint64_t start, len;
+	} punch;
 
 	/* KVA. */
 	struct rb_root free_root;       /* 6.18: free ranges by address, augmented */
@@ -310,6 +316,23 @@ void vmi_physmem_destroy(struct vm_engine *e);
 struct zone *vmi_pfn_zone(struct vm_engine *e, uint64_t pfn);
 int vmi_pfn_node(const struct vm_engine *e, uint64_t pfn);
 void vmi_clear_frame(struct vm_engine *e, uint64_t pfn);
+void vmi_punch_flush(struct vm_engine *e);
+int vmi_resident_reserve(struct vm_engine *e, uint64_t frames);
+
+/* The frame is about to be written: it becomes resident.  A pending punch
+ * run is flushed first, so the hole is made before, never after, new bytes
+ * land (the frame may be in it). */
+static inline void vmi_frame_dirty(struct vm_engine *e, uint64_t pfn)
+{
+	struct page *p = pfn_to_page(e, pfn);
+
+	if (e->punch.len)
+		vmi_punch_flush(e);
+	if (!(p->flags & PG_dirty)) {
+		p->flags |= PG_dirty;
+		e->resident_pages++;
+	}
+}
 
 /* buddy.c */
 void vmi_buddy_init_zone(struct vm_engine *e, struct zone *z);

@@ -497,6 +497,7 @@ int vm_vfree(struct vm_engine *e, uint64_t addr)
 		return -EINVAL;
 	vm = va->vm;
 	vfree_area(e, vm);
+	vmi_punch_flush(e);
 	return 0;
 }
 
@@ -615,6 +616,22 @@ static int area_span(struct vm_engine *e, uint64_t addr, uint64_t len, struct vm
 	return 0;
 }
 
+/* A write of [addr, addr + len) inside vm makes its clean frames resident:
+ * -ENOMEM, before anything is written, if they would pass the limit. */
+static int resident_reserve(struct vm_engine *e, const struct vm_struct *vm, uint64_t addr,
+			    uint64_t len)
+{
+	uint64_t first = (addr - vm->addr) >> VM_PAGE_SHIFT;
+	uint64_t last = (addr + len - 1 - vm->addr) >> VM_PAGE_SHIFT, clean = 0;
+
+	/* Counting is needed only where the whole range might not fit. */
+	if (vmi_resident_reserve(e, last - first + 1) == 0)
+		return 0;
+	for (uint64_t i = first; i <= last; i++)
+		clean += !(pfn_to_page(e, vm->pages[i])->flags & PG_dirty);
+	return vmi_resident_reserve(e, clean);
+}
+
 /* Copy page by page, each page found by a walk of the tables.  With
  * check_write, a first PTE without write permission (or none) is -EACCES
  * before anything is copied. */
@@ -635,13 +652,18 @@ static int kva_copy(struct vm_engine *e, uint64_t addr, void *rbuf, const void *
 		if (n > len)
 			n = len;
 		if (wbuf) {
+			vmi_frame_dirty(e, pfn);
 			memcpy(pfn_to_virt(e, pfn) + off, wbuf, n);
-			pfn_to_page(e, pfn)->flags |= PG_dirty;
 			wbuf = (const uint8_t *)wbuf + n;
 		} else if (rbuf) {
-			memcpy(rbuf, pfn_to_virt(e, pfn) + off, n);
+			/* A clean frame is a hole: reading it through the
+			 * mapping would make the host populate it. */
+			if (pfn_to_page(e, pfn)->flags & PG_dirty)
+				memcpy(rbuf, pfn_to_virt(e, pfn) + off, n);
+			else
+				memset(rbuf, 0, n);
 			rbuf = (uint8_t *)rbuf + n;
-		} else {
+		} else if (pfn_to_page(e, pfn)->flags & PG_dirty) {
 			memset(pfn_to_virt(e, pfn) + off, 0, n);
 		}
 		addr += n;
@@ -676,6 +698,8 @@ int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len)
 		return r;
 	if (!(vm->prot & VM_PROT_WRITE))
 		return -EACCES;
+	if (len && (r = resident_reserve(e, vm, addr, len)) < 0)
+		return r;
 	/* The first page's PTE must allow the write: one walk finds the frame
 	 * and checks it. */
 	return kva_copy(e, addr, NULL, buf, len, true);

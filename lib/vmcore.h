@@ -133,7 +133,11 @@ struct vm_config {
 	uint64_t lazy_max_pages;   /* lazily freed pages before a purge (0: the kernel's
 				    * lazy_max_pages(), fls(nr_cpus) * 32 MiB worth) */
 	enum vm_page_policy page_policy;
-	bool init_on_free;         /* zero frames as they are freed (no owner sees another's bytes) */
+	bool init_on_free;         /* zero frames as they are freed (no owner sees another's bytes);
+				    * a freed frame is given back to the host, not overwritten */
+	uint64_t max_resident_pages; /* frames that may hold bytes in host memory at once
+				    * (0: no limit): a write or a table that would pass it
+				    * is -ENOMEM */
 	vm_log_fn *log;            /* warnings such as "vmalloc: allocation failure" */
 	void *log_ctx;
 };
@@ -343,6 +347,8 @@ struct vm_stats {
 	uint64_t nr_pooled_areas, pooled_pages; /* 6.18: KVA held in the vmap node pools */
 	bool work_pending;                  /* deferred work (a purge) is queued */
 	uint64_t nr_bugs;                   /* the graded checks' findings (vm_debug_level) */
+	uint64_t resident_pages;            /* frames holding bytes in host memory */
+	uint64_t max_resident_pages;        /* the config's limit on them, 0: none */
 };
 
 void vm_get_stats(const struct vm_engine *e, struct vm_stats *ret_stats);
