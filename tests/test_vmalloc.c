@@ -4,6 +4,7 @@
  * the flag variants, the owner identity, and a 1 TiB machine.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -400,6 +401,134 @@ static void test_init_on_free(void)
 	vm_engine_destroy(e);
 }
 
+/* ---- host memory ------------------------------------------------------------------------ */
+
+/* This process's RssShmem in KiB: the frames' memfd as the host counts it. */
+static long rss_shmem_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssShmem: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+static uint64_t resident(struct vm_engine *e)
+{
+	struct vm_stats st;
+
+	vm_get_stats(e, &st);
+	return st.resident_pages;
+}
+
+/* The frames cost the host exactly what holds bytes: a read of a
+ * never-written area populates nothing, a free gives written frames back
+ * (the counter and the host's own RssShmem agree), and the limit turns a
+ * write or an allocation that would pass it into -ENOMEM with nothing
+ * changed. */
+static void test_host_memory(void)
+{
+	const uint64_t size = 64 * MIB;
+	struct vm_config cfg;
+	struct vm_engine *e;
+	uint8_t *buf = malloc(size);
+	uint64_t a, b, base, pfn;
+	long rss0, rss;
+
+	CU_ASSERT_FATAL(buf != NULL);
+	vm_config_init(&cfg);
+	cfg.memory_bytes = 256 * MIB;
+	cfg.init_on_free = true;
+	e = t_machine_cfg(&cfg);
+	if (!e) {
+		free(buf);
+		return;
+	}
+	base = resident(e);
+	rss0 = rss_shmem_kib();
+	CU_ASSERT_FATAL(vm_vmalloc(e, size, &a) == 0);
+	CU_ASSERT_EQUAL(vm_vread(e, a, buf, size), 0);
+	CU_ASSERT(all_zero(buf, size));
+	rss = rss_shmem_kib();
+	T_ASSERT_MSG(rss - rss0 < 1024, "reading 64 MiB never written: RssShmem %ld -> %ld kB",
+		     rss0, rss);
+	CU_ASSERT(resident(e) - base < 64);   /* the area's page tables only */
+
+	memset(buf, 0x5a, size);
+	CU_ASSERT_EQUAL(vm_vwrite(e, a, buf, size), 0);
+	T_ASSERT_MSG(resident(e) - base >= size / PAGE, "resident %llu after a 64 MiB write",
+		     (unsigned long long)resident(e));
+	rss = rss_shmem_kib();
+	T_ASSERT_MSG(rss - rss0 >= 60 * 1024, "RssShmem %ld -> %ld kB after a 64 MiB write", rss0, rss);
+	CU_ASSERT_EQUAL(vm_vfree(e, a), 0);
+	vm_purge(e);
+	rss = rss_shmem_kib();
+	T_ASSERT_MSG(rss - rss0 < 1024, "RssShmem %ld -> %ld kB after the free", rss0, rss);
+	CU_ASSERT(resident(e) - base < 64);
+	T_CHECK(e);
+
+	/* alloc_pages blocks: phys_read of a fresh block touches nothing,
+	 * free_pages gives written frames back. */
+	CU_ASSERT_FATAL(vm_alloc_pages(e, GFP_KERNEL, 10, NUMA_NO_NODE, &pfn) == 0);
+	CU_ASSERT_EQUAL(vm_phys_read(e, pfn, 0, buf, 4 * MIB), 0);
+	CU_ASSERT(all_zero(buf, 4 * MIB));
+	CU_ASSERT(resident(e) - base < 64);
+	CU_ASSERT_EQUAL(vm_phys_write(e, pfn, 0, buf + 4 * MIB, 4 * MIB), 0);
+	CU_ASSERT_EQUAL(vm_free_pages(e, pfn, 10), 0);
+	CU_ASSERT(resident(e) - base < 64);
+	T_CHECK(e);
+	vm_engine_destroy(e);
+
+	/* The limit: 4 MiB of frames beyond what the empty machine holds. */
+	cfg.init_on_free = true;
+	cfg.max_resident_pages = 1024 + 16;
+	e = t_machine_cfg(&cfg);
+	if (!e) {
+		free(buf);
+		return;
+	}
+	base = resident(e);
+	cfg.max_resident_pages += base;
+	vm_engine_destroy(e);
+	e = t_machine_cfg(&cfg);
+	CU_ASSERT_FATAL(e != NULL);
+	CU_ASSERT_FATAL(vm_vmalloc(e, 8 * MIB, &a) == 0);
+	CU_ASSERT_EQUAL(vm_vwrite(e, a, buf, 2 * MIB), 0);
+	/* 3 MiB more would pass 4: refused before a byte is written. */
+	memset(buf, 0x33, 3 * MIB);
+	CU_ASSERT_EQUAL(vm_vwrite(e, a + 2 * MIB, buf, 3 * MIB), -ENOMEM);
+	CU_ASSERT(area_is_zero(e, a + 2 * MIB, 3 * MIB));
+	/* Overwriting what is resident costs nothing. */
+	CU_ASSERT_EQUAL(vm_vwrite(e, a, buf, 2 * MIB), 0);
+	CU_ASSERT_FATAL(vm_alloc_pages(e, GFP_KERNEL, 9, NUMA_NO_NODE, &pfn) == 0);
+	CU_ASSERT_EQUAL(vm_phys_write(e, pfn, 0, buf, 2 * MIB + PAGE), -EINVAL);
+	CU_ASSERT_EQUAL(vm_phys_write(e, pfn, 0, buf, 2 * MIB), 0);
+	CU_ASSERT_EQUAL(vm_phys_write(e, pfn, 0, buf, PAGE), 0);
+	/* Filled to the frame: one more is refused; freeing gives room back. */
+	{
+		uint64_t room = cfg.max_resident_pages - resident(e);
+
+		T_ASSERT_MSG(room < 64, "%llu frames of room left", (unsigned long long)room);
+		CU_ASSERT_EQUAL(vm_vwrite(e, a + 2 * MIB, buf, room * PAGE), 0);
+		CU_ASSERT_EQUAL(resident(e), cfg.max_resident_pages);
+		CU_ASSERT_EQUAL(vm_vwrite(e, a + 6 * MIB, buf, 1), -ENOMEM);
+		CU_ASSERT_EQUAL(vm_phys_write(e, pfn, PAGE, buf, 1), 0);   /* resident already */
+	}
+	CU_ASSERT_EQUAL(vm_vfree(e, a), 0);
+	CU_ASSERT_EQUAL(vm_vmalloc(e, 16 * MIB, &b), 0);
+	CU_ASSERT_EQUAL(vm_vwrite(e, b, buf, 2 * MIB), 0);
+	CU_ASSERT_EQUAL(vm_free_pages(e, pfn, 9), 0);
+	CU_ASSERT_EQUAL(vm_vfree(e, b), 0);
+	T_CHECK(e);
+	vm_engine_destroy(e);
+	free(buf);
+}
+
 /* ---- vrealloc ------------------------------------------------------------------------ */
 
 static void test_vrealloc(void)
@@ -780,6 +909,7 @@ int main(int argc, char **argv)
 		{ "data_across_pages", test_data_across_pages },
 		{ "zeroed_on_reused_frames", test_zeroed_on_reused_frames },
 		{ "init_on_free", test_init_on_free },
+		{ "host_memory", test_host_memory },
 		{ "vrealloc", test_vrealloc },
 		{ "vmap", test_vmap },
 		{ "vmap_mapcount_overflow", test_vmap_mapcount_overflow },
