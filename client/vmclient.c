@@ -628,7 +628,8 @@ static int take_stat_text(const Vmallocd__V1__Reply *rep, void *out)
 		     "clients:             %u\nconnections_total:   %llu\n"
 		     "requests:            %llu\nerrors:              %llu\n"
 		     "uptime_ms:           %llu\n"
-		     "your_pages:          %llu\nyour_quota_pages:    %llu\n",
+		     "your_pages:          %llu\nyour_quota_pages:    %llu\n"
+		     "resident_pages:      %llu\nmax_resident_pages:  %llu\n",
 		     st->kernel, st->nr_cpus, st->nr_vmap_nodes,
 		     (unsigned long long)st->nr_pooled_areas, (unsigned long long)st->pooled_pages,
 		     (unsigned)st->work_pending,
@@ -644,7 +645,9 @@ static int take_stat_text(const Vmallocd__V1__Reply *rep, void *out)
 		     st->clients, (unsigned long long)st->connections_total,
 		     (unsigned long long)st->requests, (unsigned long long)st->errors,
 		     (unsigned long long)st->uptime_ms,
-		     (unsigned long long)st->your_pages, (unsigned long long)st->your_quota) < 0)
+		     (unsigned long long)st->your_pages, (unsigned long long)st->your_quota,
+		     (unsigned long long)st->resident_pages,
+		     (unsigned long long)st->max_resident_pages) < 0)
 		q->err = -ENOMEM;
 	else
 		q->data = t;
@@ -839,6 +842,8 @@ static int take_stat(const Vmallocd__V1__Reply *rep, void *out)
 	o->nr_pooled_areas = s->nr_pooled_areas;
 	o->pooled_pages = s->pooled_pages;
 	o->work_pending = s->work_pending;
+	o->resident_pages = s->resident_pages;
+	o->max_resident_pages = s->max_resident_pages;
 	return 0;
 }
 

@@ -340,6 +340,9 @@ struct vmc_stat {
 	unsigned nr_cpus, nr_vmap_nodes;
 	uint64_t nr_pooled_areas, pooled_pages;   /* 6.18's vmap node pools */
 	bool work_pending;     /* a deferred purge is queued */
+	/* Frames that hold bytes in the host's memory, and the daemon's
+	 * budget for them (max-resident; 0: none). */
+	uint64_t resident_pages, max_resident_pages;
 };
 int vmc_stat(struct vmc_client *c, struct vmc_stat *out);
 

@@ -177,6 +177,7 @@ enum key {
 	K_MOVABLE,
 	K_LAZY_MAX, K_PAGE_POLICY, K_SCRUB, K_MAX_CLIENTS, K_MAX_FRAME, K_OUTPUT_LIMIT,
 	K_STALL_TIMEOUT, K_IDLE_TIMEOUT, K_BUSY_POLL, K_QUOTA, K_QUOTA_UID, K_LOG_LEVEL,
+	K_MAX_RESIDENT,
 };
 
 static const struct keydef {
@@ -205,6 +206,8 @@ static const struct keydef {
 	{ "quota", K_QUOTA, "SIZE", "memory per non-root uid, 0: none (0)" },
 	{ "quota-uid", K_QUOTA_UID, "UID=SIZE", "memory for one uid (repeatable)" },
 	{ "log-level", K_LOG_LEVEL, "LEVEL", "err, warning, info or debug (info)" },
+	{ "max-resident", K_MAX_RESIDENT, "SIZE", "host memory the frames may occupy "
+	  "(auto: 3/4 of the cgroup's or host's)" },
 };
 
 static int set_key(struct options *o, enum key k, const char *v)
@@ -317,6 +320,17 @@ static int set_key(struct options *o, enum key k, const char *v)
 		return parse_quota_rule(o, v);
 	case K_LOG_LEVEL:
 		return parse_level(v, &o->log_level);
+	case K_MAX_RESIDENT:
+		if (strcmp(v, "auto") == 0) {
+			o->max_resident = 0;
+			return 0;
+		}
+		r = cv_parse_size(v, &bytes);
+		if (r == 0 && bytes < VM_PAGE_SIZE)
+			r = -EINVAL;
+		if (r == 0)
+			o->max_resident = bytes;
+		return r;
 	}
 	return -EINVAL;
 }

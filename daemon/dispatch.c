@@ -86,7 +86,7 @@ struct ctx {
 		Vmallocd__V1__AreaInfo area;
 		uint32_t per_node[VM_MAX_NODES];
 	} q;
-	char msg[320];
+	char msg[512];
 };
 
 /* Every failure of a request goes through here: the reply carries status
@@ -105,6 +105,21 @@ static int fail(struct ctx *x, int err, const char *fmt, ...)
 	x->reply.status = err;
 	x->reply.message = x->msg;
 	return err;
+}
+
+/* After -ENOMEM of a request that needed up to need more resident frames:
+ * when the frames' host budget is what ran out, the words that say so (the
+ * budget and where it comes from), else "". */
+static const char *host_full(struct ctx *x, uint64_t need, char *buf, size_t len)
+{
+	struct vm_stats s;
+
+	vm_get_stats(x->e, &s);
+	if (!s.max_resident_pages || s.resident_pages + need <= s.max_resident_pages)
+		return "";
+	snprintf(buf, len, ": host memory: %llu MiB of frames resident, the limit is %s",
+		 (unsigned long long)(s.resident_pages >> (20 - VM_PAGE_SHIFT)), x->dp->resident_why);
+	return buf;
 }
 
 /* An error found before any operation ran (the frame, its decoding). */
@@ -340,7 +355,7 @@ static int op_alloc(struct ctx *x, const void *msg)
 	uint32_t uid = x->s->uid, pid;
 	uint64_t addr = 0, pages = 0;
 	int kind = (int)a->kind, r;
-	char why[160];
+	char why[480];
 	const char *reason;
 
 	if (kind == VMALLOCD__V1__ALLOC_KIND__ALLOC_KIND_UNSPECIFIED &&
@@ -409,7 +424,8 @@ static int op_alloc(struct ctx *x, const void *msg)
 	vm_set_current_flags(e, 0);
 	if (r < 0) {
 		account_uncharge(&x->dp->acct, uid, pages);
-		reason = r == -EINVAL ? alloc_einval_reason(x, a, kind, why, sizeof(why)) : NULL;
+		reason = r == -EINVAL ? alloc_einval_reason(x, a, kind, why, sizeof(why)) :
+			 r == -ENOMEM && *host_full(x, 8, why, sizeof(why)) ? why + 2 : NULL;
 		return fail(x, r, "alloc %llu bytes%s%s", (unsigned long long)a->size,
 			    reason ? ": " : "", reason ? reason : "");
 	}
@@ -666,6 +682,7 @@ static int op_write(struct ctx *x, const void *msg)
 	uint64_t addr = m->addr;
 	const ProtobufCBinaryData *data = &m->data;
 	struct vm_area_info info;
+	char why[480];
 	bool found;
 	int r;
 
@@ -677,7 +694,9 @@ static int op_write(struct ctx *x, const void *msg)
 		return r;
 	r = vm_vwrite(x->e, addr, data->data, data->len);
 	if (r < 0)
-		return fail(x, r, "write 0x%llx+%zu", (unsigned long long)addr, data->len);
+		return fail(x, r, "write 0x%llx+%zu%s", (unsigned long long)addr, data->len,
+			    r == -ENOMEM ? host_full(x, (data->len >> VM_PAGE_SHIFT) + 2, why,
+						     sizeof(why)) : "");
 	return 0;
 }
 
@@ -716,6 +735,7 @@ static int op_phys_read(struct ctx *x, const void *msg)
 static int op_phys_write(struct ctx *x, const void *msg)
 {
 	const Vmallocd__V1__PhysWriteRequest *q = msg;
+	char why[480];
 	int r;
 
 	if (q->data.len > VMD_MAX_IO)
@@ -725,8 +745,10 @@ static int op_phys_write(struct ctx *x, const void *msg)
 		return r;
 	r = vm_phys_write(x->e, q->pfn, q->offset, q->data.data, q->data.len);
 	if (r < 0)
-		return fail(x, r, "phys_write 0x%llx+%llu", (unsigned long long)q->pfn,
-			    (unsigned long long)q->offset);
+		return fail(x, r, "phys_write 0x%llx+%llu%s", (unsigned long long)q->pfn,
+			    (unsigned long long)q->offset,
+			    r == -ENOMEM ? host_full(x, (q->data.len >> VM_PAGE_SHIFT) + 2, why,
+						     sizeof(why)) : "");
 	return 0;
 }
 
@@ -1002,6 +1024,8 @@ static void fill_stats(struct ctx *x, Vmallocd__V1__Stats *st)
 	st->nr_pooled_areas = s.nr_pooled_areas;
 	st->pooled_pages = s.pooled_pages;
 	st->work_pending = s.work_pending;
+	st->resident_pages = s.resident_pages;
+	st->max_resident_pages = s.max_resident_pages;
 	st->clients = x->env->clients;
 	st->requests = x->dp->nr_requests;
 	st->uptime_ms = (x->env->now_usec - x->dp->start_usec) / 1000;

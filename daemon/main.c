@@ -93,6 +93,8 @@ static int build_machine(struct daemon *d)
 	cfg.lazy_max_pages = d->opt.lazy_max_pages;
 	cfg.page_policy = d->opt.page_policy;
 	cfg.init_on_free = d->opt.scrub;
+	cfg.max_resident_pages = hostmem_budget(d->opt.max_resident, d->dp.resident_why,
+						sizeof(d->dp.resident_why));
 	cfg.log = log_engine;
 	r = vm_engine_create(&cfg, &d->engine);
 	if (r < 0)
@@ -143,10 +145,11 @@ int main(int argc, char **argv)
 	r = listen_protocol(&d);
 	if (r < 0)
 		goto out;
-	vmd_log(VM_LOG_INFO, "vmallocd %s ready: Linux %s, %llu MiB, %u node(s), %u CPU(s), %s layout%s",
-		VMALLOCD_VERSION, vm_kernel_name(d.opt.kernel), (unsigned long long)(d.opt.memory >> 20),
-		d.opt.nodes, d.opt.cpus, vm_layout_name(d.opt.layout),
-		d.loop.watchdog_usec ? ", watchdog armed" : "");
+	vmd_log(VM_LOG_INFO, "vmallocd %s ready: Linux %s, %llu MiB, %u node(s), %u CPU(s), %s layout%s; "
+		"%s", VMALLOCD_VERSION, vm_kernel_name(d.opt.kernel),
+		(unsigned long long)(d.opt.memory >> 20), d.opt.nodes, d.opt.cpus,
+		vm_layout_name(d.opt.layout), d.loop.watchdog_usec ? ", watchdog armed" : "",
+		d.dp.resident_why);
 	notify_ready(&d);
 	fault_serving();
 	r = loop_run(&d.loop);

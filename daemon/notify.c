@@ -17,11 +17,12 @@ static void status_line(const struct daemon *d, char *buf, size_t len)
 
 	vm_get_stats(d->engine, &s);
 	snprintf(buf, len, "Linux %s, %u CPU(s): %u clients, %llu areas, %llu of %llu MiB free, "
-		 "%llu MiB vmalloc'd", vm_kernel_name(s.kernel), s.nr_cpus,
+		 "%llu MiB vmalloc'd, %llu MiB resident", vm_kernel_name(s.kernel), s.nr_cpus,
 		 d->clients.nr, (unsigned long long)s.nr_areas,
 		 (unsigned long long)(s.free_pages >> (20 - VM_PAGE_SHIFT)),
 		 (unsigned long long)(s.total_pages >> (20 - VM_PAGE_SHIFT)),
-		 (unsigned long long)(s.vmalloc_pages >> (20 - VM_PAGE_SHIFT)));
+		 (unsigned long long)(s.vmalloc_pages >> (20 - VM_PAGE_SHIFT)),
+		 (unsigned long long)(s.resident_pages >> (20 - VM_PAGE_SHIFT)));
 }
 
 void notify_ready(struct daemon *d)

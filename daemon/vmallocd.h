@@ -71,6 +71,7 @@ struct options {
 	unsigned idle_timeout_ms; /* 0: idle connections may stay */
 	unsigned busy_poll_us;    /* poll this long after serving before sleeping, 0: never */
 	uint64_t default_quota;   /* pages per non-root uid, 0: none */
+	uint64_t max_resident;    /* bytes the frames may occupy on the host, 0: derived */
 	struct quota_rule *quotas;
 	unsigned nr_quotas;
 	int log_level;            /* VM_LOG_* */
@@ -88,6 +89,14 @@ int options_parse(struct options *o, int argc, char **argv);
 int options_reload(struct options *o, int argc, char **argv);
 /* The quota in pages for uid (0: none). */
 uint64_t options_quota(const struct options *o, uint32_t uid);
+
+/* ---- the host's memory (hostmem.c) ------------------------------------------------- */
+
+/* The frames' budget in pages: configured bytes if not 0, else 3/4 of the
+ * tightest of the host's MemTotal and the cgroup v2 memory.max of ours and
+ * our ancestors (0 if none is known).  why says which, for messages.
+ * Can't fail. */
+uint64_t hostmem_budget(uint64_t configured, char *why, size_t whylen);
 
 /* ---- logging (log.c) ------------------------------------------------------------ */
 
@@ -221,6 +230,7 @@ struct dispatch {
 	struct account acct;
 	uint64_t nr_requests, nr_errors;
 	uint64_t start_usec;       /* now_usec() at start, for the uptime */
+	char resident_why[400];    /* where max-resident comes from, for -ENOMEM messages */
 };
 
 /* The facts of the moment a frame is handled, from the connection layer. */

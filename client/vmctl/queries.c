@@ -251,6 +251,8 @@ static json_object *stat_json(const struct vmc_stat *s)
 	jput(o, "nr_pooled_areas", json_object_new_uint64(s->nr_pooled_areas));
 	jput(o, "pooled_pages", json_object_new_uint64(s->pooled_pages));
 	jput(o, "work_pending", json_object_new_boolean(s->work_pending));
+	jput(o, "resident_pages", json_object_new_uint64(s->resident_pages));
+	jput(o, "max_resident_pages", json_object_new_uint64(s->max_resident_pages));
 	jput(o, "total_pages", json_object_new_uint64(s->total_pages));
 	jput(o, "free_pages", json_object_new_uint64(s->free_pages));
 	jput(o, "pagetable_pages", json_object_new_uint64(s->pagetable_pages));
@@ -311,6 +313,8 @@ static void print_stat_rows(const struct vmc_stat *s)
 		{ "errors", s->errors, 0 },
 		{ "your_pages", s->your_pages, 1 },
 		{ "your_quota_pages", s->your_quota, 1 },
+		{ "resident_pages", s->resident_pages, 1 },
+		{ "max_resident_pages", s->max_resident_pages, 1 },
 	};
 	char h[CV_SIZE_STR];
 

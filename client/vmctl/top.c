@@ -176,9 +176,10 @@ static void build_frame(struct top *t, const struct sample *s, int max_callers)
 	line(t, "Mem:     %7s total, %7s free, %7s used, %7s page tables",
 	     hsize(st->total_pages * VMC_PAGE_SIZE, a), hsize(st->free_pages * VMC_PAGE_SIZE, b),
 	     hsize(used * VMC_PAGE_SIZE, c), hsize(st->pagetable_pages * VMC_PAGE_SIZE, d));
-	line(t, "Used:    %7s vmalloc, %7s vmap, %7s alloc_pages",
+	line(t, "Used:    %7s vmalloc, %7s vmap, %7s alloc_pages, %7s resident",
 	     hsize(st->vmalloc_pages * VMC_PAGE_SIZE, a), hsize(st->vmap_pages * VMC_PAGE_SIZE, b),
-	     hsize(st->alloc_pages_pages * VMC_PAGE_SIZE, c));
+	     hsize(st->alloc_pages_pages * VMC_PAGE_SIZE, c),
+	     hsize(st->resident_pages * VMC_PAGE_SIZE, d));
 	line(t, "Vmalloc: %7" PRIu64 " area%s, %7s lazy in %" PRIu64 " area%s (purged over %s)",
 	     st->nr_areas, st->nr_areas == 1 ? "" : "s", hsize(st->lazy_pages * VMC_PAGE_SIZE, a),
 	     st->nr_lazy_areas, st->nr_lazy_areas == 1 ? "" : "s",
@@ -243,6 +244,8 @@ static json_object *frame_json(const struct top *t, const struct sample *s)
 	jput(st, "vmap_pages", json_object_new_uint64(s->st.vmap_pages));
 	jput(st, "alloc_pages_pages", json_object_new_uint64(s->st.alloc_pages_pages));
 	jput(st, "pagetable_pages", json_object_new_uint64(s->st.pagetable_pages));
+	jput(st, "resident_pages", json_object_new_uint64(s->st.resident_pages));
+	jput(st, "max_resident_pages", json_object_new_uint64(s->st.max_resident_pages));
 	jput(st, "nr_areas", json_object_new_uint64(s->st.nr_areas));
 	jput(st, "nr_lazy_areas", json_object_new_uint64(s->st.nr_lazy_areas));
 	jput(st, "lazy_pages", json_object_new_uint64(s->st.lazy_pages));
