@@ -50,10 +50,25 @@ static void on_ignore(evutil_socket_t sig, short what, void *arg)
 
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
+	struct loop *l = arg;
+
 	(void)fd;
 	(void)what;
-	(void)arg;
+	l->watchdog_last = now_usec();
 	notify_watchdog();
+}
+
+void loop_keepalive(struct loop *l)
+{
+	uint64_t now;
+
+	if (!l->watchdog_usec)
+		return;
+	now = now_usec();
+	if (now - l->watchdog_last >= l->watchdog_usec / 4) {
+		l->watchdog_last = now;
+		notify_watchdog();
+	}
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)

@@ -55,6 +55,14 @@ static void reload(void *ctx)
 	notify_ready(d);
 }
 
+/* The engine inside a long call: the watchdog must not starve. */
+static void resched(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	loop_keepalive(&d->loop);
+}
+
 static void tick(void *ctx)
 {
 	notify_status(ctx);
@@ -96,6 +104,8 @@ static int build_machine(struct daemon *d)
 	cfg.max_resident_pages = hostmem_budget(d->opt.max_resident, d->dp.resident_why,
 						sizeof(d->dp.resident_why));
 	cfg.log = log_engine;
+	cfg.resched = resched;
+	cfg.resched_ctx = d;
 	r = vm_engine_create(&cfg, &d->engine);
 	if (r < 0)
 		vmd_log(VM_LOG_ERR, "cannot build a %llu MiB %s machine with %u node(s) and %u CPU(s) "

@@ -167,6 +167,7 @@ struct loop {
 	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
 	struct event *watchdog_ev, *tick_ev;
 	uint64_t watchdog_usec;    /* systemd's WatchdogSec=, 0: none */
+	uint64_t watchdog_last;    /* now_usec() of the last ping */
 	unsigned busy_poll_us;     /* poll this long after work before sleeping */
 	const uint64_t *progress;  /* moves when work was done (busy polling), may be NULL */
 	void (*on_reload)(void *ctx);   /* SIGHUP */
@@ -179,6 +180,10 @@ struct loop {
  * for it, the watchdog ping.  0 or -ENOMEM; loop_done() cleans up either way. */
 int loop_init(struct loop *l);
 void loop_done(struct loop *l);
+/* Inside a long request (the engine's resched callback): ping the watchdog
+ * if a quarter of its interval has passed since the last ping, so no
+ * request starves it.  Can't fail. */
+void loop_keepalive(struct loop *l);
 /* Run until a stop signal: 0, or -EIO if libevent fails. */
 int loop_run(struct loop *l);
 

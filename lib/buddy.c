@@ -367,6 +367,8 @@ uint64_t vmi_alloc_pages_bulk(struct vm_engine *e, gfp_t gfp, int node, uint8_t 
 					break;
 				prep_new_page(e, pfn, 0, owner, gfp);
 				pfns[got++] = (uint32_t)pfn;
+				if (!(got & 0xffff))
+					vmi_cond_resched(e);
 			}
 		}
 	}
@@ -427,6 +429,8 @@ void vmi_free_pages_bulk(struct vm_engine *e, const uint32_t *pfns, uint64_t nr)
 		if (!z || pfns[i] < z->start_pfn || pfns[i] >= z->end_pfn)
 			z = vmi_pfn_zone(e, pfns[i]);
 		free_pages_zone(e, z, pfns[i], 0);
+		if (!((i + 1) & 0xffff))
+			vmi_cond_resched(e);
 	}
 }
 

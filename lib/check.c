@@ -141,6 +141,8 @@ static int check_frames(struct checker *c)
 		const struct page *p = pfn_to_page(e, pfn);
 
 		resident += !!(p->flags & PG_dirty);
+		if (!(pfn & 0xfffff))
+			vmi_cond_resched(e);
 		unsigned owners = !!(p->flags & PG_user) + !!(p->flags & PG_vmalloc) +
 				  !!(p->flags & PG_pgtable);
 

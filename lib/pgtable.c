@@ -200,7 +200,7 @@ static uint64_t leaf_table(struct vm_engine *e, uint64_t addr, struct new_tables
 
 void vmi_unmap_range(struct vm_engine *e, uint64_t addr, uint64_t nr)
 {
-	unsigned per = pt_entries(e);
+	unsigned per = pt_entries(e), leaves = 0;
 
 	while (nr) {
 		unsigned idx = pt_index(e, addr, e->layout->pt_levels - 1);
@@ -221,6 +221,8 @@ void vmi_unmap_range(struct vm_engine *e, uint64_t addr, uint64_t nr)
 		}
 		addr += n << VM_PAGE_SHIFT;
 		nr -= n;
+		if (!(++leaves & 127))
+			vmi_cond_resched(e);
 	}
 }
 
@@ -228,7 +230,7 @@ int vmi_map_pages(struct vm_engine *e, uint64_t addr, const uint32_t *pfns,
 		  uint64_t nr, uint32_t prot)
 {
 	struct new_tables nt = { 0 };
-	unsigned per = pt_entries(e);
+	unsigned per = pt_entries(e), leaves = 0;
 	uint64_t done = 0;
 	int err = 0;
 
@@ -246,6 +248,8 @@ int vmi_map_pages(struct vm_engine *e, uint64_t addr, const uint32_t *pfns,
 			write_entry(e, leaf, idx + k, mk_pte(e, pfns[done + k], prot));
 		pfn_to_page(e, leaf)->private += (uint32_t)n;
 		done += n;
+		if (!(++leaves & 127))
+			vmi_cond_resched(e);
 	}
 	free(nt.v);
 	return 0;

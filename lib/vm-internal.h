@@ -319,6 +319,13 @@ void vmi_clear_frame(struct vm_engine *e, uint64_t pfn);
 void vmi_punch_flush(struct vm_engine *e);
 int vmi_resident_reserve(struct vm_engine *e, uint64_t frames);
 
+/* A long loop passed another stretch of frames (vm_config.resched). */
+static inline void vmi_cond_resched(struct vm_engine *e)
+{
+	if (e->cfg.resched)
+		e->cfg.resched(e->cfg.resched_ctx);
+}
+
 /* The frame is about to be written: it becomes resident.  A pending punch
  * run is flushed first, so the hole is made before, never after, new bytes
  * land (the frame may be in it). */

@@ -140,6 +140,12 @@ struct vm_config {
 				    * is -ENOMEM */
 	vm_log_fn *log;            /* warnings such as "vmalloc: allocation failure" */
 	void *log_ctx;
+	/* Called every few tens of thousands of frames inside a long call
+	 * (a huge vmalloc, vfree or vm_check), as the kernel's loops call
+	 * cond_resched(): the caller may do what must not wait (a watchdog
+	 * ping), but must not call into the engine.  NULL: never. */
+	void (*resched)(void *ctx);
+	void *resched_ctx;
 };
 
 /* Fill cfg with the defaults: 1 GiB, 1 node, x86_64, Linux 6.18, 1 CPU, the

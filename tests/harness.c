@@ -151,6 +151,7 @@ struct vmd_notify {
 	unsigned long seq;           /* lines received so far */
 	char status[256];
 	int watchdogs;
+	long long watchdog_at, watchdog_max_gap; /* ms: the last ping, the longest gap */
 	bool ready, stopping, reloading;
 	char last[64][128];          /* the most recent lines, by seq % 64 */
 };
@@ -184,8 +185,14 @@ static void *notify_reader(void *arg)
 				n->stopping = true;
 			else if (strcmp(line, "RELOADING=1") == 0)
 				n->reloading = true;
-			else if (strcmp(line, "WATCHDOG=1") == 0)
+			else if (strcmp(line, "WATCHDOG=1") == 0) {
+				long long now = vmd_now_ms();
+
+				if (n->watchdog_at && now - n->watchdog_at > n->watchdog_max_gap)
+					n->watchdog_max_gap = now - n->watchdog_at;
+				n->watchdog_at = now;
 				n->watchdogs++;
+			}
 			else if (strncmp(line, "STATUS=", 7) == 0)
 				snprintf(n->status, sizeof(n->status), "%s", line + 7);
 			snprintf(n->last[n->seq % 64], sizeof(n->last[0]), "%s", line);
@@ -245,9 +252,28 @@ static void copy_state(struct vmd_proc *p, const struct vmd_notify *n)
 {
 	snprintf(p->status, sizeof(p->status), "%s", n->status);
 	p->watchdogs = n->watchdogs;
+	p->watchdog_max_gap_ms = n->watchdog_max_gap;
 	p->ready = n->ready;
 	p->stopping = n->stopping;
 	p->reloading = n->reloading;
+}
+
+void vmd_watchdog_gap(struct vmd_proc *p, bool reset)
+{
+	struct vmd_notify *n = p->nt;
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&n->lock);
+	if (reset) {
+		n->watchdog_max_gap = 0;
+		n->watchdog_at = vmd_now_ms();
+	} else if (n->watchdog_at && vmd_now_ms() - n->watchdog_at > n->watchdog_max_gap) {
+		/* A ping still awaited counts too. */
+		n->watchdog_max_gap = vmd_now_ms() - n->watchdog_at;
+	}
+	copy_state(p, n);
+	pthread_mutex_unlock(&n->lock);
 }
 
 static bool line_matches(const char *line, const char *want)

@@ -27,6 +27,7 @@ struct vmd_proc {
 	int notify_fd;
 	char status[256];       /* last STATUS= seen */
 	int watchdogs;          /* WATCHDOG=1 seen */
+	long long watchdog_max_gap_ms; /* the longest time between two, see vmd_watchdog_gap */
 	bool ready, stopping, reloading;
 };
 
@@ -47,6 +48,11 @@ int vmd_start(struct vmd_proc *p, const char *const *args, const char *const *en
  * drains the socket all the time, as systemd does, so the daemon never
  * blocks on a full notify queue. */
 bool vmd_wait_notify(struct vmd_proc *p, const char *want, int timeout_ms);
+
+/* The longest gap between two WATCHDOG=1 since the last reset, into
+ * p->watchdog_max_gap_ms (the time since the last one counting as a gap);
+ * reset starts over from now. */
+void vmd_watchdog_gap(struct vmd_proc *p, bool reset);
 
 /* SIGTERM, then wait up to timeout_ms: the exit status (0..255), 128+signal
  * if it died of one, or -ETIMEDOUT (then it is SIGKILLed).  Removes the dir. */
