@@ -120,6 +120,10 @@ static void set_closing_timeout(struct conn *c)
 	c->close_armed = true;
 }
 
+/* Closing and refusing connections: a client can cause these at will. */
+static struct ratelimit close_rs = { .name = "connections closed" };
+static struct ratelimit refuse_rs = { .name = "connections refused" };
+
 static void on_stall(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
@@ -127,10 +131,10 @@ static void on_stall(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (c->closing)
-		vmd_log(VM_LOG_INFO, "connection %llu (uid %u pid %u) took no replies for %u ms, closed",
+		vmd_log_ratelimited(&close_rs, VM_LOG_INFO, "connection %llu (uid %u pid %u) took no replies for %u ms, closed",
 			(unsigned long long)c->s.id, c->s.uid, c->s.pid, c->cs->opt->stall_timeout_ms);
 	else
-		vmd_log(VM_LOG_INFO, "connection %llu (uid %u pid %u) stalled in a frame for %u ms, closed",
+		vmd_log_ratelimited(&close_rs, VM_LOG_INFO, "connection %llu (uid %u pid %u) stalled in a frame for %u ms, closed",
 			(unsigned long long)c->s.id, c->s.uid, c->s.pid, c->cs->opt->stall_timeout_ms);
 	conn_close(c);
 }
@@ -163,7 +167,7 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 		arm_idle(c, limit - (now - c->last_read_usec));
 		return;
 	}
-	vmd_log(VM_LOG_INFO, "connection %llu (uid %u pid %u) idle, closed",
+	vmd_log_ratelimited(&close_rs, VM_LOG_INFO, "connection %llu (uid %u pid %u) idle, closed",
 		(unsigned long long)c->s.id, c->s.uid, c->s.pid);
 	conn_close(c);
 }
@@ -513,8 +517,8 @@ void clients_accept(void *ctx, int fd)
 	/* The listener stays enabled at the limit, so a client over it hears
 	 * why at once instead of waiting in the backlog. */
 	if (cs->nr >= cs->opt->max_clients) {
-		vmd_log(VM_LOG_WARNING, "refusing uid %u pid %d: %u clients already", cred.uid, cred.pid,
-			cs->nr);
+		vmd_log_ratelimited(&refuse_rs, VM_LOG_WARNING, "refusing uid %u pid %d: %u clients already",
+				    cred.uid, cred.pid, cs->nr);
 		reject(fd);
 		return;
 	}

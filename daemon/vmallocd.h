@@ -102,6 +102,19 @@ uint64_t hostmem_budget(uint64_t configured, char *why, size_t whylen);
 
 void log_set_level(int level);
 void vmd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A rate limit for lines a client can cause at will (the kernel's struct
+ * ratelimit_state): 10 per 5 s, then "NAME: N callbacks suppressed" before
+ * the first line let through afterwards.  Zero-initialised but for name. */
+struct ratelimit {
+	const char *name;
+	uint64_t begin;            /* now_usec() the interval began, 0: none yet */
+	unsigned printed, missed;
+};
+/* true if a line may go out now (counting it); false if suppressed. */
+bool log_ratelimit(struct ratelimit *rs);
+void vmd_log_ratelimited(struct ratelimit *rs, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The engine's log callback: its warnings, rate limited as "vmalloc". */
 void log_engine(void *ctx, int level, const char *msg);
 
 /* ---- accounting (account.c) -------------------------------------------------------- */

@@ -4,10 +4,13 @@
  *     at once and another client's ping is not delayed beyond 100 ms; the
  *     longest request an unprivileged client can send (a 64 GiB vmalloc
  *     and its vfree) keeps the watchdog's gap under half of WatchdogSec;
+ *   - log flooding: 200,000 failed allocations from one client leave a
+ *     bounded number of log lines ("N callbacks suppressed");
  *   - ...
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,10 +149,114 @@ static void test_long_requests(void)
 	CU_ASSERT_EQUAL(vmd_stop(&p, 60000), 0);
 }
 
+/* ---- log flooding ---------------------------------------------------------------------- */
+
+/* Start a daemon whose stderr goes to the file at path (opened here). */
+static int start_logged(struct vmd_proc *p, const char *const *args, const char *const *env,
+			const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int saved = dup(2), r;
+
+	if (fd < 0 || saved < 0)
+		return -errno;
+	dup2(fd, 2);
+	r = vmd_start(p, args, env);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	return r;
+}
+
+/* Lines of the daemon's log at path that contain what (NULL: all of its
+ * lines, those starting with a priority), and those without a priority. */
+static unsigned count_lines(const char *path, const char *what, unsigned *ret_bare)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024];
+	unsigned n = 0, bare = 0;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		bool prio = line[0] == '<' && line[1] >= '0' && line[1] <= '7' && line[2] == '>';
+
+		if (what ? strstr(line, what) != NULL : prio)
+			n++;
+		/* The test's own CUnit lines start with blanks. */
+		if (!prio && line[0] != ' ' && line[0] != '\n')
+			bare++;
+	}
+	if (f)
+		fclose(f);
+	if (ret_bare)
+		*ret_bare = bare;
+	return n;
+}
+
+static unsigned long nr_flood;
+
+static int flood(void *arg)
+{
+	struct vmc_client *c;
+	struct vmc_batch *b;
+	uint64_t addr;
+	unsigned long done = 0, refused = 0;
+	int *st = calloc(10000, sizeof(*st));
+
+	(void)arg;
+	if (!st || vmd_connect(sock_path, &c) < 0 || vmc_batch_new(c, &b) < 0)
+		return 1;
+	while (done < nr_flood) {
+		unsigned n = nr_flood - done < 10000 ? (unsigned)(nr_flood - done) : 10000;
+
+		vmc_batch_clear(b);
+		for (unsigned i = 0; i < n; i++)
+			if (vmc_batch_vmalloc(b, 128ull << 20, &addr, &st[i]) < 0)
+				return 2;
+		if (vmc_batch_run(b) < 0)
+			return 3;
+		for (unsigned i = 0; i < n; i++)
+			refused += st[i] == -ENOMEM;
+		done += n;
+	}
+	vmc_batch_free(b);
+	vmc_close(c);
+	free(st);
+	return refused == nr_flood ? 0 : 4;
+}
+
+static void test_log_flood(void)
+{
+	const char *args[] = { "--memory", "64M", NULL };
+	char path[256];
+	struct vmd_proc p;
+	unsigned lines, warn, bare;
+	long long t0;
+	int st;
+
+	snprintf(path, sizeof(path), "/tmp/vmallocd-flood-%d.log", (int)getpid());
+	CU_ASSERT_FATAL(start_logged(&p, args, NULL, path) == 0);
+	sock_path = p.sock;
+	nr_flood = under_wrapper() ? 20000 : 200000;
+	t0 = vmd_now_ms();
+	st = as_uid(NOBODY, flood, NULL);
+	CU_ASSERT_EQUAL(st, 0);
+	CU_ASSERT_EQUAL(vmd_stop(&p, 20000), 0);
+	lines = count_lines(path, NULL, &bare);
+	warn = count_lines(path, "vmalloc", NULL);
+	fprintf(stderr, "  %lu failed allocations in %lld ms: %u log lines, %u of them the engine's "
+		"warnings, %u without a priority\n", nr_flood, vmd_now_ms() - t0, lines, warn, bare);
+	/* 10 per 5 s and one "suppressed" line each, and a few of start and stop. */
+	T_ASSERT_MSG(warn <= 2 * 11 * (1 + (unsigned)((vmd_now_ms() - t0) / 5000)),
+		     "%u warning lines", warn);
+	CU_ASSERT_EQUAL(bare, 0);
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
 		{ "long_requests", test_long_requests },
+		{ "log_flood", test_log_flood },
 		{ NULL, NULL },
 	};
 
