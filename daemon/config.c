@@ -5,11 +5,15 @@
  * Precedence: defaults, then the config file, then the command line.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "size.h"
 #include "vmallocd.h"
@@ -369,41 +373,68 @@ static int conf_handler(void *user, const char *section, const char *name, const
 		snprintf(rule, sizeof(rule), "%s=%s", name, value);
 		r = parse_quota_rule(c->o, rule);
 	} else if (*section && strcmp(section, "vmallocd") != 0) {
-		fprintf(stderr, "vmallocd: %s: unknown section [%s]\n", c->file, section);
+		vmd_log(VM_LOG_ERR, "%s: unknown section [%s]", c->file, section);
 		r = -EINVAL;
 	} else if (!(k = find_key(name))) {
-		fprintf(stderr, "vmallocd: %s: unknown key '%s'\n", c->file, name);
+		vmd_log(VM_LOG_ERR, "%s: unknown key '%s'", c->file, name);
 		r = -EINVAL;
 	} else {
 		r = set_key(c->o, k->key, value);
 	}
 	if (r < 0) {
 		if (!c->err && r == -ENOMEM)
-			fprintf(stderr, "vmallocd: %s: '%s': %s\n", c->file, name, strerror(-r));
+			vmd_log(VM_LOG_ERR, "%s: '%s': %s", c->file, name, strerror(-r));
 		else if (!c->err)
-			fprintf(stderr, "vmallocd: %s: bad value for '%s': '%s'\n", c->file, name, value);
+			vmd_log(VM_LOG_ERR, "%s: bad value for '%s': '%s'", c->file, name, value);
 		c->err = r;
 		return 0;
 	}
 	return 1;
 }
 
+/* Only a regular file is a configuration: a directory would read as an
+ * empty one (every quota gone on a reload), a FIFO or a device could block
+ * the daemon or never end. */
 static int load_file(struct options *o, const char *file, bool must_exist)
 {
 	struct ini_ctx c = { .o = o, .file = file };
-	FILE *f = fopen(file, "re");
-	int line;
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	FILE *f;
+	int line, err;
 
-	if (!f) {
-		if (!must_exist && errno == ENOENT)
+	if (fd < 0) {
+		err = errno;
+		if (!must_exist && err == ENOENT)
 			return 0;
-		fprintf(stderr, "vmallocd: cannot open %s: %s\n", file, strerror(errno));
-		return -errno;
+		vmd_log(VM_LOG_ERR, "cannot open %s: %s", file, strerror(err));
+		return -err;
+	}
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		vmd_log(VM_LOG_ERR, "cannot stat %s: %s", file, strerror(err));
+		close(fd);
+		return -err;
+	}
+	/* /dev/null, the usual way to say "no file", reads as an empty one. */
+	if (!S_ISREG(st.st_mode) && !(S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))) {
+		vmd_log(VM_LOG_ERR, "%s %s", file,
+			S_ISDIR(st.st_mode) ? "is a directory, not a configuration file" :
+			"is not a regular file");
+		close(fd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		err = errno;
+		close(fd);
+		vmd_log(VM_LOG_ERR, "cannot read %s: %s", file, strerror(err));
+		return -err;
 	}
 	line = ini_parse_file(f, conf_handler, &c);
 	fclose(f);
 	if (line > 0 && !c.err) {
-		fprintf(stderr, "vmallocd: %s:%d: syntax error\n", file, line);
+		vmd_log(VM_LOG_ERR, "%s:%d: syntax error", file, line);
 		return -EINVAL;
 	}
 	return c.err ? c.err : 0;
@@ -442,7 +473,7 @@ int options_parse(struct options *o, int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		if (c == K_CONFIG && (r = set_key(o, K_CONFIG, optarg)) < 0) {
-			fprintf(stderr, "vmallocd: --config: %s\n", strerror(-r));
+			vmd_log(VM_LOG_ERR, "--config: %s", strerror(-r));
 			return r;
 		}
 	}
@@ -450,7 +481,7 @@ int options_parse(struct options *o, int argc, char **argv)
 	if (r < 0)
 		return r;
 
-	opterr = 1;
+	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (c) {
@@ -463,27 +494,61 @@ int options_parse(struct options *o, int argc, char **argv)
 		case K_CONFIG:
 			break;
 		case '?':
-			usage(stderr);
+			vmd_log(VM_LOG_ERR, "unknown option or missing value: '%s' (see --help)",
+				argv[optind - 1]);
 			return -EINVAL;
 		default:
 			r = set_key(o, (enum key)c, optarg);
 			if (r < 0) {
 				for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 					if (keys[i].key == (enum key)c && r == -ENOMEM)
-						fprintf(stderr, "vmallocd: --%s: %s\n", keys[i].name,
+						vmd_log(VM_LOG_ERR, "--%s: %s", keys[i].name,
 							strerror(-r));
 					else if (keys[i].key == (enum key)c)
-						fprintf(stderr, "vmallocd: bad value for --%s: '%s'\n",
+						vmd_log(VM_LOG_ERR, "bad value for --%s: '%s'",
 							keys[i].name, optarg);
 				return r;
 			}
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "vmallocd: unexpected argument '%s'\n", argv[optind]);
+		vmd_log(VM_LOG_ERR, "unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* Keys read at start only: a reload that changes one says so, and which. */
+static void warn_restart_only(const struct options *o, const struct options *n)
+{
+	char names[256] = "";
+	size_t len = 0;
+	const struct {
+		const char *name;
+		bool changed;
+	} fixed[] = {
+		{ "memory", o->memory != n->memory },
+		{ "nodes", o->nodes != n->nodes },
+		{ "layout", o->layout != n->layout },
+		{ "kernel", o->kernel != n->kernel },
+		{ "cpus", o->cpus != n->cpus },
+		{ "movable", o->movable != n->movable },
+		{ "lazy-max", o->lazy_max_pages != n->lazy_max_pages },
+		{ "page-policy", o->page_policy != n->page_policy },
+		{ "scrub", o->scrub != n->scrub },
+		{ "max-resident", o->max_resident != n->max_resident },
+		{ "socket", (o->socket_path == NULL) != (n->socket_path == NULL) ||
+			    (o->socket_path && strcmp(o->socket_path, n->socket_path) != 0) },
+		{ "socket-mode", o->socket_mode != n->socket_mode },
+	};
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (fixed[i].changed && len < sizeof(names))
+			len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+						len ? ", " : "", fixed[i].name);
+	if (len)
+		vmd_log(VM_LOG_WARNING, "reload: %s changed but take%s effect only at a restart; "
+			"kept as started", names, strchr(names, ',') ? "" : "s");
 }
 
 int options_reload(struct options *o, int argc, char **argv)
@@ -497,7 +562,8 @@ int options_reload(struct options *o, int argc, char **argv)
 	if (r != 0)
 		goto out;
 	/* Runtime keys only; the machine (memory, layout, kernel, CPUs) and the
-	 * socket stay as started. */
+	 * socket stay as started, and a change to them is named. */
+	warn_restart_only(o, &n);
 	o->max_clients = n.max_clients;
 	o->max_frame = n.max_frame;
 	o->output_limit = n.output_limit;

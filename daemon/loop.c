@@ -2,6 +2,10 @@
  * SIGINT stop, SIGHUP reloads, SIGPIPE is ignored), systemd's watchdog
  * ping, a one-second tick, and running with or without busy polling.
  *
+ * Reloads coalesce: SIGHUPs that arrive while one is pending, or within
+ * RELOAD_MIN_USEC of the last reload, make one reload when that time is
+ * up, so a storm of signals costs at most a few reloads a second.
+ *
  * It knows no sockets and no frames: listeners and connections add their
  * own events to l->base, and what a reload or a tick means is the daemon's
  * (l->on_reload, l->on_tick).
@@ -12,6 +16,8 @@
 #include <time.h>
 
 #include "vmallocd.h"
+
+#define RELOAD_MIN_USEC 200000ull
 
 uint64_t now_usec(void)
 {
@@ -31,14 +37,40 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(l->base);
 }
 
-static void on_hup(evutil_socket_t sig, short what, void *arg)
+static void on_reload_due(evutil_socket_t fd, short what, void *arg)
 {
 	struct loop *l = arg;
 
-	(void)sig;
+	(void)fd;
 	(void)what;
+	l->reload_pending = false;
+	l->reload_last = now_usec();
 	if (l->on_reload)
 		l->on_reload(l->ctx);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct loop *l = arg;
+	uint64_t now = now_usec(), wait = 0;
+	struct timeval tv;
+
+	(void)sig;
+	(void)what;
+	if (l->reload_pending) {
+		l->reloads_coalesced++;
+		return;
+	}
+	if (l->reload_last && now - l->reload_last < RELOAD_MIN_USEC)
+		wait = RELOAD_MIN_USEC - (now - l->reload_last);
+	tv.tv_sec = (time_t)(wait / 1000000);
+	tv.tv_usec = (suseconds_t)(wait % 1000000);
+	if (evtimer_add(l->reload_ev, &tv) < 0) {
+		/* No timer: reload now rather than not at all. */
+		on_reload_due(-1, 0, l);
+		return;
+	}
+	l->reload_pending = true;
 }
 
 static void on_ignore(evutil_socket_t sig, short what, void *arg)
@@ -93,7 +125,9 @@ int loop_init(struct loop *l)
 	l->sig_hup = evsignal_new(l->base, SIGHUP, on_hup, l);
 	l->sig_pipe = evsignal_new(l->base, SIGPIPE, on_ignore, l);
 	l->tick_ev = event_new(l->base, -1, EV_PERSIST, on_tick, l);
-	if (!l->sig_term || !l->sig_int || !l->sig_hup || !l->sig_pipe || !l->tick_ev)
+	l->reload_ev = evtimer_new(l->base, on_reload_due, l);
+	if (!l->sig_term || !l->sig_int || !l->sig_hup || !l->sig_pipe || !l->tick_ev ||
+	    !l->reload_ev)
 		return -ENOMEM;
 	tv.tv_sec = 1;
 	tv.tv_usec = 0;
@@ -121,7 +155,7 @@ int loop_init(struct loop *l)
 void loop_done(struct loop *l)
 {
 	struct event **evs[] = { &l->sig_term, &l->sig_int, &l->sig_hup, &l->sig_pipe,
-				 &l->watchdog_ev, &l->tick_ev };
+				 &l->watchdog_ev, &l->tick_ev, &l->reload_ev };
 
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
 		if (*evs[i])

@@ -178,7 +178,10 @@ uint64_t now_usec(void);
 struct loop {
 	struct event_base *base;
 	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
-	struct event *watchdog_ev, *tick_ev;
+	struct event *watchdog_ev, *tick_ev, *reload_ev;
+	bool reload_pending;       /* a SIGHUP's reload is due (reload_ev armed) */
+	uint64_t reload_last;      /* now_usec() of the last reload, 0: none */
+	uint64_t reloads_coalesced;/* SIGHUPs folded into a pending reload */
 	uint64_t watchdog_usec;    /* systemd's WatchdogSec=, 0: none */
 	uint64_t watchdog_last;    /* now_usec() of the last ping */
 	unsigned busy_poll_us;     /* poll this long after work before sleeping */
@@ -189,7 +192,8 @@ struct loop {
 };
 
 /* The base, signal handlers (SIGTERM and SIGINT stop the loop, SIGHUP calls
- * on_reload, SIGPIPE is ignored), the one-second tick and, when systemd asks
+ * on_reload, coalesced: at most one reload per 200 ms, SIGHUPs meanwhile
+ * folded into the one pending; SIGPIPE is ignored), the one-second tick and, when systemd asks
  * for it, the watchdog ping.  0 or -ENOMEM; loop_done() cleans up either way. */
 int loop_init(struct loop *l);
 void loop_done(struct loop *l);

@@ -6,6 +6,10 @@
  *     and its vfree) keeps the watchdog's gap under half of WatchdogSec;
  *   - log flooding: 200,000 failed allocations from one client leave a
  *     bounded number of log lines ("N callbacks suppressed");
+ *   - reload: a directory given as the configuration is refused with the
+ *     reason and the quotas stay; a key that needs a restart is named; a
+ *     storm of SIGHUPs coalesces into a few reloads a second and costs
+ *     another client's round trips less than 2x;
  *   - ...
  */
 #include <CUnit/Basic.h>
@@ -15,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -252,11 +257,129 @@ static void test_log_flood(void)
 	unlink(path);
 }
 
+/* ---- reload ---------------------------------------------------------------------------- */
+
+static int alloc_8k(void *arg)
+{
+	struct vmc_client *c;
+	uint64_t a;
+	int r;
+
+	(void)arg;
+	if (vmd_connect(sock_path, &c) < 0)
+		return 1;
+	r = vmc_vmalloc(c, 8192, &a);
+	vmc_close(c);
+	return r == -EDQUOT ? 0 : r == 0 ? 2 : 3;
+}
+
+static int write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f)
+		return -errno;
+	fputs(text, f);
+	return fclose(f) == 0 ? 0 : -errno;
+}
+
+/* n alloc + free round trips on c: the time in ms. */
+static long long round_trips(struct vmc_client *c, unsigned n)
+{
+	long long t0 = vmd_now_ms();
+	uint64_t a;
+
+	for (unsigned i = 0; i < n; i++)
+		if (vmc_vmalloc(c, 4096, &a) < 0 || vmc_vfree(c, a) < 0)
+			return -1;
+	return vmd_now_ms() - t0;
+}
+
+static void test_reload(void)
+{
+	char dir[] = "/tmp/vmallocd-reload-XXXXXX", conf[128], log[128];
+	const char *args[] = { "--config", conf, NULL };
+	struct vmd_proc p;
+	struct vmc_client *c;
+	long long idle, storm;
+	unsigned reloads, bare, n = under_wrapper() ? 500 : 20000;
+	pid_t stormer;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(conf, sizeof(conf), "%s/vmallocd.conf", dir);
+	snprintf(log, sizeof(log), "%s/log", dir);
+	CU_ASSERT_FATAL(write_text(conf, "quota = 4K\nmemory = 256M\n") == 0);
+	CU_ASSERT_FATAL(start_logged(&p, args, NULL, log) == 0);
+	sock_path = p.sock;
+	CU_ASSERT_EQUAL(as_uid(NOBODY, alloc_8k, NULL), 0);
+
+	/* The configuration becomes a directory: refused, quotas kept. */
+	CU_ASSERT_FATAL(unlink(conf) == 0 && mkdir(conf, 0755) == 0);
+	CU_ASSERT_EQUAL(kill(p.pid, SIGHUP), 0);
+	CU_ASSERT(vmd_wait_notify(&p, "READY=1", 5000));
+	CU_ASSERT_EQUAL(as_uid(NOBODY, alloc_8k, NULL), 0);
+	CU_ASSERT_EQUAL(count_lines(log, "is a directory, not a configuration file", NULL), 1);
+	CU_ASSERT_EQUAL(count_lines(log, "<3>reload failed, keeping the old configuration", NULL), 1);
+	CU_ASSERT_EQUAL(count_lines(log, "configuration reloaded", NULL), 0);
+
+	/* Back to a file, with a key that needs a restart. */
+	CU_ASSERT_FATAL(rmdir(conf) == 0);
+	CU_ASSERT_FATAL(write_text(conf, "quota = 4K\nmemory = 2G\nscrub = no\n") == 0);
+	usleep(250000);   /* past the reload rate limit */
+	CU_ASSERT_EQUAL(kill(p.pid, SIGHUP), 0);
+	CU_ASSERT(vmd_wait_notify(&p, "READY=1", 5000));
+	CU_ASSERT_EQUAL(count_lines(log, "<4>reload: memory, scrub changed but take effect only at "
+				    "a restart; kept as started", NULL), 1);
+	CU_ASSERT_EQUAL(count_lines(log, "<6>configuration reloaded", NULL), 1);
+	CU_ASSERT_EQUAL(as_uid(NOBODY, alloc_8k, NULL), 0);
+
+	/* A storm: one process sending SIGHUP as fast as it can.  The
+	 * machine is shared: a burst of other load during the storm is told
+	 * apart by taking the pair up to three times. */
+	CU_ASSERT_FATAL(vmd_connect(p.sock, &c) == 0);
+	for (int attempt = 0; attempt < 3; attempt++) {
+		unsigned before = count_lines(log, "configuration reloaded", NULL);
+
+		idle = round_trips(c, n);
+		stormer = vmd_fork();
+		if (stormer == 0) {
+			for (;;)
+				kill(p.pid, SIGHUP);
+		}
+		usleep(100000);
+		storm = round_trips(c, n);
+		kill(stormer, SIGKILL);
+		waitpid(stormer, NULL, 0);
+		usleep(300000);
+		reloads = count_lines(log, "configuration reloaded", &bare) - before;
+		fprintf(stderr, "  %u round trips: %lld ms idle, %lld ms in a SIGHUP storm (%.2fx); "
+			"%u reloads meanwhile\n", n, idle, storm,
+			(double)storm / (double)(idle ? idle : 1), reloads);
+		CU_ASSERT(idle > 0 && storm > 0);
+		/* At most one per 200 ms. */
+		T_ASSERT_MSG(reloads <= 2 + (unsigned)((storm + 500) / 200), "%u reloads", reloads);
+		if (storm < 2 * idle)
+			break;
+	}
+	T_ASSERT_MSG(storm < 2 * idle, "%lld ms in the storm against %lld idle", storm, idle);
+	CU_ASSERT_EQUAL(bare, 0);
+	vmc_close(c);
+	CU_ASSERT_EQUAL(vmd_stop(&p, 20000), 0);
+	if (getenv("KEEP_LOG"))
+		fprintf(stderr, "  log kept in %s\n", log);
+	else {
+		unlink(conf);
+		unlink(log);
+		rmdir(dir);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
 		{ "long_requests", test_long_requests },
 		{ "log_flood", test_log_flood },
+		{ "reload", test_reload },
 		{ NULL, NULL },
 	};
 
