@@ -135,6 +135,7 @@ int vm_set_current(struct vm_engine *e, uint32_t uid, uint32_t pid, uint64_t coo
 	e->cur_uid = uid;
 	e->cur_pid = pid;
 	e->cur_cookie = cookie;
+	vmi_caller_put(&e->callers, e->cur_caller);
 	e->cur_caller = interned;
 	return 0;
 }

@@ -440,7 +440,13 @@ void vmi_cache_free(struct kmem_cache *c, void *obj);
 void vmi_cache_destroy(struct kmem_cache *c);
 
 /* caller.c */
+/* The shared copy of s (NULL for NULL), with one more holder: 0, -EINVAL
+ * (longer than VM_CALLER_MAX) or -ENOMEM. */
 int vmi_caller_intern(struct caller_table *t, const char *s, const char **ret);
+/* One more holder of an interned string, one fewer (the last frees it);
+ * NULL is fine. */
+void vmi_caller_get(const char *s);
+void vmi_caller_put(struct caller_table *t, const char *s);
 void vmi_caller_destroy(struct caller_table *t);
 
 /* engine.c */

@@ -84,6 +84,7 @@ static struct vm_struct *vm_struct_alloc(struct vm_engine *e, uint64_t nr_pages)
 		}
 	}
 	vm->caller = e->cur_caller;
+	vmi_caller_get(vm->caller);
 	vm->uid = e->cur_uid;
 	vm->pid = e->cur_pid;
 	vm->cookie = e->cur_cookie;
@@ -94,6 +95,7 @@ static void vm_struct_free(struct vm_engine *e, struct vm_struct *vm)
 {
 	if (vm->pages != &vm->page_inline)
 		free(vm->pages);
+	vmi_caller_put(&e->callers, vm->caller);
 	vmi_cache_free(&e->vm_cache, vm);
 }
 
@@ -275,8 +277,11 @@ int vmalloc_node_range(struct vm_engine *e, const struct area_req *q, struct vm_
 	vm->nr_pages = nr_pages;
 	vm->requested_size = q->size;
 	vm->va = va;
-	if (q->caller)
+	if (q->caller) {
+		vmi_caller_put(&e->callers, vm->caller);
 		vm->caller = q->caller;
+		vmi_caller_get(vm->caller);
+	}
 
 	/* The page array: the kernel kmallocs it if it fits a page, else
 	 * vmallocs it (strictly bounded recursion), zeroed, with the
@@ -388,6 +393,8 @@ int vm___vmalloc_node_range(struct vm_engine *e, const struct vm_alloc_req *req,
 	r = vmalloc_node_range(e, &q, &vm);
 	if (logged)
 		vmi_pgtable_log_end(e, r < 0);
+	/* The area holds its own reference. */
+	vmi_caller_put(&e->callers, q.caller);
 	if (r < 0)
 		goto fail;
 	*ret_addr = vm->addr;

@@ -10,6 +10,8 @@
  *     reason and the quotas stay; a key that needs a restart is named; a
  *     storm of SIGHUPs coalesces into a few reloads a second and costs
  *     another client's round trips less than 2x;
+ *   - caller strings: 400,000 areas, each with a caller string of its own,
+ *     made and freed leave the daemon's RSS within a few MB;
  *   - ...
  */
 #include <CUnit/Basic.h>
@@ -374,12 +376,124 @@ static void test_reload(void)
 	}
 }
 
+/* ---- caller strings -------------------------------------------------------------------- */
+
+static long vm_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/* Pack q as a frame at the end of buf (at most cap bytes): its length. */
+static size_t pack_frame(uint8_t *buf, const Request *q)
+{
+	size_t n = vmallocd__v1__request__get_packed_size(q);
+
+	buf[0] = (uint8_t)(n >> 24);
+	buf[1] = (uint8_t)(n >> 16);
+	buf[2] = (uint8_t)(n >> 8);
+	buf[3] = (uint8_t)n;
+	vmallocd__v1__request__pack(q, buf + 4);
+	return n + 4;
+}
+
+/* rounds of: `batch` pipelined allocs of one page, each with a caller
+ * string never seen before, then their frees.  false on any failure. */
+static bool caller_rounds(int fd, unsigned rounds, unsigned batch, unsigned *serial)
+{
+	uint8_t *buf = malloc((size_t)batch * 400);
+	uint64_t *addr = calloc(batch, sizeof(*addr));
+	bool ok = buf && addr;
+
+	for (unsigned r = 0; ok && r < rounds; r++) {
+		size_t len = 0;
+
+		for (unsigned i = 0; i < batch; i++) {
+			Vmallocd__V1__AllocRequest m;
+			Request q;
+			char caller[VMC_CALLER_MAX + 1];
+
+			rq_alloc(&q, &m, 4096);
+			q.id = i + 1;
+			/* 200 bytes, unique: the attack's strings were ~290 B each
+			 * in the daemon. */
+			snprintf(caller, sizeof(caller), "attacker_%010u+0x%0180x/0x1000", ++*serial, i);
+			m.caller = caller;
+			len += pack_frame(buf + len, &q);
+		}
+		ok = send_all(fd, buf, len) == 0;
+		for (unsigned i = 0; ok && i < batch; i++) {
+			Reply *rep = read_reply(fd, 10000);
+
+			ok = rep && rep->status == 0 && rep->alloc;
+			if (ok)
+				addr[i] = rep->alloc->addr;
+			if (rep)
+				reply_free(rep);
+		}
+		len = 0;
+		for (unsigned i = 0; ok && i < batch; i++) {
+			Vmallocd__V1__FreeRequest m;
+			Request q;
+
+			rq_free(&q, &m, addr[i]);
+			q.id = i + 1;
+			len += pack_frame(buf + len, &q);
+		}
+		ok = ok && send_all(fd, buf, len) == 0;
+		for (unsigned i = 0; ok && i < batch; i++) {
+			Reply *rep = read_reply(fd, 10000);
+
+			ok = rep && rep->status == 0;
+			if (rep)
+				reply_free(rep);
+		}
+	}
+	free(buf);
+	free(addr);
+	return ok;
+}
+
+static void test_caller_strings(void)
+{
+	const char *args[] = { "--memory", "1G", NULL };
+	unsigned serial = 0, total = under_wrapper() ? 20000 : 400000;
+	struct vmd_proc p;
+	long rss0, rss1;
+	int fd;
+
+	CU_ASSERT_FATAL(vmd_start(&p, args, NULL) == 0);
+	fd = raw_connect(p.sock);
+	CU_ASSERT_FATAL(fd >= 0);
+	/* A first round brings the daemon's caches to their working size. */
+	CU_ASSERT_FATAL(caller_rounds(fd, 2, 1000, &serial));
+	rss0 = vm_rss_kib(p.pid);
+	CU_ASSERT_FATAL(caller_rounds(fd, total / 1000, 1000, &serial));
+	rss1 = vm_rss_kib(p.pid);
+	fprintf(stderr, "  %u areas with caller strings of their own made and freed: VmRSS %ld -> %ld kB\n",
+		serial, rss0, rss1);
+	T_ASSERT_MSG(rss1 - rss0 < 4096, "VmRSS grew by %ld kB", rss1 - rss0);
+	close(fd);
+	CU_ASSERT_EQUAL(vmd_stop(&p, 20000), 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
 		{ "long_requests", test_long_requests },
 		{ "log_flood", test_log_flood },
 		{ "reload", test_reload },
+		{ "caller_strings", test_caller_strings },
 		{ NULL, NULL },
 	};
 
