@@ -6,7 +6,9 @@
  * resized at 50% load; deleting leaves a tombstone, so a walk may delete
  * the block at hand.  Invariant: Σ uid pages == vmalloc pages charged +
  * alloc_pages frames of live blocks; giving back more than a uid was
- * charged breaks it and is reported as a bug (VMD_DEBUG >= 1).
+ * charged breaks it and is reported as a bug (VMD_DEBUG >= 1).  A quota
+ * covers a uid's pages, the KVA of its vmap areas and the page tables its
+ * mappings made (account_used).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -43,28 +45,72 @@ uint64_t account_pages(const struct account *a, uint32_t uid)
 	return u ? u->pages : 0;
 }
 
-int account_charge(struct account *a, uint32_t uid, uint64_t pages, uint64_t quota)
+static uint64_t used(const struct uid_account *u)
+{
+	return u ? u->pages + u->kva_pages + u->pt_pages : 0;
+}
+
+uint64_t account_used(const struct account *a, uint32_t uid)
+{
+	return used(find_uid(a, uid));
+}
+
+struct uid_account *account_uid(struct account *a, uint32_t uid)
 {
 	struct uid_account *u = find_uid(a, uid);
 
-	if (quota && (u ? u->pages : 0) + pages > quota)
-		return -EDQUOT;
-	if (!u) {
-		if (a->nr_uids == a->cap_uids) {
-			size_t cap = a->cap_uids ? a->cap_uids * 2 : 16;
-			struct uid_account *n = realloc(a->uids, cap * sizeof(*n));
+	if (u)
+		return u;
+	if (a->nr_uids == a->cap_uids) {
+		size_t cap = a->cap_uids ? a->cap_uids * 2 : 16;
+		struct uid_account *n = realloc(a->uids, cap * sizeof(*n));
 
-			if (!n)
-				return -ENOMEM;
-			a->uids = n;
-			a->cap_uids = cap;
-		}
-		u = &a->uids[a->nr_uids++];
-		u->uid = uid;
-		u->pages = 0;
+		if (!n)
+			return NULL;
+		a->uids = n;
+		a->cap_uids = cap;
 	}
-	u->pages += pages;
+	u = &a->uids[a->nr_uids++];
+	memset(u, 0, sizeof(*u));
+	u->uid = uid;
+	return u;
+}
+
+static int charge(struct account *a, uint32_t uid, uint64_t pages, uint64_t quota, bool kva)
+{
+	struct uid_account *u = find_uid(a, uid);
+
+	if (quota && (pages > quota || used(u) > quota - pages))
+		return -EDQUOT;
+	if (!u && !(u = account_uid(a, uid)))
+		return -ENOMEM;
+	if (kva)
+		u->kva_pages += pages;
+	else
+		u->pages += pages;
 	return 0;
+}
+
+int account_charge(struct account *a, uint32_t uid, uint64_t pages, uint64_t quota)
+{
+	return charge(a, uid, pages, quota, false);
+}
+
+int account_charge_kva(struct account *a, uint32_t uid, uint64_t pages, uint64_t quota)
+{
+	return charge(a, uid, pages, quota, true);
+}
+
+void account_uncharge_kva(struct account *a, uint32_t uid, uint64_t pages)
+{
+	struct uid_account *u = find_uid(a, uid);
+	uint64_t had = u ? u->kva_pages : 0;
+
+	if (VMD_DEBUG >= 1 && pages > had)
+		vmd_log(VM_LOG_ERR, "vmallocd bug: uid %u gives back %llu KVA pages but was charged %llu",
+			uid, (unsigned long long)pages, (unsigned long long)had);
+	if (u)
+		u->kva_pages = had > pages ? had - pages : 0;
 }
 
 void account_uncharge(struct account *a, uint32_t uid, uint64_t pages)

@@ -35,7 +35,11 @@ void options_init(struct options *o)
 	o->max_frame = VMD_MAX_FRAME;
 	o->output_limit = 16ull << 20;
 	o->stall_timeout_ms = 10000;
-	o->idle_timeout_ms = 0;
+	/* A connection that says nothing for this long goes: silent ones
+	 * must not hold their slots forever. */
+	o->idle_timeout_ms = 300000;
+	o->max_areas = 1u << 20;
+	o->max_clients_uid = 256;
 	/* Spinning a little after serving halves a chatty client's round trip
 	 * on an otherwise idle machine; an idle daemon still sleeps. */
 	o->busy_poll_us = 50;
@@ -181,7 +185,7 @@ enum key {
 	K_MOVABLE,
 	K_LAZY_MAX, K_PAGE_POLICY, K_SCRUB, K_MAX_CLIENTS, K_MAX_FRAME, K_OUTPUT_LIMIT,
 	K_STALL_TIMEOUT, K_IDLE_TIMEOUT, K_BUSY_POLL, K_QUOTA, K_QUOTA_UID, K_LOG_LEVEL,
-	K_MAX_RESIDENT,
+	K_MAX_RESIDENT, K_MAX_AREAS, K_MAX_CLIENTS_UID,
 };
 
 static const struct keydef {
@@ -201,14 +205,16 @@ static const struct keydef {
 	{ "lazy-max", K_LAZY_MAX, "SIZE", "lazily freed KVA before a purge (fls(cpus) * 32M)" },
 	{ "page-policy", K_PAGE_POLICY, "NAME", "order0 or high-order-first (order0)" },
 	{ "scrub", K_SCRUB, "BOOL", "zero frames as they are freed (yes)" },
-	{ "max-clients", K_MAX_CLIENTS, "N", "connections at once (1024)" },
+	{ "max-clients", K_MAX_CLIENTS, "N", "connections at once (1024; the last 1/16 for root)" },
+	{ "max-clients-per-uid", K_MAX_CLIENTS_UID, "N", "connections of one non-root uid, 0: any (256)" },
 	{ "max-frame", K_MAX_FRAME, "SIZE", "largest frame accepted (2M)" },
 	{ "output-limit", K_OUTPUT_LIMIT, "SIZE", "replies buffered per client before pausing it (16M)" },
 	{ "stall-timeout", K_STALL_TIMEOUT, "TIME", "close a connection stuck in a frame (10s)" },
-	{ "idle-timeout", K_IDLE_TIMEOUT, "TIME", "close an idle connection, 0: never (0)" },
+	{ "idle-timeout", K_IDLE_TIMEOUT, "TIME", "close an idle connection, 0: never (5m)" },
 	{ "busy-poll", K_BUSY_POLL, "TIME", "poll this long after a request before sleeping (50us)" },
 	{ "quota", K_QUOTA, "SIZE", "memory per non-root uid, 0: none (0)" },
 	{ "quota-uid", K_QUOTA_UID, "UID=SIZE", "memory for one uid (repeatable)" },
+	{ "max-areas", K_MAX_AREAS, "N", "areas of one non-root uid, 0: any (1048576)" },
 	{ "log-level", K_LOG_LEVEL, "LEVEL", "err, warning, info or debug (info)" },
 	{ "max-resident", K_MAX_RESIDENT, "SIZE", "host memory the frames may occupy "
 	  "(auto: 3/4 of the cgroup's or host's)" },
@@ -324,6 +330,16 @@ static int set_key(struct options *o, enum key k, const char *v)
 		return parse_quota_rule(o, v);
 	case K_LOG_LEVEL:
 		return parse_level(v, &o->log_level);
+	case K_MAX_AREAS:
+		r = parse_uint(v, UINT32_MAX, &x);
+		if (r == 0)
+			o->max_areas = (unsigned)x;
+		return r;
+	case K_MAX_CLIENTS_UID:
+		r = parse_uint(v, 1000000, &x);
+		if (r == 0)
+			o->max_clients_uid = (unsigned)x;
+		return r;
 	case K_MAX_RESIDENT:
 		if (strcmp(v, "auto") == 0) {
 			o->max_resident = 0;
@@ -565,6 +581,8 @@ int options_reload(struct options *o, int argc, char **argv)
 	 * socket stay as started, and a change to them is named. */
 	warn_restart_only(o, &n);
 	o->max_clients = n.max_clients;
+	o->max_clients_uid = n.max_clients_uid;
+	o->max_areas = n.max_areas;
 	o->max_frame = n.max_frame;
 	o->output_limit = n.output_limit;
 	o->stall_timeout_ms = n.stall_timeout_ms;

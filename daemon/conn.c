@@ -304,6 +304,7 @@ static bool finish_pass(struct conn *c, bool progressed, bool more)
 	 * vfree over the lazy limit) runs once their replies are out: a flag
 	 * test, no system call or timer. */
 	dispatch_pass_done(c->cs->dp);
+	session_trim(&c->s);
 	if (!sent) {
 		conn_close(c);
 		return false;
@@ -458,14 +459,23 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 
 /* Over the client limit: a best-effort error reply, then close; never block
  * the loop on it. */
-static void reject(int fd)
+static void reject(int fd, const char *why)
 {
 	struct iobuf out = { 0 };
 
-	if (reply_queue_error(&out, 0, -EUSERS, "too many clients") == 0)
+	if (reply_queue_error(&out, 0, -EUSERS, why) == 0)
 		(void)!send(fd, out.data + out.head, out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	iobuf_free(&out);
 	close(fd);
+}
+
+static unsigned uid_connections(const struct clients *cs, uint32_t uid)
+{
+	unsigned n = 0;
+
+	for (const struct conn *c = cs->head; c; c = c->next)
+		n += c->s.uid == uid;
+	return n;
 }
 
 /* A connection on fd from uid/pid, linked into cs, events created and none
@@ -519,7 +529,23 @@ void clients_accept(void *ctx, int fd)
 	if (cs->nr >= cs->opt->max_clients) {
 		vmd_log_ratelimited(&refuse_rs, VM_LOG_WARNING, "refusing uid %u pid %d: %u clients already",
 				    cred.uid, cred.pid, cs->nr);
-		reject(fd);
+		reject(fd, "too many clients");
+		return;
+	}
+	/* The last sixteenth of the slots is root's, and no other uid takes
+	 * more than its share: one user's silent connections lock nobody out. */
+	if (cred.uid != 0 && cs->nr >= cs->opt->max_clients - cs->opt->max_clients / 16) {
+		vmd_log_ratelimited(&refuse_rs, VM_LOG_WARNING, "refusing uid %u pid %d: %u clients "
+				    "already, the rest kept for root", cred.uid, cred.pid, cs->nr);
+		reject(fd, "too many clients (the remaining connections are kept for root)");
+		return;
+	}
+	if (cred.uid != 0 && cs->opt->max_clients_uid &&
+	    uid_connections(cs, cred.uid) >= cs->opt->max_clients_uid) {
+		vmd_log_ratelimited(&refuse_rs, VM_LOG_WARNING, "refusing uid %u pid %d: it has %u "
+				    "connections, max-clients-per-uid", cred.uid, cred.pid,
+				    cs->opt->max_clients_uid);
+		reject(fd, "too many connections of this user (max-clients-per-uid)");
 		return;
 	}
 	c = conn_new(cs, fd, cred.uid, (uint32_t)cred.pid);

@@ -35,6 +35,8 @@
 typedef Vmallocd__V1__Request Request;
 typedef Vmallocd__V1__Reply Reply;
 
+#define SESSION_KEEP (64u << 10)   /* per-session buffers kept between passes */
+
 #define PAGE_ALIGN(x) (((x) + VM_PAGE_SIZE - 1) & ~(VM_PAGE_SIZE - 1))
 
 /* The results a reply may carry; a handler fills the one its row names. */
@@ -189,6 +191,46 @@ static void set_cpu(struct ctx *x)
 {
 	if (x->dp->opt->cpus > 1)
 		vm_set_current_cpu(x->e, (unsigned)(x->s->id % x->dp->opt->cpus));
+}
+
+/* The page tables the call just made (pt_before: vm_pagetable_pages()
+ * before it) are charged to uid for as long as they exist, which is
+ * always: the kernel never frees vmalloc's tables.  Can't fail: without
+ * memory for the uid's entry the tables go uncharged. */
+static void charge_tables(struct ctx *x, uint32_t uid, uint64_t pt_before)
+{
+	uint64_t now = vm_pagetable_pages(x->e);
+	struct uid_account *u;
+
+	if (now > pt_before && (u = account_uid(&x->dp->acct, uid)))
+		u->pt_pages += now - pt_before;
+}
+
+/* A new area for uid: -EDQUOT (reported) when it has max-areas already. */
+static int area_room(struct ctx *x, uint32_t uid, const char *what)
+{
+	struct uid_account *u;
+	unsigned max = x->dp->opt->max_areas;
+
+	if (!uid || !max)
+		return 0;
+	u = account_uid(&x->dp->acct, uid);
+	if (u && u->areas >= max)
+		return fail(x, -EDQUOT, "%s: uid %u has %llu areas, the most max-areas allows", what,
+			    uid, (unsigned long long)u->areas);
+	return 0;
+}
+
+static void count_area(struct ctx *x, uint32_t uid, int delta)
+{
+	struct uid_account *u = account_uid(&x->dp->acct, uid);
+
+	if (!u)
+		return;
+	if (delta > 0)
+		u->areas++;
+	else if (u->areas)
+		u->areas--;
 }
 
 static void set_current(struct ctx *x, uint32_t pid, const char *caller)
@@ -353,7 +395,7 @@ static int op_alloc(struct ctx *x, const void *msg)
 	const Vmallocd__V1__AllocRequest *a = msg;
 	struct vm_engine *e = x->e;
 	uint32_t uid = x->s->uid, pid;
-	uint64_t addr = 0, pages = 0;
+	uint64_t addr = 0, pages = 0, pt_before;
 	int kind = (int)a->kind, r;
 	char why[480];
 	const char *reason;
@@ -365,7 +407,8 @@ static int op_alloc(struct ctx *x, const void *msg)
 	    kind > VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC)
 		return fail(x, -EINVAL, "unknown alloc kind %d", kind);
 	if ((r = check_caller(x, a->caller)) < 0 || (r = check_vm_flags(x, "alloc", a->vm_flags)) < 0 ||
-	    (r = allocating_pid(x, "alloc", a->parent_pid, &pid)) < 0)
+	    (r = allocating_pid(x, "alloc", a->parent_pid, &pid)) < 0 ||
+	    (r = area_room(x, uid, "alloc")) < 0)
 		return r;
 	/* Bad sizes get the engine's own error; anything else is charged first,
 	 * its page array (an area of its own when longer than a page) too. */
@@ -377,12 +420,13 @@ static int op_alloc(struct ctx *x, const void *msg)
 			return fail(x, r, "alloc %llu bytes: quota of uid %u is %llu pages, %llu in use",
 				    (unsigned long long)a->size, uid,
 				    (unsigned long long)options_quota(x->dp->opt, uid),
-				    (unsigned long long)account_pages(&x->dp->acct, uid));
+				    (unsigned long long)account_used(&x->dp->acct, uid));
 		if (r < 0)
 			return fail(x, r, "alloc %llu bytes: accounting", (unsigned long long)a->size);
 	}
 	set_current(x, pid, a->caller);
 	vm_set_current_flags(e, a->scoped ? VM_SCOPED : 0);
+	pt_before = vm_pagetable_pages(e);
 	switch (kind) {
 	case VMALLOCD__V1__ALLOC_KIND__ALLOC_VMALLOC:
 		r = vm_vmalloc(e, a->size, &addr);
@@ -422,6 +466,7 @@ static int op_alloc(struct ctx *x, const void *msg)
 	}
 	}
 	vm_set_current_flags(e, 0);
+	charge_tables(x, uid, pt_before);
 	if (r < 0) {
 		account_uncharge(&x->dp->acct, uid, pages);
 		reason = r == -EINVAL ? alloc_einval_reason(x, a, kind, why, sizeof(why)) :
@@ -431,6 +476,7 @@ static int op_alloc(struct ctx *x, const void *msg)
 	}
 	if (a->scoped)
 		x->s->nr_scoped++;
+	count_area(x, uid, 1);
 	return result_addr(x, addr);
 }
 
@@ -453,8 +499,10 @@ static inline __attribute__((always_inline)) int op_free(struct ctx *x, const vo
 			    (info.flags & VM_MAP) ? "a vmap area (use vunmap)" :
 			    (info.flags & VM_PAGE_ARRAY) ? "the page array of another area (freed with it)" :
 			    "refused");
-	if (found)
+	if (found) {
 		account_uncharge(&x->dp->acct, info.uid, info.nr_pages + info.nr_array_pages);
+		count_area(x, info.uid, -1);
+	}
 	return 0;
 }
 
@@ -462,7 +510,7 @@ static int op_realloc(struct ctx *x, const void *msg)
 {
 	const Vmallocd__V1__ReallocRequest *q = msg;
 	struct vm_area_info info = { 0 };
-	uint64_t naddr = 0, new_pages, delta = 0, quota, old_pages;
+	uint64_t naddr = 0, new_pages, delta = 0, quota, old_pages, pt_before;
 	uint32_t owner = x->s->uid;
 	bool found = false;
 	int r;
@@ -484,6 +532,8 @@ static int op_realloc(struct ctx *x, const void *msg)
 	old_pages = info.nr_pages + info.nr_array_pages;
 	if (new_pages > info.nr_pages)
 		delta = new_pages + vm_page_array_pages(x->e, new_pages) - old_pages;
+	if (!q->addr && q->size && (r = area_room(x, owner, "realloc")) < 0)
+		return r;
 	quota = options_quota(x->dp->opt, owner);
 	if (delta && (r = account_charge(&x->dp->acct, owner, delta, quota)) < 0)
 		return fail(x, r, "realloc to %llu bytes: %s of uid %u", (unsigned long long)q->size,
@@ -497,27 +547,35 @@ static int op_realloc(struct ctx *x, const void *msg)
 		set_current(x, x->s->pid, q->caller);
 	}
 	vm_set_current_flags(x->e, found ? (info.flags & VM_SCOPED) : 0);
+	pt_before = vm_pagetable_pages(x->e);
 	r = vm_vrealloc(x->e, q->addr, q->size, q->gfp, &naddr);
 	vm_set_current_flags(x->e, 0);
+	charge_tables(x, owner, pt_before);
 	if (r < 0) {
 		account_uncharge(&x->dp->acct, owner, delta);
 		return fail(x, r, "realloc 0x%llx to %llu bytes", (unsigned long long)q->addr,
 			    (unsigned long long)q->size);
 	}
-	if (!q->size && found)
+	if (!q->size && found) {
 		account_uncharge(&x->dp->acct, owner, old_pages);
+		count_area(x, owner, -1);
+	}
+	if (!q->addr && naddr)
+		count_area(x, owner, 1);
 	return result_addr(x, naddr);
 }
 
 static int op_vmap(struct ctx *x, const void *msg)
 {
 	const Vmallocd__V1__VmapRequest *q = msg;
-	uint64_t addr;
-	uint32_t pid;
+	struct vm_area_info info;
+	uint64_t addr, kva, pt_before;
+	uint32_t pid, uid = x->s->uid;
 	int r;
 
 	if ((r = check_caller(x, q->caller)) < 0 || (r = check_vm_flags(x, "vmap", q->flags)) < 0 ||
-	    (r = allocating_pid(x, "vmap", q->parent_pid, &pid)) < 0)
+	    (r = allocating_pid(x, "vmap", q->parent_pid, &pid)) < 0 ||
+	    (r = area_room(x, x->s->uid, "vmap")) < 0)
 		return r;
 	if (!q->n_pfns)
 		return fail(x, -EINVAL, "vmap of no pages");
@@ -538,14 +596,31 @@ static int op_vmap(struct ctx *x, const void *msg)
 				    "vmap on its own connection may map it",
 				    (unsigned long long)q->pfns[i]);
 	}
+	/* The KVA it takes counts against the quota: the pages and the guard
+	 * (6.18 keeps the guard whatever the flags; fixed up below). */
+	kva = q->n_pfns + 1;
+	r = account_charge_kva(&x->dp->acct, uid, kva, options_quota(x->dp->opt, uid));
+	if (r < 0)
+		return fail(x, r, "vmap of %zu pages: %s of uid %u (%llu pages in use)", q->n_pfns,
+			    r == -EDQUOT ? "over the quota" : "accounting", uid,
+			    (unsigned long long)account_used(&x->dp->acct, uid));
 	set_current(x, pid, q->caller);
 	vm_set_current_flags(x->e, q->scoped ? VM_SCOPED : 0);
+	pt_before = vm_pagetable_pages(x->e);
 	r = vm_vmap(x->e, q->pfns, q->n_pfns, q->flags, q->prot ? q->prot : PAGE_KERNEL, &addr);
 	vm_set_current_flags(x->e, 0);
-	if (r < 0)
+	charge_tables(x, uid, pt_before);
+	if (r < 0) {
+		account_uncharge_kva(&x->dp->acct, uid, kva);
 		return fail(x, r, "vmap of %zu pages", q->n_pfns);
+	}
+	if (vm_find_vm_area(x->e, addr, &info) == 0 && (info.size >> VM_PAGE_SHIFT) != kva) {
+		account_uncharge_kva(&x->dp->acct, uid, kva);
+		(void)account_charge_kva(&x->dp->acct, uid, info.size >> VM_PAGE_SHIFT, 0);
+	}
 	if (q->scoped)
 		x->s->nr_scoped++;
+	count_area(x, uid, 1);
 	return result_addr(x, addr);
 }
 
@@ -562,6 +637,10 @@ static int op_vunmap(struct ctx *x, const void *msg)
 	r = vm_vunmap(x->e, addr);
 	if (r < 0)
 		return fail(x, r, "vunmap 0x%llx", (unsigned long long)addr);
+	if (found) {
+		account_uncharge_kva(&x->dp->acct, info.uid, info.size >> VM_PAGE_SHIFT);
+		count_area(x, info.uid, -1);
+	}
 	return 0;
 }
 
@@ -635,6 +714,8 @@ static int scratch_reserve(struct session *s, uint64_t len)
 {
 	uint8_t *p;
 
+	if (len > SESSION_KEEP)
+		s->big_pass = true;
 	if (len <= s->scratch_cap)
 		return 0;
 	p = realloc(s->scratch, len);
@@ -1231,14 +1312,21 @@ static void release_scoped(struct dispatch *dp, const struct session *s)
 		l.v = l.first;
 		vm_for_each_area(dp->engine, collect_scoped, &l);
 		for (size_t i = 0; i < l.n; i++) {
+			struct uid_account *u = account_uid(a, l.v[i].uid);
+
 			if (l.v[i].flags & VM_ALLOC) {
 				if (vm_vfree(dp->engine, l.v[i].addr) == 0) {
 					account_uncharge(a, l.v[i].uid,
 							 l.v[i].nr_pages + l.v[i].nr_array_pages);
 					freed++;
+					if (u && u->areas)
+						u->areas--;
 				}
 			} else if (vm_vunmap(dp->engine, l.v[i].addr) == 0) {
+				account_uncharge_kva(a, l.v[i].uid, l.v[i].size >> VM_PAGE_SHIFT);
 				freed++;
+				if (u && u->areas)
+					u->areas--;
 			}
 		}
 		if (l.v != l.first)
@@ -1257,6 +1345,23 @@ static void release_scoped(struct dispatch *dp, const struct session *s)
 	if (total)
 		vmd_log(VM_LOG_DEBUG, "connection %llu: freed %zu scoped areas",
 			(unsigned long long)s->id, total);
+}
+
+
+void session_trim(struct session *s)
+{
+	/* A connection that keeps sending large requests keeps its buffers;
+	 * one pass without any gives them back. */
+	if (s->big_pass) {
+		s->big_pass = false;
+		return;
+	}
+	if (s->scratch_cap > SESSION_KEEP) {
+		free(s->scratch);
+		s->scratch = NULL;
+		s->scratch_cap = 0;
+	}
+	vmd_arena_trim(&s->arena, SESSION_KEEP);
 }
 
 void session_init(struct session *s, uint64_t id, uint32_t uid, uint32_t pid)
@@ -1404,6 +1509,8 @@ int dispatch_frame(struct dispatch *dp, struct session *s, const struct dispatch
 	}
 	vmd_arena_reset(&s->arena);
 	req = vmallocd__v1__request__unpack(&s->arena.pb, len, payload);
+	if (s->arena.used > SESSION_KEEP || s->arena.big)
+		s->big_pass = true;
 	/* A valid request may need more than the arena may hold (an absurd
 	 * repeated field) or than malloc gives. */
 	if (!req && s->arena.refused)

@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vmallocd.h"
 
@@ -49,14 +51,17 @@ static void on_reload_due(evutil_socket_t fd, short what, void *arg)
 		l->on_reload(l->ctx);
 }
 
-static void on_hup(evutil_socket_t sig, short what, void *arg)
+static void on_hup(evutil_socket_t fd, short what, void *arg)
 {
 	struct loop *l = arg;
 	uint64_t now = now_usec(), wait = 0;
+	struct signalfd_siginfo si[16];
 	struct timeval tv;
 
-	(void)sig;
 	(void)what;
+	/* Drain: the kernel keeps one SIGHUP pending however many are sent. */
+	while (read(fd, si, sizeof(si)) > 0)
+		;
 	if (l->reload_pending) {
 		l->reloads_coalesced++;
 		return;
@@ -115,6 +120,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 int loop_init(struct loop *l)
 {
+	sigset_t hup;
 	struct timeval tv;
 
 	l->base = event_base_new();
@@ -122,7 +128,17 @@ int loop_init(struct loop *l)
 		return -ENOMEM;
 	l->sig_term = evsignal_new(l->base, SIGTERM, on_stop_signal, l);
 	l->sig_int = evsignal_new(l->base, SIGINT, on_stop_signal, l);
-	l->sig_hup = evsignal_new(l->base, SIGHUP, on_hup, l);
+	/* SIGHUP through a signalfd, blocked otherwise: a storm of them then
+	 * costs the daemon one readable descriptor, not an interrupted
+	 * system call and a handler per signal. */
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &hup, NULL) < 0)
+		return -errno;
+	l->hup_fd = signalfd(-1, &hup, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (l->hup_fd < 0)
+		return -errno;
+	l->sig_hup = event_new(l->base, l->hup_fd, EV_READ | EV_PERSIST, on_hup, l);
 	l->sig_pipe = evsignal_new(l->base, SIGPIPE, on_ignore, l);
 	l->tick_ev = event_new(l->base, -1, EV_PERSIST, on_tick, l);
 	l->reload_ev = evtimer_new(l->base, on_reload_due, l);
@@ -133,7 +149,7 @@ int loop_init(struct loop *l)
 	tv.tv_usec = 0;
 	/* A signal left to its default action would kill us uncleanly. */
 	if (evsignal_add(l->sig_term, NULL) < 0 || evsignal_add(l->sig_int, NULL) < 0 ||
-	    evsignal_add(l->sig_hup, NULL) < 0 || evsignal_add(l->sig_pipe, NULL) < 0 ||
+	    event_add(l->sig_hup, NULL) < 0 || evsignal_add(l->sig_pipe, NULL) < 0 ||
 	    event_add(l->tick_ev, &tv) < 0)
 		return -ENOMEM;
 
@@ -165,6 +181,9 @@ void loop_done(struct loop *l)
 	if (l->base)
 		event_base_free(l->base);
 	l->base = NULL;
+	if (l->hup_fd > 0)
+		close(l->hup_fd);
+	l->hup_fd = -1;
 }
 
 static uint64_t progress(const struct loop *l)

@@ -72,6 +72,8 @@ struct options {
 	unsigned busy_poll_us;    /* poll this long after serving before sleeping, 0: never */
 	uint64_t default_quota;   /* pages per non-root uid, 0: none */
 	uint64_t max_resident;    /* bytes the frames may occupy on the host, 0: derived */
+	unsigned max_areas;       /* vmalloc + vmap areas per non-root uid, 0: no limit */
+	unsigned max_clients_uid; /* connections per non-root uid, 0: no limit */
 	struct quota_rule *quotas;
 	unsigned nr_quotas;
 	int log_level;            /* VM_LOG_* */
@@ -122,6 +124,10 @@ void log_engine(void *ctx, int level, const char *msg);
 struct uid_account {
 	uint32_t uid;
 	uint64_t pages;           /* charged: vmalloc pages + alloc_pages frames */
+	uint64_t kva_pages;       /* KVA of its vmap areas, guard pages included */
+	uint64_t pt_pages;        /* page tables its mappings made (they stay, as the
+				   * kernel's do, and so does the charge) */
+	uint64_t areas;           /* its vmalloc and vmap areas */
 };
 
 _Static_assert(VM_MAX_PAGE_ORDER <= UINT8_MAX, "orders do not fit page_block.order");
@@ -147,9 +153,16 @@ void account_init(struct account *a);
 void account_done(struct account *a);
 /* The pages charged to uid (0 for a uid never charged). */
 uint64_t account_pages(const struct account *a, uint32_t uid);
-/* Charge pages to uid if within quota (0: no quota): 0, -EDQUOT or -ENOMEM,
- * nothing charged on error. */
+/* What counts against uid's quota: pages + kva_pages + pt_pages. */
+uint64_t account_used(const struct account *a, uint32_t uid);
+/* uid's entry, made if missing: NULL only when out of memory. */
+struct uid_account *account_uid(struct account *a, uint32_t uid);
+/* Charge pages to uid if its use (account_used) stays within quota (0: no
+ * quota): 0, -EDQUOT or -ENOMEM, nothing charged on error. */
 int account_charge(struct account *a, uint32_t uid, uint64_t pages, uint64_t quota);
+/* The same for the KVA of a vmap area. */
+int account_charge_kva(struct account *a, uint32_t uid, uint64_t pages, uint64_t quota);
+void account_uncharge_kva(struct account *a, uint32_t uid, uint64_t pages);
 /* Give back pages charged to uid.  More than was charged is a bug of the
  * daemon's: reported (at debug level 1 and up) and the charge stops at 0. */
 void account_uncharge(struct account *a, uint32_t uid, uint64_t pages);
@@ -178,6 +191,7 @@ uint64_t now_usec(void);
 struct loop {
 	struct event_base *base;
 	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
+	int hup_fd;                /* SIGHUP's signalfd (SIGHUP blocked), -1 or 0: none */
 	struct event *watchdog_ev, *tick_ev, *reload_ev;
 	bool reload_pending;       /* a SIGHUP's reload is due (reload_ev armed) */
 	uint64_t reload_last;      /* now_usec() of the last reload, 0: none */
@@ -243,6 +257,7 @@ struct session {
 	struct vmd_arena arena;    /* the request being handled is unpacked here */
 	uint8_t *scratch;          /* vread target, up to VMD_MAX_IO */
 	size_t scratch_cap;
+	bool big_pass;             /* this pass needed large buffers: keep them */
 };
 
 /* The request-serving state shared by every session. */
@@ -277,6 +292,9 @@ int dispatch_frame(struct dispatch *dp, struct session *s, const struct dispatch
  * memory for one): counted, and queued as a reply with id 0.  0 or -ENOMEM. */
 int dispatch_error(struct dispatch *dp, struct iobuf *out, int status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* Between passes: buffers a large request grew (the read scratch, the
+ * decoding arena) shrink back.  Can't fail. */
+void session_trim(struct session *s);
 /* The end of a pass over a connection's frames, once its replies are
  * out: the engine's deferred work (6.18's purge) runs now.  Can't fail. */
 void dispatch_pass_done(struct dispatch *dp);

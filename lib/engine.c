@@ -219,3 +219,8 @@ void vm_get_stats(const struct vm_engine *e, struct vm_stats *s)
 	s->resident_pages = e->resident_pages;
 	s->max_resident_pages = e->cfg.max_resident_pages;
 }
+
+uint64_t vm_pagetable_pages(const struct vm_engine *e)
+{
+	return e ? e->pagetable_pages : 0;
+}

@@ -358,6 +358,9 @@ struct vm_stats {
 };
 
 void vm_get_stats(const struct vm_engine *e, struct vm_stats *ret_stats);
+/* The page-table frames alone (vm_stats.pagetable_pages), cheaply: for
+ * charging the tables a call made to whoever made it. */
+uint64_t vm_pagetable_pages(const struct vm_engine *e);
 
 /* Zones with frames, node by node, lowest zone first; fn as vm_for_each_area. */
 typedef int vm_zone_fn(void *ctx, const struct vm_zone_info *zone);

@@ -131,3 +131,12 @@ void vmd_arena_done(struct vmd_arena *a)
 	a->buf = NULL;
 	a->cap = 0;
 }
+
+void vmd_arena_trim(struct vmd_arena *a, size_t keep)
+{
+	if (a->used || a->big || a->cap <= keep)
+		return;
+	free(a->buf);
+	a->buf = NULL;
+	a->cap = 0;
+}

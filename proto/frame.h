@@ -62,5 +62,8 @@ void vmd_arena_init(struct vmd_arena *a, size_t limit);
 /* Frees everything handed out since the last reset and clears refused. */
 void vmd_arena_reset(struct vmd_arena *a);
 void vmd_arena_done(struct vmd_arena *a);
+/* Between requests: give back a main buffer grown past keep bytes (one
+ * large request does not pin its memory for the connection's life). */
+void vmd_arena_trim(struct vmd_arena *a, size_t keep);
 
 #endif /* VMD_FRAME_H */
