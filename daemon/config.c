@@ -205,7 +205,7 @@ static const struct keydef {
 	{ "lazy-max", K_LAZY_MAX, "SIZE", "lazily freed KVA before a purge (fls(cpus) * 32M)" },
 	{ "page-policy", K_PAGE_POLICY, "NAME", "order0 or high-order-first (order0)" },
 	{ "scrub", K_SCRUB, "BOOL", "zero frames as they are freed (yes)" },
-	{ "max-clients", K_MAX_CLIENTS, "N", "connections at once (1024; the last 1/16 for root)" },
+	{ "max-clients", K_MAX_CLIENTS, "N", "connections at once, the last 1/16 kept for root (1024)" },
 	{ "max-clients-per-uid", K_MAX_CLIENTS_UID, "N", "connections of one non-root uid, 0: any (256)" },
 	{ "max-frame", K_MAX_FRAME, "SIZE", "largest frame accepted (2M)" },
 	{ "output-limit", K_OUTPUT_LIMIT, "SIZE", "replies buffered per client before pausing it (16M)" },
@@ -216,8 +216,8 @@ static const struct keydef {
 	{ "quota-uid", K_QUOTA_UID, "UID=SIZE", "memory for one uid (repeatable)" },
 	{ "max-areas", K_MAX_AREAS, "N", "areas of one non-root uid, 0: any (1048576)" },
 	{ "log-level", K_LOG_LEVEL, "LEVEL", "err, warning, info or debug (info)" },
-	{ "max-resident", K_MAX_RESIDENT, "SIZE", "host memory the frames may occupy "
-	  "(auto: 3/4 of the cgroup's or host's)" },
+	{ "max-resident", K_MAX_RESIDENT, "SIZE", "host memory the frames may occupy, auto: "
+	  "3/4 of the cgroup's or host's (auto)" },
 };
 
 static int set_key(struct options *o, enum key k, const char *v)

@@ -251,6 +251,15 @@ static void test_quota(void)
 		return;
 	}
 	CU_ASSERT_FATAL(vmd_start(&quota_proc, args, NULL) == 0);
+	/* The page tables a uid's mappings make count against its quota:
+	 * root makes those of the range the children will use first, so
+	 * their boundaries below are their pages alone (test_bounds.c counts
+	 * the tables). */
+	CU_ASSERT_FATAL(vmd_connect(quota_proc.sock, &root) == 0);
+	CU_ASSERT_EQUAL(vmc_vmalloc(root, 32 << 20, &a), 0);
+	CU_ASSERT_EQUAL(vmc_vfree(root, a), 0);
+	CU_ASSERT_EQUAL(vmc_purge(root), 0);
+	vmc_close(root);
 	CU_ASSERT_EQUAL(as_uid(NOBODY, quota_child, NULL), 0);
 	CU_ASSERT_EQUAL(as_uid(OTHER, other_quota_child, NULL), 0);
 	/* Root has no quota unless a rule names uid 0. */
