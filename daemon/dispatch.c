@@ -1112,7 +1112,7 @@ static void fill_stats(struct ctx *x, Vmallocd__V1__Stats *st)
 	st->uptime_ms = (x->env->now_usec - x->dp->start_usec) / 1000;
 	st->connections_total = x->env->connections_total;
 	st->errors = x->dp->nr_errors;
-	st->your_pages = account_used(&x->dp->acct, x->s->uid);
+	st->your_pages = account_pages(&x->dp->acct, x->s->uid);
 	st->your_quota = options_quota(x->dp->opt, x->s->uid);
 }
 

@@ -379,7 +379,7 @@ the vmalloc group's: 'usermod -aG vmalloc USER', then log in again)" ] ||
 log "STATUS= and the watchdog"
 status_shows() {
 	prop vmallocd.service StatusText |
-		grep -Eq "^Linux 6\.18, 1 CPU\(s\): [0-9]+ clients, [0-9]+ areas, [0-9]+ of [0-9]+ MiB free, $1 MiB vmalloc'd\$"
+		grep -Eq "^Linux 6\.18, 1 CPU\(s\): [0-9]+ clients, [0-9]+ areas, [0-9]+ of [0-9]+ MiB free, $1 MiB vmalloc'd, [0-9]+ MiB resident\$"
 }
 wait_for 5 "STATUS to count the 8M area" status_shows 8
 echo "StatusText=$(prop vmallocd.service StatusText)"
