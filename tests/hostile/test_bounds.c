@@ -128,8 +128,9 @@ static int big_alloc(void *arg)
 
 static void test_long_requests(void)
 {
-	/* 16 TiB less a page: the largest machine x86_64 takes. */
-	const char *args[] = { "--memory", under_wrapper() ? "1T" : "16383G", NULL };
+	/* 16 TiB less a page: the largest machine x86_64 takes (valgrind
+	 * cannot map more than some tens of GiB). */
+	const char *args[] = { "--memory", under_wrapper() ? "16G" : "16383G", NULL };
 	const char *env[] = { "WATCHDOG_USEC=1000000", NULL };
 	struct vmd_proc p;
 	struct vmc_client *c;
@@ -498,7 +499,10 @@ static void test_caller_strings(void)
 	rss1 = vm_rss_kib(p.pid);
 	fprintf(stderr, "  %u areas with caller strings of their own made and freed: VmRSS %ld -> %ld kB\n",
 		serial, rss0, rss1);
-	T_ASSERT_MSG(rss1 - rss0 < 4096, "VmRSS grew by %ld kB", rss1 - rss0);
+	/* valgrind holds freed blocks back (--freelist-vol): there the run
+	 * checks for leaks only. */
+	if (!under_wrapper())
+		T_ASSERT_MSG(rss1 - rss0 < 4096, "VmRSS grew by %ld kB", rss1 - rss0);
 	close(fd);
 	CU_ASSERT_EQUAL(vmd_stop(&p, 20000), 0);
 }

@@ -180,6 +180,13 @@ static void test_cgroup(void)
 	int r;
 
 	CU_ASSERT_FATAL(buf != NULL);
+	/* Under valgrind its own shadow memory is charged to the cgroup too:
+	 * the budget derived from the limit cannot leave it room. */
+	if (under_wrapper()) {
+		fprintf(stderr, "  not under $VMALLOCD_WRAPPER: the wrapper's memory counts in the cgroup\n");
+		free(buf);
+		return;
+	}
 	if (make_cgroup(256 * MIB, why, sizeof(why)) < 0) {
 		fprintf(stderr, "  skipped: %s\n", why);
 		free(buf);
