@@ -146,7 +146,9 @@ static void test_long_requests(void)
 	fprintf(stderr, "  20 unprivileged checks: exit %d; %u pings beside them, the slowest %lld us\n",
 		st, pings, worst);
 	CU_ASSERT_EQUAL(st, 0);
-	T_ASSERT_MSG(worst < 100000, "a ping took %lld us beside an unprivileged check", worst);
+	/* Under valgrind a ping alone takes tens of ms: reported, not timed. */
+	if (!under_wrapper())
+		T_ASSERT_MSG(worst < 100000, "a ping took %lld us beside an unprivileged check", worst);
 
 	/* The longest request a client without a quota can make: every
 	 * page of the area allocated, mapped, then freed and unmapped. */
