@@ -51,6 +51,8 @@ union result {
 struct area_list {
 	const struct session *s;
 	bool leaks_only;
+	uint64_t min_size;         /* the map's labels: every uid's areas this wide, */
+	size_t max;                /* at most max of them, callers of others blanked */
 	unsigned nr_nodes;
 	Vmallocd__V1__AreaInfo *v;
 	Vmallocd__V1__AreaInfo **ptrs;
@@ -85,6 +87,8 @@ struct ctx {
 		Vmallocd__V1__Stats st;
 		Vmallocd__V1__AreaInfo area;
 		uint32_t per_node[VM_MAX_NODES];
+		Vmallocd__V1__MemoryMap map;
+		struct memmap mm;
 	} q;
 	char msg[320];
 };
@@ -820,8 +824,15 @@ static int op_area_info(struct ctx *x, const void *msg)
 static int collect_area(void *ctx, const struct vm_area_info *info)
 {
 	struct area_list *l = ctx;
+	bool blank = false;
 
-	if (!may_touch(l->s, info->uid))
+	if (l->min_size) {
+		if (info->size < l->min_size || (info->flags & VM_PAGE_ARRAY))
+			return 0;
+		if (l->n == l->max)
+			return 1;
+		blank = !may_touch(l->s, info->uid);
+	} else if (!may_touch(l->s, info->uid))
 		return 0;
 	/* A page array goes with its area: not a leak of its own, and
 	 * freeing it by itself is refused. */
@@ -847,11 +858,16 @@ static int collect_area(void *ctx, const struct vm_area_info *info)
 	}
 	/* per_node pointers are fixed up once the array stops moving. */
 	fill_area(&l->v[l->n], info, l->per_node + l->n * l->nr_nodes, l->nr_nodes);
+	if (blank) {
+		l->v[l->n].caller = (char *)"";
+		l->v[l->n].pid = 0;
+	}
 	l->n++;
 	return 0;
 }
 
-static int collect_areas(struct ctx *x, bool leaks_only, struct area_list *l)
+static int collect_areas(struct ctx *x, bool leaks_only, uint64_t min_size,
+			 struct area_list *l)
 {
 	struct vm_stats s;
 
@@ -859,6 +875,8 @@ static int collect_areas(struct ctx *x, bool leaks_only, struct area_list *l)
 	memset(l, 0, sizeof(*l));
 	l->s = x->s;
 	l->leaks_only = leaks_only;
+	l->min_size = min_size;
+	l->max = 256;
 	l->nr_nodes = s.nr_nodes;
 	vm_for_each_area(x->e, collect_area, l);
 	if (l->err)
@@ -1011,6 +1029,49 @@ static void fill_stats(struct ctx *x, Vmallocd__V1__Stats *st)
 	st->your_quota = options_quota(x->dp->opt, x->s->uid);
 }
 
+/* QUERY_MAP: both maps, the zones, and the areas wide enough to label. */
+static int query_map(struct ctx *x, const Vmallocd__V1__MapRequest *m)
+{
+	Vmallocd__V1__MemoryMap *mp = &x->q.map;
+	struct memmap_req rq = { 0 };
+	struct memmap *mm = &x->q.mm;
+	int r;
+
+	if (m) {
+		rq = (struct memmap_req){ m->start_pfn, m->end_pfn, m->max_cells,
+					  m->kva_start, m->kva_end, m->kva_bins };
+	}
+	r = memmap_take(x->e, &rq, mm);
+	if (r == -E2BIG)
+		return fail(x, r, "map: at most %u cells and %u bins", MEMMAP_MAX_CELLS,
+			    MEMMAP_MAX_BINS);
+	if (r < 0)
+		return fail(x, r, "map: pfns %llu-%llu, KVA 0x%llx-0x%llx",
+			    (unsigned long long)rq.start_pfn, (unsigned long long)rq.end_pfn,
+			    (unsigned long long)rq.kva_start, (unsigned long long)rq.kva_end);
+	*mp = (Vmallocd__V1__MemoryMap)VMALLOCD__V1__MEMORY_MAP__INIT;
+	mp->start_pfn = mm->start_pfn;
+	mp->end_pfn = mm->end_pfn;
+	mp->frames_per_cell = mm->fpc;
+	mp->frame_class = (ProtobufCBinaryData){ mm->ncells, mm->fclass };
+	mp->frame_free = (ProtobufCBinaryData){ mm->ncells, mm->ffree };
+	mp->kva_start = mm->kva_start;
+	mp->kva_end = mm->kva_end;
+	mp->kva_class = (ProtobufCBinaryData){ mm->nbins, mm->kclass };
+	mp->kva_busy = (ProtobufCBinaryData){ mm->nbins, mm->kbusy };
+	r = collect_zones(x->e, &x->q.zl);
+	if (r == 0)
+		r = collect_areas(x, false, (mm->kva_end - mm->kva_start) / mm->nbins * 8 + 1,
+				  &x->q.al);
+	if (r < 0)
+		return fail(x, r, "map");
+	mp->zones = x->q.zl.ptrs;
+	mp->n_zones = x->q.zl.n;
+	mp->areas = x->q.al.ptrs;
+	mp->n_areas = x->q.al.n;
+	return 0;
+}
+
 /* Queries are rare and may be big: what they allocate is in x->q, freed by
  * query_done() once the reply is packed. */
 static int op_query(struct ctx *x, const void *msg)
@@ -1022,6 +1083,7 @@ static int op_query(struct ctx *x, const void *msg)
 
 	memset(&x->q.al, 0, sizeof(x->q.al));
 	memset(&x->q.zl, 0, sizeof(x->q.zl));
+	memset(&x->q.mm, 0, sizeof(x->q.mm));
 	x->q.text = NULL;
 	*qr = (Vmallocd__V1__QueryReply)VMALLOCD__V1__QUERY_REPLY__INIT;
 	if (kind == VMALLOCD__V1__QUERY_KIND__QUERY_KIND_UNSPECIFIED &&
@@ -1031,7 +1093,7 @@ static int op_query(struct ctx *x, const void *msg)
 	case VMALLOCD__V1__QUERY_KIND__QUERY_VMALLOCINFO:
 		r = vm_show_vmallocinfo(x->e, x->s->uid != 0, x->s->uid, &x->q.text, &len);
 		if (r == 0)
-			r = collect_areas(x, false, &x->q.al);
+			r = collect_areas(x, false, 0, &x->q.al);
 		qr->areas = x->q.al.ptrs;
 		qr->n_areas = x->q.al.n;
 		break;
@@ -1078,8 +1140,14 @@ static int op_query(struct ctx *x, const void *msg)
 		fill_stats(x, &x->q.st);
 		qr->stats = &x->q.st;
 		break;
+	case VMALLOCD__V1__QUERY_KIND__QUERY_MAP:
+		r = query_map(x, q->map);
+		if (r < 0)
+			return r;
+		qr->map = &x->q.map;
+		break;
 	case VMALLOCD__V1__QUERY_KIND__QUERY_LEAKS:
-		r = collect_areas(x, true, &x->q.al);
+		r = collect_areas(x, true, 0, &x->q.al);
 		if (r == 0)
 			r = leak_text(&x->q.al, &x->q.text);
 		qr->areas = x->q.al.ptrs;
@@ -1099,6 +1167,7 @@ static void query_done(struct ctx *x)
 	free(x->q.text);
 	area_list_free(&x->q.al);
 	zone_list_free(&x->q.zl);
+	memmap_free(&x->q.mm);
 }
 
 /* ---- the session ------------------------------------------------------------------------- */

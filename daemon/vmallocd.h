@@ -10,6 +10,8 @@
  *   dispatch.c  one request frame in, one reply out: the table of operations
  *   reply.c     packing replies into a connection's output
  *   account.c   per-uid pages for quotas, and the alloc_pages blocks
+ *   memmap.c    a snapshot of the physical and vmalloc-range maps, bounded
+ *   http.c      the HTTP window: /metrics, the live page and its JSON
  *   notify.c    the sd_notify conversation (READY, STATUS, WATCHDOG, ...)
  *   config.c, log.c, iobuf.c, fault.c, uapi_check.c
  *
@@ -248,6 +250,33 @@ int dispatch_error(struct dispatch *dp, struct iobuf *out, int status, const cha
 /* The end of a pass over a connection's frames, once its replies are
  * out: the engine's deferred work (6.18's purge) runs now.  Can't fail. */
 void dispatch_pass_done(struct dispatch *dp);
+
+/* ---- maps (memmap.c) ------------------------------------------------------------------ */
+
+#define MEMMAP_DEFAULT_CELLS  (256u * 1024)   /* 512 rows of a pageblock */
+#define MEMMAP_MAX_CELLS      (1u << 20)
+#define MEMMAP_DEFAULT_BINS   1024u
+#define MEMMAP_MAX_BINS       65536u
+
+struct memmap_req {
+	uint64_t start_pfn, end_pfn;   /* 0, 0: every frame */
+	uint64_t max_cells;            /* 0: MEMMAP_DEFAULT_CELLS */
+	uint64_t kva_start, kva_end;   /* 0, 0: the whole vmalloc range */
+	uint64_t kva_bins;             /* 0: MEMMAP_DEFAULT_BINS (fewer if the range is short) */
+};
+
+struct memmap {
+	uint64_t start_pfn, end_pfn, fpc, ncells;   /* fpc: frames per cell */
+	uint8_t *fclass, *ffree;                    /* ncells each: vm_frame_map() */
+	uint64_t kva_start, kva_end, nbins;
+	uint8_t *kclass, *kbusy;                    /* nbins each: vm_kva_map() */
+};
+
+/* Take both maps within rq's bounds: 0 with *ret (memmap_free() it),
+ * -EINVAL for a span outside the machine or the range, -E2BIG for more
+ * cells or bins than the limits, -ENOMEM. */
+int memmap_take(struct vm_engine *e, const struct memmap_req *rq, struct memmap *ret);
+void memmap_free(struct memmap *m);
 
 /* ---- replies (reply.c) ------------------------------------------------------------------ */
 
