@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "frames.h"
 #include "native.h"
 #include "output.h"
 #include "reader.h"
@@ -62,6 +63,8 @@ static const char *arg_events;
 static const char *arg_series;
 static uint64_t arg_series_every = SERIES_EVERY_DEFAULT;
 static const char *arg_save;
+static const char *arg_frames;
+static uint64_t arg_every = 1000;
 static bool arg_parse_only;
 static int arg_progress = -1;           /* -1: on a terminal */
 
@@ -93,6 +96,8 @@ static void usage(FILE *out)
 		"  --series FILE        write a CSV time series of the machine\n"
 		"  --series-every K     events between two rows of the series (1000)\n"
 		"  --save FILE          write the events in the native format\n"
+		"  --frames DIR         draw the maps as DIR/frame-NNNNNN.png (see --every)\n"
+		"  --every K            events between two frames (1000); one more at the end\n"
 		"  --parse-only         read (and --save) the trace without replaying it\n"
 		"  --progress           show progress on stderr (on a terminal)\n"
 		"  --no-progress        never show progress\n"
@@ -233,7 +238,7 @@ static int make_machine(const struct vt_trace_info *info, struct vm_engine **ret
 enum {
 	OPT_FORMAT = 256, OPT_MEMORY, OPT_LAYOUT, OPT_NODES, OPT_LAZY_MAX, OPT_WARM, OPT_SKIP_BAD,
 	OPT_JSON, OPT_EVENTS, OPT_SERIES, OPT_SERIES_EVERY, OPT_SAVE, OPT_PARSE_ONLY,
-	OPT_PROGRESS, OPT_NO_PROGRESS, OPT_VERSION,
+	OPT_PROGRESS, OPT_NO_PROGRESS, OPT_VERSION, OPT_FRAMES, OPT_EVERY,
 };
 
 static int parse_args(int argc, char **argv)
@@ -256,6 +261,8 @@ static int parse_args(int argc, char **argv)
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "frames", required_argument, NULL, OPT_FRAMES },
+		{ "every", required_argument, NULL, OPT_EVERY },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
@@ -327,6 +334,19 @@ static int parse_args(int argc, char **argv)
 		case OPT_SAVE:
 			arg_save = optarg;
 			break;
+		case OPT_FRAMES:
+			arg_frames = optarg;
+			break;
+		case OPT_EVERY:
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg || v < 1) {
+				fprintf(stderr, "vmreplay: --every: expected a positive number, "
+					"got '%s'\n", optarg);
+				return -1;
+			}
+			arg_every = v;
+			break;
 		case OPT_PARSE_ONLY:
 			arg_parse_only = true;
 			break;
@@ -352,9 +372,9 @@ static int parse_args(int argc, char **argv)
 		usage(stderr);
 		return -1;
 	}
-	if (arg_parse_only && (arg_events || arg_series || arg_replay.warm)) {
-		fprintf(stderr, "vmreplay: --parse-only replays nothing: no --events, --series "
-			"or --warm\n");
+	if (arg_parse_only && (arg_events || arg_series || arg_replay.warm || arg_frames)) {
+		fprintf(stderr, "vmreplay: --parse-only replays nothing: no --events, --series, "
+			"--frames or --warm\n");
 		return -1;
 	}
 	return 0;
@@ -388,6 +408,7 @@ int main(int argc, char **argv)
 	struct vt_machine_state *final = NULL;
 	struct vt_backend backend;
 	struct outputs outs = { 0 };
+	struct frames frames = { 0 };
 	FILE *series = NULL;
 	struct progress prog = { 0 };
 	struct sigaction sa;
@@ -457,6 +478,11 @@ int main(int argc, char **argv)
 			status = 1;
 			goto out;
 		}
+		if (arg_frames && (r = frames_open(&frames, arg_frames, arg_every)) < 0) {
+			fprintf(stderr, "vmreplay: --frames %s: %s\n", arg_frames, strerror(-r));
+			status = 1;
+			goto out;
+		}
 		if (arg_series) {
 			if (!(series = open_out(arg_series))) {
 				status = 1;
@@ -485,6 +511,11 @@ int main(int argc, char **argv)
 		if (series && events % arg_series_every == 0) {
 			backend.state(backend.ctx, true, final);
 			vt_series_row(series, events, final);
+		}
+		if (frames.dir && events % frames.every == 0 &&
+		    (r = frames_draw(&frames, engine, events)) < 0) {
+			stopped = "--frames: cannot draw a frame";
+			break;
 		}
 		if ((events & 4095) == 0)
 			progress_update(&prog, reader, events, false);
@@ -537,6 +568,11 @@ int main(int argc, char **argv)
 		backend.state(backend.ctx, true, final);
 		if (series && events % arg_series_every)
 			vt_series_row(series, events, final);
+		if (frames.dir && (events % frames.every || !events) &&
+		    frames_draw(&frames, engine, events) < 0 && !status) {
+			fprintf(stderr, "vmreplay: --frames: cannot draw the last frame\n");
+			status = 1;
+		}
 		r = arg_json ? vt_report_json(stdout, &rep) : vt_report_text(stdout, &rep);
 		if (r < 0 && !status)
 			status = 1;
