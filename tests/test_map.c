@@ -314,6 +314,34 @@ static void test_bad_requests(void)
 	CU_ASSERT_EQUAL(vmctl_run("map", "--cells", "0", "--term", NULL, NULL, NULL), 2);
 }
 
+/* vmctl demo fragmentation: no order-4 block left, alloc_pages(4) fails
+ * and vmalloc(64K) succeeds, both pictures drawn; everything scoped, so
+ * the machine has its frames back afterwards. */
+static void test_demo(void)
+{
+	char dir[512], path[600];
+	struct vmc_client *c;
+	struct vmc_stat before, after;
+
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(daemon_proc.sock, &c), 0);
+	CU_ASSERT_EQUAL(vmc_stat(c, &before), 0);
+	snprintf(dir, sizeof(dir), "%s", daemon_proc.dir);
+	T_ASSERT_MSG(vmctl_run("demo", "fragmentation", "--out", dir, NULL, NULL, NULL) == 0,
+		     "demo: %s%s", out, err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "free blocks of order >= 4: 0\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "alloc_pages(GFP_KERNEL, order 4), 64 KiB contiguous: "
+				      "Cannot allocate memory"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "vmalloc(64 KiB): 0x"));
+	snprintf(path, sizeof(path), "%s/before.png", dir);
+	CU_ASSERT_EQUAL(access(path, R_OK), 0);
+	snprintf(path, sizeof(path), "%s/after.png", dir);
+	CU_ASSERT_EQUAL(access(path, R_OK), 0);
+	CU_ASSERT_EQUAL(vmc_stat(c, &after), 0);
+	CU_ASSERT_EQUAL(after.free_pages, before.free_pages);
+	CU_ASSERT_EQUAL(vmctl_run("demo", "nothing", NULL, NULL, NULL, NULL, NULL), 2);
+	vmc_close(c);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -321,6 +349,7 @@ int main(int argc, char **argv)
 		{ "svg", test_svg },
 		{ "terminal", test_terminal },
 		{ "bad requests", test_bad_requests },
+		{ "demo", test_demo },
 		{ NULL, NULL },
 	};
 
