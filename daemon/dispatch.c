@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "fastdecode.h"
 #include "vmalloc.pb-c.h"
@@ -120,6 +121,7 @@ static int stream_error(struct dispatch *dp, struct iobuf *out, uint64_t id, int
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	dp->nr_errors++;
+	dp->st.by_op[0][-status < DISPATCH_NR_STATUS ? -status : DISPATCH_NR_STATUS - 1]++;
 	return reply_queue_error(out, id, status, msg);
 }
 
@@ -1393,6 +1395,53 @@ static const void *op_msg(const Request *req)
 	return msg;
 }
 
+/* ---- counting -------------------------------------------------------------------------------- */
+
+const double dispatch_lat_bounds[DISPATCH_LAT_BUCKETS] = {
+	1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2, 0.1, 1.0,
+};
+static const uint64_t lat_bounds_ns[DISPATCH_LAT_BUCKETS] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 10000000,
+	100000000, 1000000000,
+};
+
+static const char *const op_names[DISPATCH_NR_OPS] = {
+	"none", "", "hello", "alloc", "free", "realloc", "vmap", "vunmap", "alloc_pages",
+	"free_pages", "read", "write", "phys_read", "phys_write", "translate", "area_info",
+	"query", "check", "purge",
+};
+_Static_assert(VMALLOCD__V1__REQUEST__OP_PURGE == DISPATCH_NR_OPS - 1 &&
+	       VMALLOCD__V1__REQUEST__OP_HELLO == 2, "op_names follows Request's op cases");
+
+const char *dispatch_op_name(unsigned op)
+{
+	return op < DISPATCH_NR_OPS && *op_names[op] ? op_names[op] : NULL;
+}
+
+static inline uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void count_request(struct dispatch *dp, unsigned op, int status, uint64_t t0)
+{
+	unsigned e = (unsigned)-status;
+
+	dp->st.by_op[op][e < DISPATCH_NR_STATUS ? e : DISPATCH_NR_STATUS - 1]++;
+	if (t0) {
+		uint64_t d = mono_ns() - t0;
+		unsigned b = 0;
+
+		while (b < DISPATCH_LAT_BUCKETS && d > lat_bounds_ns[b])
+			b++;
+		dp->st.lat[b]++;
+		dp->st.lat_sum_ns += d;
+	}
+}
+
 /* Run the operation of request id (op: its row, or NULL; msg: its
  * message) and queue its one reply: 0 or -ENOMEM.  Inlined where op is a
  * constant (the fast path), so that the handler is called directly there. */
@@ -1401,6 +1450,7 @@ int run_op(struct dispatch *dp, struct session *s, const struct dispatch_env *en
 	   const struct op *op, uint64_t id, const void *msg, struct iobuf *out)
 {
 	struct ctx x;   /* x.msg is written only on failure, x.q only by a query */
+	uint64_t t0 = dp->st.timing ? mono_ns() : 0;
 	int r;
 
 	x.dp = dp;
@@ -1414,6 +1464,7 @@ int run_op(struct dispatch *dp, struct session *s, const struct dispatch_env *en
 			 (unsigned long long)id);
 	else
 		r = op->handler(&x, msg);
+	count_request(dp, op ? (unsigned)(op - ops) : 0, r < 0 ? x.reply.status : 0, t0);
 	if (r < 0) {
 		dp->nr_errors++;
 		r = reply_queue_error(out, id, x.reply.status, x.reply.message);
