@@ -9,7 +9,8 @@ libevent-dev libprotobuf-c-dev protobuf-c-compiler libsystemd-dev
 libcunit1-dev libinih-dev libjson-c-dev libncurses-dev
 libclang-rt-14-dev valgrind redis-server redis-tools scdoc systemd man-db util-linux
 git tmux bpftrace time
-libcairo2-dev libpng-dev librsvg2-bin fonts-dejavu-core"
+libcairo2-dev libpng-dev librsvg2-bin fonts-dejavu-core
+python3-prometheus-client python3-pil chromium"
 
 missing=""
 for p in $PKGS; do
