@@ -70,7 +70,7 @@ static const struct cmd cmds[] = {
 	{ "demo", cmd_demo, "fragmentation [--out DIR]",
 	  "fragment memory until no order-4 block is free; show alloc_pages(4) fail, vmalloc(64K) succeed",
 	  "  --out DIR       draw before.png and after.png there (default: no pictures)\n"
-	  "  Run it on a small machine of its own (vmallocd --memory 64M): it holds\n"
+	  "  Run it on a small machine of its own (64 MiB, say): it holds\n"
 	  "  nearly every frame while it runs; everything is scoped and goes when it exits.\n" },
 	{ "check", cmd_check, "", "run the daemon's invariant checker", NULL },
 	{ "purge", cmd_purge, "", "purge the lazily freed areas now (root only)", NULL },

@@ -36,7 +36,7 @@ def value(fams, name, **labels):
     return None
 
 
-d = httpd.Daemon("--memory", "128M", "--quota-uid", "65534=1M")
+d = httpd.Daemon("--memory", "128M", "--quota-uid", "65534=1M", "--stall-timeout", "1s")
 d.vmctl("alloc", "3M")
 addr = d.vmctl("alloc", "64K").strip()
 d.vmctl("free", addr)
@@ -120,6 +120,22 @@ try:
     check(False, "404")
 except Exception as e:
     check(getattr(e, "code", 0) == 404, "404: %r" % e)
+# A client that stalls in its request is dropped after stall-timeout (1 s
+# here), as a stalled socket client is; the window still answers others.
+import socket
+import time
+s = socket.create_connection(("127.0.0.1", d.port))
+s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+t0 = time.time()
+s.settimeout(10)
+try:
+    data = s.recv(4096)
+except OSError:
+    data = None
+waited = time.time() - t0
+check(data == b"" and 0.5 < waited < 5, "stalled client: %r after %.1f s" % (data, waited))
+s.close()
+check(d.get("/metrics")[0] == 200, "the window answers after dropping a stalled client")
 d.stop()
 print("ok" if not failures else "%d failures" % failures)
 sys.exit(1 if failures else 0)
