@@ -41,7 +41,7 @@ def check(cond, what):
 def screenshot(d, path):
     prof = os.path.join(d.dir, "profile")
     r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        "--no-first-run", "--user-data-dir=" + prof, "--window-size=1280,1100",
+                        "--no-first-run", "--disable-breakpad", "--user-data-dir=" + prof, "--window-size=1280,1100",
                         "--virtual-time-budget=4000", "--screenshot=" + path, d.base + "/"],
                        capture_output=True, text=True, timeout=120,
                        env=dict(os.environ, HOME=d.dir))
