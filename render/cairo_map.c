@@ -9,6 +9,7 @@
  */
 #include <cairo.h>
 #include <cairo-svg.h>
+#include <fontconfig/fontconfig.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -254,6 +255,12 @@ static bool map_ok(const struct vr_map *m)
 	       m->nr_cells == (m->end_pfn - m->start_pfn + m->frames_per_cell - 1) / m->frames_per_cell &&
 	       m->frame_class && m->nr_cells <= (1u << 22) &&
 	       (!m->nr_bins || (m->kva_class && m->kva_end > m->kva_start));
+}
+
+void vr_done(void)
+{
+	cairo_debug_reset_static_data();
+	FcFini();
 }
 
 int vr_format_of(const char *path, enum vr_format *ret)

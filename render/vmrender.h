@@ -80,6 +80,11 @@ int vr_draw_file(const struct vr_map *m, enum vr_format fmt, const char *path);
 /* The format a file name asks for: .png or .svg (case-insensitive). */
 int vr_format_of(const char *path, enum vr_format *ret);
 
+/* Release what cairo and fontconfig keep for the life of the process (font
+ * caches), so that a leak checker sees nothing at exit; call it last,
+ * after the last drawing.  Can't fail. */
+void vr_done(void);
+
 /* Draw m on a terminal of cols columns (at least 40) in upper-half blocks,
  * 256-colour escapes, zones marked on the left and a legend.  0 or -EIO. */
 int vr_draw_term(const struct vr_map *m, FILE *out, unsigned cols);

@@ -70,6 +70,7 @@ static void test_terabyte(void)
 	free(cls);
 	free(fr);
 	vm_engine_destroy(e);
+	vr_done();
 }
 
 int main(int argc, char **argv)

@@ -99,6 +99,8 @@ int map_draw(const struct vmc_map *m, const char *title, const char *path)
 		r = vr_format_of(path, &f);
 		if (r == 0)
 			r = vr_draw_file(&v, f, path);
+		/* vmctl draws a picture or two and exits: no font cache to keep. */
+		vr_done();
 	} else {
 		struct winsize ws;
 		unsigned cols = 80;

@@ -1,6 +1,8 @@
 """httpd.py -- a real vmallocd with its HTTP window on a free loopback port,
-for the tests in tests/http/: started on a private socket, stopped (SIGTERM,
-then SIGKILL) however the test ends."""
+for the tests in tests/http/: started on a private socket (under
+$VMALLOCD_WRAPPER, valgrind in the 'valgrind' test setup, if set), stopped
+(SIGTERM, then SIGKILL) however the test ends; stop() returns its exit
+status, which must be 0."""
 import atexit
 import json
 import os
@@ -25,12 +27,13 @@ class Daemon:
         self.port = free_port()
         self.base = "http://127.0.0.1:%d" % self.port
         self.vmctl_bin = os.environ["VMCTL_BIN"]
+        wrapper = os.environ.get("VMALLOCD_WRAPPER", "").split()
         self.proc = subprocess.Popen(
-            [os.environ["VMALLOCD_BIN"], "--config", "/dev/null", "--socket", self.sock,
+            wrapper + [os.environ["VMALLOCD_BIN"], "--config", "/dev/null", "--socket", self.sock,
              "--http", "127.0.0.1:%d" % self.port] + list(args),
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "log"), "w"))
         atexit.register(self.stop)
-        deadline = time.time() + 10
+        deadline = time.time() + (120 if wrapper else 10)
         while time.time() < deadline:
             try:
                 self.get("/metrics")
@@ -57,8 +60,12 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(5)
+                self.proc.wait(60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        subprocess.run(["rm", "-rf", self.dir])
+        if os.path.isdir(self.dir):
+            if self.proc.returncode != 0:
+                print(open(os.path.join(self.dir, "log")).read())
+            subprocess.run(["rm", "-rf", self.dir])
+        return self.proc.returncode

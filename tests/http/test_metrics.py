@@ -136,6 +136,6 @@ waited = time.time() - t0
 check(data == b"" and 0.5 < waited < 5, "stalled client: %r after %.1f s" % (data, waited))
 s.close()
 check(d.get("/metrics")[0] == 200, "the window answers after dropping a stalled client")
-d.stop()
+check(d.stop() == 0, "vmallocd exit status")
 print("ok" if not failures else "%d failures" % failures)
 sys.exit(1 if failures else 0)

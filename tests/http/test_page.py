@@ -127,6 +127,6 @@ keep = os.environ.get("VMD_SCREENSHOTS")
 if keep:
     shutil.copy(shot1, os.path.join(keep, "page-1.png"))
     shutil.copy(shot2, os.path.join(keep, "page-2.png"))
-d.stop()
+check(d.stop() == 0, "vmallocd exit status")
 print("ok" if not failures else "%d failures" % failures)
 sys.exit(1 if failures else 0)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "frames.h"
+#include "vmrender.h"
 #include "native.h"
 #include "output.h"
 #include "reader.h"
@@ -583,6 +584,8 @@ int main(int argc, char **argv)
 		}
 	}
 out:
+	if (frames.dir)
+		vr_done();
 	if (close_out(outs.events, arg_events) < 0 && !status)
 		status = 1;
 	if (close_out(series, arg_series) < 0 && !status)
