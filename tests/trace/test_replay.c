@@ -133,7 +133,7 @@ static void test_captures(void)
 	};
 
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
-		struct vt_trace_info info;
+		struct vt_trace_info info = { 0 };
 		struct rig g;
 		uint64_t sum = 0;
 		char path[512];
