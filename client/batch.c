@@ -1,5 +1,7 @@
 /* batch.c -- vmc_batch_*: queue requests without waiting, then send them in
- * one go and take the replies in order.
+ * one go and take the replies in order.  Every call of the vmalloc family
+ * that changes the machine can be queued (vmctl replay drives a whole trace
+ * through them).
  *
  * A batch is an array of entries, one per queueing call.  vmc_batch_run()
  * maps them to request frames (a read or write longer than the daemon's
@@ -20,19 +22,32 @@ enum bop {
 	BOP_VFREE,
 	BOP_READ,
 	BOP_WRITE,
+	BOP_NODE_RANGE,
+	BOP_VREALLOC,
+	BOP_VMAP,
+	BOP_VUNMAP,
+	BOP_ALLOC_PAGES,
+	BOP_FREE_PAGES,
+	BOP_PURGE,
 };
 
 struct bent {
 	enum bop op;
-	uint64_t len;              /* READ, WRITE: bytes */
-	uint64_t arg;              /* VMALLOC: size; others: address */
+	uint64_t len;              /* READ, WRITE: bytes; VREALLOC: new size; VMAP: pfns */
+	uint64_t arg;              /* VMALLOC, NODE_RANGE: size; FREE_PAGES: pfn; others: address */
 	union {
-		uint64_t *ret_addr;    /* VMALLOC */
+		uint64_t *ret_addr;    /* VMALLOC, NODE_RANGE, VREALLOC, VMAP; ALLOC_PAGES: pfn */
 		void *dst;             /* READ */
 		const void *src;       /* WRITE */
 	};
-	const void *ra;            /* VMALLOC: return address of the queueing call */
+	const void *ra;            /* the return address of the queueing call */
 	int *status;               /* may be NULL */
+	union {
+		struct vmc_alloc_opts opts;             /* NODE_RANGE */
+		uint32_t gfp;                           /* VREALLOC */
+		struct { const uint64_t *pfns; uint32_t flags, prot; } vmap;
+		struct { uint32_t gfp; unsigned order; int node; } pages;  /* *_PAGES */
+	} u;
 };
 
 /* One request frame of a run: entry ent, and for READ/WRITE its bytes
@@ -150,6 +165,133 @@ VMC_EXPORT int vmc_batch_vfree(struct vmc_batch *b, uint64_t addr, int *status)
 	return 0;
 }
 
+VMC_EXPORT int vmc_batch_vmalloc_node_range(struct vmc_batch *b, uint64_t size,
+					    const struct vmc_alloc_opts *opts, uint64_t *addr,
+					    int *status)
+{
+	const void *ra = VMC_RA();
+	struct bent *e;
+
+	if (!b || !addr ||
+	    (opts && opts->caller && strnlen(opts->caller, VMC_CALLER_MAX + 1) > VMC_CALLER_MAX))
+		return -EINVAL;
+	e = batch_add(b);
+	if (!e)
+		return -ENOMEM;
+	e->op = BOP_NODE_RANGE;
+	e->arg = size;
+	e->ret_addr = addr;
+	e->ra = ra;
+	e->status = status;
+	if (opts) {
+		e->u.opts = *opts;
+	} else {
+		e->u.opts = (struct vmc_alloc_opts)VMC_ALLOC_OPTS_INIT;
+	}
+	return 0;
+}
+
+VMC_EXPORT int vmc_batch_vrealloc(struct vmc_batch *b, uint64_t addr, uint64_t size, uint32_t gfp,
+				  uint64_t *new_addr, int *status)
+{
+	const void *ra = VMC_RA();
+	struct bent *e;
+
+	if (!b || !new_addr)
+		return -EINVAL;
+	e = batch_add(b);
+	if (!e)
+		return -ENOMEM;
+	e->op = BOP_VREALLOC;
+	e->arg = addr;
+	e->len = size;
+	e->u.gfp = gfp;
+	e->ret_addr = new_addr;
+	e->ra = ra;
+	e->status = status;
+	return 0;
+}
+
+VMC_EXPORT int vmc_batch_vmap(struct vmc_batch *b, const uint64_t *pfns, uint64_t count,
+			      uint32_t flags, uint32_t prot, uint64_t *addr, int *status)
+{
+	const void *ra = VMC_RA();
+	struct bent *e;
+
+	if (!b || !addr || (count && !pfns) || count > SIZE_MAX)
+		return -EINVAL;
+	e = batch_add(b);
+	if (!e)
+		return -ENOMEM;
+	e->op = BOP_VMAP;
+	e->len = count;
+	e->u.vmap.pfns = pfns;
+	e->u.vmap.flags = flags;
+	e->u.vmap.prot = prot;
+	e->ret_addr = addr;
+	e->ra = ra;
+	e->status = status;
+	return 0;
+}
+
+/* An entry of op on a single number (an address or pfn). */
+static struct bent *queue_arg(struct vmc_batch *b, enum bop op, uint64_t arg, int *status)
+{
+	struct bent *e = b ? batch_add(b) : NULL;
+
+	if (e) {
+		e->op = op;
+		e->arg = arg;
+		e->status = status;
+	}
+	return e;
+}
+
+VMC_EXPORT int vmc_batch_vunmap(struct vmc_batch *b, uint64_t addr, int *status)
+{
+	if (!b)
+		return -EINVAL;
+	return queue_arg(b, BOP_VUNMAP, addr, status) ? 0 : -ENOMEM;
+}
+
+VMC_EXPORT int vmc_batch_alloc_pages(struct vmc_batch *b, uint32_t gfp, unsigned order, int node,
+				     uint64_t *pfn, int *status)
+{
+	struct bent *e;
+
+	if (!b || !pfn)
+		return -EINVAL;
+	e = queue_arg(b, BOP_ALLOC_PAGES, 0, status);
+	if (!e)
+		return -ENOMEM;
+	e->ret_addr = pfn;
+	e->u.pages.gfp = gfp;
+	e->u.pages.order = order;
+	e->u.pages.node = node;
+	return 0;
+}
+
+VMC_EXPORT int vmc_batch_free_pages(struct vmc_batch *b, uint64_t pfn, unsigned order,
+				    int *status)
+{
+	struct bent *e;
+
+	if (!b)
+		return -EINVAL;
+	e = queue_arg(b, BOP_FREE_PAGES, pfn, status);
+	if (!e)
+		return -ENOMEM;
+	e->u.pages.order = order;
+	return 0;
+}
+
+VMC_EXPORT int vmc_batch_purge(struct vmc_batch *b, int *status)
+{
+	if (!b)
+		return -EINVAL;
+	return queue_arg(b, BOP_PURGE, 0, status) ? 0 : -ENOMEM;
+}
+
 static int queue_rw(struct vmc_batch *b, enum bop op, uint64_t addr, const void *buf,
 		    uint64_t len, int *status)
 {
@@ -204,6 +346,75 @@ static int batch_build(struct vmci_xfer *x, size_t i, Vmallocd__V1__Request *req
 		req->op_case = VMALLOCD__V1__REQUEST__OP_ALLOC;
 		req->alloc = &sub->alloc;
 		break;
+	case BOP_NODE_RANGE: {
+		const struct vmc_alloc_opts *o = &e->u.opts;
+
+		vmallocd__v1__alloc_request__init(&sub->alloc);
+		sub->alloc.kind = VMALLOCD__V1__ALLOC_KIND__ALLOC_NODE_RANGE;
+		sub->alloc.size = e->arg;
+		sub->alloc.align = o->align;
+		sub->alloc.start = o->start;
+		sub->alloc.end = o->end;
+		sub->alloc.gfp = o->gfp;
+		sub->alloc.prot = o->prot;
+		sub->alloc.vm_flags = o->vm_flags;
+		sub->alloc.node = o->node;
+		sub->alloc.scoped = o->scoped || c->scoped;
+		sub->alloc.parent_pid = vmci_parent_pid(c);
+		sub->alloc.caller = (char *)(o->caller ? o->caller : vmci_caller(c, e->ra));
+		req->op_case = VMALLOCD__V1__REQUEST__OP_ALLOC;
+		req->alloc = &sub->alloc;
+		break;
+	}
+	case BOP_VREALLOC:
+		vmallocd__v1__realloc_request__init(&sub->realloc);
+		sub->realloc.addr = e->arg;
+		sub->realloc.size = e->len;
+		sub->realloc.gfp = e->u.gfp;
+		sub->realloc.caller = (char *)vmci_caller(c, e->ra);
+		req->op_case = VMALLOCD__V1__REQUEST__OP_REALLOC;
+		req->realloc = &sub->realloc;
+		break;
+	case BOP_VMAP:
+		vmallocd__v1__vmap_request__init(&sub->vmap);
+		sub->vmap.n_pfns = (size_t)e->len;
+		sub->vmap.pfns = (uint64_t *)e->u.vmap.pfns;
+		sub->vmap.flags = e->u.vmap.flags;
+		sub->vmap.prot = e->u.vmap.prot;
+		sub->vmap.scoped = c->scoped;
+		sub->vmap.parent_pid = vmci_parent_pid(c);
+		sub->vmap.caller = (char *)vmci_caller(c, e->ra);
+		req->op_case = VMALLOCD__V1__REQUEST__OP_VMAP;
+		req->vmap = &sub->vmap;
+		break;
+	case BOP_VUNMAP:
+		vmallocd__v1__vunmap_request__init(&sub->vunmap);
+		sub->vunmap.addr = e->arg;
+		req->op_case = VMALLOCD__V1__REQUEST__OP_VUNMAP;
+		req->vunmap = &sub->vunmap;
+		break;
+	case BOP_ALLOC_PAGES:
+		vmallocd__v1__alloc_pages_request__init(&sub->alloc_pages);
+		sub->alloc_pages.gfp = e->u.pages.gfp;
+		sub->alloc_pages.order = e->u.pages.order;
+		sub->alloc_pages.node = e->u.pages.node;
+		sub->alloc_pages.scoped = c->scoped;
+		sub->alloc_pages.parent_pid = vmci_parent_pid(c);
+		req->op_case = VMALLOCD__V1__REQUEST__OP_ALLOC_PAGES;
+		req->alloc_pages = &sub->alloc_pages;
+		break;
+	case BOP_FREE_PAGES:
+		vmallocd__v1__free_pages_request__init(&sub->free_pages);
+		sub->free_pages.pfn = e->arg;
+		sub->free_pages.order = e->u.pages.order;
+		req->op_case = VMALLOCD__V1__REQUEST__OP_FREE_PAGES;
+		req->free_pages = &sub->free_pages;
+		break;
+	case BOP_PURGE:
+		vmallocd__v1__purge_request__init(&sub->purge);
+		req->op_case = VMALLOCD__V1__REQUEST__OP_PURGE;
+		req->purge = &sub->purge;
+		break;
 	case BOP_VFREE:
 		vmallocd__v1__free_request__init(&sub->free);
 		sub->free.addr = e->arg;
@@ -237,15 +448,30 @@ static int batch_done(struct vmci_xfer *x, size_t i, const Vmallocd__V1__Reply *
 	Vmallocd__V1__Reply__ResultCase want = VMALLOCD__V1__REPLY__RESULT__NOT_SET;
 	int r, st;
 
-	if (e->op == BOP_VMALLOC || e->op == BOP_VZALLOC)
+	switch (e->op) {
+	case BOP_VMALLOC:
+	case BOP_VZALLOC:
+	case BOP_NODE_RANGE:
+	case BOP_VREALLOC:
+	case BOP_VMAP:
 		want = VMALLOCD__V1__REPLY__RESULT_ALLOC;
-	else if (e->op == BOP_READ)
+		break;
+	case BOP_ALLOC_PAGES:
+		want = VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES;
+		break;
+	case BOP_READ:
 		want = VMALLOCD__V1__REPLY__RESULT_READ;
+		break;
+	default:
+		break;
+	}
 	r = vmci_reply_status(x->c, rep, want, &st);
 	if (r < 0)
 		return r;
 	if (st == 0 && want == VMALLOCD__V1__REPLY__RESULT_ALLOC)
 		*e->ret_addr = rep->alloc->addr;
+	if (st == 0 && want == VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES)
+		*e->ret_addr = rep->alloc_pages->pfn;
 	if (st == 0 && e->op == BOP_READ) {
 		if (rep->read->data.len != q->len) {
 			vmci_set_msg(x->c, "read reply of %zu bytes, asked for %u",

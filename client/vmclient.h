@@ -375,6 +375,21 @@ int vmc_batch_vzalloc(struct vmc_batch *b, uint64_t size, uint64_t *addr, int *s
 int vmc_batch_vfree(struct vmc_batch *b, uint64_t addr, int *status);
 int vmc_batch_write(struct vmc_batch *b, uint64_t addr, const void *buf, uint64_t len, int *status);
 int vmc_batch_read(struct vmc_batch *b, uint64_t addr, void *buf, uint64_t len, int *status);
+/* The rest of the family, as the calls of the same names above: opts (NULL:
+ * every default) is copied, but its caller string and the pfn array are
+ * read only at run, so they must stay valid until then.  *addr (*new_addr,
+ * *pfn) is written when the call succeeds. */
+int vmc_batch_vmalloc_node_range(struct vmc_batch *b, uint64_t size,
+				 const struct vmc_alloc_opts *opts, uint64_t *addr, int *status);
+int vmc_batch_vrealloc(struct vmc_batch *b, uint64_t addr, uint64_t size, uint32_t gfp,
+		       uint64_t *new_addr, int *status);
+int vmc_batch_vmap(struct vmc_batch *b, const uint64_t *pfns, uint64_t count, uint32_t flags,
+		   uint32_t prot, uint64_t *addr, int *status);
+int vmc_batch_vunmap(struct vmc_batch *b, uint64_t addr, int *status);
+int vmc_batch_alloc_pages(struct vmc_batch *b, uint32_t gfp, unsigned order, int node,
+			  uint64_t *pfn, int *status);
+int vmc_batch_free_pages(struct vmc_batch *b, uint64_t pfn, unsigned order, int *status);
+int vmc_batch_purge(struct vmc_batch *b, int *status);
 int vmc_batch_run(struct vmc_batch *b);
 
 #ifdef __cplusplus

@@ -908,6 +908,12 @@ int vt_prestate_scan(struct vt_reader *rd, const struct vt_prestate_machine *m,
 		if (progress && (ps->st.scanned & 65535) == 0)
 			progress(progress_ctx, ps->st.scanned);
 	}
+	if (r < 0 && r != -ENOMEM) {
+		/* The trace stops here (a malformed line, a signal, an I/O
+		 * error): so will the replay, so infer from what came before. */
+		ps->st.partial = true;
+		r = 0;
+	}
 	if (r == 0)
 		r = plan(ps, m->total_pages);
 	/* What only the scan needed. */

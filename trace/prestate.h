@@ -91,6 +91,7 @@ struct vt_prestate_stats {
 	uint64_t conflicts;             /* ranges dropped: overlapping one already placed */
 	uint64_t outside;               /* trace addresses outside the machine's vmalloc range */
 	bool capped;                    /* more ranges than VT_PRESTATE_MAX_RANGES: the rest left out */
+	bool partial;                   /* the trace stopped early (an error): inferred from its start */
 	uint64_t top;                   /* end of the highest range placed from the bottom */
 };
 
@@ -137,9 +138,11 @@ struct vt_ps_range {
 struct vt_prestate;
 
 /* Read every event of r (a reader of its own, at the start of the trace)
- * and infer the start state for machine m.  0, or the reader's error (its
- * message in vt_reader_error(r)), or -ENOMEM.  progress, if not NULL, is
- * called every 65536 events with the number read. */
+ * and infer the start state for machine m.  A reader error (a malformed
+ * line, a signal) ends the reading as the end of the trace would, and is
+ * noted in the stats (partial): the replay stops there too.  0 or -ENOMEM,
+ * -EINVAL for a NULL argument.  progress, if not NULL, is called every
+ * 65536 events with the number read. */
 int vt_prestate_scan(struct vt_reader *r, const struct vt_prestate_machine *m,
 		     void (*progress)(void *ctx, uint64_t events), void *progress_ctx,
 		     struct vt_prestate **ret_ps);

@@ -822,6 +822,31 @@ static int call_backend(struct vt_replay *rp, const struct vt_call *c, uint64_t 
 	return -EINVAL;
 }
 
+int vt_seed_next(uint64_t vmalloc_start, uint64_t vmalloc_end, uint64_t total, uint64_t *left,
+		 struct vt_alloc_req *ret_req)
+{
+	uint64_t n;
+
+	if (total > (vmalloc_end - vmalloc_start) / VT_PAGE_SIZE)
+		return -ERANGE;
+	if (*left < 2)
+		return 0;       /* a single page could not hold an area */
+	n = *left < VT_SEED_CHUNK ? *left : VT_SEED_CHUNK;
+	if (*left - n == 1)
+		n--;            /* never leave a single page */
+	memset(ret_req, 0, sizeof(*ret_req));
+	ret_req->size = (n - 1) * VT_PAGE_SIZE;
+	/* vmalloc_end may be the range's last byte (x86_64's 0x...ffff):
+	 * the window's start is rounded down to a page. */
+	ret_req->start = (vmalloc_end - total * VT_PAGE_SIZE) & ~(VT_PAGE_SIZE - 1);
+	ret_req->end = vmalloc_end;
+	ret_req->gfp = GFP_KERNEL | __GFP_NOWARN;
+	ret_req->node = -1;
+	ret_req->caller = "vmreplay_warm";
+	*left -= n;
+	return 1;
+}
+
 int vt_replay_build_start(struct vt_replay *rp)
 {
 	for (;;) {

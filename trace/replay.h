@@ -254,6 +254,17 @@ int vt_replay_prepare_start(struct vt_replay *rp, struct vt_call *ret_call);
  * fail. */
 void vt_replay_own_counts(const struct vt_replay *rp, struct vt_machine_state *m);
 
+/* The seed of lazily freed KVA (--warm, the start state's backlog), as
+ * every backend makes it: vmallocs in the window of the top `total` pages
+ * of the range [vmalloc_start, vmalloc_end), each of at most VT_SEED_CHUNK
+ * pages of KVA (its page array fits a page, so it is one area), each freed
+ * at once.  *left starts at total: 1 with the next allocation in *ret_req
+ * (the backend then frees it), 0 when done, -ERANGE if total exceeds the
+ * range. */
+#define VT_SEED_CHUNK 512
+int vt_seed_next(uint64_t vmalloc_start, uint64_t vmalloc_end, uint64_t total, uint64_t *left,
+		 struct vt_alloc_req *ret_req);
+
 const struct vt_replay_stats *vt_replay_stats(const struct vt_replay *rp);
 const struct vt_machine_state *vt_replay_initial(const struct vt_replay *rp);
 

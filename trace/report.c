@@ -55,8 +55,9 @@ static void text_start(FILE *out, const struct vt_report *rep)
 		fprintf(out, "start state: none (%s)\n", rep->start_off ? rep->start_off : "off");
 		return;
 	}
-	fprintf(out, "start state: inferred from the whole trace (%" PRIu64 " events read in %.3f s), "
-		"built before the first event\n", ps->scanned, rep->start_s);
+	fprintf(out, "start state: inferred from the %s (%" PRIu64 " events read in %.3f s), "
+		"built before the first event\n", ps->partial ? "trace up to where it stops" :
+		"whole trace", ps->scanned, rep->start_s);
 	fprintf(out, "  ranges: %" PRIu64 " pooled (%" PRIu64 " pages), %" PRIu64 " lazily freed (%"
 		PRIu64 " pages), %" PRIu64 " in the free tree (%" PRIu64 " pages)\n", ps->pooled,
 		ps->pooled_pages, ps->lazy, ps->lazy_pages, ps->holes, ps->hole_pages);
@@ -237,6 +238,7 @@ static json_object *start_object(const struct vt_report *rep)
 	put(x, "overlapping", u64(ps->conflicts));
 	put(x, "outside", u64(ps->outside));
 	put(x, "capped", json_object_new_boolean(ps->capped));
+	put(x, "partial", json_object_new_boolean(ps->partial));
 	put(x, "calls", u64(s->start_calls));
 	put(x, "failed", u64(s->start_failures));
 	put(x, "error", s->start_err ? json_object_new_string(vt_errno_name(s->start_err)) : NULL);

@@ -109,49 +109,25 @@ static int eng_unreserve(void *ctx, uint64_t addr)
 	return vm_vunmap(((struct vr_engine *)ctx)->e, addr);
 }
 
-/* Lazily freed KVA at the top of the range, where first fit looks last:
- * vmallocs freed at once, each of at most SEED_CHUNK pages of KVA (guard
- * included), so that its page array fits in one page and is not an area of
- * its own (6.18 vmallocs a larger one): the pages seeded are exactly the KVA
- * pages asked for. */
-#define SEED_CHUNK 512
-
+/* Lazily freed KVA at the top of the range, where first fit looks last
+ * (vt_seed_next says how, for every backend alike). */
 static int eng_seed_lazy(void *ctx, uint64_t pages)
 {
 	struct vm_engine *e = ((struct vr_engine *)ctx)->e;
+	struct vt_alloc_req q;
 	struct vm_stats s;
-	struct vm_alloc_req req = {
-		.gfp = GFP_KERNEL | __GFP_NOWARN,
-		.prot = PAGE_KERNEL,
-		.node = NUMA_NO_NODE,
-		.caller = "vmreplay_warm",
-	};
-	uint64_t addr;
+	uint64_t left = pages, addr;
 	int r;
 
 	vm_get_stats(e, &s);
-	if (pages > (s.vmalloc_end - s.vmalloc_start) >> VM_PAGE_SHIFT)
-		return -ERANGE;
-	/* vmalloc_end may be the range's last byte (x86_64's 0x...ffff): round
-	 * the window's start down to a page. */
-	req.start = (s.vmalloc_end - (pages << VM_PAGE_SHIFT)) & ~(VM_PAGE_SIZE - 1);
-	req.end = s.vmalloc_end;
-	while (pages >= 2) {
-		uint64_t n = pages < SEED_CHUNK ? pages : SEED_CHUNK;
-
-		/* Never leave a single page: it could not hold an area. */
-		if (pages - n == 1)
-			n--;
-		req.size = (n - 1) << VM_PAGE_SHIFT;
-		r = vm___vmalloc_node_range(e, &req, &addr);
+	while ((r = vt_seed_next(s.vmalloc_start, s.vmalloc_end, pages, &left, &q)) == 1) {
+		r = eng_alloc(ctx, &q, &addr);
+		if (r == 0)
+			r = vm_vfree(e, addr);
 		if (r < 0)
 			return r;
-		r = vm_vfree(e, addr);
-		if (r < 0)
-			return r;
-		pages -= n;
 	}
-	return 0;
+	return r;
 }
 
 static int highest_end(void *ctx, const struct vm_area_info *a)

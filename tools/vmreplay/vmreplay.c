@@ -288,8 +288,8 @@ static int make_machine(struct run *rn, const struct vt_trace_info *info)
 	cfg.log = log_engine;
 	r = vm_engine_create(&cfg, &rn->engine);
 	if (r < 0) {
-		fprintf(stderr, "vmreplay: cannot make the %s machine (--memory, --layout, --nodes, "
-			"--cpus): %s\n", vm_kernel_name(rn->kernel), strerror(-r));
+		fprintf(stderr, "vmreplay: cannot make the machine (kernel %s; --memory, --layout, "
+			"--nodes, --cpus): %s\n", vm_kernel_name(rn->kernel), strerror(-r));
 		return r;
 	}
 	vr_backend_engine(&rn->backend, &rn->ctx, rn->engine);
@@ -343,8 +343,7 @@ static int infer_start(struct run *rn, const char *input, struct progress *prog)
 	prog->start = now_s();
 	r = vt_prestate_scan(rd, &pm, scan_progress, prog, &rn->start);
 	if (r < 0)
-		fprintf(stderr, "vmreplay: start state: %s\n",
-			vt_reader_error(rd)[0] ? vt_reader_error(rd) : strerror(-r));
+		fprintf(stderr, "vmreplay: start state: %s\n", strerror(-r));
 	progress_update(prog, 0, true);
 	prog->what = "";
 	prog->reader = NULL;
