@@ -80,6 +80,13 @@ struct first {
 	uint32_t epoch;
 };
 
+/* An area from before that the trace takes again after freeing it: its
+ * first allocation after the free, by group and place. */
+struct retaken {
+	uint32_t range;
+	uint32_t group, idx;
+};
+
 struct vt_prestate {
 	struct vt_prestate_machine m;
 	struct vt_prestate_stats st;
@@ -92,6 +99,9 @@ struct vt_prestate {
 	uint32_t ghash_mask;
 	struct first *firsts;
 	uint32_t nr_firsts, cap_firsts;
+	struct vt_keymap busy_keys;     /* address -> range + 1 of an area from before, until taken again */
+	struct retaken *retaken;
+	uint32_t nr_retaken, cap_retaken;
 	uint32_t epoch;
 	unsigned last_cpu;
 	bool have_lazy, purge_since, first_free_seen;
@@ -244,6 +254,19 @@ static int on_alloc(struct vt_prestate *ps, uint64_t a, uint64_t k, bool whole)
 		return -ENOMEM;
 	g = &ps->groups[gi];
 	idx = g->count++;
+	if (ps->busy_keys.nr && (e = vt_keymap_find(&ps->busy_keys, a))) {
+		uint32_t ri = (uint32_t)e->addr;
+
+		vt_keymap_remove(&ps->busy_keys, e);
+		if (ps->ranges[ri].kva_pages == k) {
+			r = grow((void **)&ps->retaken, &ps->cap_retaken, sizeof(*ps->retaken),
+				 ps->nr_retaken + 1);
+			if (r < 0)
+				return r;
+			ps->retaken[ps->nr_retaken++] = (struct retaken){ .range = ri, .group = gi,
+									  .idx = idx };
+		}
+	}
 	if (idx > 0 && a < g->prev && node >= 0) {
 		g->last_desc = idx;
 		g->max_after_desc = 0;
@@ -344,8 +367,12 @@ static int on_free(struct vt_prestate *ps, uint64_t a, const struct vt_event *ev
 		r = add_range(ps, &rg, &ri);
 		if (r == 0)
 			r = vt_pageset_add(&ps->placed, a >> PAGE_SHIFT, k);
+		if (r == 0)
+			r = vt_keymap_insert(&ps->busy_keys, a, &e);
 		if (r < 0)
 			return r;
+		e->used = VT_KEY_LIVE;
+		e->addr = ri;
 	}
 	return mark_freed(ps, a, k);
 }
@@ -418,6 +445,16 @@ static uint64_t free_reach(const struct vt_prestate *ps, uint32_t e, uint64_t k)
 
 static void classify(struct vt_prestate *ps)
 {
+	/* An area from before that a pool hands out again once the trace
+	 * has freed it was tagged with that pool's node: allocated on one of
+	 * its CPUs, and so made by lowest fit on it. */
+	for (uint32_t i = 0; i < ps->nr_retaken; i++) {
+		const struct retaken *t = &ps->retaken[i];
+		const struct group *g = &ps->groups[t->group];
+
+		if (t->idx < free_start(g))
+			ps->ranges[t->range].cpu = g->node;
+	}
 	for (uint32_t i = 0; i < ps->nr_firsts; i++) {
 		const struct first *f = &ps->firsts[i];
 		const struct group *g = &ps->groups[f->group];
@@ -679,7 +716,10 @@ static int plan(struct vt_prestate *ps, uint64_t total_pages)
 	for (i = 0; i < nr; i++) {
 		struct vt_ps_range *rg = &ps->ranges[i];
 
-		if (rg->kind != VT_PS_BUSY && rg->addr + (rg->kva_pages << PAGE_SHIFT) > top)
+		/* Untagged areas from before go by their windows wherever they
+		 * are; everything else is placed from the bottom. */
+		if ((rg->kind != VT_PS_BUSY || rg->cpu >= 0) &&
+		    rg->addr + (rg->kva_pages << PAGE_SHIFT) > top)
 			top = rg->addr + (rg->kva_pages << PAGE_SHIFT);
 	}
 	below = malloc((nr + 1) * sizeof(*below));
@@ -693,11 +733,13 @@ static int plan(struct vt_prestate *ps, uint64_t total_pages)
 		struct vt_ps_range *rg = &ps->ranges[i];
 		bool bottom = rg->addr < top;
 
-		if (rg->kind != VT_PS_POOL && rg->kind != VT_PS_LAZY_TAGGED) {
+		if (rg->kind != VT_PS_POOL && rg->kind != VT_PS_LAZY_TAGGED &&
+		    !(rg->kind == VT_PS_BUSY && rg->cpu >= 0)) {
 			/* A window, unless its page array would be an area of
 			 * its own: then a hold by lowest fit, from the bottom.
-			 * Pool ranges go by lowest fit on their node's CPU, so
-			 * that they are tagged with it. */
+			 * Ranges of a pool (and tagged areas from before) go by
+			 * lowest fit on their node's CPU, so that they are
+			 * tagged with it. */
 			rg->cpu = -1;
 			rg->reserve = bottom && rg->kva_pages > WINDOW_MAX_PAGES;
 		}
@@ -871,11 +913,13 @@ void vt_prestate_free(struct vt_prestate *ps)
 	if (!ps)
 		return;
 	vt_keymap_done(&ps->live);
+	vt_keymap_done(&ps->busy_keys);
 	vt_pageset_done(&ps->freed);
 	vt_pageset_done(&ps->placed);
 	free(ps->groups);
 	free(ps->ghash);
 	free(ps->firsts);
+	free(ps->retaken);
 	free(ps->ranges);
 	free(ps->steps);
 	free(ps);
@@ -902,6 +946,8 @@ int vt_prestate_scan(struct vt_reader *rd, const struct vt_prestate_machine *m,
 	vt_pageset_init(&ps->freed);
 	vt_pageset_init(&ps->placed);
 	r = vt_keymap_init(&ps->live);
+	if (r == 0)
+		r = vt_keymap_init(&ps->busy_keys);
 	while (r == 0 && (r = vt_reader_next(rd, &ev)) == 1) {
 		ps->st.scanned++;
 		r = scan_event(ps, &ev);
@@ -918,6 +964,9 @@ int vt_prestate_scan(struct vt_reader *rd, const struct vt_prestate_machine *m,
 		r = plan(ps, m->total_pages);
 	/* What only the scan needed. */
 	vt_keymap_done(&ps->live);
+	vt_keymap_done(&ps->busy_keys);
+	free(ps->retaken);
+	ps->retaken = NULL;
 	vt_pageset_done(&ps->freed);
 	vt_pageset_done(&ps->placed);
 	free(ps->groups);
