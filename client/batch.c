@@ -64,6 +64,12 @@ struct vmc_batch {
 	size_t n, cap;             /* entries */
 	struct breq *req;          /* frames of the current run, reused */
 	size_t nreq, capreq;
+	/* Sending without waiting (vmc_batch_send/reap): entries [head, sent)
+	 * are in flight, with ids first_id, first_id + 1, ...; [sent, n) are
+	 * queued; those before head were answered and are dropped. */
+	size_t head, sent;
+	uint64_t first_id;
+	size_t answered;           /* answered by vmc_batch_send, not yet reported by reap */
 };
 
 VMC_EXPORT int vmc_batch_new(struct vmc_client *c, struct vmc_batch **out)
@@ -93,12 +99,12 @@ VMC_EXPORT void vmc_batch_clear(struct vmc_batch *b)
 {
 	if (!b)
 		return;
-	b->n = 0;
+	b->n = b->head = b->sent = b->answered = 0;
 }
 
 VMC_EXPORT size_t vmc_batch_size(const struct vmc_batch *b)
 {
-	return b ? b->n : 0;
+	return b ? b->n - b->head : 0;
 }
 
 /* A new entry at the end, zeroed; NULL without memory. */
@@ -325,14 +331,10 @@ VMC_EXPORT int vmc_batch_read(struct vmc_batch *b, uint64_t addr, void *buf, uin
 	return queue_rw(b, BOP_READ, addr, buf, len, status);
 }
 
-static int batch_build(struct vmci_xfer *x, size_t i, Vmallocd__V1__Request *req,
-		       union vmci_sub *sub)
+/* The request of entry e (for READ and WRITE: its bytes [off, off + len)). */
+static void build_entry(struct vmc_client *c, const struct bent *e, uint64_t off, uint32_t len,
+			Vmallocd__V1__Request *req, union vmci_sub *sub)
 {
-	const struct vmc_batch *b = x->ctx;
-	const struct breq *q = &b->req[i];
-	const struct bent *e = &b->ent[q->ent];
-	struct vmc_client *c = b->c;
-
 	switch (e->op) {
 	case BOP_VMALLOC:
 	case BOP_VZALLOC:
@@ -423,28 +425,36 @@ static int batch_build(struct vmci_xfer *x, size_t i, Vmallocd__V1__Request *req
 		break;
 	case BOP_READ:
 		vmallocd__v1__read_request__init(&sub->read);
-		sub->read.addr = e->arg + q->off;
-		sub->read.len = q->len;
+		sub->read.addr = e->arg + off;
+		sub->read.len = len;
 		req->op_case = VMALLOCD__V1__REQUEST__OP_READ;
 		req->read = &sub->read;
 		break;
 	case BOP_WRITE:
 		vmallocd__v1__write_request__init(&sub->write);
-		sub->write.addr = e->arg + q->off;
-		sub->write.data.len = q->len;
-		sub->write.data.data = (uint8_t *)e->src + q->off;
+		sub->write.addr = e->arg + off;
+		sub->write.data.len = len;
+		sub->write.data.data = (uint8_t *)e->src + off;
 		req->op_case = VMALLOCD__V1__REQUEST__OP_WRITE;
 		req->write = &sub->write;
 		break;
 	}
-	return 0;
 }
 
-static int batch_done(struct vmci_xfer *x, size_t i, const Vmallocd__V1__Reply *rep)
+static int batch_build(struct vmci_xfer *x, size_t i, Vmallocd__V1__Request *req,
+		       union vmci_sub *sub)
 {
 	const struct vmc_batch *b = x->ctx;
 	const struct breq *q = &b->req[i];
-	const struct bent *e = &b->ent[q->ent];
+
+	build_entry(b->c, &b->ent[q->ent], q->off, q->len, req, sub);
+	return 0;
+}
+
+/* The reply to entry e (for READ: of its bytes [off, off + len)). */
+static int entry_done(struct vmc_client *c, const struct bent *e, uint64_t off, uint32_t len,
+		      const Vmallocd__V1__Reply *rep)
+{
 	Vmallocd__V1__Reply__ResultCase want = VMALLOCD__V1__REPLY__RESULT__NOT_SET;
 	int r, st;
 
@@ -465,7 +475,7 @@ static int batch_done(struct vmci_xfer *x, size_t i, const Vmallocd__V1__Reply *
 	default:
 		break;
 	}
-	r = vmci_reply_status(x->c, rep, want, &st);
+	r = vmci_reply_status(c, rep, want, &st);
 	if (r < 0)
 		return r;
 	if (st == 0 && want == VMALLOCD__V1__REPLY__RESULT_ALLOC)
@@ -473,16 +483,24 @@ static int batch_done(struct vmci_xfer *x, size_t i, const Vmallocd__V1__Reply *
 	if (st == 0 && want == VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES)
 		*e->ret_addr = rep->alloc_pages->pfn;
 	if (st == 0 && e->op == BOP_READ) {
-		if (rep->read->data.len != q->len) {
-			vmci_set_msg(x->c, "read reply of %zu bytes, asked for %u",
-				     rep->read->data.len, q->len);
+		if (rep->read->data.len != len) {
+			vmci_set_msg(c, "read reply of %zu bytes, asked for %u",
+				     rep->read->data.len, len);
 			return -EPROTO;
 		}
-		memcpy((uint8_t *)e->dst + q->off, rep->read->data.data, q->len);
+		memcpy((uint8_t *)e->dst + off, rep->read->data.data, len);
 	}
 	if (e->status && *e->status == 0)
 		*e->status = st;
 	return 0;
+}
+
+static int batch_done(struct vmci_xfer *x, size_t i, const Vmallocd__V1__Reply *rep)
+{
+	const struct vmc_batch *b = x->ctx;
+	const struct breq *q = &b->req[i];
+
+	return entry_done(b->c, &b->ent[q->ent], q->off, q->len, rep);
 }
 
 /* Map the entries to request frames of at most chunk data bytes each. */
@@ -560,5 +578,99 @@ fail:
 		for (i = 0; i < b->n; i++)
 			if (b->ent[i].status)
 				*b->ent[i].status = r;
+	return r;
+}
+
+/* ---- sending without waiting ------------------------------------------------------ */
+
+static int stream_done(struct vmci_xfer *x, size_t i, const Vmallocd__V1__Reply *rep)
+{
+	const struct vmc_batch *b = x->ctx;
+	const struct bent *e = &b->ent[b->head + i];
+
+	return entry_done(b->c, e, 0, (uint32_t)e->len, rep);
+}
+
+/* Every call not yet answered gets err as its status. */
+static void stream_fail(struct vmc_batch *b, int err)
+{
+	for (size_t i = b->head; i < b->n; i++)
+		if (b->ent[i].status && *b->ent[i].status == 0)
+			*b->ent[i].status = err;
+	b->n = b->head = b->sent = 0;
+}
+
+VMC_EXPORT int vmc_batch_send(struct vmc_batch *b)
+{
+	struct vmci_xfer x = { .done = stream_done };
+	size_t nd = 0;
+	int r;
+
+	if (!b)
+		return -EINVAL;
+	r = b->c->hello_pending ? vmci_settle(b->c) : 0;   /* learn the daemon's limits */
+	if (r < 0) {
+		stream_fail(b, r);
+		return r;
+	}
+	for (size_t i = b->sent; i < b->n; i++) {
+		const struct bent *e = &b->ent[i];
+
+		/* One frame per call here: no reads or writes to split. */
+		if ((e->op == BOP_READ || e->op == BOP_WRITE) && e->len > vmci_chunk(b->c))
+			return -EINVAL;
+	}
+	if (b->sent == b->head)
+		b->first_id = b->c->next_id;
+	for (; b->sent < b->n; b->sent++) {
+		Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+		union vmci_sub sub;
+
+		build_entry(b->c, &b->ent[b->sent], 0, (uint32_t)b->ent[b->sent].len, &req, &sub);
+		req.id = b->c->next_id;
+		r = vmci_pack(b->c, &req);
+		if (r < 0)
+			return r;       /* this one and those after it stay queued */
+		b->c->next_id++;
+	}
+	/* Out it goes, and what has come back is taken (without waiting). */
+	x.c = b->c;
+	x.ctx = b;
+	r = vmci_xfer_pump(&x, b->first_id, b->sent - b->head, 0, &nd);
+	b->head += nd;
+	b->first_id += nd;
+	b->answered += nd;
+	if (r < 0)
+		stream_fail(b, r);
+	return r;
+}
+
+VMC_EXPORT int vmc_batch_reap(struct vmc_batch *b, size_t min, size_t *ret_done)
+{
+	struct vmci_xfer x = { .done = stream_done };
+	size_t nd = 0, done;
+	int r;
+
+	if (!b || !ret_done)
+		return -EINVAL;
+	x.c = b->c;
+	x.ctx = b;
+	r = vmci_xfer_pump(&x, b->first_id, b->sent - b->head, min, &nd);
+	b->head += nd;
+	b->first_id += nd;
+	done = b->answered + nd;
+	b->answered = 0;
+	if (r < 0)
+		stream_fail(b, r);
+	/* Answered entries are dropped from the front. */
+	if (b->head == b->n) {
+		b->n = b->head = b->sent = 0;
+	} else if (b->head >= 4096 && b->head * 2 >= b->n) {
+		memmove(b->ent, b->ent + b->head, (b->n - b->head) * sizeof(*b->ent));
+		b->n -= b->head;
+		b->sent -= b->head;
+		b->head = 0;
+	}
+	*ret_done = done;
 	return r;
 }

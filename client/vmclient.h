@@ -392,6 +392,22 @@ int vmc_batch_free_pages(struct vmc_batch *b, uint64_t pfn, unsigned order, int 
 int vmc_batch_purge(struct vmc_batch *b, int *status);
 int vmc_batch_run(struct vmc_batch *b);
 
+/* A batch as a sliding window: calls go out as they are queued and come
+ * back in order while more are prepared.  vmc_batch_send() sends every call
+ * queued since the last send (one frame each: a read or write longer than
+ * one frame is -EINVAL, nothing sent) and takes the replies already there,
+ * without waiting.  vmc_batch_reap() waits until at least min of the calls
+ * sent are answered (0: takes what has arrived), stores their statuses and
+ * results as vmc_batch_run() would, drops the answered calls from the
+ * front of the batch, and gives in *ret_done how many were answered since
+ * the last reap, oldest first (vmc_batch_size() then counts those still
+ * queued or in flight).  Both return 0 or a transport error, which is then
+ * the status of every call left without a reply, the batch emptied and the
+ * connection closed.  Use either this pair or vmc_batch_run() on a batch
+ * until vmc_batch_clear(). */
+int vmc_batch_send(struct vmc_batch *b);
+int vmc_batch_reap(struct vmc_batch *b, size_t min, size_t *ret_done);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,9 +4,13 @@
  * The trace is read and replayed by libvmtrace (trace/: the formats, the
  * start state, the replay and its report) against a backend that speaks
  * the protocol: the calls an event needs are queued on a libvmclient batch
- * and sent --depth at a time, then completed in order (vt_replay_prepare /
- * vt_replay_complete).  The daemon's machine is the one replayed on: its
- * kernel, CPUs, memory and lazy limit.
+ * used as a sliding window (vmc_batch_send / vmc_batch_reap): they go out a
+ * few at a time as they are prepared, at most --depth in flight, and are
+ * completed in order as their replies come back (vt_replay_prepare /
+ * vt_replay_complete), so the daemon works while the next calls are made.
+ * A call that needs the result of one in flight (a free of an area whose
+ * allocation is unanswered) waits for every reply first.  The daemon's
+ * machine is the one replayed on: its kernel, CPUs, memory and lazy limit.
  *
  * CPUs.  vmallocd runs each connection's requests on CPU id % cpus (the id
  * counts connections from 1, and the STAT reply's connections_total is the
@@ -78,8 +82,10 @@ struct backend {
 	struct conn *conn;              /* per CPU, opened when first needed */
 	unsigned cur;                   /* the CPU calls go to now */
 	uint64_t frame, frame_maps;     /* the shared frame of KVA holds */
-	struct pending *q;
-	size_t nq, depth;
+	struct pending *q;              /* a ring of depth calls: queued or in flight */
+	size_t qh, nq, depth;           /* oldest, how many */
+	size_t unsent;                  /* of them queued, not yet sent */
+	size_t send_every;              /* calls sent together */
 	struct conn *qconn;             /* where the queued calls go */
 	struct vt_replay *rp;
 	int err;                        /* a transport error: the replay stops */
@@ -104,16 +110,20 @@ static double now_s(void)
 
 /* ---- connections per CPU ---------------------------------------------------------- */
 
-static int open_conn(struct backend *bk, struct vmc_client **ret)
+/* A connection for the replay's calls.  Its areas belong to vmctl itself,
+ * not to the shell (no parent pid is sent): once vmctl has exited, `vmctl
+ * leaks` lists what the replay left and `vmctl free --leaked` frees it.
+ * With no parent pid, and no caller string for an event whose trace names
+ * none, an allocation is the plain request vmallocd decodes on its fast
+ * path. */
+static int open_conn(struct vmc_client **ret)
 {
 	int r = vmc_connect(arg_socket, ret);
 
 	if (r < 0)
 		return r;
 	vmc_set_timeout(*ret, arg_timeout_ms);
-	vmc_set_caller(*ret, "vmctl");
-	vmc_set_attribute_to_parent(*ret, true);
-	(void)bk;
+	vmc_set_attribute_to_parent(*ret, false);
 	return 0;
 }
 
@@ -133,7 +143,7 @@ static struct conn *conn_of(struct backend *bk, unsigned cpu)
 
 		r = vmc_stat(bk->main, &before);
 		if (r == 0)
-			r = open_conn(bk, &c);
+			r = open_conn(&c);
 		if (r < 0) {
 			bk->err = r;
 			return NULL;
@@ -164,26 +174,46 @@ static struct conn *conn_of(struct backend *bk, unsigned cpu)
 
 /* ---- the pipeline ------------------------------------------------------------------ */
 
-/* Run what is queued and complete it, in order.  0 or the transport error. */
-static int flush(struct backend *bk)
+/* Complete the n oldest calls, in order. */
+static void complete(struct backend *bk, size_t n)
 {
-	int r = 0;
-
-	if (!bk->nq)
-		return 0;
-	r = vmc_batch_run(bk->qconn->b);
-	for (size_t i = 0; i < bk->nq; i++) {
-		struct pending *p = &bk->q[i];
+	for (size_t i = 0; i < n && bk->nq; i++) {
+		struct pending *p = &bk->q[bk->qh];
 
 		vt_replay_complete(bk->rp, &p->call, p->status, p->status < 0 ? 0 : p->result);
 		free(p->pfns);
 		p->pfns = NULL;
+		bk->qh = (bk->qh + 1) % bk->depth;
+		bk->nq--;
 	}
-	vmc_batch_clear(bk->qconn->b);
-	bk->nq = 0;
+}
+
+/* Send what is queued; then wait for at least min replies (0: take what
+ * has arrived) and complete them.  0 or the transport error (every call
+ * left is completed with it). */
+static int pump(struct backend *bk, size_t min)
+{
+	size_t done = 0;
+	int r = 0;
+
+	if (!bk->nq)
+		return 0;
+	if (bk->unsent) {
+		r = vmc_batch_send(bk->qconn->b);
+		bk->unsent = 0;
+	}
+	if (r == 0)
+		r = vmc_batch_reap(bk->qconn->b, min, &done);
+	complete(bk, r < 0 ? bk->nq : done);
 	if (r < 0 && !bk->err)
 		bk->err = r;
 	return r;
+}
+
+/* Every call answered and completed. */
+static int flush(struct backend *bk)
+{
+	return pump(bk, bk->nq);
 }
 
 static int node_of(const struct backend *bk, int node)
@@ -210,9 +240,14 @@ static int queue(struct backend *bk, struct pending *p)
 		o.gfp = c->req.gfp;
 		o.vm_flags = c->req.vm_flags & VMC_VM_REQUEST_FLAGS;
 		o.node = node_of(bk, c->req.node);
+		/* The trace's caller (copied: the event's string changes with the
+		 * next event), or none (the empty string is not sent), as the
+		 * engine in process records none. */
 		if (c->req.caller) {
 			snprintf(p->caller, sizeof(p->caller), "%s", c->req.caller);
 			o.caller = p->caller;
+		} else {
+			o.caller = "";
 		}
 		return vmc_batch_vmalloc_node_range(b, c->req.size, &o, &p->result, &p->status);
 	}
@@ -294,7 +329,7 @@ static int submit(struct backend *bk, const struct vt_call *c)
 			return bk->err;
 		break;
 	}
-	if (cn != bk->qconn || bk->nq == bk->depth) {
+	if (cn != bk->qconn) {
 		r = flush(bk);
 		if (r < 0)
 			return r;
@@ -319,13 +354,24 @@ static int submit(struct backend *bk, const struct vt_call *c)
 		}
 		bk->frame_maps = 0;
 	}
-	bk->q[bk->nq].call = *c;
-	r = queue(bk, &bk->q[bk->nq]);
-	if (r < 0) {
-		vt_replay_complete(bk->rp, c, r, 0);
-		return 0;
+	if (bk->nq == bk->depth && (r = pump(bk, 1)) < 0)
+		return r;
+	{
+		struct pending *p = &bk->q[(bk->qh + bk->nq) % bk->depth];
+
+		p->call = *c;
+		r = queue(bk, p);
+		if (r < 0) {
+			/* Not queued: complete what is before it, then it. */
+			if ((r = flush(bk)) < 0)
+				return r;
+			vt_replay_complete(bk->rp, c, -ENOMEM, 0);
+			return 0;
+		}
 	}
 	bk->nq++;
+	if (++bk->unsent >= bk->send_every)
+		return pump(bk, 0);
 	return 0;
 }
 
@@ -547,6 +593,7 @@ int cmd_replay(const struct cmd *cmd, int argc, char **argv)
 		return fail(cmd, "stat", r);
 	}
 	bk.depth = (size_t)a.depth;
+	bk.send_every = bk.depth / 4 ? bk.depth / 4 : 1;
 	bk.q = calloc(bk.depth, sizeof(*bk.q));
 	bk.conn = calloc(bk.st.nr_cpus ? bk.st.nr_cpus : 1, sizeof(*bk.conn));
 	final = calloc(1, sizeof(*final));
@@ -722,7 +769,7 @@ out:
 		status = VMCTL_EXIT_FAILED;
 	if (series && fclose(series) != 0 && status == VMCTL_EXIT_OK)
 		status = VMCTL_EXIT_FAILED;
-	for (size_t i = 0; i < bk.nq; i++)
+	for (size_t i = 0; bk.q && i < bk.depth; i++)
 		free(bk.q[i].pfns);
 	for (unsigned i = 0; bk.conn && i < (bk.st.nr_cpus ? bk.st.nr_cpus : 1); i++) {
 		vmc_batch_free(bk.conn[i].b);
