@@ -141,7 +141,8 @@ int vt_report_text(FILE *out, const struct vt_report *rep)
 	else if (s->warmed)
 		fprintf(out, "warm: %" PRIu64 " lazy pages seeded\n", s->warm_pages);
 	fprintf(out, "purges: %" PRIu64 ", TLB flushes: %" PRIu64 " (the trace: %" PRIu64
-		" purges)\n", m->nr_purges, m->nr_tlb_flushes, s->by_op[VT_OP_PURGE]);
+		" purge%s)\n", m->nr_purges, m->nr_tlb_flushes, s->by_op[VT_OP_PURGE],
+		s->by_op[VT_OP_PURGE] == 1 ? "" : "s");
 	if (s->trace_nr_lazy_max)
 		fprintf(out, "lazy: %" PRIu64 " pages at the end, lazy_max %" PRIu64
 			" (the trace's nr_lazy_max %" PRIu64 ")\n", m->lazy_pages, m->lazy_max_pages,
@@ -479,7 +480,7 @@ int vt_report_compare_text(FILE *out, const struct vt_report *reps, unsigned n)
 	ROW("page-table pages", "%" PRIu64, m->pagetable_pages);
 	ROW("vmalloc peak (kB)", "%" PRIu64, s->peak_pages * 4);
 	ROW("vmalloc final (kB)", "%" PRIu64, s->live_pages * 4);
-	ROW("VmallocUsed (kB)", "%" PRIu64, m->vmalloc_pages * 4);
+	ROW("mapped by vmalloc (kB)", "%" PRIu64, m->vmalloc_pages * 4);
 	ROW("free pages", "%" PRIu64, m->free_pages);
 	ROW("largest free hole (kB)", "%" PRIu64, m->largest_free_kva >> 10);
 	ROW("KVA extent (kB)", "%" PRIu64, m->kva_extent >> 10);

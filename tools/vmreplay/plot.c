@@ -150,7 +150,7 @@ static void script(FILE *f, const char *png, const char *title, const struct vr_
 {
 	fprintf(f, "set terminal pngcairo noenhanced size 1400,1000 font \"sans,11\"\nset output ");
 	quoted(f, png);
-	fprintf(f, "\nset datafile separator \",\"\nset grid\nset key top left opaque\n"
+	fprintf(f, "\nset datafile separator \",\"\nset grid\nset key top center horizontal outside\n"
 		"set xlabel \"events replayed\"\nset format y \"%%g\"\nset multiplot layout 2,2 title ");
 	quoted(f, title);
 	fprintf(f, " font \"sans,13\"\n");
