@@ -370,8 +370,9 @@ static int submit(struct backend *bk, const struct vt_call *c)
 		}
 	}
 	bk->nq++;
-	/* Out in quarter windows: the daemon has the next quarter before it
-	 * is done with the last, and a write carries many calls. */
+	/* Out in half windows: the daemon has the next half before it is
+	 * done with the last (double buffering), and a write carries many
+	 * calls. */
 	if (++bk->unsent >= bk->send_every)
 		return pump(bk, 0);
 	return 0;
@@ -595,7 +596,7 @@ int cmd_replay(const struct cmd *cmd, int argc, char **argv)
 		return fail(cmd, "stat", r);
 	}
 	bk.depth = (size_t)a.depth;
-	bk.send_every = bk.depth / 4 ? bk.depth / 4 : 1;
+	bk.send_every = bk.depth / 2 ? bk.depth / 2 : 1;
 	bk.q = calloc(bk.depth, sizeof(*bk.q));
 	bk.conn = calloc(bk.st.nr_cpus ? bk.st.nr_cpus : 1, sizeof(*bk.conn));
 	final = calloc(1, sizeof(*final));
