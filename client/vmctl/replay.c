@@ -9,7 +9,8 @@
  * completed in order as their replies come back (vt_replay_prepare /
  * vt_replay_complete), so the daemon works while the next calls are made.
  * A call that needs the result of one in flight (a free of an area whose
- * allocation is unanswered) waits for every reply first.  The daemon's
+ * allocation is unanswered) waits for replies until that one is in; the
+ * calls sent after it stay in flight.  The daemon's
  * machine is the one replayed on: its kernel, CPUs, memory and lazy limit.
  *
  * CPUs.  vmallocd runs each connection's requests on CPU id % cpus (the id
@@ -201,6 +202,10 @@ static int pump(struct backend *bk, size_t min)
 	if (bk->unsent) {
 		r = vmc_batch_send(bk->qconn->b);
 		bk->unsent = 0;
+		/* The send took what had come back; its calls are completed
+		 * by the next reap, which need not read again now. */
+		if (r == 0 && !min)
+			return 0;
 	}
 	if (r == 0)
 		r = vmc_batch_reap(bk->qconn->b, min, &done);
@@ -639,7 +644,7 @@ int cmd_replay(const struct cmd *cmd, int argc, char **argv)
 		int k = vt_replay_prepare_start(bk.rp, &c);
 
 		if (k == -EBUSY)
-			r = flush(&bk);
+			r = pump(&bk, 1);
 		else if (k == 1)
 			r = submit(&bk, &c);
 		else
@@ -675,7 +680,9 @@ int cmd_replay(const struct cmd *cmd, int argc, char **argv)
 			int k = vt_replay_prepare(bk.rp, &ev, &c);
 
 			if (k == -EBUSY) {
-				if (flush(&bk) < 0)
+				/* Replies come in order: wait only until the call it
+				 * needs is answered, so the daemon keeps the rest. */
+				if (pump(&bk, 1) < 0)
 					break;
 				continue;
 			}
