@@ -210,6 +210,17 @@ static char *tb_file(struct tb *t, const char *name)
 	return p;
 }
 
+/* run_file() on t's text written as name (the file's name freed after). */
+static bool run_tb(struct run *r, struct tb *t, const char *name, enum vm_kernel k,
+		   uint64_t memory)
+{
+	char *path = tb_file(t, name);
+	bool ok = run_file(r, path, k, memory, true);
+
+	free(path);
+	return ok;
+}
+
 /* Every allocation where the trace put it, the plan built as planned. */
 #define EXACT(r, what) do {                                                             \
 	T_ASSERT_MSG((r)->seen.allocs > 0 && (r)->seen.same == (r)->seen.allocs,        \
@@ -264,6 +275,7 @@ static void test_pool_and_free_tree(void)
 	CU_ASSERT_EQUAL(r.rs->start_misplaced, 0);
 	CU_ASSERT_EQUAL(r.rs->start_failures, 0);
 	run_free(&r);
+	free(path);
 }
 
 /* Two batches: four ranges going down, then eight going down from higher
@@ -280,7 +292,7 @@ static void test_batches(void)
 		tb_alloc(&t, 0, 0x1018000 - i * 0x8000);
 	for (uint64_t i = 0; i < 8; i++)
 		tb_alloc(&t, 0, 0x1100000 - i * 0x8000);
-	CU_ASSERT_FATAL(run_file(&r, tb_file(&t, "batches.trace"), VM_KERNEL_6_18, 1 * GIB, true));
+	CU_ASSERT_FATAL(run_tb(&r, &t, "batches.trace", VM_KERNEL_6_18, 1 * GIB));
 	CU_ASSERT_EQUAL(r.st->pooled, 12);
 	CU_ASSERT_EQUAL(r.st->batches, 2);
 	CU_ASSERT_EQUAL(r.st->decay, 2);
@@ -304,7 +316,7 @@ static void test_areas_from_before(void)
 	tb_free(&t, 0, 0x3008000, 100);
 	tb_free(&t, 0, 0x3100000, 105);         /* 5 pages, from before */
 	tb_free(&t, 0, 0x3200000, 138);         /* 33 pages, from before */
-	CU_ASSERT_FATAL(run_file(&r, tb_file(&t, "busy.trace"), VM_KERNEL_6_18, 1 * GIB, true));
+	CU_ASSERT_FATAL(run_tb(&r, &t, "busy.trace", VM_KERNEL_6_18, 1 * GIB));
 	CU_ASSERT_EQUAL(r.st->busy, 2);
 	CU_ASSERT_EQUAL(r.st->busy_pages, 5 + 33);
 	CU_ASSERT_EQUAL(r.st->busy_unknown, 1);
@@ -336,7 +348,7 @@ static void test_lazy_at_start(void)
 	tb_alloc(&t, 0, 0x6000000);
 	tb_alloc(&t, 0, 0x5008000);
 	tb_alloc(&t, 0, 0x5000000);
-	CU_ASSERT_FATAL(run_file(&r, tb_file(&t, "lazy.trace"), VM_KERNEL_6_18, 1 * GIB, true));
+	CU_ASSERT_FATAL(run_tb(&r, &t, "lazy.trace", VM_KERNEL_6_18, 1 * GIB));
 	CU_ASSERT_EQUAL(r.st->lazy, 1);
 	CU_ASSERT_EQUAL(r.st->lazy_pages, 5);
 	CU_ASSERT_EQUAL(r.st->holes, 2);
@@ -367,7 +379,7 @@ static void test_decay(void)
 	tb_alloc(&t, 0, 0x7008000);
 	for (uint64_t i = 0; i < 4; i++)
 		tb_alloc(&t, 0, 0x7400000 - i * 0x8000);
-	CU_ASSERT_FATAL(run_file(&r, tb_file(&t, "decay.trace"), VM_KERNEL_6_18, 1 * GIB, true));
+	CU_ASSERT_FATAL(run_tb(&r, &t, "decay.trace", VM_KERNEL_6_18, 1 * GIB));
 	CU_ASSERT_EQUAL(r.st->pooled, 6);
 	CU_ASSERT_EQUAL(r.st->decay, 2);        /* one for the trace's purge, one for the plan's */
 	CU_ASSERT_EQUAL(r.st->batches, 2);
@@ -389,7 +401,7 @@ static void test_large(void)
 	tb_alloc_k(&t, 1, 0x1000, 4096, 4096);          /* a one-page gap below it */
 	tb_alloc(&t, 1, 0x40000000);
 	tb_alloc_k(&t, 1, 0x80000000, 600 * 4096, 4096);
-	CU_ASSERT_FATAL(run_file(&r, tb_file(&t, "large.trace"), VM_KERNEL_6_18, 1 * GIB, true));
+	CU_ASSERT_FATAL(run_tb(&r, &t, "large.trace", VM_KERNEL_6_18, 1 * GIB));
 	CU_ASSERT_EQUAL(r.st->holes, 3);
 	CU_ASSERT(r.st->blockers >= 8);
 	EXACT(&r, "large");
@@ -407,7 +419,7 @@ static void test_small_machine(void)
 	tb_alloc(&t, 0, 0x1010000);
 	tb_alloc(&t, 0, 0x1008000);
 	tb_alloc(&t, 1, 0x300000000);
-	CU_ASSERT_FATAL(run_file(&r, tb_file(&t, "small.trace"), VM_KERNEL_6_18, 4 * MIB, true));
+	CU_ASSERT_FATAL(run_tb(&r, &t, "small.trace", VM_KERNEL_6_18, 4 * MIB));
 	CU_ASSERT(r.rs->start_failures > 0);
 	CU_ASSERT(r.rs->start_err == -ENOMEM || r.rs->start_err == -EINVAL);
 	run_free(&r);

@@ -190,6 +190,8 @@ static void test_json_events(void)
 	fclose(f);
 	CU_ASSERT_EQUAL(n, 1 + 1 + 2927 / 500 + 1);
 	CU_ASSERT_EQUAL(vmd_stop(&d, 5000), 0);
+	free(events);
+	free(series);
 }
 
 /* Standard input (no start state: it cannot be read twice), and a
@@ -221,6 +223,7 @@ static void test_stdin_and_malformed(void)
 			    NULL), 2);
 	CU_ASSERT_EQUAL(vmd_stop(&d, 5000), 0);
 	free(text);
+	free(path);
 }
 
 int main(int argc, char **argv)
