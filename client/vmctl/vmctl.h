@@ -192,5 +192,7 @@ int map_draw(const struct vmc_map *m, const char *title, const char *path);
 int cmd_demo(const struct cmd *cmd, int argc, char **argv);
 /* test_vmalloc.c */
 int cmd_test_vmalloc(const struct cmd *cmd, int argc, char **argv);
+/* replay.c */
+int cmd_replay(const struct cmd *cmd, int argc, char **argv);
 
 #endif /* VMCTL_H */

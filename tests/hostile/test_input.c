@@ -368,7 +368,7 @@ static void test_absurd_repeated(void)
 {
 	const size_t max_payload = VMD_MAX_FRAME - 64;
 	uint64_t pfn, *pfns, addr;
-	size_t len, n;
+	size_t len = 0, n;
 	uint8_t *f;
 
 	/* 2 million packed pfns in one 2 MiB frame: 16 MiB to decode, over
