@@ -292,6 +292,7 @@ enum vmc_query {
 	VMC_STAT = 4,          /* "name: value" lines of the counters */
 	VMC_LEAKS = 5,         /* one line per area whose allocating process is gone */
 	VMC_VMALLOCINFO = 6,   /* /proc/vmallocinfo (a non-root caller's own areas) */
+	VMC_MAP_QUERY = 7,     /* no text: vmc_map() */
 };
 /* The kind's text, in the kernel's format, malloc'd and NUL-terminated:
  * free() it.  -EINVAL for a value not in enum vmc_query, -ENOMEM. */
@@ -322,6 +323,46 @@ struct vmc_zone {
  * lists and fragmentation indices.  *zones is malloc'd (free() it), NULL
  * when *count is 0. */
 int vmc_zones(struct vmc_client *c, struct vmc_zone **zones, size_t *count);
+
+/* The memory maps (docs/protocol.md, "Maps"): the physical map, one cell
+ * per frames_per_cell frames (a power of two chosen by the daemon so that
+ * the span fits max_cells), and the vmalloc range's map in bins. */
+enum vmc_frame_class {
+	VMC_FC_FREE = 0,               /* + order: free, in a buddy block of that order */
+	VMC_FC_VMALLOC = VMC_NR_ORDERS, /* a page of a vmalloc area */
+	VMC_FC_PGTABLE,                /* a page-table page */
+	VMC_FC_ALLOC_PAGES,            /* part of an alloc_pages block */
+	VMC_FC_PAGE_ARRAY,             /* a page of a vmalloc'd page array */
+	VMC_NR_FRAME_CLASSES
+};
+enum vmc_kva_class {
+	VMC_KC_FREE = 0, VMC_KC_VMALLOC, VMC_KC_VMAP, VMC_KC_GUARD, VMC_KC_LAZY, VMC_KC_POOL,
+	VMC_NR_KVA_CLASSES
+};
+struct vmc_map_request {
+	uint64_t start_pfn, end_pfn;   /* 0, 0: every frame */
+	unsigned max_cells;            /* 0: 262144; at most 1048576 */
+	uint64_t kva_start, kva_end;   /* page aligned; 0, 0: the whole vmalloc range */
+	unsigned kva_bins;             /* 0: 1024; at most 65536 */
+};
+struct vmc_map {
+	uint64_t start_pfn, end_pfn, frames_per_cell, nr_cells;
+	uint8_t *frame_class;    /* nr_cells: the enum vmc_frame_class holding most frames */
+	uint8_t *frame_free;     /* nr_cells: free frames in 256ths (255: all) */
+	struct vmc_zone *zones;  /* every populated zone (nr_free filled in) */
+	size_t nr_zones;
+	uint64_t kva_start, kva_end, nr_bins;
+	uint8_t *kva_class;      /* nr_bins: the enum vmc_kva_class holding most bytes */
+	uint8_t *kva_busy;       /* nr_bins: non-free bytes in 256ths */
+	struct vmc_area *areas;  /* areas at least 8 bins wide (at most 256); callers
+				  * of other uids' areas blank unless root */
+	size_t nr_areas;
+};
+/* Both maps (rq NULL: everything, the defaults).  0 with *out (release
+ * with vmc_map_free()), -EINVAL for a span outside the machine or the
+ * range, -E2BIG over the limits, -ENOMEM, -EPROTO. */
+int vmc_map(struct vmc_client *c, const struct vmc_map_request *rq, struct vmc_map *out);
+void vmc_map_free(struct vmc_map *m);
 
 /* Engine and daemon counters (pages are 4 KiB frames; largest_free_kva is
  * in bytes); your_pages and your_quota (pages, 0: none) are the asking
@@ -378,7 +419,38 @@ int vmc_batch_vzalloc(struct vmc_batch *b, uint64_t size, uint64_t *addr, int *s
 int vmc_batch_vfree(struct vmc_batch *b, uint64_t addr, int *status);
 int vmc_batch_write(struct vmc_batch *b, uint64_t addr, const void *buf, uint64_t len, int *status);
 int vmc_batch_read(struct vmc_batch *b, uint64_t addr, void *buf, uint64_t len, int *status);
+/* The rest of the family, as the calls of the same names above: opts (NULL:
+ * every default) is copied, but its caller string and the pfn array are
+ * read only at run, so they must stay valid until then.  *addr (*new_addr,
+ * *pfn) is written when the call succeeds. */
+int vmc_batch_vmalloc_node_range(struct vmc_batch *b, uint64_t size,
+				 const struct vmc_alloc_opts *opts, uint64_t *addr, int *status);
+int vmc_batch_vrealloc(struct vmc_batch *b, uint64_t addr, uint64_t size, uint32_t gfp,
+		       uint64_t *new_addr, int *status);
+int vmc_batch_vmap(struct vmc_batch *b, const uint64_t *pfns, uint64_t count, uint32_t flags,
+		   uint32_t prot, uint64_t *addr, int *status);
+int vmc_batch_vunmap(struct vmc_batch *b, uint64_t addr, int *status);
+int vmc_batch_alloc_pages(struct vmc_batch *b, uint32_t gfp, unsigned order, int node,
+			  uint64_t *pfn, int *status);
+int vmc_batch_free_pages(struct vmc_batch *b, uint64_t pfn, unsigned order, int *status);
+int vmc_batch_purge(struct vmc_batch *b, int *status);
 int vmc_batch_run(struct vmc_batch *b);
+
+/* A batch as a sliding window: calls go out as they are queued and come
+ * back in order while more are prepared.  vmc_batch_send() sends every call
+ * queued since the last send (one frame each: a read or write longer than
+ * one frame is -EINVAL, nothing sent) and takes the replies already there,
+ * without waiting.  vmc_batch_reap() waits until at least min of the calls
+ * sent are answered (0: takes what has arrived), stores their statuses and
+ * results as vmc_batch_run() would, drops the answered calls from the
+ * front of the batch, and gives in *ret_done how many were answered since
+ * the last reap, oldest first (vmc_batch_size() then counts those still
+ * queued or in flight).  Both return 0 or a transport error, which is then
+ * the status of every call left without a reply, the batch emptied and the
+ * connection closed.  Use either this pair or vmc_batch_run() on a batch
+ * until vmc_batch_clear(). */
+int vmc_batch_send(struct vmc_batch *b);
+int vmc_batch_reap(struct vmc_batch *b, size_t min, size_t *ret_done);
 
 #ifdef __cplusplus
 }

@@ -51,6 +51,8 @@ void options_free(struct options *o)
 	free(o->config_file);
 	free(o->socket_path);
 	free(o->quotas);
+	free(o->http);
+	o->http = NULL;
 	o->config_file = o->socket_path = NULL;
 	o->quotas = NULL;
 	o->nr_quotas = 0;
@@ -186,6 +188,7 @@ enum key {
 	K_LAZY_MAX, K_PAGE_POLICY, K_SCRUB, K_MAX_CLIENTS, K_MAX_FRAME, K_OUTPUT_LIMIT,
 	K_STALL_TIMEOUT, K_IDLE_TIMEOUT, K_BUSY_POLL, K_QUOTA, K_QUOTA_UID, K_LOG_LEVEL,
 	K_MAX_RESIDENT, K_MAX_AREAS, K_MAX_CLIENTS_UID,
+	K_HTTP,
 };
 
 static const struct keydef {
@@ -218,6 +221,7 @@ static const struct keydef {
 	{ "log-level", K_LOG_LEVEL, "LEVEL", "err, warning, info or debug (info)" },
 	{ "max-resident", K_MAX_RESIDENT, "SIZE", "host memory the frames may occupy, auto: "
 	  "3/4 of the cgroup's or host's (auto)" },
+	{ "http", K_HTTP, "ADDR:PORT", "serve /metrics and the live page there (off)" },
 };
 
 static int set_key(struct options *o, enum key k, const char *v)
@@ -351,6 +355,16 @@ static int set_key(struct options *o, enum key k, const char *v)
 		if (r == 0)
 			o->max_resident = bytes;
 		return r;
+	case K_HTTP:
+		/* "off" or empty: none; else checked when the socket is bound. */
+		if (!*v || strcmp(v, "off") == 0) {
+			free(o->http);
+			o->http = NULL;
+			return 0;
+		}
+		if (strlen(v) > 128 || !strchr(v, ':'))
+			return -EINVAL;
+		return set_string(&o->http, v);
 	}
 	return -EINVAL;
 }
