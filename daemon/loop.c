@@ -155,12 +155,17 @@ int loop_init(struct loop *l)
 
 	l->watchdog_usec = notify_watchdog_usec();
 	if (l->watchdog_usec) {
-		/* Ping at half the interval, as sd_watchdog_enabled(3) advises. */
+		/* Ping at a quarter of the interval, as loop_keepalive() does
+		 * inside a long request: the timer is not re-armed by those
+		 * pings, so at half (sd_watchdog_enabled(3)'s advice) the first
+		 * idle gap after a long request could reach half the interval
+		 * plus the scheduler's delay; at a quarter every gap, idle or
+		 * busy, stays under half with room for that delay. */
 		l->watchdog_ev = event_new(l->base, -1, EV_PERSIST, on_watchdog, l);
 		if (!l->watchdog_ev)
 			return -ENOMEM;
-		tv.tv_sec = (time_t)(l->watchdog_usec / 2 / 1000000);
-		tv.tv_usec = (suseconds_t)(l->watchdog_usec / 2 % 1000000);
+		tv.tv_sec = (time_t)(l->watchdog_usec / 4 / 1000000);
+		tv.tv_usec = (suseconds_t)(l->watchdog_usec / 4 % 1000000);
 		if (event_add(l->watchdog_ev, &tv) < 0)
 			return -ENOMEM;
 		notify_watchdog();

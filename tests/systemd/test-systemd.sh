@@ -387,7 +387,7 @@ echo "StatusText=$(prop vmallocd.service StatusText)"
 wd=$(prop vmallocd.service WatchdogTimestampMonotonic)
 [ "$wd" -gt 0 ] || fail "no watchdog ping yet"
 pinged_since() { [ "$(prop vmallocd.service WatchdogTimestampMonotonic)" != "$1" ]; }
-# Pings come every 5 s (half of WatchdogSec=10s).
+# Pings come every 2.5 s (a quarter of WatchdogSec=10s).
 wait_for 8 "a second watchdog ping" pinged_since "$wd"
 echo "watchdog armed: WatchdogUSec=10s, pinged at $wd then $(prop vmallocd.service WatchdogTimestampMonotonic) us"
 
