@@ -800,6 +800,100 @@ VMC_EXPORT int vmc_zones(struct vmc_client *c, struct vmc_zone **zones, size_t *
 	return r;
 }
 
+static int take_map(const Vmallocd__V1__Reply *rep, void *out)
+{
+	const Vmallocd__V1__MemoryMap *m = rep->query ? rep->query->map : NULL;
+	struct vmc_map *o = out;
+	struct query_out zq = { 0 };
+
+	if (!m || m->frame_class.len != m->frame_free.len || m->kva_class.len != m->kva_busy.len ||
+	    !m->frames_per_cell || m->end_pfn <= m->start_pfn ||
+	    m->frame_class.len != (m->end_pfn - m->start_pfn + m->frames_per_cell - 1) / m->frames_per_cell)
+		return -EPROTO;
+	o->start_pfn = m->start_pfn;
+	o->end_pfn = m->end_pfn;
+	o->frames_per_cell = m->frames_per_cell;
+	o->nr_cells = m->frame_class.len;
+	o->kva_start = m->kva_start;
+	o->kva_end = m->kva_end;
+	o->nr_bins = m->kva_class.len;
+	o->frame_class = malloc(o->nr_cells ? o->nr_cells : 1);
+	o->frame_free = malloc(o->nr_cells ? o->nr_cells : 1);
+	o->kva_class = malloc(o->nr_bins ? o->nr_bins : 1);
+	o->kva_busy = malloc(o->nr_bins ? o->nr_bins : 1);
+	if (m->n_areas)
+		o->areas = calloc(m->n_areas, sizeof(*o->areas));
+	if (!o->frame_class || !o->frame_free || !o->kva_class || !o->kva_busy ||
+	    (m->n_areas && !o->areas))
+		return -ENOMEM;
+	memcpy(o->frame_class, m->frame_class.data, o->nr_cells);
+	memcpy(o->frame_free, m->frame_free.data, o->nr_cells);
+	memcpy(o->kva_class, m->kva_class.data, o->nr_bins);
+	memcpy(o->kva_busy, m->kva_busy.data, o->nr_bins);
+	for (size_t i = 0; i < m->n_areas; i++)
+		area_copy(&o->areas[i], m->areas[i]);
+	o->nr_areas = m->n_areas;
+	/* The zones as vmc_zones() gives them. */
+	{
+		Vmallocd__V1__QueryReply qr = *rep->query;
+		Vmallocd__V1__Reply r2 = *rep;
+
+		qr.zones = m->zones;
+		qr.n_zones = m->n_zones;
+		r2.query = &qr;
+		take_zones(&r2, &zq);
+		if (zq.err)
+			return zq.err;
+		o->zones = zq.data;
+		o->nr_zones = zq.count;
+	}
+	return 0;
+}
+
+VMC_EXPORT int vmc_map(struct vmc_client *c, const struct vmc_map_request *rq, struct vmc_map *out)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__QueryRequest qr = VMALLOCD__V1__QUERY_REQUEST__INIT;
+	Vmallocd__V1__MapRequest mr = VMALLOCD__V1__MAP_REQUEST__INIT;
+	struct vmc_map m = { 0 };
+	int r;
+
+	if (!c || !out)
+		return -EINVAL;
+	if (rq) {
+		mr.start_pfn = rq->start_pfn;
+		mr.end_pfn = rq->end_pfn;
+		mr.max_cells = rq->max_cells;
+		mr.kva_start = rq->kva_start;
+		mr.kva_end = rq->kva_end;
+		mr.kva_bins = rq->kva_bins;
+	}
+	qr.kind = VMALLOCD__V1__QUERY_KIND__QUERY_MAP;
+	qr.map = &mr;
+	req.op_case = VMALLOCD__V1__REQUEST__OP_QUERY;
+	req.query = &qr;
+	r = call(c, &req, VMALLOCD__V1__REPLY__RESULT_QUERY, take_map, &m);
+	if (r < 0) {
+		vmc_map_free(&m);
+		return r;
+	}
+	*out = m;
+	return 0;
+}
+
+VMC_EXPORT void vmc_map_free(struct vmc_map *m)
+{
+	if (!m)
+		return;
+	free(m->frame_class);
+	free(m->frame_free);
+	free(m->kva_class);
+	free(m->kva_busy);
+	free(m->zones);
+	free(m->areas);
+	memset(m, 0, sizeof(*m));
+}
+
 static int take_stat(const Vmallocd__V1__Reply *rep, void *out)
 {
 	const Vmallocd__V1__Stats *s = rep->query ? rep->query->stats : NULL;

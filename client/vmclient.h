@@ -292,6 +292,7 @@ enum vmc_query {
 	VMC_STAT = 4,          /* "name: value" lines of the counters */
 	VMC_LEAKS = 5,         /* one line per area whose allocating process is gone */
 	VMC_VMALLOCINFO = 6,   /* /proc/vmallocinfo (a non-root caller's own areas) */
+	VMC_MAP_QUERY = 7,     /* no text: vmc_map() */
 };
 /* The kind's text, in the kernel's format, malloc'd and NUL-terminated:
  * free() it.  -EINVAL for a value not in enum vmc_query, -ENOMEM. */
@@ -322,6 +323,46 @@ struct vmc_zone {
  * lists and fragmentation indices.  *zones is malloc'd (free() it), NULL
  * when *count is 0. */
 int vmc_zones(struct vmc_client *c, struct vmc_zone **zones, size_t *count);
+
+/* The memory maps (docs/protocol.md, "Maps"): the physical map, one cell
+ * per frames_per_cell frames (a power of two chosen by the daemon so that
+ * the span fits max_cells), and the vmalloc range's map in bins. */
+enum vmc_frame_class {
+	VMC_FC_FREE = 0,               /* + order: free, in a buddy block of that order */
+	VMC_FC_VMALLOC = VMC_NR_ORDERS, /* a page of a vmalloc area */
+	VMC_FC_PGTABLE,                /* a page-table page */
+	VMC_FC_ALLOC_PAGES,            /* part of an alloc_pages block */
+	VMC_FC_PAGE_ARRAY,             /* a page of a vmalloc'd page array */
+	VMC_NR_FRAME_CLASSES
+};
+enum vmc_kva_class {
+	VMC_KC_FREE = 0, VMC_KC_VMALLOC, VMC_KC_VMAP, VMC_KC_GUARD, VMC_KC_LAZY, VMC_KC_POOL,
+	VMC_NR_KVA_CLASSES
+};
+struct vmc_map_request {
+	uint64_t start_pfn, end_pfn;   /* 0, 0: every frame */
+	unsigned max_cells;            /* 0: 262144; at most 1048576 */
+	uint64_t kva_start, kva_end;   /* page aligned; 0, 0: the whole vmalloc range */
+	unsigned kva_bins;             /* 0: 1024; at most 65536 */
+};
+struct vmc_map {
+	uint64_t start_pfn, end_pfn, frames_per_cell, nr_cells;
+	uint8_t *frame_class;    /* nr_cells: the enum vmc_frame_class holding most frames */
+	uint8_t *frame_free;     /* nr_cells: free frames in 256ths (255: all) */
+	struct vmc_zone *zones;  /* every populated zone (nr_free filled in) */
+	size_t nr_zones;
+	uint64_t kva_start, kva_end, nr_bins;
+	uint8_t *kva_class;      /* nr_bins: the enum vmc_kva_class holding most bytes */
+	uint8_t *kva_busy;       /* nr_bins: non-free bytes in 256ths */
+	struct vmc_area *areas;  /* areas at least 8 bins wide (at most 256); callers
+				  * of other uids' areas blank unless root */
+	size_t nr_areas;
+};
+/* Both maps (rq NULL: everything, the defaults).  0 with *out (release
+ * with vmc_map_free()), -EINVAL for a span outside the machine or the
+ * range, -E2BIG over the limits, -ENOMEM, -EPROTO. */
+int vmc_map(struct vmc_client *c, const struct vmc_map_request *rq, struct vmc_map *out);
+void vmc_map_free(struct vmc_map *m);
 
 /* Engine and daemon counters (pages are 4 KiB frames; largest_free_kva is
  * in bytes); your_pages and your_quota (pages, 0: none) are the asking

@@ -43,6 +43,8 @@ void options_free(struct options *o)
 	free(o->config_file);
 	free(o->socket_path);
 	free(o->quotas);
+	free(o->http);
+	o->http = NULL;
 	o->config_file = o->socket_path = NULL;
 	o->quotas = NULL;
 	o->nr_quotas = 0;
@@ -177,6 +179,7 @@ enum key {
 	K_MOVABLE,
 	K_LAZY_MAX, K_PAGE_POLICY, K_SCRUB, K_MAX_CLIENTS, K_MAX_FRAME, K_OUTPUT_LIMIT,
 	K_STALL_TIMEOUT, K_IDLE_TIMEOUT, K_BUSY_POLL, K_QUOTA, K_QUOTA_UID, K_LOG_LEVEL,
+	K_HTTP,
 };
 
 static const struct keydef {
@@ -205,6 +208,7 @@ static const struct keydef {
 	{ "quota", K_QUOTA, "SIZE", "memory per non-root uid, 0: none (0)" },
 	{ "quota-uid", K_QUOTA_UID, "UID=SIZE", "memory for one uid (repeatable)" },
 	{ "log-level", K_LOG_LEVEL, "LEVEL", "err, warning, info or debug (info)" },
+	{ "http", K_HTTP, "ADDR:PORT", "serve /metrics and the live page there (off)" },
 };
 
 static int set_key(struct options *o, enum key k, const char *v)
@@ -317,6 +321,16 @@ static int set_key(struct options *o, enum key k, const char *v)
 		return parse_quota_rule(o, v);
 	case K_LOG_LEVEL:
 		return parse_level(v, &o->log_level);
+	case K_HTTP:
+		/* "off" or empty: none; else checked when the socket is bound. */
+		if (!*v || strcmp(v, "off") == 0) {
+			free(o->http);
+			o->http = NULL;
+			return 0;
+		}
+		if (strlen(v) > 128 || !strchr(v, ':'))
+			return -EINVAL;
+		return set_string(&o->http, v);
 	}
 	return -EINVAL;
 }

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "fastdecode.h"
 #include "vmalloc.pb-c.h"
@@ -51,6 +52,8 @@ union result {
 struct area_list {
 	const struct session *s;
 	bool leaks_only;
+	uint64_t min_size;         /* the map's labels: every uid's areas this wide, */
+	size_t max;                /* at most max of them, callers of others blanked */
 	unsigned nr_nodes;
 	Vmallocd__V1__AreaInfo *v;
 	Vmallocd__V1__AreaInfo **ptrs;
@@ -85,6 +88,8 @@ struct ctx {
 		Vmallocd__V1__Stats st;
 		Vmallocd__V1__AreaInfo area;
 		uint32_t per_node[VM_MAX_NODES];
+		Vmallocd__V1__MemoryMap map;
+		struct memmap mm;
 	} q;
 	char msg[320];
 };
@@ -116,6 +121,7 @@ static int stream_error(struct dispatch *dp, struct iobuf *out, uint64_t id, int
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	dp->nr_errors++;
+	dp->st.by_op[0][-status < DISPATCH_NR_STATUS ? -status : DISPATCH_NR_STATUS - 1]++;
 	return reply_queue_error(out, id, status, msg);
 }
 
@@ -820,8 +826,15 @@ static int op_area_info(struct ctx *x, const void *msg)
 static int collect_area(void *ctx, const struct vm_area_info *info)
 {
 	struct area_list *l = ctx;
+	bool blank = false;
 
-	if (!may_touch(l->s, info->uid))
+	if (l->min_size) {
+		if (info->size < l->min_size || (info->flags & VM_PAGE_ARRAY))
+			return 0;
+		if (l->n == l->max)
+			return 1;
+		blank = !may_touch(l->s, info->uid);
+	} else if (!may_touch(l->s, info->uid))
 		return 0;
 	/* A page array goes with its area: not a leak of its own, and
 	 * freeing it by itself is refused. */
@@ -847,11 +860,16 @@ static int collect_area(void *ctx, const struct vm_area_info *info)
 	}
 	/* per_node pointers are fixed up once the array stops moving. */
 	fill_area(&l->v[l->n], info, l->per_node + l->n * l->nr_nodes, l->nr_nodes);
+	if (blank) {
+		l->v[l->n].caller = (char *)"";
+		l->v[l->n].pid = 0;
+	}
 	l->n++;
 	return 0;
 }
 
-static int collect_areas(struct ctx *x, bool leaks_only, struct area_list *l)
+static int collect_areas(struct ctx *x, bool leaks_only, uint64_t min_size,
+			 struct area_list *l)
 {
 	struct vm_stats s;
 
@@ -859,6 +877,8 @@ static int collect_areas(struct ctx *x, bool leaks_only, struct area_list *l)
 	memset(l, 0, sizeof(*l));
 	l->s = x->s;
 	l->leaks_only = leaks_only;
+	l->min_size = min_size;
+	l->max = 256;
 	l->nr_nodes = s.nr_nodes;
 	vm_for_each_area(x->e, collect_area, l);
 	if (l->err)
@@ -1011,6 +1031,49 @@ static void fill_stats(struct ctx *x, Vmallocd__V1__Stats *st)
 	st->your_quota = options_quota(x->dp->opt, x->s->uid);
 }
 
+/* QUERY_MAP: both maps, the zones, and the areas wide enough to label. */
+static int query_map(struct ctx *x, const Vmallocd__V1__MapRequest *m)
+{
+	Vmallocd__V1__MemoryMap *mp = &x->q.map;
+	struct memmap_req rq = { 0 };
+	struct memmap *mm = &x->q.mm;
+	int r;
+
+	if (m) {
+		rq = (struct memmap_req){ m->start_pfn, m->end_pfn, m->max_cells,
+					  m->kva_start, m->kva_end, m->kva_bins };
+	}
+	r = memmap_take(x->e, &rq, mm);
+	if (r == -E2BIG)
+		return fail(x, r, "map: at most %u cells and %u bins", MEMMAP_MAX_CELLS,
+			    MEMMAP_MAX_BINS);
+	if (r < 0)
+		return fail(x, r, "map: pfns %llu-%llu, KVA 0x%llx-0x%llx",
+			    (unsigned long long)rq.start_pfn, (unsigned long long)rq.end_pfn,
+			    (unsigned long long)rq.kva_start, (unsigned long long)rq.kva_end);
+	*mp = (Vmallocd__V1__MemoryMap)VMALLOCD__V1__MEMORY_MAP__INIT;
+	mp->start_pfn = mm->start_pfn;
+	mp->end_pfn = mm->end_pfn;
+	mp->frames_per_cell = mm->fpc;
+	mp->frame_class = (ProtobufCBinaryData){ mm->ncells, mm->fclass };
+	mp->frame_free = (ProtobufCBinaryData){ mm->ncells, mm->ffree };
+	mp->kva_start = mm->kva_start;
+	mp->kva_end = mm->kva_end;
+	mp->kva_class = (ProtobufCBinaryData){ mm->nbins, mm->kclass };
+	mp->kva_busy = (ProtobufCBinaryData){ mm->nbins, mm->kbusy };
+	r = collect_zones(x->e, &x->q.zl);
+	if (r == 0)
+		r = collect_areas(x, false, (mm->kva_end - mm->kva_start) / mm->nbins * 8 + 1,
+				  &x->q.al);
+	if (r < 0)
+		return fail(x, r, "map");
+	mp->zones = x->q.zl.ptrs;
+	mp->n_zones = x->q.zl.n;
+	mp->areas = x->q.al.ptrs;
+	mp->n_areas = x->q.al.n;
+	return 0;
+}
+
 /* Queries are rare and may be big: what they allocate is in x->q, freed by
  * query_done() once the reply is packed. */
 static int op_query(struct ctx *x, const void *msg)
@@ -1022,6 +1085,7 @@ static int op_query(struct ctx *x, const void *msg)
 
 	memset(&x->q.al, 0, sizeof(x->q.al));
 	memset(&x->q.zl, 0, sizeof(x->q.zl));
+	memset(&x->q.mm, 0, sizeof(x->q.mm));
 	x->q.text = NULL;
 	*qr = (Vmallocd__V1__QueryReply)VMALLOCD__V1__QUERY_REPLY__INIT;
 	if (kind == VMALLOCD__V1__QUERY_KIND__QUERY_KIND_UNSPECIFIED &&
@@ -1031,7 +1095,7 @@ static int op_query(struct ctx *x, const void *msg)
 	case VMALLOCD__V1__QUERY_KIND__QUERY_VMALLOCINFO:
 		r = vm_show_vmallocinfo(x->e, x->s->uid != 0, x->s->uid, &x->q.text, &len);
 		if (r == 0)
-			r = collect_areas(x, false, &x->q.al);
+			r = collect_areas(x, false, 0, &x->q.al);
 		qr->areas = x->q.al.ptrs;
 		qr->n_areas = x->q.al.n;
 		break;
@@ -1078,8 +1142,14 @@ static int op_query(struct ctx *x, const void *msg)
 		fill_stats(x, &x->q.st);
 		qr->stats = &x->q.st;
 		break;
+	case VMALLOCD__V1__QUERY_KIND__QUERY_MAP:
+		r = query_map(x, q->map);
+		if (r < 0)
+			return r;
+		qr->map = &x->q.map;
+		break;
 	case VMALLOCD__V1__QUERY_KIND__QUERY_LEAKS:
-		r = collect_areas(x, true, &x->q.al);
+		r = collect_areas(x, true, 0, &x->q.al);
 		if (r == 0)
 			r = leak_text(&x->q.al, &x->q.text);
 		qr->areas = x->q.al.ptrs;
@@ -1099,6 +1169,7 @@ static void query_done(struct ctx *x)
 	free(x->q.text);
 	area_list_free(&x->q.al);
 	zone_list_free(&x->q.zl);
+	memmap_free(&x->q.mm);
 }
 
 /* ---- the session ------------------------------------------------------------------------- */
@@ -1324,6 +1395,53 @@ static const void *op_msg(const Request *req)
 	return msg;
 }
 
+/* ---- counting -------------------------------------------------------------------------------- */
+
+const double dispatch_lat_bounds[DISPATCH_LAT_BUCKETS] = {
+	1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2, 0.1, 1.0,
+};
+static const uint64_t lat_bounds_ns[DISPATCH_LAT_BUCKETS] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 10000000,
+	100000000, 1000000000,
+};
+
+static const char *const op_names[DISPATCH_NR_OPS] = {
+	"none", "", "hello", "alloc", "free", "realloc", "vmap", "vunmap", "alloc_pages",
+	"free_pages", "read", "write", "phys_read", "phys_write", "translate", "area_info",
+	"query", "check", "purge",
+};
+_Static_assert(VMALLOCD__V1__REQUEST__OP_PURGE == DISPATCH_NR_OPS - 1 &&
+	       VMALLOCD__V1__REQUEST__OP_HELLO == 2, "op_names follows Request's op cases");
+
+const char *dispatch_op_name(unsigned op)
+{
+	return op < DISPATCH_NR_OPS && *op_names[op] ? op_names[op] : NULL;
+}
+
+static inline uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void count_request(struct dispatch *dp, unsigned op, int status, uint64_t t0)
+{
+	unsigned e = (unsigned)-status;
+
+	dp->st.by_op[op][e < DISPATCH_NR_STATUS ? e : DISPATCH_NR_STATUS - 1]++;
+	if (t0) {
+		uint64_t d = mono_ns() - t0;
+		unsigned b = 0;
+
+		while (b < DISPATCH_LAT_BUCKETS && d > lat_bounds_ns[b])
+			b++;
+		dp->st.lat[b]++;
+		dp->st.lat_sum_ns += d;
+	}
+}
+
 /* Run the operation of request id (op: its row, or NULL; msg: its
  * message) and queue its one reply: 0 or -ENOMEM.  Inlined where op is a
  * constant (the fast path), so that the handler is called directly there. */
@@ -1332,6 +1450,7 @@ int run_op(struct dispatch *dp, struct session *s, const struct dispatch_env *en
 	   const struct op *op, uint64_t id, const void *msg, struct iobuf *out)
 {
 	struct ctx x;   /* x.msg is written only on failure, x.q only by a query */
+	uint64_t t0 = dp->st.timing ? mono_ns() : 0;
 	int r;
 
 	x.dp = dp;
@@ -1345,6 +1464,7 @@ int run_op(struct dispatch *dp, struct session *s, const struct dispatch_env *en
 			 (unsigned long long)id);
 	else
 		r = op->handler(&x, msg);
+	count_request(dp, op ? (unsigned)(op - ops) : 0, r < 0 ? x.reply.status : 0, t0);
 	if (r < 0) {
 		dp->nr_errors++;
 		r = reply_queue_error(out, id, x.reply.status, x.reply.message);

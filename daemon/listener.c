@@ -42,26 +42,52 @@ struct listener {
 
 /* ---- where the socket comes from ------------------------------------------------ */
 
-int listener_activated_unix(int *ret_fd)
+int listener_activated_unix(int *ret_fd, int *ret_http_fd)
 {
-	int n = sd_listen_fds(1), fd;
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names), fd = -1, r = 0;
 
+	*ret_http_fd = -1;
 	/* $LISTEN_FDS unset, or not ours: bind our own socket. */
 	if (n <= 0)
 		return 0;
-	if (n > 1) {
-		vmd_log(VM_LOG_ERR, "systemd passed %d sockets, expected one", n);
-		return -EINVAL;
+	/* The protocol socket, and the HTTP window's if vmallocd-http.socket
+	 * (FileDescriptorName=http) passed one too. */
+	for (int i = 0; i < n && r == 0; i++) {
+		int f = SD_LISTEN_FDS_START + i;
+		bool http = names && names[i] && strcmp(names[i], "http") == 0;
+
+		if (http ? *ret_http_fd >= 0 : fd >= 0) {
+			vmd_log(VM_LOG_ERR, "systemd passed %d sockets, expected the protocol's and at "
+				"most one named http", n);
+			r = -EINVAL;
+		} else if (http ? sd_is_socket(f, AF_UNSPEC, SOCK_STREAM, 1) <= 0 :
+			   sd_is_socket_unix(f, SOCK_STREAM, 1, NULL, 0) <= 0) {
+			vmd_log(VM_LOG_ERR, http ? "the inherited http socket is not a listening stream socket" :
+				"the inherited socket is not a listening UNIX stream socket");
+			r = -EINVAL;
+		} else if (evutil_make_socket_nonblocking(f) < 0 || evutil_make_socket_closeonexec(f) < 0) {
+			/* Activated sockets arrive blocking; the loop needs otherwise. */
+			r = -errno;
+		} else if (http) {
+			*ret_http_fd = f;
+		} else {
+			fd = f;
+		}
 	}
-	fd = SD_LISTEN_FDS_START;
-	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
-		vmd_log(VM_LOG_ERR, "the inherited socket is not a listening UNIX stream socket");
-		return -EINVAL;
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	if (r == 0 && fd < 0) {
+		vmd_log(VM_LOG_ERR, "systemd passed no protocol socket, only the http one");
+		r = -EINVAL;
 	}
-	/* Activated sockets arrive blocking; the loop needs otherwise. */
-	if (evutil_make_socket_nonblocking(fd) < 0 || evutil_make_socket_closeonexec(fd) < 0)
-		return -errno;
-	vmd_log(VM_LOG_INFO, "using the socket passed by systemd");
+	if (r < 0) {
+		if (*ret_http_fd >= 0)
+			*ret_http_fd = -1;
+		return r;
+	}
+	vmd_log(VM_LOG_INFO, "using the socket%s passed by systemd", *ret_http_fd >= 0 ? "s" : "");
 	*ret_fd = fd;
 	return 1;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "fault.h"
 #include "vmallocd.h"
@@ -60,21 +61,40 @@ static void tick(void *ctx)
 	notify_status(ctx);
 }
 
-/* The protocol socket: systemd's, or one we bind. */
+/* The protocol socket: systemd's, or one we bind; and the HTTP window's,
+ * if systemd passed one named http or the configuration asks for one. */
 static int listen_protocol(struct daemon *d)
 {
+	struct http_sources src = { d->engine, &d->dp, &d->clients, &d->opt };
 	char *bound = NULL;
-	int fd = -1, r;
+	int fd = -1, http_fd = -1, r;
+	bool from_systemd;
 
-	r = listener_activated_unix(&fd);
+	r = listener_activated_unix(&fd, &http_fd);
 	if (r == 0)
 		r = listener_bind_unix(d->opt.socket_path, d->opt.socket_mode, &fd, &bound);
 	if (r < 0)
 		return r;
 	r = listener_new(d->loop.base, fd, bound, clients_accept, &d->clients, &d->listener);
-	if (r < 0)
+	if (r < 0) {
+		if (http_fd >= 0)
+			close(http_fd);
 		return r;
+	}
 	d->clients.listener = d->listener;
+	from_systemd = http_fd >= 0;
+	if (!from_systemd && d->opt.http && (r = http_bind(d->opt.http, &http_fd)) < 0)
+		return r;
+	if (http_fd >= 0) {
+		r = http_open(d->loop.base, http_fd, &src, &d->http);
+		if (r < 0) {
+			vmd_log(VM_LOG_ERR, "http: %s", strerror(-r));
+			return r;
+		}
+		vmd_log(VM_LOG_INFO, "http: serving /, /metrics and /map.json%s%s",
+			from_systemd ? " on the socket systemd passed" : " on ",
+			from_systemd ? "" : d->opt.http);
+	}
 	return 0;
 }
 
@@ -154,6 +174,7 @@ int main(int argc, char **argv)
 		vmd_log(VM_LOG_ERR, "event loop failed");
 out:
 	/* Connections first: closing one tells the listener a descriptor came free. */
+	d.http = http_close(d.http);
 	clients_done(&d.clients);
 	d.listener = listener_free(d.listener);
 	loop_done(&d.loop);

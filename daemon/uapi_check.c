@@ -134,3 +134,12 @@ _Static_assert((int)VMC_FRAG == (int)VMALLOCD__V1__QUERY_KIND__QUERY_FRAG, "VMC_
 _Static_assert((int)VMC_STAT == (int)VMALLOCD__V1__QUERY_KIND__QUERY_STAT, "VMC_STAT");
 _Static_assert((int)VMC_LEAKS == (int)VMALLOCD__V1__QUERY_KIND__QUERY_LEAKS, "VMC_LEAKS");
 _Static_assert((int)VMC_VMALLOCINFO == (int)VMALLOCD__V1__QUERY_KIND__QUERY_VMALLOCINFO, "VMC_VMALLOCINFO");
+_Static_assert((int)VMC_MAP_QUERY == (int)VMALLOCD__V1__QUERY_KIND__QUERY_MAP, "VMC_MAP_QUERY");
+_Static_assert((int)VMC_FC_VMALLOC == (int)VM_FC_VMALLOC && (int)VMC_FC_PGTABLE == (int)VM_FC_PGTABLE &&
+	       (int)VMC_FC_ALLOC_PAGES == (int)VM_FC_ALLOC_PAGES &&
+	       (int)VMC_FC_PAGE_ARRAY == (int)VM_FC_PAGE_ARRAY &&
+	       (int)VMC_NR_FRAME_CLASSES == (int)VM_NR_FRAME_CLASSES, "frame classes");
+_Static_assert((int)VMC_KC_VMALLOC == (int)VM_KC_VMALLOC && (int)VMC_KC_VMAP == (int)VM_KC_VMAP &&
+	       (int)VMC_KC_GUARD == (int)VM_KC_GUARD && (int)VMC_KC_LAZY == (int)VM_KC_LAZY &&
+	       (int)VMC_KC_POOL == (int)VM_KC_POOL && (int)VMC_NR_KVA_CLASSES == (int)VM_NR_KVA_CLASSES,
+	       "KVA classes");

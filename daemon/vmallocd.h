@@ -10,6 +10,8 @@
  *   dispatch.c  one request frame in, one reply out: the table of operations
  *   reply.c     packing replies into a connection's output
  *   account.c   per-uid pages for quotas, and the alloc_pages blocks
+ *   memmap.c    a snapshot of the physical and vmalloc-range maps, bounded
+ *   http.c      the HTTP window: /metrics, the live page and its JSON
  *   notify.c    the sd_notify conversation (READY, STATUS, WATCHDOG, ...)
  *   config.c, log.c, iobuf.c, fault.c, uapi_check.c
  *
@@ -74,6 +76,7 @@ struct options {
 	struct quota_rule *quotas;
 	unsigned nr_quotas;
 	int log_level;            /* VM_LOG_* */
+	char *http;               /* "ADDR:PORT" of the HTTP window, NULL: off */
 };
 
 void options_init(struct options *o);
@@ -180,10 +183,12 @@ int loop_run(struct loop *l);
 typedef void listener_accept_fn(void *ctx, int fd);
 struct listener;
 
-/* The socket systemd passed (made non-blocking and close-on-exec), if any:
- * 1 and *ret_fd, 0 if none was passed, or a negative errno after saying why
- * (more than one, or not a listening UNIX stream socket). */
-int listener_activated_unix(int *ret_fd);
+/* The sockets systemd passed (made non-blocking and close-on-exec), if any:
+ * 1 with the protocol's in *ret_fd and, if one named "http" came too
+ * (vmallocd-http.socket), that one in *ret_http_fd (else -1); 0 if none
+ * was passed; or a negative errno after saying why (two of a kind, a
+ * protocol socket that is not a listening UNIX stream socket, ...). */
+int listener_activated_unix(int *ret_fd, int *ret_http_fd);
 /* Bind and listen on a UNIX socket at path (NULL: the default for our uid,
  * conventions/socketpath.h), creating its directory if missing and taking
  * over a stale socket left by a dead daemon.  0 with *ret_fd and the path
@@ -214,6 +219,23 @@ struct session {
 	size_t scratch_cap;
 };
 
+/* Requests counted by operation (the Request's op case; 0: none, a frame
+ * that did not decode) and status (-errno, 0 success; larger ones in the
+ * last), and, while timing is on, their durations in buckets whose upper
+ * bounds are dispatch_lat_bounds (seconds; the last bucket is +Inf). */
+#define DISPATCH_NR_OPS      19
+#define DISPATCH_NR_STATUS   134
+#define DISPATCH_LAT_BUCKETS 13
+extern const double dispatch_lat_bounds[DISPATCH_LAT_BUCKETS];
+struct dispatch_stats {
+	bool timing;               /* the HTTP window is on: time every request */
+	uint64_t by_op[DISPATCH_NR_OPS][DISPATCH_NR_STATUS];
+	uint64_t lat[DISPATCH_LAT_BUCKETS + 1];
+	uint64_t lat_sum_ns;
+};
+/* The protocol's name of op ("alloc", "free", ...; "none" for 0). */
+const char *dispatch_op_name(unsigned op);
+
 /* The request-serving state shared by every session. */
 struct dispatch {
 	struct vm_engine *engine;
@@ -221,6 +243,7 @@ struct dispatch {
 	struct account acct;
 	uint64_t nr_requests, nr_errors;
 	uint64_t start_usec;       /* now_usec() at start, for the uptime */
+	struct dispatch_stats st;
 };
 
 /* The facts of the moment a frame is handled, from the connection layer. */
@@ -248,6 +271,62 @@ int dispatch_error(struct dispatch *dp, struct iobuf *out, int status, const cha
 /* The end of a pass over a connection's frames, once its replies are
  * out: the engine's deferred work (6.18's purge) runs now.  Can't fail. */
 void dispatch_pass_done(struct dispatch *dp);
+
+/* ---- maps (memmap.c) ------------------------------------------------------------------ */
+
+#define MEMMAP_DEFAULT_CELLS  (256u * 1024)   /* 512 rows of a pageblock */
+#define MEMMAP_MAX_CELLS      (1u << 20)
+#define MEMMAP_DEFAULT_BINS   1024u
+#define MEMMAP_MAX_BINS       65536u
+
+struct memmap_req {
+	uint64_t start_pfn, end_pfn;   /* 0, 0: every frame */
+	uint64_t max_cells;            /* 0: MEMMAP_DEFAULT_CELLS */
+	uint64_t kva_start, kva_end;   /* 0, 0: the whole vmalloc range */
+	uint64_t kva_bins;             /* 0: MEMMAP_DEFAULT_BINS (fewer if the range is short) */
+};
+
+struct memmap {
+	uint64_t start_pfn, end_pfn, fpc, ncells;   /* fpc: frames per cell */
+	uint8_t *fclass, *ffree;                    /* ncells each: vm_frame_map() */
+	uint64_t kva_start, kva_end, nbins;
+	uint8_t *kclass, *kbusy;                    /* nbins each: vm_kva_map() */
+};
+
+/* Take both maps within rq's bounds: 0 with *ret (memmap_free() it),
+ * -EINVAL for a span outside the machine or the range, -E2BIG for more
+ * cells or bins than the limits, -ENOMEM. */
+int memmap_take(struct vm_engine *e, const struct memmap_req *rq, struct memmap *ret);
+void memmap_free(struct memmap *m);
+
+/* ---- the HTTP window (http.c, metrics.c) ----------------------------------------------------- */
+
+struct evbuffer;
+struct clients;
+struct http_window;
+
+/* What the window shows, read when a request comes. */
+struct http_sources {
+	struct vm_engine *engine;
+	struct dispatch *dp;
+	const struct clients *cs;
+	const struct options *opt;
+};
+
+/* Listen on addr_port ("127.0.0.1:9848", "[::1]:9848"), warning if it is
+ * not a loopback address.  0 with *ret_fd, or a negative errno after saying
+ * why. */
+int http_bind(const char *addr_port, int *ret_fd);
+/* Serve /, /metrics and /map.json on the listening fd (owned from now on,
+ * closed on error too), and time requests for the latency histogram.
+ * 0 with *ret, or -ENOMEM. */
+int http_open(struct event_base *base, int fd, const struct http_sources *src,
+	      struct http_window **ret);
+/* Close the socket and every HTTP connection.  NULL-safe; returns NULL. */
+struct http_window *http_close(struct http_window *w);
+/* The Prometheus text (format 0.0.4) of the moment, appended to b.  0 or
+ * -ENOMEM. */
+int metrics_render(struct evbuffer *b, const struct http_sources *src);
 
 /* ---- replies (reply.c) ------------------------------------------------------------------ */
 
@@ -321,6 +400,7 @@ struct daemon {
 	struct listener *listener;
 	struct clients clients;
 	struct dispatch dp;
+	struct http_window *http;  /* NULL: the window is off */
 	char last_status[256];     /* the STATUS= line last sent */
 };
 

@@ -351,6 +351,54 @@ void vm_get_stats(const struct vm_engine *e, struct vm_stats *ret_stats);
 typedef int vm_zone_fn(void *ctx, const struct vm_zone_info *zone);
 int vm_for_each_zone(const struct vm_engine *e, vm_zone_fn *fn, void *ctx);
 
+/* The physical map (lib/frame_map.c): what holds each frame, as page-types
+ * reads /proc/kpageflags.  A free frame is classed by the order of the buddy
+ * block it sits in (never-touched deferred blocks are order-10 blocks, as
+ * buddyinfo counts them); a used one by its holder. */
+enum vm_frame_class {
+	VM_FC_FREE = 0,              /* VM_FC_FREE + order, order 0..VM_MAX_PAGE_ORDER */
+	VM_FC_VMALLOC = VM_NR_ORDERS, /* a page of a vmalloc area */
+	VM_FC_PGTABLE,               /* a page-table page */
+	VM_FC_ALLOC_PAGES,           /* part of an alloc_pages block */
+	VM_FC_PAGE_ARRAY,            /* a page of a vmalloc'd page array (VM_PAGE_ARRAY) */
+	VM_NR_FRAME_CLASSES
+};
+
+/* Frames per cell so that [start_pfn, end_pfn) takes at most max_cells cells:
+ * the smallest power of two that does (1 if max_cells is 0 or enough). */
+uint64_t vm_frame_map_scale(uint64_t nr_frames, uint64_t max_cells);
+
+/* Classify [start_pfn, end_pfn) in cells of frames_per_cell frames (the last
+ * may be short): class[i] is the class holding most frames of cell i (ties:
+ * the lower class), free256[i] its free frames in 256ths (0..255, 255 only
+ * when all are free).  Cells number ceil((end - start) / frames_per_cell)
+ * and both arrays must hold that many.  Cost: one step per free block and per
+ * used frame of the range, plus one per page-array page of the machine;
+ * never-touched memmap is not read.  -EINVAL for an empty or out-of-range
+ * span or frames_per_cell 0, -ENOMEM if a scratch list cannot be had. */
+int vm_frame_map(const struct vm_engine *e, uint64_t start_pfn, uint64_t end_pfn,
+		 uint64_t frames_per_cell, uint8_t *class, uint8_t *free256);
+
+/* The vmalloc range's map (lib/kva_map.c): every byte of it is in one
+ * state. */
+enum vm_kva_class {
+	VM_KC_FREE = 0,   /* a hole: free KVA */
+	VM_KC_VMALLOC,    /* a busy area's mapped pages (vmalloc, vrealloc) */
+	VM_KC_VMAP,       /* a busy vmap area (or one without pages) */
+	VM_KC_GUARD,      /* a busy area's guard page */
+	VM_KC_LAZY,       /* freed, waiting for a purge */
+	VM_KC_POOL,       /* 6.18: purged, held in a vmap node's pool */
+	VM_NR_KVA_CLASSES
+};
+
+/* Classify [start, end) (inside the vmalloc range) in nbins
+ * equal bins (the last takes the rest): class[i] the state holding most
+ * bytes of bin i (ties: the lower), busy256[i] its non-free bytes in 256ths.
+ * Cost: O(ranges log ranges + nbins).  -EINVAL for a bad span or nbins 0
+ * or more bins than pages, -ENOMEM. */
+int vm_kva_map(const struct vm_engine *e, uint64_t start, uint64_t end, uint64_t nbins,
+	       uint8_t *class, uint8_t *busy256);
+
 /* Text in the kernel's own formats.  Each call appends to *buf (a malloc'd,
  * NUL-terminated string, *buf NULL to start), *len tracking its length.
  * -ENOMEM leaves *buf as it was.  vmallocinfo with filter_uid set shows only

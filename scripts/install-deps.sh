@@ -8,7 +8,9 @@ PKGS="gcc clang meson ninja-build pkg-config
 libevent-dev libprotobuf-c-dev protobuf-c-compiler libsystemd-dev
 libcunit1-dev libinih-dev libjson-c-dev libncurses-dev
 libclang-rt-14-dev valgrind redis-server redis-tools scdoc systemd man-db util-linux
-git tmux bpftrace time gnuplot-nox"
+git tmux bpftrace time gnuplot-nox
+libcairo2-dev libpng-dev librsvg2-bin fonts-dejavu-core
+python3-prometheus-client python3-pil chromium"
 
 missing=""
 for p in $PKGS; do

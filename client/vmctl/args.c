@@ -70,7 +70,7 @@ int positional(const struct cmd *cmd, int argc, char **argv, const struct option
 			pos[n++] = argv[optind++];
 			continue;
 		}
-		ch = getopt_long(argc, argv, "+:hi:", opts, &li);
+		ch = getopt_long(argc, argv, "+:hi:o:", opts, &li);
 		if (ch == -1) {
 			if (optind > 0 && optind <= argc && strcmp(argv[optind - 1], "--") == 0)
 				only_args = true;

@@ -55,6 +55,23 @@ static const struct cmd cmds[] = {
 	  "  --batch         print frames without terminal control (one, or --count N)\n"
 	  "  --order N       the order of the fragmentation columns (9, a pageblock)\n"
 	  "  Keys: q quits.\n" },
+	{ "map", cmd_map, "[-o FILE.png|FILE.svg] [--term] [--range START-END] [--pfns START-END]",
+	  "the physical map and the vmalloc range's, drawn",
+	  "  -o, --output FILE  a PNG or SVG picture (cairo), by the file's extension\n"
+	  "  --term          a terminal picture (Unicode half blocks, 256 colours):\n"
+	  "                  the default when stdout is a terminal and no -o is given\n"
+	  "  --range START-END  the vmalloc strip zoomed to [START, END) (KVA addresses)\n"
+	  "  --pfns START-END   the physical map of frames [START, END) only\n"
+	  "  --cells N       at most N cells (default 262144: larger machines are\n"
+	  "                  downsampled, each cell a power of two of frames)\n"
+	  "  --bins N        bins of the vmalloc strip (default 1024)\n"
+	  "  One pixel a frame, 512 frames (a pageblock) a row; free frames are coloured\n"
+	  "  by the order of their buddy block, used ones by their holder.\n" },
+	{ "demo", cmd_demo, "fragmentation [--out DIR]",
+	  "fragment memory until no order-4 block is free; show alloc_pages(4) fail, vmalloc(64K) succeed",
+	  "  --out DIR       draw before.png and after.png there (default: no pictures)\n"
+	  "  Run it on a small machine of its own (64 MiB, say): it holds\n"
+	  "  nearly every frame while it runs; everything is scoped and goes when it exits.\n" },
 	{ "check", cmd_check, "", "run the daemon's invariant checker", NULL },
 	{ "purge", cmd_purge, "", "purge the lazily freed areas now (root only)", NULL },
 	{ "alloc-pages", cmd_alloc_pages, "ORDER [--node N] [--gfp FLAGS] [--scoped]",

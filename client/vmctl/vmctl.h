@@ -51,6 +51,7 @@ enum {
 	OPT_ZERO, OPT_NODE, OPT_ALIGN, OPT_USER, OPT_DMA32, OPT_SCOPED, OPT_GFP,
 	OPT_NO_GUARD, OPT_CALLER, OPT_HEX, OPT_PROT, OPT_COUNT, OPT_INTERVAL,
 	OPT_LEAKED, OPT_BATCH, OPT_QUIET, OPT_ORDER,
+	OPT_OUT, OPT_TERM, OPT_RANGE, OPT_PFNS, OPT_CELLS, OPT_BINS,
 };
 
 /* The options every command takes, to end each command's table. */
@@ -182,6 +183,13 @@ int cmd_top(const struct cmd *cmd, int argc, char **argv);
 /* hello.c */
 int cmd_hello(const struct cmd *cmd, int argc, char **argv);
 int cmd_ping(const struct cmd *cmd, int argc, char **argv);
+/* map.c */
+int cmd_map(const struct cmd *cmd, int argc, char **argv);
+/* Draw m to path (.png, .svg) or, path NULL, to stdout as a terminal
+ * picture; title may be NULL.  0 or a negative errno. */
+int map_draw(const struct vmc_map *m, const char *title, const char *path);
+/* demo.c */
+int cmd_demo(const struct cmd *cmd, int argc, char **argv);
 /* test_vmalloc.c */
 int cmd_test_vmalloc(const struct cmd *cmd, int argc, char **argv);
 /* replay.c */

@@ -137,7 +137,7 @@ log "meson install --destdir $STAGE"
 "$MESON" install -C "$BUILD_ROOT" --no-rebuild --quiet --destdir "$STAGE" >"$WORK/install.log" 2>&1 ||
 	{ cat "$WORK/install.log"; fail "meson install failed"; }
 for f in "$SBINDIR/vmallocd" "$BINDIR/vmctl" "$UNITDIR/vmallocd.service" \
-	 "$UNITDIR/vmallocd.socket" "$SYSUSERSDIR/vmallocd.conf" "$SYSCONFDIR/vmallocd.conf"; do
+	 "$UNITDIR/vmallocd.socket" "$UNITDIR/vmallocd-http.socket" "$SYSUSERSDIR/vmallocd.conf" "$SYSCONFDIR/vmallocd.conf"; do
 	[ -e "$STAGE$f" ] || fail "meson install did not install $f"
 done
 ls "$STAGE$LIBDIR"/libvmclient.so.1 >/dev/null || fail "no libvmclient.so.1 in $LIBDIR"
@@ -179,7 +179,7 @@ case " $OVERLAYS " in *" /etc "*) ;; *) OVERLAYS="$OVERLAYS /etc" ;; esac
 # nothing else of the host's.
 
 mkdir -p "$UNITS"
-ln -s "$UNITDIR/vmallocd.socket" "$UNITDIR/vmallocd.service" "$UNITS/"
+ln -s "$UNITDIR/vmallocd.socket" "$UNITDIR/vmallocd.service" "$UNITDIR/vmallocd-http.socket" "$UNITS/"
 ln -s /lib/systemd/system/systemd-journald.socket /lib/systemd/system/systemd-journald.service "$UNITS/"
 for t in sysinit basic sockets shutdown; do
 	printf '[Unit]\nDescription=%s.target (stand-in of the vmallocd test)\nDefaultDependencies=no\n' \
@@ -300,7 +300,7 @@ verify_args=
 command -v man >/dev/null || verify_args=--man=no
 # shellcheck disable=SC2086
 out=$(ns env -u SYSTEMD_UNIT_PATH systemd-analyze verify $verify_args \
-	"$UNITDIR/vmallocd.socket" "$UNITDIR/vmallocd.service" 2>&1) ||
+	"$UNITDIR/vmallocd.socket" "$UNITDIR/vmallocd.service" "$UNITDIR/vmallocd-http.socket" 2>&1) ||
 	fail "systemd-analyze verify failed: $out"
 [ -z "$out" ] || fail "systemd-analyze verify reported: $out"
 echo "verify: clean${verify_args:+ ($verify_args: no man pages, or no man to find them)}"
@@ -461,6 +461,26 @@ is_prop vmallocd.socket ActiveState active || fail "the socket went down with th
 [ "$(ns stat -c %i $SOCK)" = "$SOCK_INODE" ] || fail "the socket was recreated"
 ns_as vmtest-member "${VMCTL[@]}" hello >/dev/null || fail "vmctl fails after the restart"
 echo "restarted: pid $MAINPID -> $NEWPID, NRestarts=1, same socket (inode $SOCK_INODE)"
+
+# ---- the HTTP window: vmallocd-http.socket passes a socket named http --------------------
+
+# systemd starts a socket only while its service is stopped; the first HTTP
+# request then starts the service with both sockets.
+log "systemctl stop vmallocd.service, start vmallocd-http.socket, curl activates"
+is_prop vmallocd-http.socket UnitFileState disabled || fail "vmallocd-http.socket is enabled as installed"
+ns systemctl stop vmallocd.service
+ns systemctl start vmallocd-http.socket
+is_prop vmallocd-http.socket ActiveState active || fail "vmallocd-http.socket is not active"
+metrics=$(ns curl -s --max-time 10 http://127.0.0.1:9848/metrics) || fail "no /metrics on 127.0.0.1:9848"
+echo "$metrics" | grep -q '^vmallocd_memory_total_bytes [0-9]' || fail "unexpected /metrics: $metrics"
+ns curl -s --max-time 10 http://127.0.0.1:9848/ | grep -q '<canvas' || fail "no page at /"
+echo "/metrics and / served through the socket systemd passed: $(echo "$metrics" | wc -l) lines"
+ns "${VMCTL[@]}" hello >/dev/null || fail "the protocol socket does not answer beside the http one"
+sec=$(ns systemd-analyze security --no-pager vmallocd.service 2>&1) || true
+score=$(echo "$sec" | sed -n 's/.*Overall exposure level for vmallocd.service: \([0-9.]*\).*/\1/p')
+echo "exposure level with the HTTP window: $score"
+awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || fail "exposure level $score is above 2.0"
+ns systemctl stop vmallocd-http.socket
 
 # ---- stop: STOPPING=1, exit 0 --------------------------------------------------------------
 

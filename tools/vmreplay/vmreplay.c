@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "frames.h"
 #include "native.h"
 #include "output.h"
 #include "plot.h"
@@ -41,6 +42,7 @@
 #include "replay_engine.h"
 #include "report.h"
 #include "size.h"
+#include "vmrender.h"
 #include "vmcore.h"
 
 #ifndef VMREPLAY_VERSION
@@ -78,6 +80,8 @@ struct run {
 	struct vt_prestate *start;
 	struct vt_machine_state *final;
 	struct vr_plot_series plot;     /* --plot: its samples */
+	struct frames frames;           /* --frames: its maps (frames.dir NULL: none) */
+	char *frames_dir;
 	bool plotting;
 	struct outputs *outs;           /* --events: the log (the first replay's) */
 	double replay_s, start_s;       /* time in its replay; reading for its start state */
@@ -100,6 +104,8 @@ static const char *arg_series;
 static uint64_t arg_series_every = SERIES_EVERY_DEFAULT;
 static const char *arg_save;
 static const char *arg_plot;
+static const char *arg_frames;
+static uint64_t arg_every = 1000;
 static bool arg_parse_only;
 static int arg_progress = -1;           /* -1: on a terminal */
 
@@ -138,6 +144,9 @@ static void usage(FILE *out)
 		"  --series FILE        write a CSV time series of the machine\n"
 		"  --series-every K     events between two rows of the series (1000)\n"
 		"  --save FILE          write the events in the native format\n"
+		"  --frames DIR         draw the maps as DIR/frame-NNNNNN.png (see --every;\n"
+		"                       with --compare, DIR/KERNEL/frame-NNNNNN.png)\n"
+		"  --every K            events between two frames (1000); one more at the end\n"
 		"  --parse-only         read (and --save) the trace without replaying it\n"
 		"  --progress           show progress on stderr (on a terminal)\n"
 		"  --no-progress        never show progress\n"
@@ -368,6 +377,7 @@ static const char *start_state_empty(const struct vt_prestate *ps)
 static void run_done(struct run *rn)
 {
 	vr_plot_series_done(&rn->plot);
+	free(rn->frames_dir);
 	free(rn->final);
 	vt_replay_free(rn->replay);
 	vt_prestate_free(rn->start);
@@ -380,7 +390,7 @@ enum {
 	OPT_FORMAT = 256, OPT_MEMORY, OPT_LAYOUT, OPT_NODES, OPT_LAZY_MAX, OPT_WARM, OPT_SKIP_BAD,
 	OPT_JSON, OPT_EVENTS, OPT_SERIES, OPT_SERIES_EVERY, OPT_SAVE, OPT_PARSE_ONLY,
 	OPT_PROGRESS, OPT_NO_PROGRESS, OPT_VERSION, OPT_KERNEL, OPT_CPUS, OPT_COMPARE, OPT_PLOT,
-	OPT_NO_START_STATE,
+	OPT_NO_START_STATE, OPT_FRAMES, OPT_EVERY,
 };
 
 static int parse_kernels(const char *s)
@@ -419,6 +429,8 @@ static int parse_args(int argc, char **argv)
 		{ "warm", no_argument, NULL, OPT_WARM },
 		{ "compare", required_argument, NULL, OPT_COMPARE },
 		{ "plot", required_argument, NULL, OPT_PLOT },
+		{ "frames", required_argument, NULL, OPT_FRAMES },
+		{ "every", required_argument, NULL, OPT_EVERY },
 		{ "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "events", required_argument, NULL, OPT_EVENTS },
@@ -473,6 +485,19 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_PLOT:
 			arg_plot = optarg;
+			break;
+		case OPT_FRAMES:
+			arg_frames = optarg;
+			break;
+		case OPT_EVERY:
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg || v < 1) {
+				fprintf(stderr, "vmreplay: --every: expected a positive number, "
+					"got '%s'\n", optarg);
+				return -1;
+			}
+			arg_every = v;
 			break;
 		case OPT_NO_START_STATE:
 			arg_start_state = false;
@@ -560,9 +585,9 @@ static int parse_args(int argc, char **argv)
 		return -1;
 	}
 	if (arg_parse_only && (arg_events || arg_series || arg_replay.warm || arg_compare ||
-			       arg_plot)) {
+			       arg_plot || arg_frames)) {
 		fprintf(stderr, "vmreplay: --parse-only replays nothing: no --events, --series, "
-			"--warm, --compare or --plot\n");
+			"--warm, --compare, --plot or --frames\n");
 		return -1;
 	}
 	if (arg_compare && have_kernel) {
@@ -771,6 +796,27 @@ int main(int argc, char **argv)
 				rn->plotting = true;
 			}
 			vt_replay_set_hook(rn->replay, on_result, rn);
+			if (arg_frames) {
+				const char *dir = arg_frames;
+
+				/* With --compare, a directory per kernel under DIR. */
+				if (arg_nr_kernels > 1) {
+					if ((mkdir(arg_frames, 0777) < 0 && errno != EEXIST) ||
+					    asprintf(&rn->frames_dir, "%s/%s", arg_frames,
+						     vm_kernel_name(rn->kernel)) < 0)
+						r = errno ? -errno : -ENOMEM;
+					dir = rn->frames_dir;
+				}
+				if (r == 0)
+					r = frames_open(&rn->frames, dir, arg_every);
+				if (r < 0) {
+					fprintf(stderr, "vmreplay: --frames %s: %s\n", arg_frames,
+						strerror(-r));
+					status = 1;
+					nr_runs++;
+					goto out;
+				}
+			}
 		}
 		if (arg_events && !(outs.events = open_out(arg_events))) {
 			status = 1;
@@ -821,6 +867,11 @@ int main(int argc, char **argv)
 			bool row = series && events % arg_series_every == 0;
 			bool prow = runs[i].plotting && vr_plot_row_due(&runs[i].plot, events);
 
+			if (runs[i].frames.dir && events % arg_every == 0 &&
+			    frames_draw(&runs[i].frames, runs[i].engine, events) < 0) {
+				stopped = "--frames: cannot draw a frame";
+				break;
+			}
 			if (!row && !prow)
 				continue;
 			machine_state(&runs[i]);
@@ -829,6 +880,8 @@ int main(int argc, char **argv)
 			if (prow)
 				plot_row(&runs[i], events);
 		}
+		if (stopped)
+			break;
 		if ((events & 4095) == 0)
 			progress_update(&prog, events, false);
 		r = read_next(reader, &ev);
@@ -858,6 +911,11 @@ int main(int argc, char **argv)
 			machine_state(rn);
 			if (series && events % arg_series_every)
 				series_row(series, rn, events);
+			if (rn->frames.dir && (events % arg_every || !events) &&
+			    frames_draw(&rn->frames, rn->engine, events) < 0 && !status) {
+				fprintf(stderr, "vmreplay: --frames: cannot draw the last frame\n");
+				status = 1;
+			}
 			if (rn->plotting)
 				plot_row(rn, events);
 			reps[i] = (struct vt_report){
@@ -900,6 +958,8 @@ int main(int argc, char **argv)
 			status = 1;
 	}
 out:
+	if (arg_frames)
+		vr_done();
 	if (close_out(outs.events, arg_events) < 0 && !status)
 		status = 1;
 	if (close_out(series, arg_series) < 0 && !status)
