@@ -44,7 +44,7 @@
  *
  * Invariants (vmi_percpu_check): per chunk, free_bytes == 4 * zero bits of
  * the allocation map; every object is [bound bit, next bound bit) of set
- * bits; a page index is populated iff every CPU's page is mapped to its own
+ * bits (free runs may keep stale bounds, as the kernel's); a page index is populated iff every CPU's page is mapped to its own
  * PG_percpu frame; nr_empty_pop_pages counts the populated pages without a
  * set bit; percpu_pages == Σ populated pages * CPUs.
  */
@@ -568,10 +568,14 @@ static void area_set(struct vm_engine *e, struct pcpu_chunk *c, uint64_t s, uint
 
 	set_range(c->alloc_map, s, bits, on);
 	if (on) {
+		/* pcpu_alloc_area(): bounds at both ends, none inside; a free
+		 * leaves them (pcpu_free_area() finds an object's end by the
+		 * next bound). */
 		sbit(c->bound_map, s);
+		set_range(c->bound_map, s + 1, bits - 1, false);
+		sbit(c->bound_map, s + bits);
 		c->free_bytes -= (uint32_t)(bits * PCPU_MIN_ALLOC_SIZE);
 	} else {
-		cbit(c->bound_map, s);
 		c->free_bytes += (uint32_t)(bits * PCPU_MIN_ALLOC_SIZE);
 	}
 	pages_account(p, c, s, bits, on);
@@ -939,11 +943,14 @@ int vmi_percpu_check(struct vm_engine *e, uint64_t *ret_mapped, char *msg, size_
 			for (uint64_t i = 0; i < p->map_bits; i++) {
 				if (!tbit(c->alloc_map, i)) {
 					zeros++;
-					if (tbit(c->bound_map, i))
-						return fail(msg, msglen, "chunk %#llx: bound bit %llu on a "
-							    "free unit", (ull)c->vm->addr, (ull)i);
 					continue;
 				}
+				/* An object ends at the next bound, inside its run. */
+				if (!tbit(c->bound_map, next_one(c->bound_map, i + 1, p->map_bits + 1)) ||
+				    next_zero(c->alloc_map, i, p->map_bits) <
+				    next_one(c->bound_map, i + 1, p->map_bits + 1))
+					return fail(msg, msglen, "chunk %#llx: object at bit %llu runs past "
+						    "its allocation", (ull)c->vm->addr, (ull)i);
 				if (tbit(c->bound_map, i))
 					objects++;
 				else if (i == 0 || !tbit(c->alloc_map, i - 1))

@@ -635,6 +635,17 @@ static int area_span(struct vm_engine *e, uint64_t addr, uint64_t len, struct vm
 	if (len && addr > UINT64_MAX - len)
 		return -EINVAL;
 	va = vmi_find_busy_va(e, addr);
+	if (va && !va->vm && (va->flags & VA_VMAP_RAM)) {
+		/* vm_map_ram(): no vm_struct; the bytes of one live mapping,
+		 * which maps PAGE_KERNEL (*ret_vm NULL). */
+		uint64_t start, count;
+
+		if (!vm_is_map_ram_addr(e, addr, &start, &count) ||
+		    addr + len > start + (count << VM_PAGE_SHIFT))
+			return -EFAULT;
+		*ret_vm = NULL;
+		return 0;
+	}
 	if (!va || !va->vm)
 		return -EFAULT;
 	vm = va->vm;
@@ -705,7 +716,7 @@ int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len)
 	r = area_span(e, addr, len, &vm);
 	if (r < 0)
 		return r;
-	if (!(vm->prot & VM_PROT_WRITE))
+	if (vm && !(vm->prot & VM_PROT_WRITE))
 		return -EACCES;
 	/* The first page's PTE must allow the write: one walk finds the frame
 	 * and checks it. */

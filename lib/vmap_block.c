@@ -659,7 +659,7 @@ int vmi_vmap_block_check(struct vm_engine *e, uint64_t *ret_mapped, char *msg, s
 					continue;
 				}
 				n = 1u << pages_order(vb->count_at[i]);
-				if (i % n || i + n > tail)
+				if (i + n > tail)
 					return fail(msg, msglen, "vmap block %#llx: mapping at page %u "
 						    "of %u pages misplaced", (ull)va->va_start, i,
 						    vb->count_at[i]);

@@ -341,7 +341,8 @@ int vm_vmalloc_to_pfn(struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn);
 bool vm_is_vmalloc_addr(const struct vm_engine *e, uint64_t addr);
 
 /* Copy bytes through the page tables, page by page.  The whole range must
- * lie inside the mapped pages of one live area: -EFAULT otherwise (past the
+ * lie inside the mapped pages of one live area (or vm_map_ram mapping, or
+ * the populated pages of a per-CPU chunk): -EFAULT otherwise (past the
  * end, into the guard page, unmapped), -EINVAL for len overflow. */
 int vm_vread(struct vm_engine *e, uint64_t addr, void *buf, uint64_t len);
 int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len);
