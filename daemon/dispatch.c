@@ -143,10 +143,18 @@ static bool may_touch(const struct conn *c, uint32_t owner)
 static int area_for(struct ctx *x, uint64_t addr, struct vm_area_info *info, bool *found,
 		    const char *what)
 {
+	uint64_t start;
+	struct vmd_object *o;
+
 	*found = vm_find_vm_area(x->e, addr, info) == 0;
 	if (*found && !may_touch(x->c, info->uid))
 		return fail(x, -EPERM, "%s 0x%llx: area of uid %u", what, (unsigned long long)addr,
 			    info->uid);
+	/* A vm_map_ram mapping has no vm_struct: its owner is ours to know. */
+	if (!*found && vm_is_map_ram_addr(x->e, addr, &start, NULL) &&
+	    (o = objects_get(&x->d->objs, start, VMD_OBJ_MAP_RAM)) && !may_touch(x->c, o->uid))
+		return fail(x, -EPERM, "%s 0x%llx: vm_map_ram mapping of uid %u", what,
+			    (unsigned long long)addr, o->uid);
 	return 0;
 }
 
@@ -582,6 +590,173 @@ static int do_free_pages(struct ctx *x, uint64_t pfn, uint32_t order)
 	return 0;
 }
 
+/* ---- vm_map_ram, per-CPU objects, kvfree_rcu ------------------------------------------------ */
+
+static int do_vm_map_ram(struct ctx *x, const Vmallocd__V1__VmMapRamRequest *q,
+			 Vmallocd__V1__AllocReply *ar)
+{
+	struct vmd_object o;
+	uint64_t addr;
+	uint32_t pid;
+	int r;
+
+	if ((r = allocating_pid(x, "vm_map_ram", q->parent_pid, &pid)) < 0)
+		return r;
+	if (!q->n_pfns)
+		return fail(x, -EINVAL, "vm_map_ram of no pages");
+	/* The frames: as for vmap, alloc_pages blocks of the caller's, and
+	 * scoped ones only by a scoped mapping of their own connection. */
+	for (size_t i = 0; i < q->n_pfns; i++) {
+		struct page_block *b = account_find_block(&x->d->acct, q->pfns[i]);
+
+		if (!b)
+			return fail(x, -EINVAL, "vm_map_ram: pfn 0x%llx is not from alloc_pages",
+				    (unsigned long long)q->pfns[i]);
+		if (!may_touch(x->c, b->uid))
+			return fail(x, -EPERM, "vm_map_ram: pfn 0x%llx belongs to uid %u",
+				    (unsigned long long)q->pfns[i], b->uid);
+		if (b->scoped && (!q->scoped || b->cookie != x->c->id))
+			return fail(x, -EINVAL, "vm_map_ram: pfn 0x%llx is in a scoped block: only a "
+				    "scoped mapping on its own connection may map it",
+				    (unsigned long long)q->pfns[i]);
+	}
+	set_current(x, pid, NULL);
+	r = vm_map_ram(x->e, q->pfns, q->n_pfns, q->node, &addr);
+	if (r < 0)
+		return fail(x, r, "vm_map_ram of %zu pages%s", q->n_pfns,
+			    r == -EINVAL ? ": bad node" : r == -EBUSY ? ": a frame is mapped too often" :
+			    "");
+	o = (struct vmd_object){ .addr = addr, .count = q->n_pfns, .cookie = x->c->id,
+				 .uid = x->c->uid, .pid = pid, .kind = VMD_OBJ_MAP_RAM,
+				 .scoped = q->scoped };
+	if (objects_add(&x->d->objs, &o) < 0) {
+		vm_unmap_ram(x->e, addr, q->n_pfns);
+		return fail(x, -ENOMEM, "vm_map_ram of %zu pages", q->n_pfns);
+	}
+	if (q->scoped)
+		x->c->nr_scoped++;
+	ar->addr = addr;
+	return 0;
+}
+
+static int do_vm_unmap_ram(struct ctx *x, uint64_t addr, uint64_t count)
+{
+	struct vmd_object *o = objects_get(&x->d->objs, addr, VMD_OBJ_MAP_RAM);
+	int r;
+
+	if (!o)
+		return fail(x, -EINVAL, "vm_unmap_ram 0x%llx: not the start of a vm_map_ram mapping",
+			    (unsigned long long)addr);
+	if (!may_touch(x->c, o->uid))
+		return fail(x, -EPERM, "vm_unmap_ram 0x%llx: mapping of uid %u",
+			    (unsigned long long)addr, o->uid);
+	if (o->count != count)
+		return fail(x, -EINVAL, "vm_unmap_ram 0x%llx of %llu pages: it maps %llu",
+			    (unsigned long long)addr, (unsigned long long)count,
+			    (unsigned long long)o->count);
+	set_cpu(x);
+	r = vm_unmap_ram(x->e, addr, count);
+	if (r < 0)
+		return fail(x, r, "vm_unmap_ram 0x%llx", (unsigned long long)addr);
+	objects_del(&x->d->objs, o);
+	return 0;
+}
+
+/* A per-CPU object is charged the pages it spans in every CPU's unit. */
+static uint64_t percpu_charge(struct ctx *x, uint64_t ptr, uint64_t size)
+{
+	return (((ptr & (VM_PAGE_SIZE - 1)) + size + VM_PAGE_SIZE - 1) >> VM_PAGE_SHIFT) *
+	       x->d->opt.cpus;
+}
+
+static int do_alloc_percpu(struct ctx *x, const Vmallocd__V1__AllocPercpuRequest *q,
+			   Vmallocd__V1__AllocReply *ar)
+{
+	uint32_t uid = x->c->uid, pid;
+	struct vmd_object o;
+	uint64_t ptr, pages;
+	int r;
+
+	if ((r = allocating_pid(x, "alloc_percpu", q->parent_pid, &pid)) < 0)
+		return r;
+	if (!q->size || q->size > 32768 || q->align > VM_PAGE_SIZE || (q->align & (q->align - 1)))
+		return fail(x, -EINVAL, "alloc_percpu of %llu bytes aligned to %llu: sizes 1..32768, "
+			    "alignments a power of two up to 4096", (unsigned long long)q->size,
+			    (unsigned long long)q->align);
+	set_current(x, pid, NULL);
+	r = vm_alloc_percpu(x->e, q->size, q->align, &ptr);
+	if (r < 0)
+		return fail(x, r, "alloc_percpu of %llu bytes", (unsigned long long)q->size);
+	pages = percpu_charge(x, ptr, q->size);
+	r = account_charge(&x->d->acct, uid, pages, options_quota(&x->d->opt, uid));
+	if (r == 0) {
+		o = (struct vmd_object){ .addr = ptr, .count = q->size, .charged = pages,
+					 .cookie = x->c->id, .uid = uid, .pid = pid,
+					 .kind = VMD_OBJ_PERCPU, .scoped = q->scoped };
+		r = objects_add(&x->d->objs, &o);
+		if (r < 0)
+			account_uncharge(&x->d->acct, uid, pages);
+	}
+	if (r < 0) {
+		vm_free_percpu(x->e, ptr);
+		return fail(x, r, "alloc_percpu of %llu bytes: %s of uid %u", (unsigned long long)q->size,
+			    r == -EDQUOT ? "over the quota" : "accounting", uid);
+	}
+	if (q->scoped)
+		x->c->nr_scoped++;
+	ar->addr = ptr;
+	return 0;
+}
+
+static int do_free_percpu(struct ctx *x, uint64_t ptr)
+{
+	struct vmd_object *o = objects_get(&x->d->objs, ptr, VMD_OBJ_PERCPU);
+	int r;
+
+	if (!ptr)
+		return 0;
+	if (!o)
+		return fail(x, -EINVAL, "free_percpu 0x%llx: not a per-CPU object",
+			    (unsigned long long)ptr);
+	if (!may_touch(x->c, o->uid))
+		return fail(x, -EPERM, "free_percpu 0x%llx: object of uid %u", (unsigned long long)ptr,
+			    o->uid);
+	set_cpu(x);
+	r = vm_free_percpu(x->e, ptr);
+	if (r < 0)
+		return fail(x, r, "free_percpu 0x%llx", (unsigned long long)ptr);
+	account_uncharge(&x->d->acct, o->uid, o->charged);
+	objects_del(&x->d->objs, o);
+	return 0;
+}
+
+/* The area goes after a grace period; its pages are no longer the owner's
+ * to spend from now on: the quota is given back at once. */
+static int do_kvfree_rcu(struct ctx *x, uint64_t addr, bool head)
+{
+	struct vm_area_info info;
+	bool found;
+	int r;
+
+	if ((r = area_for(x, addr, &info, &found, "kvfree_rcu")) < 0)
+		return r;
+	set_cpu(x);
+	r = vm_kvfree_rcu(x->e, addr, head);
+	if (r == -EOPNOTSUPP)
+		return fail(x, r, "kvfree_rcu: Linux %s has none (5.9 and later)",
+			    vm_kernel_name(x->d->opt.kernel));
+	if (r < 0)
+		return fail(x, r, "kvfree_rcu 0x%llx: %s", (unsigned long long)addr,
+			    !found ? "no area there" :
+			    info.addr != addr ? "not the start of an area" :
+			    (info.flags & VM_KVFREE_RCU) ? "already waiting for a grace period" :
+			    !(info.flags & VM_ALLOC) || (info.flags & (VM_PAGE_ARRAY | VM_PERCPU)) ?
+			    "not a vmalloc area of its own" : "refused");
+	if (found)
+		account_uncharge(&x->d->acct, info.uid, info.nr_pages + info.nr_array_pages);
+	return 0;
+}
+
 /* ---- data ------------------------------------------------------------------------------ */
 
 static int do_read(struct ctx *x, uint64_t addr, uint64_t len, Vmallocd__V1__ReadReply *rr)
@@ -982,6 +1157,15 @@ static void fill_stats(struct ctx *x, Vmallocd__V1__Stats *st)
 	st->nr_pooled_areas = s.nr_pooled_areas;
 	st->pooled_pages = s.pooled_pages;
 	st->work_pending = s.work_pending;
+	st->nr_vmap_blocks = s.nr_vmap_blocks;
+	st->vmap_block_pages = s.vmap_block_pages;
+	st->map_ram_pages = s.map_ram_pages;
+	st->nr_pcpu_chunks = s.nr_pcpu_chunks;
+	st->nr_pcpu_objects = s.nr_pcpu_objects;
+	st->pcpu_unit_size = s.pcpu_unit_size;
+	st->percpu_pages = s.percpu_pages;
+	st->nr_kvfree_rcu = s.nr_kvfree_rcu;
+	st->work_delayed = s.work_delayed;
 	st->clients = x->d->nr_conns;
 	st->requests = x->d->nr_requests;
 	st->uptime_ms = (now_usec() - x->d->start_usec) / 1000;
@@ -1016,7 +1200,12 @@ static int stats_text(const Vmallocd__V1__Stats *st, char **text)
 		     "clients:             %u\nconnections_total:   %llu\n"
 		     "requests:            %llu\nerrors:              %llu\n"
 		     "uptime_ms:           %llu\n"
-		     "your_pages:          %llu\nyour_quota_pages:    %llu\n",
+		     "your_pages:          %llu\nyour_quota_pages:    %llu\n"
+		     "work_delayed:        %u\nvmap_blocks:         %llu\n"
+		     "vmap_block_pages:    %llu\nmap_ram_pages:       %llu\n"
+		     "pcpu_chunks:         %llu\npcpu_objects:        %llu\n"
+		     "pcpu_unit_size:      %llu\npercpu_pages:        %llu\n"
+		     "kvfree_rcu_pending:  %llu\n",
 		     st->kernel, st->nr_cpus, st->nr_vmap_nodes,
 		     (unsigned long long)st->nr_pooled_areas, (unsigned long long)st->pooled_pages,
 		     (unsigned)st->work_pending,
@@ -1032,7 +1221,12 @@ static int stats_text(const Vmallocd__V1__Stats *st, char **text)
 		     st->clients, (unsigned long long)st->connections_total,
 		     (unsigned long long)st->requests, (unsigned long long)st->errors,
 		     (unsigned long long)st->uptime_ms,
-		     (unsigned long long)st->your_pages, (unsigned long long)st->your_quota);
+		     (unsigned long long)st->your_pages, (unsigned long long)st->your_quota,
+		     (unsigned)st->work_delayed, (unsigned long long)st->nr_vmap_blocks,
+		     (unsigned long long)st->vmap_block_pages, (unsigned long long)st->map_ram_pages,
+		     (unsigned long long)st->nr_pcpu_chunks, (unsigned long long)st->nr_pcpu_objects,
+		     (unsigned long long)st->pcpu_unit_size, (unsigned long long)st->percpu_pages,
+		     (unsigned long long)st->nr_kvfree_rcu);
 	if (n < 0 || (size_t)n >= cap) {
 		free(t);
 		return -EOVERFLOW;
@@ -1204,6 +1398,26 @@ void dispatch_release_scoped(struct conn *c)
 		total += freed;
 		more = l.truncated && freed;
 	}
+	/* Then the vm_map_ram mappings (they pin the blocks) and per-CPU
+	 * objects of the connection. */
+	for (size_t i = 0; i < d->objs.cap; i++) {
+		struct vmd_object *o = &d->objs.v[i];
+		int r;
+
+		if (o->addr == UINT64_MAX || o->tomb || o->cookie != c->id || !o->scoped)
+			continue;
+		if (o->kind == VMD_OBJ_MAP_RAM) {
+			r = vm_unmap_ram(d->engine, o->addr, o->count);
+		} else {
+			r = vm_free_percpu(d->engine, o->addr);
+			if (r == 0)
+				account_uncharge(a, o->uid, o->charged);
+		}
+		if (r == 0) {
+			objects_del(&d->objs, o);
+			total++;
+		}
+	}
 	for (size_t i = 0; i < a->cap_blocks; i++) {
 		struct page_block *b = &a->blocks[i];
 
@@ -1323,6 +1537,8 @@ static int dispatch_slow(struct conn *c, const uint8_t *payload, size_t len)
 	Vmallocd__V1__TranslateReply tr_r = VMALLOCD__V1__TRANSLATE_REPLY__INIT;
 	Vmallocd__V1__AreaInfoReply ai_r = VMALLOCD__V1__AREA_INFO_REPLY__INIT;
 	Vmallocd__V1__HelloReply hello_r = VMALLOCD__V1__HELLO_REPLY__INIT;
+	Vmallocd__V1__TestVmalloc tv_r = VMALLOCD__V1__TEST_VMALLOC__INIT;
+	const struct vm_test_vmalloc_desc *tvd;
 	Vmallocd__V1__AreaInfo area;
 	uint32_t per_node[VM_MAX_NODES];
 	struct ctx x = { .c = c, .d = d, .e = d->engine, .rep = &rep };
@@ -1362,6 +1578,13 @@ static int dispatch_slow(struct conn *c, const uint8_t *payload, size_t len)
 		hello_r.pid = c->pid;
 		hello_r.kernel = (char *)vm_kernel_name(d->opt.kernel);
 		hello_r.cpus = d->opt.cpus;
+		if ((tvd = vm_kernel_test_vmalloc(d->opt.kernel))) {
+			tv_r.cases = tvd->cases;
+			tv_r.default_mask = tvd->default_mask;
+			tv_r.xfail = tvd->xfail;
+			tv_r.summary_xfailed = tvd->summary_xfailed;
+			hello_r.test_vmalloc = &tv_r;
+		}
 		rep.result_case = VMALLOCD__V1__REPLY__RESULT_HELLO;
 		rep.hello = &hello_r;
 		break;
@@ -1448,6 +1671,29 @@ static int dispatch_slow(struct conn *c, const uint8_t *payload, size_t len)
 			rep.message = x.msg;
 			vmd_log(VM_LOG_ERR, "invariant check failed: %s", x.msg);
 		}
+		break;
+	case VMALLOCD__V1__REQUEST__OP_VM_MAP_RAM:
+		r = do_vm_map_ram(&x, req->vm_map_ram, &alloc_r);
+		if (r == 0) {
+			rep.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC;
+			rep.alloc = &alloc_r;
+		}
+		break;
+	case VMALLOCD__V1__REQUEST__OP_VM_UNMAP_RAM:
+		r = do_vm_unmap_ram(&x, req->vm_unmap_ram->addr, req->vm_unmap_ram->count);
+		break;
+	case VMALLOCD__V1__REQUEST__OP_ALLOC_PERCPU:
+		r = do_alloc_percpu(&x, req->alloc_percpu, &alloc_r);
+		if (r == 0) {
+			rep.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC;
+			rep.alloc = &alloc_r;
+		}
+		break;
+	case VMALLOCD__V1__REQUEST__OP_FREE_PERCPU:
+		r = do_free_percpu(&x, req->free_percpu->ptr);
+		break;
+	case VMALLOCD__V1__REQUEST__OP_KVFREE_RCU:
+		r = do_kvfree_rcu(&x, req->kvfree_rcu->addr, req->kvfree_rcu->head);
 		break;
 	case VMALLOCD__V1__REQUEST__OP_PURGE:
 		if (c->uid != 0)

@@ -78,7 +78,7 @@ void conn_close(struct conn *c)
 	dispatch_release_scoped(c);
 	/* Work the releases queued (a purge) runs now, as the kernel's worker
 	 * would right after them. */
-	vm_run_deferred_work(d->engine);
+	vm_run_due_work(d->engine);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -258,7 +258,7 @@ static bool finish_pass(struct conn *c, bool progressed, bool more)
 	/* Work the pass's requests queued for later (6.18's purge after a
 	 * vfree over the lazy limit) runs once their replies are out: a flag
 	 * test, no system call or timer. */
-	vm_run_deferred_work(c->d->engine);
+	vm_run_due_work(c->d->engine);
 	if (!sent) {
 		conn_close(c);
 		return false;
@@ -777,9 +777,19 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 
 static void on_status(evutil_socket_t fd, short what, void *arg)
 {
+	struct daemon *d = arg;
+
 	(void)fd;
 	(void)what;
-	notify_status(arg);
+	/* Delayed work (kvfree_rcu's batch: KFREE_DRAIN_JIFFIES, 5 s) runs
+	 * once it has waited that long, counted on this one-second tick. */
+	if (!vm_work_delayed(d->engine))
+		d->delayed_ticks = 0;
+	else if (++d->delayed_ticks >= 5) {
+		vm_run_deferred_work(d->engine);
+		d->delayed_ticks = 0;
+	}
+	notify_status(d);
 }
 
 int daemon_loop_init(struct daemon *d)

@@ -58,6 +58,7 @@ int main(int argc, char **argv)
 	log_set_level(d.opt.log_level);
 	raise_nofile(d.opt.max_clients);
 	account_init(&d.acct);
+	objects_init(&d.objs);
 
 	vm_config_init(&cfg);
 	cfg.memory_bytes = d.opt.memory;
@@ -99,6 +100,7 @@ out:
 	daemon_loop_done(&d);
 	vm_engine_destroy(d.engine);
 	account_done(&d.acct);
+	objects_done(&d.objs);
 	options_free(&d.opt);
 	return r < 0 ? 1 : 0;
 }

@@ -106,6 +106,36 @@ struct page_block *account_find_block(struct account *a, uint64_t pfn);
 struct page_block *account_get_block(struct account *a, uint64_t head_pfn);
 void account_del_block(struct account *a, struct page_block *b);
 
+/* objects.c: vm_map_ram mappings and per-CPU objects, by address. */
+enum vmd_object_kind {
+	VMD_OBJ_MAP_RAM = 1,
+	VMD_OBJ_PERCPU = 2,
+};
+
+struct vmd_object {
+	uint64_t addr;            /* the mapping's start, the object's CPU 0 copy; UINT64_MAX: empty */
+	uint64_t count;           /* pages mapped, or bytes asked for */
+	uint64_t charged;         /* pages charged to uid for it */
+	uint64_t cookie;          /* connection id */
+	uint32_t uid, pid;
+	uint8_t kind;             /* enum vmd_object_kind */
+	bool scoped;
+	bool tomb;                /* deleted slot */
+};
+
+struct objects {
+	struct vmd_object *v;
+	size_t nr, nr_tombs, cap;  /* cap is a power of two */
+};
+
+void objects_init(struct objects *o);
+void objects_done(struct objects *o);
+/* -ENOMEM, nothing added. */
+int objects_add(struct objects *o, const struct vmd_object *x);
+/* The live object of that kind starting at addr, or NULL. */
+struct vmd_object *objects_get(struct objects *o, uint64_t addr, enum vmd_object_kind kind);
+void objects_del(struct objects *o, struct vmd_object *x);
+
 /* ---- the daemon ------------------------------------------------------------------- */
 
 struct conn {
@@ -155,6 +185,8 @@ struct daemon {
 	uint64_t nr_requests, nr_errors, nr_connections;
 	uint64_t start_usec;
 	struct account acct;
+	struct objects objs;       /* vm_map_ram mappings and per-CPU objects */
+	unsigned delayed_ticks;    /* seconds delayed work has waited (kvfree_rcu's 5 s) */
 	char last_status[256];
 	int exit_code;
 };

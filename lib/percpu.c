@@ -79,10 +79,18 @@ struct pcpu_chunk {
 	uint64_t *populated;            /* a bit per page of a unit */
 	uint32_t *pfns;                 /* [unit * nr_pages + page], PFN_NONE unpopulated */
 	uint32_t *block_used;           /* set bits per page (1024 bits each) */
+	struct pcpu_block_md *md;       /* per page: its free runs (the kernel's md_blocks) */
 	uint32_t free_bytes;
 	uint32_t contig_bits;           /* the largest free run (the contig hint) */
+	uint32_t first_free;            /* no clear bit below it */
 	uint32_t nr_populated;
 	uint32_t nr_empty_pop_pages;
+};
+
+/* A page's worth of the allocation map: its free run at the start, at
+ * the end, and the longest inside (bits). */
+struct pcpu_block_md {
+	uint16_t left_free, right_free, contig;
 };
 
 struct pcpu {
@@ -197,22 +205,69 @@ static void chunk_relocate(struct vm_engine *e, struct pcpu_chunk *c, int oslot)
 	c->slot = nslot;
 }
 
-/* The largest run of clear bits (recomputed in O(map words)). */
-static uint32_t largest_run(const struct pcpu *p, const uint64_t *m)
+/* The largest run of clear bits in [from, to) (O(words)). */
+static uint64_t largest_run_in(const uint64_t *m, uint64_t from, uint64_t to)
 {
-	uint64_t best = 0, i = 0, n = p->map_bits;
+	uint64_t best = 0, i = from;
 
-	while (i < n) {
-		uint64_t z = next_zero(m, i, n), o;
+	while (i < to) {
+		uint64_t z = next_zero(m, i, to), o;
 
-		if (z == n)
+		if (z == to)
 			break;
-		o = next_one(m, z, n);
+		o = next_one(m, z, to);
 		if (o - z > best)
 			best = o - z;
 		i = o;
 	}
-	return (uint32_t)best;
+	return best;
+}
+
+/* pcpu_block_refresh_hint(): page pg's runs, from its 16 words. */
+static void block_refresh(struct pcpu_chunk *c, uint64_t pg)
+{
+	uint64_t lo = pg * PCPU_BITS_PER_PAGE, hi = lo + PCPU_BITS_PER_PAGE;
+	struct pcpu_block_md *b = &c->md[pg];
+	uint64_t first_one = next_one(c->alloc_map, lo, hi), last_one = lo, i = lo;
+
+	b->left_free = (uint16_t)(first_one - lo);
+	if (first_one == hi) {
+		b->right_free = b->contig = (uint16_t)PCPU_BITS_PER_PAGE;
+		return;
+	}
+	while (i < hi) {
+		uint64_t o = next_one(c->alloc_map, i, hi);
+
+		if (o == hi)
+			break;
+		last_one = o;
+		i = o + 1;
+	}
+	b->right_free = (uint16_t)(hi - last_one - 1);
+	b->contig = (uint16_t)largest_run_in(c->alloc_map, lo, hi);
+}
+
+/* pcpu_chunk_refresh_hint(): the chunk's largest free run, from its pages'
+ * (a run may cross pages), O(pages). */
+static uint32_t chunk_contig(const struct pcpu *p, const struct pcpu_chunk *c)
+{
+	uint64_t best = 0, cur = 0;
+
+	for (uint64_t pg = 0; pg < p->nr_pages; pg++) {
+		const struct pcpu_block_md *b = &c->md[pg];
+
+		if (b->contig == PCPU_BITS_PER_PAGE) {
+			cur += PCPU_BITS_PER_PAGE;
+			continue;
+		}
+		cur += b->left_free;
+		if (cur > best)
+			best = cur;
+		if (b->contig > best)
+			best = b->contig;
+		cur = b->right_free;
+	}
+	return (uint32_t)(cur > best ? cur : best);
 }
 
 /* ---- set-up ---------------------------------------------------------------------------- */
@@ -328,6 +383,7 @@ static void chunk_free_maps(struct vm_engine *e, struct pcpu_chunk *c, bool now)
 	free(c->populated);
 	free(c->pfns);
 	free(c->block_used);
+	free(c->md);
 	free(c);
 }
 
@@ -355,8 +411,10 @@ static int create_chunk(struct vm_engine *e, struct pcpu_chunk **ret)
 	c->populated = calloc((p->nr_pages + 63) / 64, 8);
 	c->pfns = malloc((size_t)p->nr_units * p->nr_pages * sizeof(*c->pfns));
 	c->block_used = calloc(p->nr_pages, sizeof(*c->block_used));
+	c->md = malloc(p->nr_pages * sizeof(*c->md));
 	vm = vmi_cache_alloc(&e->vm_cache);
-	if (!c->alloc_map || !c->bound_map || !c->populated || !c->pfns || !c->block_used || !vm) {
+	if (!c->alloc_map || !c->bound_map || !c->populated || !c->pfns || !c->block_used ||
+	    !c->md || !vm) {
 		if (vm)
 			vmi_cache_free(&e->vm_cache, vm);
 		chunk_free_maps(e, c, true);
@@ -364,6 +422,9 @@ static int create_chunk(struct vm_engine *e, struct pcpu_chunk **ret)
 	}
 	for (uint64_t i = 0; i < (uint64_t)p->nr_units * p->nr_pages; i++)
 		c->pfns[i] = PFN_NONE;
+	for (uint64_t i = 0; i < p->nr_pages; i++)
+		c->md[i] = (struct pcpu_block_md){ PCPU_BITS_PER_PAGE, PCPU_BITS_PER_PAGE,
+						   PCPU_BITS_PER_PAGE };
 	enter_kernel(e, &k);
 	for (int i = 0; i < 4 && r == 0; i++)
 		r = map_area(e, sizes[i], e->k->pcpu_map_callers[i], &c->maps[i]);
@@ -515,26 +576,59 @@ static void destroy_chunk(struct vm_engine *e, struct pcpu_chunk *c, bool now)
 
 /* ---- objects ------------------------------------------------------------------------------- */
 
-/* The lowest bit offset with an aligned run of bits clear bits, or -1. */
-static int64_t find_fit(const struct pcpu *p, const struct pcpu_chunk *c, uint64_t bits,
-			uint64_t bit_align)
+/* An aligned run of bits clear bits inside [lo, hi), the lowest, or -1. */
+static int64_t fit_in(const uint64_t *m, uint64_t lo, uint64_t hi, uint64_t bits, uint64_t bit_align)
 {
-	uint64_t n = p->map_bits, i = 0;
+	uint64_t i = lo;
 
-	if (c->contig_bits < bits)
-		return -1;
-	while (i < n) {
-		uint64_t z = next_zero(c->alloc_map, i, n), s, o;
+	while (i < hi) {
+		uint64_t z = next_zero(m, i, hi), s, o;
 
-		if (z == n)
+		if (z == hi)
 			return -1;
 		s = (z + bit_align - 1) & ~(bit_align - 1);
-		if (s + bits > n)
+		if (s + bits > hi)
 			return -1;
-		o = next_one(c->alloc_map, s, s + bits);
+		o = next_one(m, s, s + bits);
 		if (o == s + bits)
 			return (int64_t)s;
 		i = o + 1;
+	}
+	return -1;
+}
+
+/* The lowest aligned fit of bits clear bits, or -1: page by page, the
+ * pages' runs saying where one may be (pcpu_for_each_fit_region(), which
+ * the kernel uses to pick where to look; here every candidate is checked,
+ * so the fit is the true lowest one). */
+static int64_t find_fit(const struct pcpu *p, const struct pcpu_chunk *c, uint64_t bits,
+			uint64_t bit_align)
+{
+	uint64_t carry = UINT64_MAX;    /* start of a free run reaching this page's start */
+
+	if (c->contig_bits < bits)
+		return -1;
+	for (uint64_t pg = c->first_free / PCPU_BITS_PER_PAGE; pg < p->nr_pages; pg++) {
+		const struct pcpu_block_md *b = &c->md[pg];
+		uint64_t lo = pg * PCPU_BITS_PER_PAGE, hi = lo + PCPU_BITS_PER_PAGE;
+
+		if (carry != UINT64_MAX) {
+			uint64_t s = (carry + bit_align - 1) & ~(bit_align - 1);
+
+			if (s + bits <= lo + b->left_free)
+				return (int64_t)s;
+			if (b->contig == PCPU_BITS_PER_PAGE)
+				continue;       /* the run goes on */
+			carry = UINT64_MAX;
+		}
+		if (b->contig >= bits) {
+			int64_t f = fit_in(c->alloc_map, lo, hi, bits, bit_align);
+
+			if (f >= 0)
+				return f;
+		}
+		if (b->right_free)
+			carry = hi - b->right_free;
 	}
 	return -1;
 }
@@ -579,7 +673,13 @@ static void area_set(struct vm_engine *e, struct pcpu_chunk *c, uint64_t s, uint
 		c->free_bytes += (uint32_t)(bits * PCPU_MIN_ALLOC_SIZE);
 	}
 	pages_account(p, c, s, bits, on);
-	c->contig_bits = largest_run(p, c->alloc_map);
+	for (uint64_t pg = s / PCPU_BITS_PER_PAGE; pg <= (s + bits - 1) / PCPU_BITS_PER_PAGE; pg++)
+		block_refresh(c, pg);
+	c->contig_bits = chunk_contig(p, c);
+	if (!on && s < c->first_free)
+		c->first_free = (uint32_t)s;
+	else if (on && s == c->first_free)
+		c->first_free = (uint32_t)next_zero(c->alloc_map, s + bits, p->map_bits);
 	chunk_relocate(e, c, oslot);
 }
 
@@ -894,6 +994,7 @@ void vmi_percpu_destroy(struct vm_engine *e)
 			free(c->populated);
 			free(c->pfns);
 			free(c->block_used);
+			free(c->md);
 			free(c);
 		}
 	}
@@ -958,7 +1059,8 @@ int vmi_percpu_check(struct vm_engine *e, uint64_t *ret_mapped, char *msg, size_
 						    "a bound", (ull)c->vm->addr, (ull)i);
 			}
 			if (zeros * PCPU_MIN_ALLOC_SIZE != c->free_bytes ||
-			    c->contig_bits != largest_run(p, c->alloc_map))
+			    c->contig_bits != largest_run_in(c->alloc_map, 0, p->map_bits) ||
+			    c->first_free != next_zero(c->alloc_map, 0, p->map_bits))
 				return fail(msg, msglen, "chunk %#llx: free_bytes %u, contig %u for %llu "
 					    "free units", (ull)c->vm->addr, c->free_bytes, c->contig_bits,
 					    (ull)zeros);
