@@ -820,7 +820,7 @@ static void bench_busy_cost(const struct opts *o)
 	/* 6.18's search does not look at the busy areas; 4.19's walk passes
 	 * every one of them (and the lazy ranges) once its hint is dropped:
 	 * 100 times the areas should cost at least 10 times as much. */
-	for (unsigned k = 0; k < nr_bench_kernels && lo_miss[k] > 0; k++) {
+	for (unsigned k = 0; k < nr_bench_kernels && lo_miss[k] > 0 && counts[nn - 1] >= 100000; k++) {
 		char what[96];
 		bool list = bench_kernels[k] == VM_KERNEL_4_19;
 

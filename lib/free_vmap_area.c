@@ -201,8 +201,9 @@ void vmi_free_tree_insert(struct vm_engine *e, struct vmap_area *va)
 
 /* Cut [s, s + size) out of the free range va (va_clip); spare is a node
  * for the right remainder of a no-edge fit.  Returns whether it used spare. */
-static bool clip(struct vm_engine *e, struct vmap_area *va, uint64_t s, uint64_t size,
-		 struct vmap_area *spare)
+static inline __attribute__((always_inline))
+bool clip(struct vm_engine *e, struct vmap_area *va, uint64_t s, uint64_t size,
+	  struct vmap_area *spare)
 {
 	switch (classify_fit(va, s, size)) {
 	case FL_FIT:
