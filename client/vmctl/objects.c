@@ -31,7 +31,7 @@ static int obj_opt(const struct cmd *cmd, int ch, const char *optarg, void *ctx)
 }
 
 /* The address of a new mapping or object. */
-static int print_made(const char *key, uint64_t addr, uint64_t n, const char *unit, bool scoped)
+static int print_made(uint64_t addr, uint64_t n, const char *unit, bool scoped)
 {
 	if (arg_json) {
 		json_object *o = json_object_new_object();
@@ -39,7 +39,6 @@ static int print_made(const char *key, uint64_t addr, uint64_t n, const char *un
 		jput(o, "addr", jhex(addr));
 		jput(o, unit, json_object_new_uint64(n));
 		jput(o, "scoped", json_object_new_boolean(scoped));
-		(void)key;
 		jprint(o);
 		return VMCTL_EXIT_OK;
 	}
@@ -89,7 +88,7 @@ int cmd_map_ram(const struct cmd *cmd, int argc, char **argv)
 	c = client(cmd);
 	vmc_set_scoped(c, a.scoped);
 	r = vmc_vm_map_ram(c, pfns, (uint64_t)n, (int)a.node, &addr);
-	r = r < 0 ? fail(cmd, pos[0], r) : print_made("addr", addr, (uint64_t)n, "pages", a.scoped);
+	r = r < 0 ? fail(cmd, pos[0], r) : print_made(addr, (uint64_t)n, "pages", a.scoped);
 out:
 	free(pos);
 	free(pfns);
@@ -128,7 +127,7 @@ int cmd_percpu_alloc(const struct cmd *cmd, int argc, char **argv)
 	c = client(cmd);
 	vmc_set_scoped(c, a.scoped);
 	r = vmc_alloc_percpu(c, size, a.align, &ptr);
-	return r < 0 ? fail(cmd, pos[0], r) : print_made("addr", ptr, size, "size_bytes", a.scoped);
+	return r < 0 ? fail(cmd, pos[0], r) : print_made(ptr, size, "size_bytes", a.scoped);
 }
 
 int cmd_percpu_free(const struct cmd *cmd, int argc, char **argv)
