@@ -420,6 +420,8 @@ static int do_free(struct ctx *x, uint64_t addr)
 			    info.addr != addr ? "not the start of an area" :
 			    (info.flags & VM_MAP) ? "a vmap area (use vunmap)" :
 			    (info.flags & VM_PAGE_ARRAY) ? "the page array of another area (freed with it)" :
+			    (info.flags & VM_PERCPU) ? "the per-CPU allocator's (use free_percpu)" :
+			    (info.flags & VM_KVFREE_RCU) ? "waiting for kvfree_rcu's grace period" :
 			    "refused");
 	if (found)
 		account_uncharge(&x->d->acct, info.uid, info.nr_pages + info.nr_array_pages);
@@ -905,13 +907,21 @@ static int do_translate(struct ctx *x, uint64_t addr, Vmallocd__V1__TranslateRep
 
 /* ---- areas and queries -------------------------------------------------------------------- */
 
+/* Leaked: the allocating process is gone.  The per-CPU allocator's areas
+ * are the machine's, no process's, and one waiting for kvfree_rcu is
+ * already freed as far as its owner goes. */
+static bool area_leaked(const struct vm_area_info *info)
+{
+	return !(info->flags & (VM_PERCPU | VM_KVFREE_RCU)) && !pid_alive(info->pid);
+}
+
 static void fill_area(Vmallocd__V1__AreaInfo *a, const struct vm_area_info *info,
 		      uint32_t *per_node, unsigned nr_nodes)
 {
 	vmallocd__v1__area_info__init(a);
 	a->addr = info->addr;
 	a->size = info->size;
-	a->flags = info->flags & ~(VM_SCOPED | VM_PAGE_ARRAY);
+	a->flags = info->flags & ~(VM_SCOPED | VM_PAGE_ARRAY | VM_PERCPU | VM_KVFREE_RCU);
 	a->prot = info->prot;
 	a->nr_pages = info->nr_pages;
 	a->phys_addr = info->phys_addr;
@@ -922,7 +932,7 @@ static void fill_area(Vmallocd__V1__AreaInfo *a, const struct vm_area_info *info
 	a->nr_per_node = per_node;
 	a->n_nr_per_node = nr_nodes;
 	a->scoped = (info->flags & VM_SCOPED) != 0;
-	a->leaked = !pid_alive(info->pid);
+	a->leaked = area_leaked(info);
 }
 
 static int do_area_info(struct ctx *x, uint64_t addr, Vmallocd__V1__AreaInfoReply *ar,
@@ -960,7 +970,7 @@ static int collect_area(void *ctx, const struct vm_area_info *info)
 		return 0;
 	/* A page array goes with its area: not a leak of its own, and
 	 * freeing it by itself is refused. */
-	if (l->leaks_only && ((info->flags & VM_PAGE_ARRAY) || pid_alive(info->pid)))
+	if (l->leaks_only && ((info->flags & VM_PAGE_ARRAY) || !area_leaked(info)))
 		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;

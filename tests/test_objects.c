@@ -239,6 +239,20 @@ static void test_percpu(void)
 	CU_ASSERT_EQUAL(buf[0] | buf[15], 0);
 	/* Each object is charged its pages on each CPU: one page twice. */
 	CU_ASSERT_EQUAL(st2.your_pages, st.your_pages + 4);
+	/* The chunk's areas are the machine's: no leaks, no plain vfree, no
+	 * internal marks in their flags. */
+	{
+		struct vmc_area *v, info;
+		size_t n;
+
+		CU_ASSERT_FATAL(vmc_areas(c, true, &v, &n) == 0);
+		CU_ASSERT_EQUAL(n, 0);
+		free(v);
+		CU_ASSERT_FATAL(vmc_area_info(c, a, &info) == 0);
+		CU_ASSERT(!info.leaked && info.flags == VM_ALLOC);
+		CU_ASSERT_EQUAL(vmc_vfree(c, info.addr), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(vmc_last_message(c), "use free_percpu"));
+	}
 	CU_ASSERT_EQUAL(vmc_free_percpu(c, a + 4), -EINVAL);
 	CU_ASSERT_EQUAL(vmc_free_percpu(c, a), 0);
 	CU_ASSERT_EQUAL(vmc_free_percpu(c, a), -EINVAL);
@@ -279,7 +293,9 @@ static void test_kvfree_rcu(void)
 			CU_ASSERT_EQUAL(vmc_kvfree_rcu(c, a, true), -EINVAL);
 			CU_ASSERT_PTR_NOT_NULL(strstr(vmc_last_message(c), "already waiting"));
 			CU_ASSERT_EQUAL(vmc_vfree(c, a), -EINVAL);
+			CU_ASSERT_PTR_NOT_NULL(strstr(vmc_last_message(c), "grace period"));
 			CU_ASSERT_EQUAL(vmc_area_info(c, a, &info), 0);
+			CU_ASSERT(info.flags == VM_ALLOC && !info.leaked);
 			CU_ASSERT_EQUAL(vmc_stat(c, &st), 0);
 			CU_ASSERT(st.nr_kvfree_rcu == 1 && st.work_delayed && st.your_pages == 0);
 			t0 = vmd_now_ms();
