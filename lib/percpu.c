@@ -46,7 +46,9 @@
  * the allocation map; every object is [bound bit, next bound bit) of set
  * bits (free runs may keep stale bounds, as the kernel's); a page index is populated iff every CPU's page is mapped to its own
  * PG_percpu frame; nr_empty_pop_pages counts the populated pages without a
- * set bit; percpu_pages == Σ populated pages * CPUs.
+ * set bit; each page's hints (free bits at its left and right ends, its
+ * largest free run) and the chunk's contig_bits and first_free are those
+ * of its bits; percpu_pages == Σ populated pages * CPUs.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -127,10 +129,21 @@ static inline void cbit(uint64_t *m, uint64_t i)
 	m[i / 64] &= ~(1ull << (i % 64));
 }
 
+/* Bits [from, from + n) set or cleared, a word at a time. */
 static void set_range(uint64_t *m, uint64_t from, uint64_t n, bool on)
 {
-	for (uint64_t i = from; i < from + n; i++)
-		on ? sbit(m, i) : cbit(m, i);
+	uint64_t i = from, end = from + n;
+
+	while (i < end) {
+		uint64_t b = i % 64, k = end - i < 64 - b ? end - i : 64 - b;
+		uint64_t mask = (k == 64 ? ~0ull : ((1ull << k) - 1)) << b;
+
+		if (on)
+			m[i / 64] |= mask;
+		else
+			m[i / 64] &= ~mask;
+		i += k;
+	}
 }
 
 /* The first clear bit at or after i, or n. */
@@ -144,6 +157,25 @@ static uint64_t next_zero(const uint64_t *m, uint64_t i, uint64_t n)
 		i = (i / 64 + 1) * 64;
 	}
 	return n;
+}
+
+/* The last set bit in [lo, hi), or hi if none. */
+static uint64_t last_one(const uint64_t *m, uint64_t lo, uint64_t hi)
+{
+	uint64_t i = hi;
+
+	while (i > lo) {
+		uint64_t top = (i - 1) / 64 * 64, w = m[top / 64];
+
+		if (i - top < 64)
+			w &= (1ull << (i - top)) - 1;
+		if (top < lo)
+			w &= ~0ull << (lo - top);
+		if (w)
+			return top + 63 - (uint64_t)__builtin_clzll(w);
+		i = top;
+	}
+	return hi;
 }
 
 /* The first set bit at or after i, or n. */
@@ -228,22 +260,14 @@ static void block_refresh(struct pcpu_chunk *c, uint64_t pg)
 {
 	uint64_t lo = pg * PCPU_BITS_PER_PAGE, hi = lo + PCPU_BITS_PER_PAGE;
 	struct pcpu_block_md *b = &c->md[pg];
-	uint64_t first_one = next_one(c->alloc_map, lo, hi), last_one = lo, i = lo;
+	uint64_t first = next_one(c->alloc_map, lo, hi);
 
-	b->left_free = (uint16_t)(first_one - lo);
-	if (first_one == hi) {
+	b->left_free = (uint16_t)(first - lo);
+	if (first == hi) {
 		b->right_free = b->contig = (uint16_t)PCPU_BITS_PER_PAGE;
 		return;
 	}
-	while (i < hi) {
-		uint64_t o = next_one(c->alloc_map, i, hi);
-
-		if (o == hi)
-			break;
-		last_one = o;
-		i = o + 1;
-	}
-	b->right_free = (uint16_t)(hi - last_one - 1);
+	b->right_free = (uint16_t)(hi - last_one(c->alloc_map, lo, hi) - 1);
 	b->contig = (uint16_t)largest_run_in(c->alloc_map, lo, hi);
 }
 
@@ -1066,14 +1090,29 @@ int vmi_percpu_check(struct vm_engine *e, uint64_t *ret_mapped, char *msg, size_
 					    (ull)zeros);
 			for (uint64_t i = 0; i < p->nr_pages; i++) {
 				bool pop = tbit(c->populated, i);
-				uint32_t used = 0;
+				uint32_t used = 0, left = 0, right = 0;
+				bool seen = false;
 
-				for (uint64_t b = i * PCPU_BITS_PER_PAGE; b < (i + 1) * PCPU_BITS_PER_PAGE; b++)
-					used += tbit(c->alloc_map, b);
+				/* Bit by bit, the page's runs as block_refresh() keeps them. */
+				for (uint64_t b = i * PCPU_BITS_PER_PAGE; b < (i + 1) * PCPU_BITS_PER_PAGE; b++) {
+					bool on = tbit(c->alloc_map, b);
+
+					used += on;
+					seen |= on;
+					left += !seen;
+					right = on ? 0 : right + 1;
+				}
 				if (used != c->block_used[i] || (used && !pop))
 					return fail(msg, msglen, "chunk %#llx page %llu: %u units used, "
 						    "counted %u, populated %d", (ull)c->vm->addr, (ull)i,
 						    used, c->block_used[i], pop);
+				if (c->md[i].left_free != left || c->md[i].right_free != right ||
+				    c->md[i].contig != largest_run_in(c->alloc_map, i * PCPU_BITS_PER_PAGE,
+								      (i + 1) * PCPU_BITS_PER_PAGE))
+					return fail(msg, msglen, "chunk %#llx page %llu: hints left %u right "
+						    "%u contig %u, its bits say %u, %u", (ull)c->vm->addr,
+						    (ull)i, c->md[i].left_free, c->md[i].right_free,
+						    c->md[i].contig, left, right);
 				cpop += pop;
 				cempty += pop && !used;
 				for (unsigned u = 0; u < p->nr_units; u++) {
