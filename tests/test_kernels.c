@@ -2,7 +2,8 @@
  * with --kernel 6.18 and with --kernel 4.19 (two CPUs each) says which
  * kernel it follows (Hello, vmctl stat), and does what that kernel does:
  * the order freed stacks come back in after a purge, when a purge over the
- * lazy limit runs (seen by pipelining a vfree and a stat in one write), the
+ * lazy limit runs (seen by pipelining a vfree and a stat in one write) and
+ * that PageTables does not fall after it, the
  * page array's own vmallocinfo line, the meminfo values, and the i386 zones
  * of __vmalloc and vrealloc.
  */
@@ -176,6 +177,7 @@ static void test_purge_timing(void)
 		struct vmd_proc p;
 		struct vmc_client *c;
 		struct vmc_stat st;
+		struct vmc_meminfo m0, m1;
 		uint8_t buf[512];
 		uint64_t a[5];
 		size_t n;
@@ -187,6 +189,7 @@ static void test_purge_timing(void)
 		CU_ASSERT_FATAL(vmc_connect(p.sock, &c) == 0);
 		for (unsigned i = 0; i < 5; i++)
 			CU_ASSERT_FATAL(vmc_vmalloc(c, 4096, &a[i]) == 0);
+		CU_ASSERT_EQUAL(vmc_meminfo(c, &m0), 0);
 		for (unsigned i = 0; i < 4; i++)
 			CU_ASSERT_EQUAL(vmc_vfree(c, a[i]), 0);
 		fd = raw_connect(p.sock);
@@ -226,6 +229,13 @@ static void test_purge_timing(void)
 		/* Either way the purge has run by the next request. */
 		CU_ASSERT_EQUAL(vmc_stat(c, &st), 0);
 		CU_ASSERT(st.lazy_pages == 0 && st.nr_purges == 1 && !st.work_pending);
+		/* Neither tree frees the range's page-table pages when it unmaps
+		 * (vunmap_page_range() in 4.19, vunmap_range_noflush() in 6.18):
+		 * PageTables stays where the mappings took it. */
+		CU_ASSERT_EQUAL(vmc_meminfo(c, &m1), 0);
+		T_ASSERT_MSG(m0.page_tables > 0 && m1.page_tables == m0.page_tables,
+			     "%s: PageTables %llu before the purge, %llu after", kernel_names[k],
+			     (unsigned long long)m0.page_tables, (unsigned long long)m1.page_tables);
 		vmc_close(c);
 		CU_ASSERT_EQUAL(vmd_stop(&p, 5000), 0);
 	}
