@@ -5,12 +5,14 @@
  * two-page areas, a few larger ones), with a bounded number of live areas,
  * so the trace can grow without the replay's work per event growing.
  *
- * usage: gentrace --events N [--live L] [--seed S] [--cpus C] [--mix stacks|mixed]
+ * usage: gentrace --events N [--live L] [--seed S] [--cpus C] [--mix stacks|mixed|pages]
  *   N events (allocations, frees and the purges between them); at most L
  *   areas live at once (1000).  The same seed gives the same trace.
  *   --mix stacks (the default) allocates only thread stacks, as every
  *   capture of this machine's kernel shows (tests/fixtures/captures);
- *   --mix mixed makes 30 % of the areas one to 62 pages, unaligned.
+ *   --mix mixed makes 30 % of the areas one to 62 pages, unaligned;
+ *   --mix pages allocates only one-page areas, the request bench/vmload
+ *   makes (vmalloc(4 KiB)), to compare a replay with the service's own rate.
  *
  * The traced addresses are made up (each size class reuses its freed
  * addresses last-in-first-out, new ones come from a bump pointer), but a
@@ -71,7 +73,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t events = 0, live_max = 1000, seed = 1, cpus = 2;
-	bool mixed = false;
+	bool mixed = false, pages = false;
 	uint64_t bump = VSTART, nr_lazy = 0, lazy_max, t_us = 1000000000ull;
 	struct area *live;
 	size_t nr_live = 0;
@@ -83,11 +85,13 @@ int main(int argc, char **argv)
 		uint64_t v;
 
 		if (c == 'm') {
-			if (strcmp(optarg, "stacks") && strcmp(optarg, "mixed")) {
-				fprintf(stderr, "gentrace: --mix: stacks or mixed\n");
+			if (strcmp(optarg, "stacks") && strcmp(optarg, "mixed") &&
+			    strcmp(optarg, "pages")) {
+				fprintf(stderr, "gentrace: --mix: stacks, mixed or pages\n");
 				return 2;
 			}
 			mixed = !strcmp(optarg, "mixed");
+			pages = !strcmp(optarg, "pages");
 			continue;
 		}
 		errno = 0;
@@ -141,7 +145,9 @@ int main(int argc, char **argv)
 			uint64_t r = rnd() % 100, size, align = 1, addr;
 			struct pool *p;
 
-			if (r < 70 || !mixed) {
+			if (pages) {
+				size = PAGE;
+			} else if (r < 70 || !mixed) {
 				size = 4 * PAGE;
 				align = 4 * PAGE;
 			} else if (r < 90) {

@@ -20,15 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchstat.h"
 #include "vmclient.h"
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Requests completed in `seconds`, or -1. */
 static long long run_client(const char *sock, unsigned depth, double seconds)
@@ -39,9 +33,9 @@ static long long run_client(const char *sock, unsigned depth, double seconds)
 
 	if (vmc_connect(sock, &c) < 0)
 		return -1;
-	end = now_s() + seconds;
+	end = bench_now_s() + seconds;
 	if (depth <= 1) {
-		while (now_s() < end) {
+		while (bench_now_s() < end) {
 			for (int i = 0; i < 256; i++) {
 				uint64_t a;
 
@@ -59,7 +53,7 @@ static long long run_client(const char *sock, unsigned depth, double seconds)
 
 		if (!addr || !prev || !st || vmc_batch_new(c, &b) < 0)
 			return -1;
-		while (now_s() < end) {
+		while (bench_now_s() < end) {
 			for (int k = 0; k < 64; k++) {
 				vmc_batch_clear(b);
 				if (have_prev)

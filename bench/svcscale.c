@@ -35,11 +35,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchstat.h"
 #include "vmclient.h"
 
 extern char **environ;
 
-#define MAX_REPS 101
 #define SLICE 1024      /* pairs per turn of one daemon in the busy section */
 
 static const char *vmallocd;
@@ -48,54 +48,6 @@ static uint64_t opt_loops;
 static bool quick;
 static int failures;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- statistics (as vmbench prints them) ------------------------------------------ */
-
-struct stat3 {
-	double median, min, max;
-};
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static struct stat3 stats(const double *v, unsigned n)
-{
-	double s[MAX_REPS];
-	struct stat3 r;
-
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
-	r.min = s[0];
-	r.max = s[n - 1];
-	r.median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-	return r;
-}
-
-static void print_stat(const char *what, const char *unit, struct stat3 s)
-{
-	printf("  %-40s median %10.3f %s  (min %.3f, max %.3f, n=%u)\n", what, s.median, unit,
-	       s.min, s.max, reps);
-}
-
-static void print_target(const char *what, double value, const char *cmp, double target,
-			 const char *unit)
-{
-	bool met = strcmp(cmp, "<=") == 0 ? value <= target : value >= target;
-
-	printf("  TARGET %s %.3f %s %s %.3f %s: %s\n", what, value, unit, cmp, target, unit,
-	       met ? "MET" : "MISSED");
-}
 
 /* ---- a daemon of our own ------------------------------------------------------------ */
 
@@ -172,7 +124,7 @@ static int daemon_start(struct daemon *d, const char *mem, const char *busy_poll
 	}
 	argv[k] = NULL;
 
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	r = posix_spawn(&d->pid, vmallocd, NULL, NULL, (char *const *)argv, envp);
 	free(envp);
 	if (r) {
@@ -192,7 +144,7 @@ static int daemon_start(struct daemon *d, const char *mem, const char *busy_poll
 		buf[n] = 0;
 		if (!strncmp(buf, "READY=1\n", 8) || !strcmp(buf, "READY=1") ||
 		    strstr(buf, "\nREADY=1\n")) {
-			d->ready_ms = (double)(now_ns() - t0) / 1e6;
+			d->ready_ms = (double)(bench_now_ns() - t0) / 1e6;
 			/* Nobody reads STATUS= from now on: go away, so the
 			 * daemon's later notifications fail at once instead of
 			 * blocking on a full queue. */
@@ -235,7 +187,7 @@ static void bench_ready(void)
 	printf("ready: exec of vmallocd to READY=1 on our NOTIFY_SOCKET, and its VmRSS then;\n"
 	       "  a new daemon each rep\n");
 	for (unsigned k = 0; k < n; k++) {
-		double ms[MAX_REPS], rss[MAX_REPS];
+		double ms[BENCH_MAX_REPS], rss[BENCH_MAX_REPS];
 		char what[64];
 
 		for (unsigned i = 0; i < reps; i++) {
@@ -252,12 +204,12 @@ static void bench_ready(void)
 			daemon_stop(&d);
 		}
 		snprintf(what, sizeof(what), "%s: exec to READY=1", sizes[k]);
-		print_stat(what, "ms", stats(ms, reps));
+		bench_print_stat(what, 40, 3, "ms", bench_stats(ms, reps));
 		snprintf(what, sizeof(what), "%s: VmRSS at READY=1", sizes[k]);
-		print_stat(what, "MiB", stats(rss, reps));
+		bench_print_stat(what, 40, 3, "MiB", bench_stats(rss, reps));
 		if (k == 2) {
-			print_target("1 TiB: exec to READY=1", stats(ms, reps).median, "<=", 500, "ms");
-			print_target("1 TiB: VmRSS at READY=1", stats(rss, reps).median, "<=", 64, "MiB");
+			bench_print_target("1 TiB: exec to READY=1", bench_stats(ms, reps).median, "<=", 500, "ms");
+			bench_print_target("1 TiB: VmRSS at READY=1", bench_stats(rss, reps).median, "<=", 64, "MiB");
 		}
 	}
 }
@@ -291,7 +243,7 @@ static int fill(struct vmc_client *c, uint64_t n)
  * µs per pair. */
 static double time_pairs(struct vmc_client *c, uint64_t loops)
 {
-	uint64_t t0 = now_ns(), addr;
+	uint64_t t0 = bench_now_ns(), addr;
 
 	for (uint64_t i = 0; i < loops; i++) {
 		int r = vmc_vmalloc(c, 4096, &addr);
@@ -303,7 +255,7 @@ static double time_pairs(struct vmc_client *c, uint64_t loops)
 			return 0;
 		}
 	}
-	return (double)(now_ns() - t0) / 1e3 / (double)loops;
+	return (double)(bench_now_ns() - t0) / 1e3 / (double)loops;
 }
 
 /* The same pairs 16 at a time: one batch of 16 vmallocs, one of their
@@ -320,7 +272,7 @@ static double time_pairs_pipelined(struct vmc_client *c, uint64_t loops)
 	}
 	for (unsigned j = 0; r == 0 && j < 16; j++)
 		r = vmc_batch_vmalloc(a, 4096, &addrs[j], &st[j]);
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (uint64_t i = 0; r == 0 && i < loops; i += 16) {
 		r = vmc_batch_run(a);
 		vmc_batch_clear(f);
@@ -331,7 +283,7 @@ static double time_pairs_pipelined(struct vmc_client *c, uint64_t loops)
 		for (unsigned j = 0; r == 0 && j < 16; j++)
 			r = st[16 + j];
 	}
-	t0 = now_ns() - t0;
+	t0 = bench_now_ns() - t0;
 	vmc_batch_free(a);
 	vmc_batch_free(f);
 	if (r < 0) {
@@ -360,7 +312,7 @@ static void bench_busy(void)
 	static const uint64_t small[3] = { 0, 100, 1000 };
 	const uint64_t *counts = quick ? small : full;
 	uint64_t loops = opt_loops ? opt_loops : quick ? 200 : 20000;
-	double seq[3][MAX_REPS], pip[3][MAX_REPS], rseq[3][MAX_REPS], rpip[3][MAX_REPS];
+	double seq[3][BENCH_MAX_REPS], pip[3][BENCH_MAX_REPS], rseq[3][BENCH_MAX_REPS], rpip[3][BENCH_MAX_REPS];
 	struct vmc_client *c[3] = { NULL };
 	struct daemon d[3];
 	uint64_t rss0[3], rss1[3];
@@ -391,7 +343,7 @@ static void bench_busy(void)
 		/* Settle the connection's Hello, then the baseline. */
 		vmc_hello(c[k], NULL);
 		rss0[k] = rss_kb(d[k].pid);
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		r = fill(c[k], counts[k]);
 		if (r < 0) {
 			fail("busy areas", r);
@@ -399,7 +351,7 @@ static void bench_busy(void)
 		}
 		rss1[k] = rss_kb(d[k].pid);
 		printf("  set up %7" PRIu64 " busy areas in %.3f s; VmRSS %.1f -> %.1f MiB\n",
-		       counts[k], (double)(now_ns() - t0) / 1e9, (double)rss0[k] / 1024.0,
+		       counts[k], (double)(bench_now_ns() - t0) / 1e9, (double)rss0[k] / 1024.0,
 		       (double)rss1[k] / 1024.0);
 		time_pairs(c[k], loops / 4 + 1);
 		time_pairs_pipelined(c[k], loops / 4 + 1);
@@ -428,23 +380,23 @@ static void bench_busy(void)
 		char what[64];
 
 		snprintf(what, sizeof(what), "us per pair, %" PRIu64 " busy", counts[k]);
-		print_stat(what, "us", stats(seq[k], reps));
+		bench_print_stat(what, 40, 3, "us", bench_stats(seq[k], reps));
 		snprintf(what, sizeof(what), "us per pair pipelined, %" PRIu64 " busy", counts[k]);
-		print_stat(what, "us", stats(pip[k], reps));
+		bench_print_stat(what, 40, 3, "us", bench_stats(pip[k], reps));
 	}
 	for (int k = 1; k < 3; k++) {
 		char what[80];
 
 		snprintf(what, sizeof(what), "ratio %" PRIu64 " busy / 0 busy", counts[k]);
-		print_stat(what, "x", stats(rseq[k], reps));
+		bench_print_stat(what, 40, 3, "x", bench_stats(rseq[k], reps));
 		snprintf(what, sizeof(what), "ratio %" PRIu64 " busy / 0 busy, pipelined", counts[k]);
-		print_stat(what, "x", stats(rpip[k], reps));
+		bench_print_stat(what, 40, 3, "x", bench_stats(rpip[k], reps));
 		if (k == 2) {
 			snprintf(what, sizeof(what), "service pair at %" PRIu64 " busy", counts[k]);
-			print_target(what, stats(rseq[k], reps).median, "<=", 1.5, "x");
+			bench_print_target(what, bench_stats(rseq[k], reps).median, "<=", 1.5, "x");
 			snprintf(what, sizeof(what), "service pair pipelined at %" PRIu64 " busy",
 				 counts[k]);
-			print_target(what, stats(rpip[k], reps).median, "<=", 1.5, "x");
+			bench_print_target(what, bench_stats(rpip[k], reps).median, "<=", 1.5, "x");
 		}
 	}
 	if (pinned)
@@ -502,7 +454,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!vmallocd || reps < 1 || reps > MAX_REPS) {
+	if (!vmallocd || reps < 1 || reps > BENCH_MAX_REPS) {
 		usage(stderr);
 		return 2;
 	}

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "backend_engine.h"
+#include "benchstat.h"
 #include "size.h"
 #include "test_vmalloc.h"
 #include "vm-internal.h"
@@ -59,7 +60,6 @@
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)
 #define TIB (1ull << 40)
-#define MAX_REPS 101
 
 /* The kernels the machines follow (--kernel LIST): the single-kernel
  * sections use the first, eras and busy_cost every one, side by side. */
@@ -79,54 +79,6 @@ struct opts {
 
 static int failures;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- statistics ---------------------------------------------------------------- */
-
-struct stat3 {
-	double median, min, max;
-};
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static struct stat3 stats(const double *v, unsigned n)
-{
-	double s[MAX_REPS];
-	struct stat3 r;
-
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
-	r.min = s[0];
-	r.max = s[n - 1];
-	r.median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-	return r;
-}
-
-static void print_stat(const char *what, const char *unit, struct stat3 s, unsigned n)
-{
-	printf("  %-36s median %10.1f %s  (min %.1f, max %.1f, n=%u)\n",
-	       what, s.median, unit, s.min, s.max, n);
-}
-
-static void print_target(const char *what, double value, const char *cmp, double target,
-			 const char *unit)
-{
-	bool met = strcmp(cmp, "<=") == 0 ? value <= target : value >= target;
-
-	printf("  TARGET %s %.3f %s %s %.3f %s: %s\n", what, value, unit, cmp, target, unit,
-	       met ? "MET" : "MISSED");
-}
 
 /* ---- engines --------------------------------------------------------------------- */
 
@@ -162,7 +114,7 @@ static struct vm_engine *make_engine(uint64_t bytes)
 /* loops 1-page vmalloc + vfree pairs; ns per pair. */
 static double time_pairs(struct vm_engine *e, uint64_t loops)
 {
-	uint64_t t0 = now_ns(), addr;
+	uint64_t t0 = bench_now_ns(), addr;
 
 	for (uint64_t i = 0; i < loops; i++) {
 		int r = vm_vmalloc(e, VM_PAGE_SIZE, &addr);
@@ -173,7 +125,7 @@ static double time_pairs(struct vm_engine *e, uint64_t loops)
 		if (r < 0)
 			die_op("vm_vfree", r);
 	}
-	return (double)(now_ns() - t0) / (double)loops;
+	return (double)(bench_now_ns() - t0) / (double)loops;
 }
 
 static uint64_t *make_busy(struct vm_engine *e, uint64_t n)
@@ -206,18 +158,18 @@ static void bench_pair(const struct opts *o)
 	uint64_t mem = o->memory ? o->memory : GIB;
 	struct vm_engine *e = make_engine(mem);
 	uint64_t *busy = make_busy(e, o->busy);
-	double v[MAX_REPS];
-	struct stat3 s;
+	double v[BENCH_MAX_REPS];
+	struct bench_stat s;
 
 	printf("pair: 1-page vm_vmalloc + vm_vfree, %" PRIu64 " MiB machine, %" PRIu64
 	       " busy areas, %" PRIu64 " pairs per rep\n", (uint64_t)(mem / MIB), o->busy, loops);
 	time_pairs(e, loops / 4 + 1);   /* warm up: caches, page tables, memmap */
 	for (unsigned i = 0; i < o->reps; i++)
 		v[i] = time_pairs(e, loops);
-	s = stats(v, o->reps);
-	print_stat("ns per pair", "ns", s, o->reps);
+	s = bench_stats(v, o->reps);
+	bench_print_stat("ns per pair", 36, 1, "ns", s);
 	if (!o->busy)
-		print_target("pair (kernel 450-580 ns)", s.median, "<=", 150, "ns");
+		bench_print_target("pair (kernel 450-580 ns)", s.median, "<=", 150, "ns");
 	free_busy(e, busy, o->busy);
 	vm_engine_destroy(e);
 }
@@ -226,7 +178,7 @@ static void bench_pair(const struct opts *o)
 
 static double time_long_busy(struct vm_engine *e, uint64_t loops, bool touch)
 {
-	uint64_t t0 = now_ns(), p1, p2;
+	uint64_t t0 = bench_now_ns(), p1, p2;
 	uint8_t one = 1;
 	int r;
 
@@ -247,7 +199,7 @@ static double time_long_busy(struct vm_engine *e, uint64_t loops, bool touch)
 		vm_vfree(e, p1);
 		vm_vfree(e, p2);
 	}
-	return (double)(now_ns() - t0) / (double)loops;
+	return (double)(bench_now_ns() - t0) / (double)loops;
 }
 
 static void bench_long_busy(const struct opts *o)
@@ -255,8 +207,8 @@ static void bench_long_busy(const struct opts *o)
 	uint64_t loops = o->loops ? o->loops : o->quick ? 200 : 100000;
 	struct vm_engine *e = make_engine(GIB);
 	uint64_t *busy = make_busy(e, 15000);
-	double plain[MAX_REPS], touched[MAX_REPS];
-	struct stat3 s;
+	double plain[BENCH_MAX_REPS], touched[BENCH_MAX_REPS];
+	struct bench_stat s;
 
 	printf("long_busy_list: 15000 busy 1-page areas; per loop vmalloc(100 pages) + "
 	       "vmalloc(1 page) + vfree both;\n  1 GiB machine, %" PRIu64 " loops per rep, "
@@ -266,12 +218,12 @@ static void bench_long_busy(const struct opts *o)
 		plain[i] = time_long_busy(e, loops, false);
 		touched[i] = time_long_busy(e, loops, true);
 	}
-	s = stats(plain, o->reps);
-	print_stat("ns per loop", "ns", s, o->reps);
-	print_target("long_busy_list (kernel 5200 ns)", s.median, "<=", 3000, "ns");
-	s = stats(touched, o->reps);
-	print_stat("ns per loop, with the 2 vm_vwrite", "ns", s, o->reps);
-	print_target("long_busy_list with the writes", s.median, "<=", 3000, "ns");
+	s = bench_stats(plain, o->reps);
+	bench_print_stat("ns per loop", 36, 1, "ns", s);
+	bench_print_target("long_busy_list (kernel 5200 ns)", s.median, "<=", 3000, "ns");
+	s = bench_stats(touched, o->reps);
+	bench_print_stat("ns per loop, with the 2 vm_vwrite", 36, 1, "ns", s);
+	bench_print_target("long_busy_list with the writes", s.median, "<=", 3000, "ns");
 	free_busy(e, busy, 15000);
 	vm_engine_destroy(e);
 }
@@ -287,18 +239,18 @@ static void bench_busy_scaling(const struct opts *o)
 	uint64_t mem = o->quick ? GIB : 8 * GIB;
 	struct vm_engine *e[3];
 	uint64_t *busy[3];
-	double v[3][MAX_REPS], ratio[3][MAX_REPS];
+	double v[3][BENCH_MAX_REPS], ratio[3][BENCH_MAX_REPS];
 
 	printf("busy_scaling: 1-page pair with N busy 1-page areas, %" PRIu64 " GiB machines, "
 	       "%" PRIu64 " pairs per rep,\n  the three machines measured in turn within each rep\n",
 	       (uint64_t)(mem / GIB), loops);
 	for (int k = 0; k < 3; k++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 
 		e[k] = make_engine(mem);
 		busy[k] = make_busy(e[k], counts[k]);
 		printf("  set up %7" PRIu64 " busy areas in %.3f s\n", counts[k],
-		       (double)(now_ns() - t0) / 1e9);
+		       (double)(bench_now_ns() - t0) / 1e9);
 		time_pairs(e[k], loops / 4 + 1);
 	}
 	for (unsigned i = 0; i < o->reps; i++) {
@@ -311,18 +263,18 @@ static void bench_busy_scaling(const struct opts *o)
 		char what[64];
 
 		snprintf(what, sizeof(what), "ns per pair, %" PRIu64 " busy", counts[k]);
-		print_stat(what, "ns", stats(v[k], o->reps), o->reps);
+		bench_print_stat(what, 36, 1, "ns", bench_stats(v[k], o->reps));
 	}
 	for (int k = 1; k < 3; k++) {
 		char what[64];
-		struct stat3 s = stats(ratio[k], o->reps);
+		struct bench_stat s = bench_stats(ratio[k], o->reps);
 
 		snprintf(what, sizeof(what), "ratio %" PRIu64 " busy / 0 busy", counts[k]);
 		printf("  %-36s median %10.3f x   (min %.3f, max %.3f, n=%u)\n", what, s.median,
 		       s.min, s.max, o->reps);
 		if (k == 2) {
 			snprintf(what, sizeof(what), "ratio at %" PRIu64 " busy", counts[k]);
-			print_target(what, s.median, "<=", 1.5, "x");
+			bench_print_target(what, s.median, "<=", 1.5, "x");
 		}
 	}
 	for (int k = 0; k < 3; k++) {
@@ -338,7 +290,7 @@ static void bench_busy_scaling(const struct opts *o)
  * a walk of the tables), vfree.  ns per round. */
 static double time_engine_round(struct vm_engine *e, uint64_t nr, uint64_t loops)
 {
-	uint64_t t0 = now_ns(), addr;
+	uint64_t t0 = bench_now_ns(), addr;
 	uint8_t one = 1;
 
 	for (uint64_t i = 0; i < loops; i++) {
@@ -355,7 +307,7 @@ static double time_engine_round(struct vm_engine *e, uint64_t nr, uint64_t loops
 		if (r < 0)
 			die_op("vm_vfree", r);
 	}
-	return (double)(now_ns() - t0) / (double)loops;
+	return (double)(bench_now_ns() - t0) / (double)loops;
 }
 
 /* The same job by the host: anonymous mmap, a byte stored in each page
@@ -363,7 +315,7 @@ static double time_engine_round(struct vm_engine *e, uint64_t nr, uint64_t loops
 static double time_host_round(uint64_t nr, uint64_t loops)
 {
 	size_t len = nr * VM_PAGE_SIZE;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 
 	for (uint64_t i = 0; i < loops; i++) {
 		volatile uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -375,7 +327,7 @@ static double time_host_round(uint64_t nr, uint64_t loops)
 			p[k * VM_PAGE_SIZE] = 1;
 		munmap((void *)p, len);
 	}
-	return (double)(now_ns() - t0) / (double)loops;
+	return (double)(bench_now_ns() - t0) / (double)loops;
 }
 
 static void bench_host(const struct opts *o)
@@ -384,7 +336,7 @@ static void bench_host(const struct opts *o)
 	static const uint64_t full_loops[3] = { 100000, 2000, 200 };
 	static const double target[3] = { 0.05, 0.1, 0.1 };
 	struct vm_engine *e = make_engine(GIB);
-	double eng[3][MAX_REPS], host[3][MAX_REPS], ratio[3][MAX_REPS];
+	double eng[3][BENCH_MAX_REPS], host[3][BENCH_MAX_REPS], ratio[3][BENCH_MAX_REPS];
 
 	printf("host: engine vm_vmalloc + a 1-byte vm_vwrite per page + vm_vfree against the\n"
 	       "  host's mmap + a 1-byte store per page + munmap, same size, same process;\n"
@@ -402,18 +354,18 @@ static void bench_host(const struct opts *o)
 		}
 	}
 	for (int k = 0; k < 3; k++) {
-		struct stat3 r = stats(ratio[k], o->reps);
+		struct bench_stat r = bench_stats(ratio[k], o->reps);
 		char what[64];
 
 		snprintf(what, sizeof(what), "%" PRIu64 " page(s): engine", pages[k]);
-		print_stat(what, "ns", stats(eng[k], o->reps), o->reps);
+		bench_print_stat(what, 36, 1, "ns", bench_stats(eng[k], o->reps));
 		snprintf(what, sizeof(what), "%" PRIu64 " page(s): host mmap", pages[k]);
-		print_stat(what, "ns", stats(host[k], o->reps), o->reps);
+		bench_print_stat(what, 36, 1, "ns", bench_stats(host[k], o->reps));
 		snprintf(what, sizeof(what), "%" PRIu64 " page(s): engine / host", pages[k]);
 		printf("  %-36s median %10.3f x   (min %.3f, max %.3f, n=%u)\n", what, r.median,
 		       r.min, r.max, o->reps);
 		snprintf(what, sizeof(what), "ratio at %" PRIu64 " page(s)", pages[k]);
-		print_target(what, r.median, "<=", target[k], "x");
+		bench_print_target(what, r.median, "<=", target[k], "x");
 	}
 	vm_engine_destroy(e);
 }
@@ -453,17 +405,17 @@ static int scale_child(const char *bytes_arg, const char *fd_arg)
 	vm_config_init(&cfg);
 	cfg.memory_bytes = bytes;
 	s.rss_before = rss_bytes();
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	s.err = vm_engine_create(&cfg, &e);
-	s.create_ns = (double)(now_ns() - t0);
+	s.create_ns = (double)(bench_now_ns() - t0);
 	s.rss_after = rss_bytes();
 	if (s.err == 0) {
 		/* The machine works: one allocation and free. */
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		s.err = vm_vmalloc(e, VM_PAGE_SIZE, &addr);
 		if (s.err == 0)
 			s.err = vm_vfree(e, addr);
-		s.first_ns = (double)(now_ns() - t0);
+		s.first_ns = (double)(bench_now_ns() - t0);
 	}
 	return write(fd, &s, sizeof(s)) == (ssize_t)sizeof(s) ? 0 : 1;
 }
@@ -510,9 +462,9 @@ static void bench_scale(const struct opts *o)
 	       "(memmap of a 1 TiB machine: %llu GiB of address space, populated on touch)\n",
 	       sizeof(struct page), (unsigned long long)VM_PAGE_SIZE,
 	       (unsigned long long)((TIB >> VM_PAGE_SHIFT) * sizeof(struct page) / GIB));
-	print_target("frame metadata bytes", (double)sizeof(struct page), "<=", 16, "B");
+	bench_print_target("frame metadata bytes", (double)sizeof(struct page), "<=", 16, "B");
 	for (unsigned k = 0; k < nsizes; k++) {
-		double create[MAX_REPS], rss[MAX_REPS], delta[MAX_REPS], first[MAX_REPS];
+		double create[BENCH_MAX_REPS], rss[BENCH_MAX_REPS], delta[BENCH_MAX_REPS], first[BENCH_MAX_REPS];
 		const char *name = k == 0 ? "1 GiB" : k == 1 ? "64 GiB" : "1 TiB";
 		for (unsigned i = 0; i < o->reps; i++) {
 			struct scale_sample s = scale_once(full[k]);
@@ -528,14 +480,14 @@ static void bench_scale(const struct opts *o)
 			first[i] = s.first_ns / 1e3;
 		}
 		printf("  %s machine (each rep in a new process):\n", name);
-		print_stat("vm_engine_create", "us", stats(create, o->reps), o->reps);
-		print_stat("resident memory after create", "MiB", stats(rss, o->reps), o->reps);
-		print_stat("  of which the engine's", "MiB", stats(delta, o->reps), o->reps);
-		print_stat("first 1-page vmalloc + vfree", "us", stats(first, o->reps), o->reps);
+		bench_print_stat("vm_engine_create", 36, 1, "us", bench_stats(create, o->reps));
+		bench_print_stat("resident memory after create", 36, 1, "MiB", bench_stats(rss, o->reps));
+		bench_print_stat("  of which the engine's", 36, 1, "MiB", bench_stats(delta, o->reps));
+		bench_print_stat("first 1-page vmalloc + vfree", 36, 1, "us", bench_stats(first, o->reps));
 		if (k == 2) {
-			print_target("1 TiB create time", stats(create, o->reps).median / 1e3, "<=",
+			bench_print_target("1 TiB create time", bench_stats(create, o->reps).median / 1e3, "<=",
 				     500, "ms");
-			print_target("1 TiB resident memory", stats(rss, o->reps).median, "<=", 64,
+			bench_print_target("1 TiB resident memory", bench_stats(rss, o->reps).median, "<=", 64,
 				     "MiB");
 		}
 	}
@@ -559,7 +511,7 @@ static double kernel_usec(const char *name)
 
 static void bench_test_vmalloc(const struct opts *o)
 {
-	double per_loop[TV_NR_CASES][MAX_REPS];
+	double per_loop[TV_NR_CASES][BENCH_MAX_REPS];
 	struct tv_result res[TV_NR_CASES];
 	bool ran[TV_NR_CASES] = { false };
 	const struct tv_params *p = &o->tv;
@@ -603,12 +555,12 @@ static void bench_test_vmalloc(const struct opts *o)
 	printf("  %-30s %12s %10s %10s %12s %9s\n", "per loop (us)", "median", "min", "max",
 	       "kernel 2021", "kernel/ours");
 	for (unsigned c = 0; c < TV_NR_CASES; c++) {
-		struct stat3 s;
+		struct bench_stat s;
 		double k;
 
 		if (!ran[c])
 			continue;
-		s = stats(per_loop[c], o->reps);
+		s = bench_stats(per_loop[c], o->reps);
 		k = kernel_usec(tv_case_name(c));
 		if (k > 0)
 			printf("  %-30s %12.3f %10.3f %10.3f %12.2f %8.1fx\n", tv_case_name(c),
@@ -671,7 +623,7 @@ static void bench_eras(const struct opts *o)
 	};
 	enum { NR = sizeof(rows) / sizeof(rows[0]) };
 	uint64_t loops = o->loops ? o->loops : o->quick ? 200 : 20000;
-	double v[NR][VM_NR_KERNELS][MAX_REPS], ratio[NR][MAX_REPS];
+	double v[NR][VM_NR_KERNELS][BENCH_MAX_REPS], ratio[NR][BENCH_MAX_REPS];
 
 	printf("eras: lib/test_vmalloc.c's first four cases per loop, in process, as the module\n"
 	       "  runs them (sequential_test_order=1 run_test_mask=15 test_repeat_count=1, one\n"
@@ -692,13 +644,13 @@ static void bench_eras(const struct opts *o)
 	printf("  %-30s %-6s %12s %10s %10s\n", "per loop (us)", "kernel", "median", "min", "max");
 	for (unsigned r = 0; r < NR; r++) {
 		for (unsigned k = 0; k < nr_bench_kernels; k++) {
-			struct stat3 st = stats(v[r][k], o->reps);
+			struct bench_stat st = bench_stats(v[r][k], o->reps);
 
 			printf("  %-30s %-6s %12.3f %10.3f %10.3f\n", rows[r].label,
 			       vm_kernel_name(bench_kernels[k]), st.median, st.min, st.max);
 		}
 		if (nr_bench_kernels > 1) {
-			struct stat3 st = stats(ratio[r], o->reps);
+			struct bench_stat st = bench_stats(ratio[r], o->reps);
 
 			printf("  %-30s %s / %s %8.2f x   (min %.2f, max %.2f, n=%u)\n", rows[r].label,
 			       vm_kernel_name(bench_kernels[0]), vm_kernel_name(bench_kernels[1]),
@@ -729,7 +681,7 @@ static int stack_alloc(struct vm_engine *e, uint64_t *ret)
  * hit: a 1-page vmalloc and its vfree (the hint serves). */
 static double time_busy_pattern(struct vm_engine *e, bool miss, uint64_t loops)
 {
-	uint64_t t0 = now_ns(), a, b;
+	uint64_t t0 = bench_now_ns(), a, b;
 	int r;
 
 	for (uint64_t i = 0; i < loops; i++) {
@@ -741,7 +693,7 @@ static double time_busy_pattern(struct vm_engine *e, bool miss, uint64_t loops)
 			vm_vfree(e, a);
 		vm_vfree(e, b);
 	}
-	return (double)(now_ns() - t0) / (double)loops;
+	return (double)(bench_now_ns() - t0) / (double)loops;
 }
 
 /* As many loops as take about ms milliseconds (at least 20). */
@@ -780,7 +732,7 @@ static void bench_busy_cost(const struct opts *o)
 	for (unsigned n = 0; n < nn; n++) {
 		struct vm_engine *e[VM_NR_KERNELS];
 		uint64_t *busy[VM_NR_KERNELS], loops[VM_NR_KERNELS][2];
-		double v[VM_NR_KERNELS][2][MAX_REPS];
+		double v[VM_NR_KERNELS][2][BENCH_MAX_REPS];
 
 		for (unsigned k = 0; k < nr_bench_kernels; k++) {
 			e[k] = make_engine_k(GIB, bench_kernels[k]);
@@ -797,7 +749,7 @@ static void bench_busy_cost(const struct opts *o)
 					v[k][m][i] = time_busy_pattern(e[k], m == 0, loops[k][m]);
 		for (unsigned k = 0; k < nr_bench_kernels; k++) {
 			for (int m = 0; m < 2; m++) {
-				struct stat3 st = stats(v[k][m], o->reps);
+				struct bench_stat st = bench_stats(v[k][m], o->reps);
 
 				printf("  %8" PRIu64 " %-6s %-5s %12.1f %10.1f %10.1f\n", counts[n],
 				       vm_kernel_name(bench_kernels[k]), m == 0 ? "miss" : "hit", st.median,
@@ -826,7 +778,7 @@ static void bench_busy_cost(const struct opts *o)
 
 		snprintf(what, sizeof(what), "%s hint missed, %" PRIu64 " busy / 1000 busy",
 			 vm_kernel_name(bench_kernels[k]), counts[nn - 1]);
-		print_target(what, hi_miss[k] / lo_miss[k], list ? ">=" : "<=", list ? 10 : 1.5, "x");
+		bench_print_target(what, hi_miss[k] / lo_miss[k], list ? ">=" : "<=", list ? 10 : 1.5, "x");
 	}
 }
 
@@ -986,8 +938,8 @@ int main(int argc, char **argv)
 	}
 	if (!sections)
 		sections = S_ALL;
-	if (o.reps < 1 || o.reps > MAX_REPS) {
-		fprintf(stderr, "vmbench: --reps must be 1..%d\n", MAX_REPS);
+	if (o.reps < 1 || o.reps > BENCH_MAX_REPS) {
+		fprintf(stderr, "vmbench: --reps must be 1..%d\n", BENCH_MAX_REPS);
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);

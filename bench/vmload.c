@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchstat.h"
 #include "fastdecode.h"
 #include "fastencode.h"
 #include "frame.h"
@@ -45,13 +46,6 @@ static unsigned depth = 1;
 static uint8_t *wbuf;
 static size_t wcap;
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Requests and replies are encoded and decoded by hand, as cheaply as
  * redis-benchmark handles its commands and "+OK" replies, so the client
@@ -313,12 +307,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	start = now_s();
+	start = bench_now_s();
 	end = start + seconds;
 	for (unsigned i = 0; i < nconn; i++)
 		if (send_batch(&conns[i], false) < 0)
 			return 1;
-	while (now_s() < end) {
+	while (bench_now_s() < end) {
 		struct epoll_event evs[256];
 		int n = epoll_wait(ep, evs, 256, 1000);
 
@@ -341,7 +335,7 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("clients=%u depth=%u requests=%lld seconds=%.2f rps=%.0f\n", nconn, depth, total,
-	       now_s() - start, (double)total / (now_s() - start));
+	       bench_now_s() - start, (double)total / (bench_now_s() - start));
 	/* Leave nothing allocated: take the replies in flight, then free what
 	 * the last batch allocated. */
 	for (unsigned i = 0; i < nconn; i++) {

@@ -24,6 +24,11 @@ struct caller_slot {
 	char str[VMC_CALLER_MAX + 1];
 };
 
+/* "+0x<off>/0x<size>" of two pointer-sized numbers fits caller_format's
+ * tail, and leaves room for a symbol name in a caller string. */
+#define CALLER_TAIL_MAX (sizeof("+0x/0x") - 1 + 2 * 2 * sizeof(uintptr_t))
+_Static_assert(CALLER_TAIL_MAX < VMC_CALLER_MAX, "no room for a symbol in a caller string");
+
 struct vmci_caller_cache {
 	struct caller_slot slot[CALLER_SLOTS];
 };
@@ -37,7 +42,7 @@ static void caller_format(const void *ra, char *buf, size_t len)
 	    info.dli_saddr && (uintptr_t)ra >= (uintptr_t)info.dli_saddr) {
 		uintptr_t off = (uintptr_t)ra - (uintptr_t)info.dli_saddr;
 		uintptr_t size = sym ? (uintptr_t)sym->st_size : 0;
-		char tail[48];
+		char tail[CALLER_TAIL_MAX + 1];
 		int tl;
 
 		/* "0x%lx", not "%#lx": the kernel prints 0 as 0x0 too. */

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fastdecode.h"
+#include "fastencode.h"
 #include "socketpath.h"
 #include "vmclient-internal.h"
 
@@ -276,9 +278,19 @@ static int wbuf_reserve(struct vmc_client *c, size_t need)
 
 int vmci_pack(struct vmc_client *c, const Vmallocd__V1__Request *req)
 {
-	size_t len = vmallocd__v1__request__get_packed_size(req);
+	size_t len;
 	int r;
 
+	/* Allocations and frees, the calls a pipeline is made of, without
+	 * protobuf-c's generic packer (the same bytes). */
+	if (c->max_frame >= VMD_FAST_REQUEST_MAX &&
+	    wbuf_reserve(c, VMD_FRAME_HDR + VMD_FAST_REQUEST_MAX) == 0 &&
+	    (len = vmd_fast_pack_request(c->wbuf + c->wlen + VMD_FRAME_HDR, req)) != 0) {
+		vmd_put_n32(c->wbuf + c->wlen, (uint32_t)len);
+		c->wlen += VMD_FRAME_HDR + len;
+		return 0;
+	}
+	len = vmallocd__v1__request__get_packed_size(req);
 	if (len > c->max_frame)
 		return -EMSGSIZE;
 	r = wbuf_reserve(c, VMD_FRAME_HDR + len);
@@ -496,7 +508,10 @@ static int take_replies(struct vmci_xfer *x, uint64_t base, size_t n, size_t *nd
 
 	while (*nd < n || c->hello_pending) {
 		size_t have = c->rlen - c->rpos;
-		Vmallocd__V1__Reply *rep;
+		Vmallocd__V1__Reply *rep, fast_rep = VMALLOCD__V1__REPLY__INIT;
+		Vmallocd__V1__AllocReply fast_alloc = VMALLOCD__V1__ALLOC_REPLY__INIT;
+		Vmallocd__V1__AllocPagesReply fast_pages = VMALLOCD__V1__ALLOC_PAGES_REPLY__INIT;
+		struct vmd_fast_reply fast;
 		uint32_t len;
 		int r;
 
@@ -513,8 +528,26 @@ static int take_replies(struct vmci_xfer *x, uint64_t base, size_t n, size_t *nd
 			*need = VMD_FRAME_HDR + (size_t)len;
 			return 0;
 		}
-		rep = vmallocd__v1__reply__unpack(&c->arena.pb, len,
-						  c->rbuf + c->rpos + VMD_FRAME_HDR);
+		/* The plainest replies without protobuf-c's generic unpacker
+		 * (the same result), the rest with it. */
+		if (vmd_fast_decode_reply(c->rbuf + c->rpos + VMD_FRAME_HDR, len, &fast)) {
+			fast_rep.id = fast.id;
+			fast_rep.status = fast.status;
+			fast_rep.result_case = fast.result;
+			fast_rep.alloc = NULL;
+			fast_rep.alloc_pages = NULL;
+			if (fast.result == VMALLOCD__V1__REPLY__RESULT_ALLOC) {
+				fast_alloc.addr = fast.value;
+				fast_rep.alloc = &fast_alloc;
+			} else if (fast.result == VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES) {
+				fast_pages.pfn = fast.value;
+				fast_rep.alloc_pages = &fast_pages;
+			}
+			rep = &fast_rep;
+		} else {
+			rep = vmallocd__v1__reply__unpack(&c->arena.pb, len,
+							  c->rbuf + c->rpos + VMD_FRAME_HDR);
+		}
 		c->rpos += VMD_FRAME_HDR + (size_t)len;
 		if (!rep) {
 			vmci_set_msg(c, "a reply of %" PRIu32 " bytes does not parse", len);
@@ -649,6 +682,58 @@ fail:
 		vmci_set_msg(c, "%s", vmc_strerror(r));
 	if (ret_done)
 		*ret_done = nd;
+	return r;
+}
+
+int vmci_xfer_pump(struct vmci_xfer *x, uint64_t base, size_t n, size_t min, size_t *nd)
+{
+	struct vmc_client *c = x->c;
+	struct timespec deadline = { 0, 0 };
+	size_t need = VMD_FRAME_HDR;
+	bool tried_read = false;
+	int r;
+
+	if (c->fd < 0) {
+		vmci_set_msg(c, "not connected: an earlier error closed the connection");
+		return -ENOTCONN;
+	}
+	if (min > n)
+		min = n;
+	c->msg_kept = false;
+	deadline_set(c, &deadline);
+	for (;;) {
+		bool progress = false;
+
+		if (c->wpos < c->wlen) {
+			r = wbuf_flush(c);
+			if (r < 0 && r != -EAGAIN)
+				goto fail;
+		}
+		r = take_replies(x, base, n, nd, &need, &progress);
+		if (r < 0)
+			goto fail;
+		if (*nd >= min && (min || tried_read))
+			return 0;
+		if (!min) {
+			/* Only what has arrived: one read that does not wait. */
+			tried_read = true;
+			r = rbuf_fill(c, need, false);
+			if (r == -EAGAIN)
+				return 0;
+			if (r < 0)
+				goto fail;
+			continue;
+		}
+		if (progress)
+			deadline_set(c, &deadline);
+		r = wait_io(c, c->wpos < c->wlen, need, &deadline);
+		if (r < 0 && r != -EAGAIN)
+			goto fail;
+	}
+fail:
+	vmci_disconnect(c);
+	if (!c->msg_kept)
+		vmci_set_msg(c, "%s", vmc_strerror(r));
 	return r;
 }
 

@@ -117,6 +117,14 @@ struct vmci_xfer {
  * *ret_done (may be NULL) says how many replies were handled either way. */
 int vmci_xfer_run(struct vmci_xfer *x, size_t *ret_done);
 
+/* The streaming form: requests already packed (vmci_pack, ids base,
+ * base + 1, ...), n of them unanswered.  Sends what is packed and hands the
+ * replies that arrive to x->done (index i for id base + i) until at least
+ * min are handled in all (*nd counts them, in and out), waiting as needed;
+ * with min 0, only what has arrived, never waiting.  x->build is not used.
+ * A transport or protocol error closes the connection and is returned. */
+int vmci_xfer_pump(struct vmci_xfer *x, uint64_t base, size_t n, size_t min, size_t *nd);
+
 /* Check a reply's status: *ret_status gets 0 or the daemon's negative errno
  * (its message goes to c->msg if it is the call's first error).  Returns -EPROTO (connection to be closed)
  * for a status that is not 0 or -1..-4095, or for a successful reply that

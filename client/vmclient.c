@@ -686,6 +686,70 @@ static int take_text(const Vmallocd__V1__Reply *rep, void *out)
 	return 0;
 }
 
+/* VMC_STAT's text, rendered here from the counters the daemon sends (an
+ * older daemon sent these lines itself: they are then taken as they are). */
+static int take_stat_text(const Vmallocd__V1__Reply *rep, void *out)
+{
+	struct query_out *q = out;
+	const Vmallocd__V1__Stats *st;
+	char *t;
+
+	if (!rep->query)
+		return -EPROTO;
+	if (rep->query->text && *rep->query->text)
+		return take_text(rep, out);
+	st = rep->query->stats;
+	if (!st)
+		return -EPROTO;
+	if (asprintf(&t,
+		     "kernel:              %s\ncpus:                %u\n"
+		     "vmap_nodes:          %u\npooled_areas:        %llu\n"
+		     "pooled_pages:        %llu\nwork_pending:        %u\n"
+		     "layout:              %s\nnodes:               %u\n"
+		     "total_pages:         %llu\nfree_pages:          %llu\n"
+		     "vmalloc_pages:       %llu\nvmap_pages:          %llu\n"
+		     "alloc_pages_pages:   %llu\npagetable_pages:     %llu\n"
+		     "areas:               %llu\nlazy_areas:          %llu\n"
+		     "lazy_pages:          %llu\nlazy_max_pages:      %llu\n"
+		     "purges:              %llu\ntlb_flushes:         %llu\n"
+		     "alloc_failures:      %llu\nlargest_free_kva:    %llu\n"
+		     "vmalloc_range:       0x%016llx-0x%016llx\n"
+		     "clients:             %u\nconnections_total:   %llu\n"
+		     "requests:            %llu\nerrors:              %llu\n"
+		     "uptime_ms:           %llu\n"
+		     "your_pages:          %llu\nyour_quota_pages:    %llu\n"
+		     "work_delayed:        %u\nvmap_blocks:         %llu\n"
+		     "vmap_block_pages:    %llu\nmap_ram_pages:       %llu\n"
+		     "pcpu_chunks:         %llu\npcpu_objects:        %llu\n"
+		     "pcpu_unit_size:      %llu\npercpu_pages:        %llu\n"
+		     "kvfree_rcu_pending:  %llu\n",
+		     st->kernel, st->nr_cpus, st->nr_vmap_nodes,
+		     (unsigned long long)st->nr_pooled_areas, (unsigned long long)st->pooled_pages,
+		     (unsigned)st->work_pending,
+		     st->layout, st->nr_nodes,
+		     (unsigned long long)st->total_pages, (unsigned long long)st->free_pages,
+		     (unsigned long long)st->vmalloc_pages, (unsigned long long)st->vmap_pages,
+		     (unsigned long long)st->alloc_pages_pages, (unsigned long long)st->pagetable_pages,
+		     (unsigned long long)st->nr_areas, (unsigned long long)st->nr_lazy_areas,
+		     (unsigned long long)st->lazy_pages, (unsigned long long)st->lazy_max_pages,
+		     (unsigned long long)st->nr_purges, (unsigned long long)st->nr_tlb_flushes,
+		     (unsigned long long)st->nr_alloc_failures, (unsigned long long)st->largest_free_kva,
+		     (unsigned long long)st->vmalloc_start, (unsigned long long)st->vmalloc_end,
+		     st->clients, (unsigned long long)st->connections_total,
+		     (unsigned long long)st->requests, (unsigned long long)st->errors,
+		     (unsigned long long)st->uptime_ms,
+		     (unsigned long long)st->your_pages, (unsigned long long)st->your_quota,
+		     (unsigned)st->work_delayed, (unsigned long long)st->nr_vmap_blocks,
+		     (unsigned long long)st->vmap_block_pages, (unsigned long long)st->map_ram_pages,
+		     (unsigned long long)st->nr_pcpu_chunks, (unsigned long long)st->nr_pcpu_objects,
+		     (unsigned long long)st->pcpu_unit_size, (unsigned long long)st->percpu_pages,
+		     (unsigned long long)st->nr_kvfree_rcu) < 0)
+		q->err = -ENOMEM;
+	else
+		q->data = t;
+	return 0;
+}
+
 VMC_EXPORT int vmc_query_text(struct vmc_client *c, enum vmc_query kind, char **text)
 {
 	struct query_out q = { 0 };
@@ -700,7 +764,8 @@ VMC_EXPORT int vmc_query_text(struct vmc_client *c, enum vmc_query kind, char **
 	default:
 		return -EINVAL;
 	}
-	r = query(c, (Vmallocd__V1__QueryKind)kind, take_text, &q);
+	r = query(c, (Vmallocd__V1__QueryKind)kind, kind == VMC_STAT ? take_stat_text : take_text,
+		  &q);
 	if (r == 0)
 		*text = q.data;
 	return r;

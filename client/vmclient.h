@@ -422,12 +422,43 @@ int vmc_batch_vzalloc(struct vmc_batch *b, uint64_t size, uint64_t *addr, int *s
 int vmc_batch_vfree(struct vmc_batch *b, uint64_t addr, int *status);
 int vmc_batch_write(struct vmc_batch *b, uint64_t addr, const void *buf, uint64_t len, int *status);
 int vmc_batch_read(struct vmc_batch *b, uint64_t addr, void *buf, uint64_t len, int *status);
+/* The rest of the family, as the calls of the same names above: opts (NULL:
+ * every default) is copied, but its caller string and the pfn array are
+ * read only at run, so they must stay valid until then.  *addr (*new_addr,
+ * *pfn) is written when the call succeeds. */
+int vmc_batch_vmalloc_node_range(struct vmc_batch *b, uint64_t size,
+				 const struct vmc_alloc_opts *opts, uint64_t *addr, int *status);
+int vmc_batch_vrealloc(struct vmc_batch *b, uint64_t addr, uint64_t size, uint32_t gfp,
+		       uint64_t *new_addr, int *status);
+int vmc_batch_vmap(struct vmc_batch *b, const uint64_t *pfns, uint64_t count, uint32_t flags,
+		   uint32_t prot, uint64_t *addr, int *status);
+int vmc_batch_vunmap(struct vmc_batch *b, uint64_t addr, int *status);
+int vmc_batch_alloc_pages(struct vmc_batch *b, uint32_t gfp, unsigned order, int node,
+			  uint64_t *pfn, int *status);
+int vmc_batch_free_pages(struct vmc_batch *b, uint64_t pfn, unsigned order, int *status);
+int vmc_batch_purge(struct vmc_batch *b, int *status);
 int vmc_batch_vm_unmap_ram(struct vmc_batch *b, uint64_t addr, uint64_t count, int *status);
 int vmc_batch_alloc_percpu(struct vmc_batch *b, uint64_t size, uint64_t align, uint64_t *ptr,
 			   int *status);
 int vmc_batch_free_percpu(struct vmc_batch *b, uint64_t ptr, int *status);
 int vmc_batch_kvfree_rcu(struct vmc_batch *b, uint64_t addr, bool head, int *status);
 int vmc_batch_run(struct vmc_batch *b);
+
+/* A batch as a sliding window: calls go out as they are queued and come
+ * back in order while more are prepared.  vmc_batch_send() sends every call
+ * queued since the last send (one frame each: a read or write longer than
+ * one frame is -EINVAL, nothing sent) and takes the replies already there,
+ * without waiting.  vmc_batch_reap() waits until at least min of the calls
+ * sent are answered (0: takes what has arrived), stores their statuses and
+ * results as vmc_batch_run() would, drops the answered calls from the
+ * front of the batch, and gives in *ret_done how many were answered since
+ * the last reap, oldest first (vmc_batch_size() then counts those still
+ * queued or in flight).  Both return 0 or a transport error, which is then
+ * the status of every call left without a reply, the batch emptied and the
+ * connection closed.  Use either this pair or vmc_batch_run() on a batch
+ * until vmc_batch_clear(). */
+int vmc_batch_send(struct vmc_batch *b);
+int vmc_batch_reap(struct vmc_batch *b, size_t min, size_t *ret_done);
 
 #ifdef __cplusplus
 }

@@ -3,8 +3,10 @@
  * which the engine does not track by owner.
  *
  * The block table is open addressing on the head pfn with tombstones,
- * resized at 50% load.  Invariant: Σ uid pages == vmalloc pages charged +
- * alloc_pages frames of live blocks.
+ * resized at 50% load; deleting leaves a tombstone, so a walk may delete
+ * the block at hand.  Invariant: Σ uid pages == vmalloc pages charged +
+ * alloc_pages frames of live blocks; giving back more than a uid was
+ * charged breaks it and is reported as a bug (VMD_DEBUG >= 1).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -68,9 +70,25 @@ int account_charge(struct account *a, uint32_t uid, uint64_t pages, uint64_t quo
 void account_uncharge(struct account *a, uint32_t uid, uint64_t pages)
 {
 	struct uid_account *u = find_uid(a, uid);
+	uint64_t had = u ? u->pages : 0;
 
+	if (VMD_DEBUG >= 1 && pages > had)
+		vmd_log(VM_LOG_ERR, "vmallocd bug: uid %u gives back %llu pages but was charged %llu",
+			uid, (unsigned long long)pages, (unsigned long long)had);
 	if (u)
-		u->pages = u->pages > pages ? u->pages - pages : 0;
+		u->pages = had > pages ? had - pages : 0;
+}
+
+int account_for_each_uid(const struct account *a,
+			 int (*fn)(void *ctx, uint32_t uid, uint64_t pages), void *ctx)
+{
+	for (size_t i = 0; i < a->nr_uids; i++) {
+		int r = fn(ctx, a->uids[i].uid, a->uids[i].pages);
+
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 static size_t slot_of(uint64_t pfn, size_t cap)
@@ -151,4 +169,24 @@ void account_del_block(struct account *a, struct page_block *b)
 	b->tomb = true;
 	a->nr_blocks--;
 	a->nr_tombs++;
+}
+
+/* The first live block at or after slot i, or NULL. */
+static struct page_block *live_from(struct account *a, size_t i)
+{
+	for (; i < a->cap_blocks; i++)
+		if (a->blocks[i].pfn != EMPTY && !a->blocks[i].tomb)
+			return &a->blocks[i];
+	return NULL;
+}
+
+struct page_block *account_first_block(struct account *a)
+{
+	return live_from(a, 0);
+}
+
+struct page_block *account_next_block(struct account *a, struct page_block *b)
+{
+	/* A deleted block is a tombstone in its slot: nothing moves. */
+	return live_from(a, (size_t)(b - a->blocks) + 1);
 }

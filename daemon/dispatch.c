@@ -1,11 +1,20 @@
 /* dispatch.c -- one request frame in, one reply frame out: decoding, the
  * owner and quota rules, the call into the engine, encoding.
  *
+ * Each operation is a row of ops[]: its handler and the reply's result
+ * case.  A handler returns 0 (its result is then attached to the reply)
+ * or the negative errno it reported with fail(), whose message the reply
+ * carries; reply.c packs either.  What a handler knows of its client is
+ * the session and the dispatch_env it is given: it never reaches into
+ * the connection or the loop.
+ *
  * Rules enforced here (the engine knows nothing of users):
  *   - only an area's owner uid, or uid 0, may free, resize, read, write,
  *     translate, inspect or vunmap it (-EPERM); the same for alloc_pages
  *     blocks and for vmap of their frames;
  *   - pages are charged to the owner uid against its quota (-EDQUOT);
+ *   - vm_map_ram mappings and per-CPU objects carry no vm_struct, so their
+ *     owner, size and charge are kept here, in the object table (objects.c);
  *   - a non-root client's vmallocinfo shows its own areas only.
  * The hot requests (alloc, free, read, write) allocate nothing: the request
  * is unpacked into the connection's arena and the reply packed straight
@@ -14,6 +23,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +31,6 @@
 #include <sys/types.h>
 
 #include "fastdecode.h"
-#include "fastencode.h"
 #include "vmalloc.pb-c.h"
 #include "vmallocd.h"
 
@@ -30,14 +39,62 @@ typedef Vmallocd__V1__Reply Reply;
 
 #define PAGE_ALIGN(x) (((x) + VM_PAGE_SIZE - 1) & ~(VM_PAGE_SIZE - 1))
 
+/* The results a reply may carry; a handler fills the one its row names. */
+union result {
+	Vmallocd__V1__HelloReply hello;
+	Vmallocd__V1__AllocReply alloc;
+	Vmallocd__V1__AllocPagesReply alloc_pages;
+	Vmallocd__V1__ReadReply read;
+	Vmallocd__V1__TranslateReply translate;
+	Vmallocd__V1__AreaInfoReply area_info;
+	Vmallocd__V1__QueryReply query;
+};
+
+struct area_list {
+	const struct session *s;
+	bool leaks_only;
+	unsigned nr_nodes;
+	Vmallocd__V1__AreaInfo *v;
+	Vmallocd__V1__AreaInfo **ptrs;
+	uint32_t *per_node;
+	size_t n, cap;
+	int err;
+};
+
+struct zone_list {
+	Vmallocd__V1__ZoneInfo *v;
+	Vmallocd__V1__ZoneInfo **ptrs;
+	uint64_t *nr_free;
+	int32_t *idx;
+	size_t n;
+	int err;
+};
+
+/* One request being handled. */
 struct ctx {
-	struct conn *c;
-	struct daemon *d;
+	struct dispatch *dp;
+	struct session *s;
+	const struct dispatch_env *env;
 	struct vm_engine *e;
-	Reply *rep;
+	Reply reply;
+	union result result;       /* the one the reply carries on success */
+	/* What a query allocates, freed once its reply is packed, and what
+	 * the rarer replies point to. */
+	struct {
+		Vmallocd__V1__TestVmalloc tv;   /* Hello's test_vmalloc */
+		char *text;
+		struct area_list al;
+		struct zone_list zl;
+		Vmallocd__V1__MemInfo mi;
+		Vmallocd__V1__Stats st;
+		Vmallocd__V1__AreaInfo area;
+		uint32_t per_node[VM_MAX_NODES];
+	} q;
 	char msg[320];
 };
 
+/* Every failure of a request goes through here: the reply carries status
+ * err and the message "<what went wrong>: <strerror>".  Returns err. */
 __attribute__((format(printf, 3, 4)))
 static int fail(struct ctx *x, int err, const char *fmt, ...)
 {
@@ -49,93 +106,52 @@ static int fail(struct ctx *x, int err, const char *fmt, ...)
 	va_end(ap);
 	if (n >= 0 && (size_t)n < sizeof(x->msg) - 2)
 		snprintf(x->msg + n, sizeof(x->msg) - (size_t)n, ": %s", strerror(-err));
-	x->rep->status = err;
-	x->rep->message = x->msg;
+	x->reply.status = err;
+	x->reply.message = x->msg;
 	return err;
 }
 
-/* The hot replies (no message, no result or an address or pfn) are packed
- * by proto/fastencode.c, byte for byte as protobuf-c would. */
-static bool small_reply(const Reply *rep, enum vmd_fast_result *res, uint64_t *value)
+/* An error found before any operation ran (the frame, its decoding). */
+__attribute__((format(printf, 5, 0)))
+static int stream_error(struct dispatch *dp, struct iobuf *out, uint64_t id, int status,
+			const char *fmt, va_list ap)
 {
-	if (rep->message && *rep->message)
-		return false;
-	switch (rep->result_case) {
-	case VMALLOCD__V1__REPLY__RESULT__NOT_SET:
-		*res = VMD_FAST_NONE;
-		*value = 0;
-		return true;
-	case VMALLOCD__V1__REPLY__RESULT_ALLOC:
-		*res = VMD_FAST_ALLOC;
-		*value = rep->alloc->addr;
-		return true;
-	case VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES:
-		*res = VMD_FAST_ALLOC_PAGES;
-		*value = rep->alloc_pages->pfn;
-		return true;
-	default:
-		return false;
-	}
-}
-
-static void send_reply(struct conn *c, const Reply *rep)
-{
-	enum vmd_fast_result res;
-	uint64_t value;
-	uint8_t *p;
-	size_t size;
-
-	if (small_reply(rep, &res, &value) &&
-	    (p = iobuf_reserve(&c->out, VMD_FRAME_HDR + VMD_FAST_REPLY_MAX))) {
-		size = vmd_fast_pack_reply(p + VMD_FRAME_HDR, rep->id, rep->status, res, value);
-		vmd_put_n32(p, (uint32_t)size);
-		iobuf_commit(&c->out, VMD_FRAME_HDR + size);
-		return;
-	}
-	size = vmallocd__v1__reply__get_packed_size(rep);
-
-	if (size > VMD_MAX_REPLY) {
-		Reply small = VMALLOCD__V1__REPLY__INIT;
-
-		small.id = rep->id;
-		small.status = -E2BIG;
-		small.message = (char *)"reply larger than VMD_MAX_REPLY";
-		send_reply(c, &small);
-		return;
-	}
-	p = iobuf_reserve(&c->out, VMD_FRAME_HDR + size);
-	if (!p) {
-		vmd_log(VM_LOG_ERR, "out of memory for a %zu-byte reply; closing connection %llu",
-			size, (unsigned long long)c->id);
-		c->closing = true;
-		return;
-	}
-	vmd_put_n32(p, (uint32_t)size);
-	vmallocd__v1__reply__pack(rep, p + VMD_FRAME_HDR);
-	iobuf_commit(&c->out, VMD_FRAME_HDR + size);
-}
-
-void reply_error(struct conn *c, uint64_t id, int status, const char *fmt, ...)
-{
-	Reply rep = VMALLOCD__V1__REPLY__INIT;
 	char msg[256];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	dp->nr_errors++;
+	return reply_queue_error(out, id, status, msg);
+}
+
+int dispatch_error(struct dispatch *dp, struct iobuf *out, int status, const char *fmt, ...)
+{
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	r = stream_error(dp, out, 0, status, fmt, ap);
 	va_end(ap);
-	rep.id = id;
-	rep.status = status;
-	rep.message = msg;
-	c->d->nr_errors++;
-	send_reply(c, &rep);
+	return r;
+}
+
+__attribute__((format(printf, 5, 6)))
+static int decode_error(struct dispatch *dp, struct iobuf *out, uint64_t id, int status,
+			const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = stream_error(dp, out, id, status, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /* ---- ownership ------------------------------------------------------------------- */
 
-static bool may_touch(const struct conn *c, uint32_t owner)
+static bool may_touch(const struct session *s, uint32_t owner)
 {
-	return c->uid == 0 || c->uid == owner;
+	return s->uid == 0 || s->uid == owner;
 }
 
 /* The area holding addr, if any, after the owner check: 0 (found or not
@@ -147,12 +163,12 @@ static int area_for(struct ctx *x, uint64_t addr, struct vm_area_info *info, boo
 	struct vmd_object *o;
 
 	*found = vm_find_vm_area(x->e, addr, info) == 0;
-	if (*found && !may_touch(x->c, info->uid))
+	if (*found && !may_touch(x->s, info->uid))
 		return fail(x, -EPERM, "%s 0x%llx: area of uid %u", what, (unsigned long long)addr,
 			    info->uid);
 	/* A vm_map_ram mapping has no vm_struct: its owner is ours to know. */
 	if (!*found && vm_is_map_ram_addr(x->e, addr, &start, NULL) &&
-	    (o = objects_get(&x->d->objs, start, VMD_OBJ_MAP_RAM)) && !may_touch(x->c, o->uid))
+	    (o = objects_get(&x->dp->objs, start, VMD_OBJ_MAP_RAM)) && !may_touch(x->s, o->uid))
 		return fail(x, -EPERM, "%s 0x%llx: vm_map_ram mapping of uid %u", what,
 			    (unsigned long long)addr, o->uid);
 	return 0;
@@ -168,16 +184,16 @@ static bool pid_alive(uint32_t pid)
  * over the machine's CPUs as a scheduler would spread their processes. */
 static void set_cpu(struct ctx *x)
 {
-	if (x->d->opt.cpus > 1)
-		vm_set_current_cpu(x->e, (unsigned)(x->c->id % x->d->opt.cpus));
+	if (x->dp->opt->cpus > 1)
+		vm_set_current_cpu(x->e, (unsigned)(x->s->id % x->dp->opt->cpus));
 }
 
 static void set_current(struct ctx *x, uint32_t pid, const char *caller)
 {
 	/* An over-long caller was refused earlier; intern failure only costs
 	 * the caller string, never the allocation. */
-	if (vm_set_current(x->e, x->c->uid, pid, x->c->id, caller && *caller ? caller : NULL) < 0)
-		vm_set_current(x->e, x->c->uid, pid, x->c->id, NULL);
+	if (vm_set_current(x->e, x->s->uid, pid, x->s->id, caller && *caller ? caller : NULL) < 0)
+		vm_set_current(x->e, x->s->uid, pid, x->s->id, NULL);
 	set_cpu(x);
 }
 
@@ -191,9 +207,9 @@ static int check_caller(struct ctx *x, const char *caller)
 /* ---- what the wire may get wrong ----------------------------------------------- */
 
 /* The rules of protocol version 1 hold until a Hello says otherwise. */
-static uint32_t conn_version(const struct conn *c)
+static uint32_t conn_version(const struct session *s)
 {
-	return c->proto_version ? c->proto_version : 1;
+	return s->proto_version ? s->proto_version : 1;
 }
 
 static int check_hello(struct ctx *x, const Vmallocd__V1__HelloRequest *h)
@@ -202,7 +218,7 @@ static int check_hello(struct ctx *x, const Vmallocd__V1__HelloRequest *h)
 		return fail(x, -EPROTONOSUPPORT, "Hello: protocol version %u: vmallocd "
 			    VMALLOCD_VERSION " speaks versions %d to %d", h->version,
 			    VMD_PROTO_VERSION_MIN, VMD_PROTO_VERSION);
-	x->c->proto_version = h->version;
+	x->s->proto_version = h->version;
 	return 0;
 }
 
@@ -210,9 +226,9 @@ static int check_hello(struct ctx *x, const Vmallocd__V1__HelloRequest *h)
  * 2 on it is refused, so that a forgotten field never asks for something. */
 static int unspecified_kind(struct ctx *x, const char *what, int meant_in_v1, int *ret_kind)
 {
-	if (conn_version(x->c) >= 2)
+	if (conn_version(x->s) >= 2)
 		return fail(x, -EINVAL, "%s: kind not set (0): protocol version %u needs an "
-			    "explicit kind", what, conn_version(x->c));
+			    "explicit kind", what, conn_version(x->s));
 	*ret_kind = meant_in_v1;
 	return 0;
 }
@@ -265,15 +281,15 @@ static int allocating_pid(struct ctx *x, const char *what, uint32_t parent_pid,
 	uint32_t ppid;
 	int r;
 
-	*ret_pid = x->c->pid;
+	*ret_pid = x->s->pid;
 	if (!parent_pid)
 		return 0;
 	if (parent_pid > INT32_MAX)   /* kill() would take it for a process group */
 		return fail(x, -EINVAL, "%s: parent_pid %u: not a pid", what, parent_pid);
-	r = parent_of(x->c->pid, &ppid);
+	r = parent_of(x->s->pid, &ppid);
 	if (r == 0 && ppid != parent_pid)
 		return fail(x, -EINVAL, "%s: parent_pid %u is not the parent of pid %u (%u is)", what,
-			    parent_pid, x->c->pid, ppid);
+			    parent_pid, x->s->pid, ppid);
 	if (r < 0 && kill((pid_t)parent_pid, 0) < 0 && errno == ESRCH)
 		return fail(x, -EINVAL, "%s: parent_pid %u: no such process", what, parent_pid);
 	*ret_pid = parent_pid;
@@ -319,11 +335,21 @@ static const char *alloc_einval_reason(struct ctx *x, const Vmallocd__V1__AllocR
 
 /* ---- the vmalloc family -------------------------------------------------------------- */
 
-static int do_alloc(struct ctx *x, const Vmallocd__V1__AllocRequest *a,
-		    Vmallocd__V1__AllocReply *ar)
+/* An address as the result (alloc, realloc and vmap reply alike). */
+static int result_addr(struct ctx *x, uint64_t addr)
 {
+	Vmallocd__V1__AllocReply *ar = &x->result.alloc;
+
+	*ar = (Vmallocd__V1__AllocReply)VMALLOCD__V1__ALLOC_REPLY__INIT;
+	ar->addr = addr;
+	return 0;
+}
+
+static int op_alloc(struct ctx *x, const void *msg)
+{
+	const Vmallocd__V1__AllocRequest *a = msg;
 	struct vm_engine *e = x->e;
-	uint32_t uid = x->c->uid, pid;
+	uint32_t uid = x->s->uid, pid;
 	uint64_t addr = 0, pages = 0;
 	int kind = (int)a->kind, r;
 	char why[160];
@@ -343,12 +369,12 @@ static int do_alloc(struct ctx *x, const Vmallocd__V1__AllocRequest *a,
 	if (a->size && a->size <= UINT64_MAX - (VM_PAGE_SIZE - 1)) {
 		pages = PAGE_ALIGN(a->size) >> VM_PAGE_SHIFT;
 		pages += vm_page_array_pages(e, pages);
-		r = account_charge(&x->d->acct, uid, pages, options_quota(&x->d->opt, uid));
+		r = account_charge(&x->dp->acct, uid, pages, options_quota(x->dp->opt, uid));
 		if (r == -EDQUOT)
 			return fail(x, r, "alloc %llu bytes: quota of uid %u is %llu pages, %llu in use",
 				    (unsigned long long)a->size, uid,
-				    (unsigned long long)options_quota(&x->d->opt, uid),
-				    (unsigned long long)account_pages(&x->d->acct, uid));
+				    (unsigned long long)options_quota(x->dp->opt, uid),
+				    (unsigned long long)account_pages(&x->dp->acct, uid));
 		if (r < 0)
 			return fail(x, r, "alloc %llu bytes: accounting", (unsigned long long)a->size);
 	}
@@ -381,32 +407,34 @@ static int do_alloc(struct ctx *x, const Vmallocd__V1__AllocRequest *a,
 		break;
 	case VMALLOCD__V1__ALLOC_KIND__ALLOC_NODE_RANGE:
 	default: {
-		struct vm_alloc_req req = {
+		struct vm_alloc_req range = {
 			.size = a->size, .align = a->align, .start = a->start, .end = a->end,
 			.gfp = a->gfp ? a->gfp : GFP_KERNEL | __GFP_HIGHMEM,
 			.prot = a->prot ? a->prot : PAGE_KERNEL, .vm_flags = a->vm_flags,
 			.node = a->node,
 		};
 
-		r = vm___vmalloc_node_range(e, &req, &addr);
+		r = vm___vmalloc_node_range(e, &range, &addr);
 		break;
 	}
 	}
 	vm_set_current_flags(e, 0);
 	if (r < 0) {
-		account_uncharge(&x->d->acct, uid, pages);
+		account_uncharge(&x->dp->acct, uid, pages);
 		reason = r == -EINVAL ? alloc_einval_reason(x, a, kind, why, sizeof(why)) : NULL;
 		return fail(x, r, "alloc %llu bytes%s%s", (unsigned long long)a->size,
 			    reason ? ": " : "", reason ? reason : "");
 	}
 	if (a->scoped)
-		x->c->nr_scoped++;
-	ar->addr = addr;
-	return 0;
+		x->s->nr_scoped++;
+	return result_addr(x, addr);
 }
 
-static int do_free(struct ctx *x, uint64_t addr)
+/* Inlined into the fast path (dispatch_frame), where every vfree comes. */
+static inline __attribute__((always_inline)) int op_free(struct ctx *x, const void *msg)
 {
+	const Vmallocd__V1__FreeRequest *m = msg;
+	uint64_t addr = m->addr;
 	struct vm_area_info info;
 	bool found;
 	int r;
@@ -424,16 +452,16 @@ static int do_free(struct ctx *x, uint64_t addr)
 			    (info.flags & VM_KVFREE_RCU) ? "waiting for kvfree_rcu's grace period" :
 			    "refused");
 	if (found)
-		account_uncharge(&x->d->acct, info.uid, info.nr_pages + info.nr_array_pages);
+		account_uncharge(&x->dp->acct, info.uid, info.nr_pages + info.nr_array_pages);
 	return 0;
 }
 
-static int do_realloc(struct ctx *x, const Vmallocd__V1__ReallocRequest *q,
-		      Vmallocd__V1__AllocReply *ar)
+static int op_realloc(struct ctx *x, const void *msg)
 {
+	const Vmallocd__V1__ReallocRequest *q = msg;
 	struct vm_area_info info = { 0 };
 	uint64_t naddr = 0, new_pages, delta = 0, quota, old_pages;
-	uint32_t owner = x->c->uid;
+	uint32_t owner = x->s->uid;
 	bool found = false;
 	int r;
 
@@ -454,8 +482,8 @@ static int do_realloc(struct ctx *x, const Vmallocd__V1__ReallocRequest *q,
 	old_pages = info.nr_pages + info.nr_array_pages;
 	if (new_pages > info.nr_pages)
 		delta = new_pages + vm_page_array_pages(x->e, new_pages) - old_pages;
-	quota = options_quota(&x->d->opt, owner);
-	if (delta && (r = account_charge(&x->d->acct, owner, delta, quota)) < 0)
+	quota = options_quota(x->dp->opt, owner);
+	if (delta && (r = account_charge(&x->dp->acct, owner, delta, quota)) < 0)
 		return fail(x, r, "realloc to %llu bytes: %s of uid %u", (unsigned long long)q->size,
 			    r == -EDQUOT ? "over the quota" : "accounting", owner);
 	/* The new area keeps the old one's owner and scope. */
@@ -464,24 +492,24 @@ static int do_realloc(struct ctx *x, const Vmallocd__V1__ReallocRequest *q,
 			       q->caller && *q->caller ? q->caller : info.caller);
 		set_cpu(x);
 	} else {
-		set_current(x, x->c->pid, q->caller);
+		set_current(x, x->s->pid, q->caller);
 	}
 	vm_set_current_flags(x->e, found ? (info.flags & VM_SCOPED) : 0);
 	r = vm_vrealloc(x->e, q->addr, q->size, q->gfp, &naddr);
 	vm_set_current_flags(x->e, 0);
 	if (r < 0) {
-		account_uncharge(&x->d->acct, owner, delta);
+		account_uncharge(&x->dp->acct, owner, delta);
 		return fail(x, r, "realloc 0x%llx to %llu bytes", (unsigned long long)q->addr,
 			    (unsigned long long)q->size);
 	}
 	if (!q->size && found)
-		account_uncharge(&x->d->acct, owner, old_pages);
-	ar->addr = naddr;
-	return 0;
+		account_uncharge(&x->dp->acct, owner, old_pages);
+	return result_addr(x, naddr);
 }
 
-static int do_vmap(struct ctx *x, const Vmallocd__V1__VmapRequest *q, Vmallocd__V1__AllocReply *ar)
+static int op_vmap(struct ctx *x, const void *msg)
 {
+	const Vmallocd__V1__VmapRequest *q = msg;
 	uint64_t addr;
 	uint32_t pid;
 	int r;
@@ -492,18 +520,18 @@ static int do_vmap(struct ctx *x, const Vmallocd__V1__VmapRequest *q, Vmallocd__
 	if (!q->n_pfns)
 		return fail(x, -EINVAL, "vmap of no pages");
 	for (size_t i = 0; i < q->n_pfns; i++) {
-		struct page_block *b = account_find_block(&x->d->acct, q->pfns[i]);
+		struct page_block *b = account_find_block(&x->dp->acct, q->pfns[i]);
 
 		if (!b)
 			return fail(x, -EINVAL, "vmap: pfn 0x%llx is not from alloc_pages",
 				    (unsigned long long)q->pfns[i]);
-		if (!may_touch(x->c, b->uid))
+		if (!may_touch(x->s, b->uid))
 			return fail(x, -EPERM, "vmap: pfn 0x%llx belongs to uid %u",
 				    (unsigned long long)q->pfns[i], b->uid);
 		/* A scoped block is freed when its connection closes, after
 		 * that connection's scoped areas: only those may map it, or
 		 * the block could not go (-EBUSY) and would outlive its scope. */
-		if (b->scoped && (!q->scoped || b->cookie != x->c->id))
+		if (b->scoped && (!q->scoped || b->cookie != x->s->id))
 			return fail(x, -EINVAL, "vmap: pfn 0x%llx is in a scoped block: only a scoped "
 				    "vmap on its own connection may map it",
 				    (unsigned long long)q->pfns[i]);
@@ -515,13 +543,14 @@ static int do_vmap(struct ctx *x, const Vmallocd__V1__VmapRequest *q, Vmallocd__
 	if (r < 0)
 		return fail(x, r, "vmap of %zu pages", q->n_pfns);
 	if (q->scoped)
-		x->c->nr_scoped++;
-	ar->addr = addr;
-	return 0;
+		x->s->nr_scoped++;
+	return result_addr(x, addr);
 }
 
-static int do_vunmap(struct ctx *x, uint64_t addr)
+static int op_vunmap(struct ctx *x, const void *msg)
 {
+	const Vmallocd__V1__VunmapRequest *m = msg;
+	uint64_t addr = m->addr;
 	struct vm_area_info info;
 	bool found;
 	int r;
@@ -534,10 +563,11 @@ static int do_vunmap(struct ctx *x, uint64_t addr)
 	return 0;
 }
 
-static int do_alloc_pages(struct ctx *x, const Vmallocd__V1__AllocPagesRequest *q,
-			  Vmallocd__V1__AllocPagesReply *pr)
+static int op_alloc_pages(struct ctx *x, const void *msg)
 {
-	uint32_t uid = x->c->uid, pid;
+	const Vmallocd__V1__AllocPagesRequest *q = msg;
+	Vmallocd__V1__AllocPagesReply *pr = &x->result.alloc_pages;
+	uint32_t uid = x->s->uid, pid;
 	struct page_block b;
 	uint64_t pfn, n;
 	int r;
@@ -547,39 +577,43 @@ static int do_alloc_pages(struct ctx *x, const Vmallocd__V1__AllocPagesRequest *
 	if ((r = allocating_pid(x, "alloc_pages", q->parent_pid, &pid)) < 0)
 		return r;
 	n = 1ull << q->order;
-	r = account_charge(&x->d->acct, uid, n, options_quota(&x->d->opt, uid));
+	r = account_charge(&x->dp->acct, uid, n, options_quota(x->dp->opt, uid));
 	if (r < 0)
 		return fail(x, r, "alloc_pages order %u: %s of uid %u", q->order,
 			    r == -EDQUOT ? "over the quota" : "accounting", uid);
 	r = vm_alloc_pages(x->e, q->gfp, q->order, q->node, &pfn);
 	if (r < 0) {
-		account_uncharge(&x->d->acct, uid, n);
+		account_uncharge(&x->dp->acct, uid, n);
 		return fail(x, r, "alloc_pages order %u", q->order);
 	}
-	b = (struct page_block){ .pfn = pfn, .uid = uid, .pid = pid, .cookie = x->c->id,
+	b = (struct page_block){ .pfn = pfn, .uid = uid, .pid = pid, .cookie = x->s->id,
 				 .order = (uint8_t)q->order, .scoped = q->scoped };
-	r = account_add_block(&x->d->acct, &b);
+	r = account_add_block(&x->dp->acct, &b);
 	if (r < 0) {
 		vm_free_pages(x->e, pfn, q->order);
-		account_uncharge(&x->d->acct, uid, n);
+		account_uncharge(&x->dp->acct, uid, n);
 		return fail(x, r, "alloc_pages order %u", q->order);
 	}
 	if (q->scoped)
-		x->c->nr_scoped++;
+		x->s->nr_scoped++;
+	*pr = (Vmallocd__V1__AllocPagesReply)VMALLOCD__V1__ALLOC_PAGES_REPLY__INIT;
 	pr->pfn = pfn;
 	return 0;
 }
 
-static int do_free_pages(struct ctx *x, uint64_t pfn, uint32_t order)
+static int op_free_pages(struct ctx *x, const void *msg)
 {
-	struct page_block *b = account_get_block(&x->d->acct, pfn);
+	const Vmallocd__V1__FreePagesRequest *m = msg;
+	uint64_t pfn = m->pfn;
+	uint32_t order = m->order;
+	struct page_block *b = account_get_block(&x->dp->acct, pfn);
 	uint32_t owner;
 	int r;
 
 	if (!b)
 		return fail(x, -EINVAL, "free_pages 0x%llx: not a block from alloc_pages",
 			    (unsigned long long)pfn);
-	if (!may_touch(x->c, b->uid))
+	if (!may_touch(x->s, b->uid))
 		return fail(x, -EPERM, "free_pages 0x%llx: block of uid %u", (unsigned long long)pfn,
 			    b->uid);
 	owner = b->uid;
@@ -587,16 +621,16 @@ static int do_free_pages(struct ctx *x, uint64_t pfn, uint32_t order)
 	if (r < 0)
 		return fail(x, r, "free_pages 0x%llx order %u%s", (unsigned long long)pfn, order,
 			    r == -EBUSY ? " (still vmapped)" : "");
-	account_uncharge(&x->d->acct, owner, 1ull << order);
-	account_del_block(&x->d->acct, b);
+	account_uncharge(&x->dp->acct, owner, 1ull << order);
+	account_del_block(&x->dp->acct, b);
 	return 0;
 }
 
 /* ---- vm_map_ram, per-CPU objects, kvfree_rcu ------------------------------------------------ */
 
-static int do_vm_map_ram(struct ctx *x, const Vmallocd__V1__VmMapRamRequest *q,
-			 Vmallocd__V1__AllocReply *ar)
+static int op_vm_map_ram(struct ctx *x, const void *msg)
 {
+	const Vmallocd__V1__VmMapRamRequest *q = msg;
 	struct vmd_object o;
 	uint64_t addr;
 	uint32_t pid;
@@ -609,15 +643,15 @@ static int do_vm_map_ram(struct ctx *x, const Vmallocd__V1__VmMapRamRequest *q,
 	/* The frames: as for vmap, alloc_pages blocks of the caller's, and
 	 * scoped ones only by a scoped mapping of their own connection. */
 	for (size_t i = 0; i < q->n_pfns; i++) {
-		struct page_block *b = account_find_block(&x->d->acct, q->pfns[i]);
+		struct page_block *b = account_find_block(&x->dp->acct, q->pfns[i]);
 
 		if (!b)
 			return fail(x, -EINVAL, "vm_map_ram: pfn 0x%llx is not from alloc_pages",
 				    (unsigned long long)q->pfns[i]);
-		if (!may_touch(x->c, b->uid))
+		if (!may_touch(x->s, b->uid))
 			return fail(x, -EPERM, "vm_map_ram: pfn 0x%llx belongs to uid %u",
 				    (unsigned long long)q->pfns[i], b->uid);
-		if (b->scoped && (!q->scoped || b->cookie != x->c->id))
+		if (b->scoped && (!q->scoped || b->cookie != x->s->id))
 			return fail(x, -EINVAL, "vm_map_ram: pfn 0x%llx is in a scoped block: only a "
 				    "scoped mapping on its own connection may map it",
 				    (unsigned long long)q->pfns[i]);
@@ -628,28 +662,29 @@ static int do_vm_map_ram(struct ctx *x, const Vmallocd__V1__VmMapRamRequest *q,
 		return fail(x, r, "vm_map_ram of %zu pages%s", q->n_pfns,
 			    r == -EINVAL ? ": bad node" : r == -EBUSY ? ": a frame is mapped too often" :
 			    "");
-	o = (struct vmd_object){ .addr = addr, .count = q->n_pfns, .cookie = x->c->id,
-				 .uid = x->c->uid, .pid = pid, .kind = VMD_OBJ_MAP_RAM,
+	o = (struct vmd_object){ .addr = addr, .count = q->n_pfns, .cookie = x->s->id,
+				 .uid = x->s->uid, .pid = pid, .kind = VMD_OBJ_MAP_RAM,
 				 .scoped = q->scoped };
-	if (objects_add(&x->d->objs, &o) < 0) {
+	if (objects_add(&x->dp->objs, &o) < 0) {
 		vm_unmap_ram(x->e, addr, q->n_pfns);
 		return fail(x, -ENOMEM, "vm_map_ram of %zu pages", q->n_pfns);
 	}
 	if (q->scoped)
-		x->c->nr_scoped++;
-	ar->addr = addr;
-	return 0;
+		x->s->nr_scoped++;
+	return result_addr(x, addr);
 }
 
-static int do_vm_unmap_ram(struct ctx *x, uint64_t addr, uint64_t count)
+static int op_vm_unmap_ram(struct ctx *x, const void *msg)
 {
-	struct vmd_object *o = objects_get(&x->d->objs, addr, VMD_OBJ_MAP_RAM);
+	const Vmallocd__V1__VmUnmapRamRequest *m = msg;
+	uint64_t addr = m->addr, count = m->count;
+	struct vmd_object *o = objects_get(&x->dp->objs, addr, VMD_OBJ_MAP_RAM);
 	int r;
 
 	if (!o)
 		return fail(x, -EINVAL, "vm_unmap_ram 0x%llx: not the start of a vm_map_ram mapping",
 			    (unsigned long long)addr);
-	if (!may_touch(x->c, o->uid))
+	if (!may_touch(x->s, o->uid))
 		return fail(x, -EPERM, "vm_unmap_ram 0x%llx: mapping of uid %u",
 			    (unsigned long long)addr, o->uid);
 	if (o->count != count)
@@ -660,7 +695,7 @@ static int do_vm_unmap_ram(struct ctx *x, uint64_t addr, uint64_t count)
 	r = vm_unmap_ram(x->e, addr, count);
 	if (r < 0)
 		return fail(x, r, "vm_unmap_ram 0x%llx", (unsigned long long)addr);
-	objects_del(&x->d->objs, o);
+	objects_del(&x->dp->objs, o);
 	return 0;
 }
 
@@ -668,13 +703,13 @@ static int do_vm_unmap_ram(struct ctx *x, uint64_t addr, uint64_t count)
 static uint64_t percpu_charge(struct ctx *x, uint64_t ptr, uint64_t size)
 {
 	return (((ptr & (VM_PAGE_SIZE - 1)) + size + VM_PAGE_SIZE - 1) >> VM_PAGE_SHIFT) *
-	       x->d->opt.cpus;
+	       x->dp->opt->cpus;
 }
 
-static int do_alloc_percpu(struct ctx *x, const Vmallocd__V1__AllocPercpuRequest *q,
-			   Vmallocd__V1__AllocReply *ar)
+static int op_alloc_percpu(struct ctx *x, const void *msg)
 {
-	uint32_t uid = x->c->uid, pid;
+	const Vmallocd__V1__AllocPercpuRequest *q = msg;
+	uint32_t uid = x->s->uid, pid;
 	struct vmd_object o;
 	uint64_t ptr, pages;
 	int r;
@@ -690,14 +725,14 @@ static int do_alloc_percpu(struct ctx *x, const Vmallocd__V1__AllocPercpuRequest
 	if (r < 0)
 		return fail(x, r, "alloc_percpu of %llu bytes", (unsigned long long)q->size);
 	pages = percpu_charge(x, ptr, q->size);
-	r = account_charge(&x->d->acct, uid, pages, options_quota(&x->d->opt, uid));
+	r = account_charge(&x->dp->acct, uid, pages, options_quota(x->dp->opt, uid));
 	if (r == 0) {
 		o = (struct vmd_object){ .addr = ptr, .count = q->size, .charged = pages,
-					 .cookie = x->c->id, .uid = uid, .pid = pid,
+					 .cookie = x->s->id, .uid = uid, .pid = pid,
 					 .kind = VMD_OBJ_PERCPU, .scoped = q->scoped };
-		r = objects_add(&x->d->objs, &o);
+		r = objects_add(&x->dp->objs, &o);
 		if (r < 0)
-			account_uncharge(&x->d->acct, uid, pages);
+			account_uncharge(&x->dp->acct, uid, pages);
 	}
 	if (r < 0) {
 		vm_free_percpu(x->e, ptr);
@@ -705,37 +740,41 @@ static int do_alloc_percpu(struct ctx *x, const Vmallocd__V1__AllocPercpuRequest
 			    r == -EDQUOT ? "over the quota" : "accounting", uid);
 	}
 	if (q->scoped)
-		x->c->nr_scoped++;
-	ar->addr = ptr;
-	return 0;
+		x->s->nr_scoped++;
+	return result_addr(x, ptr);
 }
 
-static int do_free_percpu(struct ctx *x, uint64_t ptr)
+static int op_free_percpu(struct ctx *x, const void *msg)
 {
-	struct vmd_object *o = objects_get(&x->d->objs, ptr, VMD_OBJ_PERCPU);
+	const Vmallocd__V1__FreePercpuRequest *m = msg;
+	uint64_t ptr = m->ptr;
+	struct vmd_object *o;
 	int r;
 
 	if (!ptr)
 		return 0;
+	o = objects_get(&x->dp->objs, ptr, VMD_OBJ_PERCPU);
 	if (!o)
 		return fail(x, -EINVAL, "free_percpu 0x%llx: not a per-CPU object",
 			    (unsigned long long)ptr);
-	if (!may_touch(x->c, o->uid))
+	if (!may_touch(x->s, o->uid))
 		return fail(x, -EPERM, "free_percpu 0x%llx: object of uid %u", (unsigned long long)ptr,
 			    o->uid);
 	set_cpu(x);
 	r = vm_free_percpu(x->e, ptr);
 	if (r < 0)
 		return fail(x, r, "free_percpu 0x%llx", (unsigned long long)ptr);
-	account_uncharge(&x->d->acct, o->uid, o->charged);
-	objects_del(&x->d->objs, o);
+	account_uncharge(&x->dp->acct, o->uid, o->charged);
+	objects_del(&x->dp->objs, o);
 	return 0;
 }
 
 /* The area goes after a grace period; its pages are no longer the owner's
  * to spend from now on: the quota is given back at once. */
-static int do_kvfree_rcu(struct ctx *x, uint64_t addr, bool head)
+static int op_kvfree_rcu(struct ctx *x, const void *msg)
 {
+	const Vmallocd__V1__KvfreeRcuRequest *m = msg;
+	uint64_t addr = m->addr;
 	struct vm_area_info info;
 	bool found;
 	int r;
@@ -743,10 +782,10 @@ static int do_kvfree_rcu(struct ctx *x, uint64_t addr, bool head)
 	if ((r = area_for(x, addr, &info, &found, "kvfree_rcu")) < 0)
 		return r;
 	set_cpu(x);
-	r = vm_kvfree_rcu(x->e, addr, head);
+	r = vm_kvfree_rcu(x->e, addr, m->head);
 	if (r == -EOPNOTSUPP)
 		return fail(x, r, "kvfree_rcu: Linux %s has none (5.9 and later)",
-			    vm_kernel_name(x->d->opt.kernel));
+			    vm_kernel_name(x->dp->opt->kernel));
 	if (r < 0)
 		return fail(x, r, "kvfree_rcu 0x%llx: %s", (unsigned long long)addr,
 			    !found ? "no area there" :
@@ -755,15 +794,41 @@ static int do_kvfree_rcu(struct ctx *x, uint64_t addr, bool head)
 			    !(info.flags & VM_ALLOC) || (info.flags & (VM_PAGE_ARRAY | VM_PERCPU)) ?
 			    "not a vmalloc area of its own" : "refused");
 	if (found)
-		account_uncharge(&x->d->acct, info.uid, info.nr_pages + info.nr_array_pages);
+		account_uncharge(&x->dp->acct, info.uid, info.nr_pages + info.nr_array_pages);
 	return 0;
 }
 
 /* ---- data ------------------------------------------------------------------------------ */
 
-static int do_read(struct ctx *x, uint64_t addr, uint64_t len, Vmallocd__V1__ReadReply *rr)
+/* The session's scratch buffer, at least len bytes: 0 or -ENOMEM. */
+static int scratch_reserve(struct session *s, uint64_t len)
 {
-	struct conn *c = x->c;
+	uint8_t *p;
+
+	if (len <= s->scratch_cap)
+		return 0;
+	p = realloc(s->scratch, len);
+	if (!p)
+		return -ENOMEM;
+	s->scratch = p;
+	s->scratch_cap = len;
+	return 0;
+}
+
+static int result_data(struct ctx *x, uint64_t len)
+{
+	Vmallocd__V1__ReadReply *rr = &x->result.read;
+
+	*rr = (Vmallocd__V1__ReadReply)VMALLOCD__V1__READ_REPLY__INIT;
+	rr->data.data = x->s->scratch;
+	rr->data.len = len;
+	return 0;
+}
+
+static int op_read(struct ctx *x, const void *msg)
+{
+	const Vmallocd__V1__ReadRequest *m = msg;
+	uint64_t addr = m->addr, len = m->len;
 	struct vm_area_info info;
 	bool found;
 	int r;
@@ -773,24 +838,19 @@ static int do_read(struct ctx *x, uint64_t addr, uint64_t len, Vmallocd__V1__Rea
 			    (unsigned long long)len, VMD_MAX_IO);
 	if ((r = area_for(x, addr, &info, &found, "read")) < 0)
 		return r;
-	if (len > c->scratch_cap) {
-		uint8_t *p = realloc(c->scratch, len);
-
-		if (!p)
-			return fail(x, -ENOMEM, "read of %llu bytes", (unsigned long long)len);
-		c->scratch = p;
-		c->scratch_cap = len;
-	}
-	r = vm_vread(x->e, addr, c->scratch, len);
+	if (scratch_reserve(x->s, len) < 0)
+		return fail(x, -ENOMEM, "read of %llu bytes", (unsigned long long)len);
+	r = vm_vread(x->e, addr, x->s->scratch, len);
 	if (r < 0)
 		return fail(x, r, "read 0x%llx+%llu", (unsigned long long)addr, (unsigned long long)len);
-	rr->data.data = c->scratch;
-	rr->data.len = len;
-	return 0;
+	return result_data(x, len);
 }
 
-static int do_write(struct ctx *x, uint64_t addr, const ProtobufCBinaryData *data)
+static int op_write(struct ctx *x, const void *msg)
 {
+	const Vmallocd__V1__WriteRequest *m = msg;
+	uint64_t addr = m->addr;
+	const ProtobufCBinaryData *data = &m->data;
 	struct vm_area_info info;
 	bool found;
 	int r;
@@ -809,21 +869,20 @@ static int do_write(struct ctx *x, uint64_t addr, const ProtobufCBinaryData *dat
 
 static int phys_block(struct ctx *x, uint64_t pfn, const char *what)
 {
-	struct page_block *b = account_get_block(&x->d->acct, pfn);
+	struct page_block *b = account_get_block(&x->dp->acct, pfn);
 
 	if (!b)
 		return fail(x, -EINVAL, "%s 0x%llx: not a block from alloc_pages", what,
 			    (unsigned long long)pfn);
-	if (!may_touch(x->c, b->uid))
+	if (!may_touch(x->s, b->uid))
 		return fail(x, -EPERM, "%s 0x%llx: block of uid %u", what, (unsigned long long)pfn,
 			    b->uid);
 	return 0;
 }
 
-static int do_phys_read(struct ctx *x, const Vmallocd__V1__PhysReadRequest *q,
-			Vmallocd__V1__ReadReply *rr)
+static int op_phys_read(struct ctx *x, const void *msg)
 {
-	struct conn *c = x->c;
+	const Vmallocd__V1__PhysReadRequest *q = msg;
 	int r;
 
 	if (q->len > VMD_MAX_IO)
@@ -831,25 +890,18 @@ static int do_phys_read(struct ctx *x, const Vmallocd__V1__PhysReadRequest *q,
 			    (unsigned long long)q->len, VMD_MAX_IO);
 	if ((r = phys_block(x, q->pfn, "phys_read")) < 0)
 		return r;
-	if (q->len > c->scratch_cap) {
-		uint8_t *p = realloc(c->scratch, q->len);
-
-		if (!p)
-			return fail(x, -ENOMEM, "phys_read");
-		c->scratch = p;
-		c->scratch_cap = q->len;
-	}
-	r = vm_phys_read(x->e, q->pfn, q->offset, c->scratch, q->len);
+	if (scratch_reserve(x->s, q->len) < 0)
+		return fail(x, -ENOMEM, "phys_read");
+	r = vm_phys_read(x->e, q->pfn, q->offset, x->s->scratch, q->len);
 	if (r < 0)
 		return fail(x, r, "phys_read 0x%llx+%llu", (unsigned long long)q->pfn,
 			    (unsigned long long)q->offset);
-	rr->data.data = c->scratch;
-	rr->data.len = q->len;
-	return 0;
+	return result_data(x, q->len);
 }
 
-static int do_phys_write(struct ctx *x, const Vmallocd__V1__PhysWriteRequest *q)
+static int op_phys_write(struct ctx *x, const void *msg)
 {
+	const Vmallocd__V1__PhysWriteRequest *q = msg;
 	int r;
 
 	if (q->data.len > VMD_MAX_IO)
@@ -882,8 +934,11 @@ static int find_zone(void *ctx, const struct vm_zone_info *z)
 	return 0;
 }
 
-static int do_translate(struct ctx *x, uint64_t addr, Vmallocd__V1__TranslateReply *tr)
+static int op_translate(struct ctx *x, const void *msg)
 {
+	const Vmallocd__V1__TranslateRequest *m = msg;
+	uint64_t addr = m->addr;
+	Vmallocd__V1__TranslateReply *tr = &x->result.translate;
 	struct vm_area_info info;
 	struct zone_find f = { .node = -1, .name = "" };
 	bool found;
@@ -898,6 +953,7 @@ static int do_translate(struct ctx *x, uint64_t addr, Vmallocd__V1__TranslateRep
 			    r == -EINVAL ? "outside the vmalloc range" : "nothing mapped there");
 	f.pfn = pfn;
 	vm_for_each_zone(x->e, find_zone, &f);
+	*tr = (Vmallocd__V1__TranslateReply)VMALLOCD__V1__TRANSLATE_REPLY__INIT;
 	tr->pfn = pfn;
 	tr->phys_addr = (pfn << VM_PAGE_SHIFT) | (addr & (VM_PAGE_SIZE - 1));
 	tr->node = f.node;
@@ -935,38 +991,31 @@ static void fill_area(Vmallocd__V1__AreaInfo *a, const struct vm_area_info *info
 	a->leaked = area_leaked(info);
 }
 
-static int do_area_info(struct ctx *x, uint64_t addr, Vmallocd__V1__AreaInfoReply *ar,
-			Vmallocd__V1__AreaInfo *a, uint32_t *per_node)
+static int op_area_info(struct ctx *x, const void *msg)
 {
+	const Vmallocd__V1__AreaInfoRequest *m = msg;
+	uint64_t addr = m->addr;
+	Vmallocd__V1__AreaInfoReply *ar = &x->result.area_info;
 	struct vm_area_info info;
 	struct vm_stats s;
 
 	if (vm_find_vm_area(x->e, addr, &info) < 0)
 		return fail(x, -ENOENT, "info 0x%llx: no area there", (unsigned long long)addr);
-	if (!may_touch(x->c, info.uid))
+	if (!may_touch(x->s, info.uid))
 		return fail(x, -EPERM, "info 0x%llx: area of uid %u", (unsigned long long)addr, info.uid);
 	vm_get_stats(x->e, &s);
-	fill_area(a, &info, per_node, s.nr_nodes);
-	ar->area = a;
+	fill_area(&x->q.area, &info, x->q.per_node, s.nr_nodes);
+	*ar = (Vmallocd__V1__AreaInfoReply)VMALLOCD__V1__AREA_INFO_REPLY__INIT;
+	ar->area = &x->q.area;
 	return 0;
 }
 
-struct area_list {
-	struct conn *c;
-	bool leaks_only;
-	unsigned nr_nodes;
-	Vmallocd__V1__AreaInfo *v;
-	Vmallocd__V1__AreaInfo **ptrs;
-	uint32_t *per_node;
-	size_t n, cap;
-	int err;
-};
 
 static int collect_area(void *ctx, const struct vm_area_info *info)
 {
 	struct area_list *l = ctx;
 
-	if (!may_touch(l->c, info->uid))
+	if (!may_touch(l->s, info->uid))
 		return 0;
 	/* A page array goes with its area: not a leak of its own, and
 	 * freeing it by itself is refused. */
@@ -1002,7 +1051,7 @@ static int collect_areas(struct ctx *x, bool leaks_only, struct area_list *l)
 
 	vm_get_stats(x->e, &s);
 	memset(l, 0, sizeof(*l));
-	l->c = x->c;
+	l->s = x->s;
 	l->leaks_only = leaks_only;
 	l->nr_nodes = s.nr_nodes;
 	vm_for_each_area(x->e, collect_area, l);
@@ -1025,14 +1074,6 @@ static void area_list_free(struct area_list *l)
 	free(l->per_node);
 }
 
-struct zone_list {
-	Vmallocd__V1__ZoneInfo *v;
-	Vmallocd__V1__ZoneInfo **ptrs;
-	uint64_t *nr_free;
-	int32_t *idx;
-	size_t n;
-	int err;
-};
 
 static int count_zone(void *ctx, const struct vm_zone_info *z)
 {
@@ -1125,18 +1166,6 @@ static int leak_text(struct area_list *l, char **text)
 	return 0;
 }
 
-void daemon_status_line(struct daemon *d, char *buf, size_t len)
-{
-	struct vm_stats s;
-
-	vm_get_stats(d->engine, &s);
-	snprintf(buf, len, "Linux %s, %u CPU(s): %u clients, %llu areas, %llu of %llu MiB free, "
-		 "%llu MiB vmalloc'd", vm_kernel_name(s.kernel), s.nr_cpus,
-		 d->nr_conns, (unsigned long long)s.nr_areas,
-		 (unsigned long long)(s.free_pages >> (20 - VM_PAGE_SHIFT)),
-		 (unsigned long long)(s.total_pages >> (20 - VM_PAGE_SHIFT)),
-		 (unsigned long long)(s.vmalloc_pages >> (20 - VM_PAGE_SHIFT)));
-}
 
 static void fill_stats(struct ctx *x, Vmallocd__V1__Stats *st)
 {
@@ -1167,6 +1196,7 @@ static void fill_stats(struct ctx *x, Vmallocd__V1__Stats *st)
 	st->nr_pooled_areas = s.nr_pooled_areas;
 	st->pooled_pages = s.pooled_pages;
 	st->work_pending = s.work_pending;
+	st->work_delayed = s.work_delayed;
 	st->nr_vmap_blocks = s.nr_vmap_blocks;
 	st->vmap_block_pages = s.vmap_block_pages;
 	st->map_ram_pages = s.map_ram_pages;
@@ -1175,165 +1205,159 @@ static void fill_stats(struct ctx *x, Vmallocd__V1__Stats *st)
 	st->pcpu_unit_size = s.pcpu_unit_size;
 	st->percpu_pages = s.percpu_pages;
 	st->nr_kvfree_rcu = s.nr_kvfree_rcu;
-	st->work_delayed = s.work_delayed;
-	st->clients = x->d->nr_conns;
-	st->requests = x->d->nr_requests;
-	st->uptime_ms = (now_usec() - x->d->start_usec) / 1000;
-	st->connections_total = x->d->nr_connections;
-	st->errors = x->d->nr_errors;
-	st->your_pages = account_pages(&x->d->acct, x->c->uid);
-	st->your_quota = options_quota(&x->d->opt, x->c->uid);
+	st->clients = x->env->clients;
+	st->requests = x->dp->nr_requests;
+	st->uptime_ms = (x->env->now_usec - x->dp->start_usec) / 1000;
+	st->connections_total = x->env->connections_total;
+	st->errors = x->dp->nr_errors;
+	st->your_pages = account_pages(&x->dp->acct, x->s->uid);
+	st->your_quota = options_quota(x->dp->opt, x->s->uid);
 }
 
-static int stats_text(const Vmallocd__V1__Stats *st, char **text)
+/* Queries are rare and may be big: what they allocate is in x->q, freed by
+ * query_done() once the reply is packed. */
+static int op_query(struct ctx *x, const void *msg)
 {
-	/* Bounded: a fixed number of lines of bounded numbers. */
-	const size_t cap = 2048;
-	char *t = malloc(cap);
-	int n;
-
-	if (!t)
-		return -ENOMEM;
-	n = snprintf(t, cap,
-		     "kernel:              %s\ncpus:                %u\n"
-		     "vmap_nodes:          %u\npooled_areas:        %llu\n"
-		     "pooled_pages:        %llu\nwork_pending:        %u\n"
-		     "layout:              %s\nnodes:               %u\n"
-		     "total_pages:         %llu\nfree_pages:          %llu\n"
-		     "vmalloc_pages:       %llu\nvmap_pages:          %llu\n"
-		     "alloc_pages_pages:   %llu\npagetable_pages:     %llu\n"
-		     "areas:               %llu\nlazy_areas:          %llu\n"
-		     "lazy_pages:          %llu\nlazy_max_pages:      %llu\n"
-		     "purges:              %llu\ntlb_flushes:         %llu\n"
-		     "alloc_failures:      %llu\nlargest_free_kva:    %llu\n"
-		     "vmalloc_range:       0x%016llx-0x%016llx\n"
-		     "clients:             %u\nconnections_total:   %llu\n"
-		     "requests:            %llu\nerrors:              %llu\n"
-		     "uptime_ms:           %llu\n"
-		     "your_pages:          %llu\nyour_quota_pages:    %llu\n"
-		     "work_delayed:        %u\nvmap_blocks:         %llu\n"
-		     "vmap_block_pages:    %llu\nmap_ram_pages:       %llu\n"
-		     "pcpu_chunks:         %llu\npcpu_objects:        %llu\n"
-		     "pcpu_unit_size:      %llu\npercpu_pages:        %llu\n"
-		     "kvfree_rcu_pending:  %llu\n",
-		     st->kernel, st->nr_cpus, st->nr_vmap_nodes,
-		     (unsigned long long)st->nr_pooled_areas, (unsigned long long)st->pooled_pages,
-		     (unsigned)st->work_pending,
-		     st->layout, st->nr_nodes,
-		     (unsigned long long)st->total_pages, (unsigned long long)st->free_pages,
-		     (unsigned long long)st->vmalloc_pages, (unsigned long long)st->vmap_pages,
-		     (unsigned long long)st->alloc_pages_pages, (unsigned long long)st->pagetable_pages,
-		     (unsigned long long)st->nr_areas, (unsigned long long)st->nr_lazy_areas,
-		     (unsigned long long)st->lazy_pages, (unsigned long long)st->lazy_max_pages,
-		     (unsigned long long)st->nr_purges, (unsigned long long)st->nr_tlb_flushes,
-		     (unsigned long long)st->nr_alloc_failures, (unsigned long long)st->largest_free_kva,
-		     (unsigned long long)st->vmalloc_start, (unsigned long long)st->vmalloc_end,
-		     st->clients, (unsigned long long)st->connections_total,
-		     (unsigned long long)st->requests, (unsigned long long)st->errors,
-		     (unsigned long long)st->uptime_ms,
-		     (unsigned long long)st->your_pages, (unsigned long long)st->your_quota,
-		     (unsigned)st->work_delayed, (unsigned long long)st->nr_vmap_blocks,
-		     (unsigned long long)st->vmap_block_pages, (unsigned long long)st->map_ram_pages,
-		     (unsigned long long)st->nr_pcpu_chunks, (unsigned long long)st->nr_pcpu_objects,
-		     (unsigned long long)st->pcpu_unit_size, (unsigned long long)st->percpu_pages,
-		     (unsigned long long)st->nr_kvfree_rcu);
-	if (n < 0 || (size_t)n >= cap) {
-		free(t);
-		return -EOVERFLOW;
-	}
-	*text = t;
-	return 0;
-}
-
-/* Queries are rare and may be big: they allocate, and free after sending. */
-static int do_query(struct ctx *x, const Vmallocd__V1__QueryRequest *q)
-{
-	Vmallocd__V1__QueryReply qr = VMALLOCD__V1__QUERY_REPLY__INIT;
-	Vmallocd__V1__MemInfo mi = VMALLOCD__V1__MEM_INFO__INIT;
-	Vmallocd__V1__Stats st = VMALLOCD__V1__STATS__INIT;
-	struct area_list al = { 0 };
-	struct zone_list zl = { 0 };
-	char *text = NULL;
-	size_t len = 0;
+	const Vmallocd__V1__QueryRequest *q = msg;
+	Vmallocd__V1__QueryReply *qr = &x->result.query;
 	int kind = (int)q->kind, r = 0;
+	size_t len = 0;
 
+	memset(&x->q.al, 0, sizeof(x->q.al));
+	memset(&x->q.zl, 0, sizeof(x->q.zl));
+	x->q.text = NULL;
+	*qr = (Vmallocd__V1__QueryReply)VMALLOCD__V1__QUERY_REPLY__INIT;
 	if (kind == VMALLOCD__V1__QUERY_KIND__QUERY_KIND_UNSPECIFIED &&
 	    (r = unspecified_kind(x, "query", VMALLOCD__V1__QUERY_KIND__QUERY_VMALLOCINFO, &kind)) < 0)
 		return r;
 	switch (kind) {
 	case VMALLOCD__V1__QUERY_KIND__QUERY_VMALLOCINFO:
-		r = vm_show_vmallocinfo(x->e, x->c->uid != 0, x->c->uid, &text, &len);
+		r = vm_show_vmallocinfo(x->e, x->s->uid != 0, x->s->uid, &x->q.text, &len);
 		if (r == 0)
-			r = collect_areas(x, false, &al);
-		qr.areas = al.ptrs;
-		qr.n_areas = al.n;
+			r = collect_areas(x, false, &x->q.al);
+		qr->areas = x->q.al.ptrs;
+		qr->n_areas = x->q.al.n;
 		break;
 	case VMALLOCD__V1__QUERY_KIND__QUERY_MEMINFO: {
 		/* The values of the text, as the machine's kernel computes them. */
+		Vmallocd__V1__MemInfo *mi = &x->q.mi;
 		struct vm_meminfo m;
 
-		r = vm_show_meminfo(x->e, &text, &len);
+		r = vm_show_meminfo(x->e, &x->q.text, &len);
 		vm_get_meminfo(x->e, &m);
-		mi.mem_total = m.mem_total;
-		mi.mem_free = m.mem_free;
-		mi.high_total = m.high_total;
-		mi.high_free = m.high_free;
-		mi.low_total = m.has_highmem ? m.low_total : m.mem_total;
-		mi.low_free = m.has_highmem ? m.low_free : m.mem_free;
-		mi.page_tables = m.page_tables;
-		mi.vmalloc_total = m.vmalloc_total;
-		mi.vmalloc_used = m.vmalloc_used;
-		mi.vmalloc_chunk = m.vmalloc_chunk;
-		qr.meminfo = &mi;
+		*mi = (Vmallocd__V1__MemInfo)VMALLOCD__V1__MEM_INFO__INIT;
+		mi->mem_total = m.mem_total;
+		mi->mem_free = m.mem_free;
+		mi->high_total = m.high_total;
+		mi->high_free = m.high_free;
+		mi->low_total = m.has_highmem ? m.low_total : m.mem_total;
+		mi->low_free = m.has_highmem ? m.low_free : m.mem_free;
+		mi->page_tables = m.page_tables;
+		mi->vmalloc_total = m.vmalloc_total;
+		mi->vmalloc_used = m.vmalloc_used;
+		mi->vmalloc_chunk = m.vmalloc_chunk;
+		qr->meminfo = mi;
 		break;
 	}
 	case VMALLOCD__V1__QUERY_KIND__QUERY_BUDDYINFO:
-		r = vm_show_buddyinfo(x->e, &text, &len);
+		r = vm_show_buddyinfo(x->e, &x->q.text, &len);
 		if (r == 0)
-			r = collect_zones(x->e, &zl);
-		qr.zones = zl.ptrs;
-		qr.n_zones = zl.n;
+			r = collect_zones(x->e, &x->q.zl);
+		qr->zones = x->q.zl.ptrs;
+		qr->n_zones = x->q.zl.n;
 		break;
 	case VMALLOCD__V1__QUERY_KIND__QUERY_FRAG:
-		r = vm_show_unusable_index(x->e, &text, &len);
+		r = vm_show_unusable_index(x->e, &x->q.text, &len);
 		if (r == 0)
-			r = vm_show_extfrag_index(x->e, &text, &len);
+			r = vm_show_extfrag_index(x->e, &x->q.text, &len);
 		if (r == 0)
-			r = collect_zones(x->e, &zl);
-		qr.zones = zl.ptrs;
-		qr.n_zones = zl.n;
+			r = collect_zones(x->e, &x->q.zl);
+		qr->zones = x->q.zl.ptrs;
+		qr->n_zones = x->q.zl.n;
 		break;
 	case VMALLOCD__V1__QUERY_KIND__QUERY_STAT:
-		fill_stats(x, &st);
-		r = stats_text(&st, &text);
-		qr.stats = &st;
+		/* Numbers only: libvmclient renders VMC_STAT's text. */
+		x->q.st = (Vmallocd__V1__Stats)VMALLOCD__V1__STATS__INIT;
+		fill_stats(x, &x->q.st);
+		qr->stats = &x->q.st;
 		break;
 	case VMALLOCD__V1__QUERY_KIND__QUERY_LEAKS:
-		r = collect_areas(x, true, &al);
+		r = collect_areas(x, true, &x->q.al);
 		if (r == 0)
-			r = leak_text(&al, &text);
-		qr.areas = al.ptrs;
-		qr.n_areas = al.n;
+			r = leak_text(&x->q.al, &x->q.text);
+		qr->areas = x->q.al.ptrs;
+		qr->n_areas = x->q.al.n;
 		break;
 	default:
-		r = fail(x, -EINVAL, "unknown query kind %d", kind);
-		goto out;
+		return fail(x, -EINVAL, "unknown query kind %d", kind);
 	}
+	if (r < 0)
+		return fail(x, r, "query");
+	qr->text = x->q.text ? x->q.text : (char *)"";
+	return 0;
+}
+
+static void query_done(struct ctx *x)
+{
+	free(x->q.text);
+	area_list_free(&x->q.al);
+	zone_list_free(&x->q.zl);
+}
+
+/* ---- the session ------------------------------------------------------------------------- */
+
+static int op_hello(struct ctx *x, const void *msg)
+{
+	const Vmallocd__V1__HelloRequest *m = msg;
+	Vmallocd__V1__HelloReply *h = &x->result.hello;
+	const struct vm_test_vmalloc_desc *tvd;
+	int r;
+
+	if ((r = check_hello(x, m)) < 0)
+		return r;
+	*h = (Vmallocd__V1__HelloReply)VMALLOCD__V1__HELLO_REPLY__INIT;
+	h->version = conn_version(x->s);
+	h->server = (char *)"vmallocd " VMALLOCD_VERSION;
+	h->max_frame = x->dp->opt->max_frame;
+	h->max_io = VMD_MAX_IO;
+	h->uid = x->s->uid;
+	h->pid = x->s->pid;
+	h->kernel = (char *)vm_kernel_name(x->dp->opt->kernel);
+	h->cpus = x->dp->opt->cpus;
+	if ((tvd = vm_kernel_test_vmalloc(x->dp->opt->kernel))) {
+		x->q.tv = (Vmallocd__V1__TestVmalloc)VMALLOCD__V1__TEST_VMALLOC__INIT;
+		x->q.tv.cases = tvd->cases;
+		x->q.tv.default_mask = tvd->default_mask;
+		x->q.tv.xfail = tvd->xfail;
+		x->q.tv.summary_xfailed = tvd->summary_xfailed;
+		h->test_vmalloc = &x->q.tv;
+	}
+	return 0;
+}
+
+/* The checker's own message, without an errno string after it. */
+static int op_check(struct ctx *x, const void *msg)
+{
+	const Vmallocd__V1__CheckRequest *m = msg;
+	int r = vm_check(x->e, x->msg, sizeof(x->msg));
+
+	(void)m;
 	if (r < 0) {
-		fail(x, r, "query");
-		goto out;
+		x->reply.status = r;
+		x->reply.message = x->msg;
+		vmd_log(VM_LOG_ERR, "invariant check failed: %s", x->msg);
 	}
-	qr.text = text ? text : (char *)"";
-	x->rep->result_case = VMALLOCD__V1__REPLY__RESULT_QUERY;
-	x->rep->query = &qr;
-	send_reply(x->c, x->rep);
-	x->rep->result_case = VMALLOCD__V1__REPLY__RESULT__NOT_SET;
-	r = 1; /* already sent */
-out:
-	free(text);
-	area_list_free(&al);
-	zone_list_free(&zl);
 	return r;
+}
+
+static int op_purge(struct ctx *x, const void *msg)
+{
+	const Vmallocd__V1__PurgeRequest *m = msg;
+	(void)m;
+	if (x->s->uid != 0)
+		return fail(x, -EPERM, "purge: root only");
+	vm_purge(x->e);
+	return 0;
 }
 
 /* ---- scoped release ------------------------------------------------------------------------ */
@@ -1372,34 +1396,31 @@ static int collect_scoped(void *ctx, const struct vm_area_info *info)
 	return 0;
 }
 
-void dispatch_release_scoped(struct conn *c)
+static void release_scoped(struct dispatch *dp, const struct session *s)
 {
-	struct daemon *d = c->d;
-	struct account *a = &d->acct;
+	struct account *a = &dp->acct;
 	size_t total = 0;
 	bool more = true;
 
-	if (!c->nr_scoped)
-		return;
 	/* Areas first: a scoped vmap may pin scoped blocks.  The engine cannot
 	 * free while we walk it, so collect, then free.  The list starts on
 	 * the stack; if it cannot grow (out of memory), free what it holds and
 	 * walk again: each pass frees at least SCOPED_BATCH areas, and none of
 	 * them is ever left behind. */
 	while (more) {
-		struct scoped_list l = { .cookie = c->id, .cap = SCOPED_BATCH };
+		struct scoped_list l = { .cookie = s->id, .cap = SCOPED_BATCH };
 		size_t freed = 0;
 
 		l.v = l.first;
-		vm_for_each_area(d->engine, collect_scoped, &l);
+		vm_for_each_area(dp->engine, collect_scoped, &l);
 		for (size_t i = 0; i < l.n; i++) {
 			if (l.v[i].flags & VM_ALLOC) {
-				if (vm_vfree(d->engine, l.v[i].addr) == 0) {
+				if (vm_vfree(dp->engine, l.v[i].addr) == 0) {
 					account_uncharge(a, l.v[i].uid,
 							 l.v[i].nr_pages + l.v[i].nr_array_pages);
 					freed++;
 				}
-			} else if (vm_vunmap(d->engine, l.v[i].addr) == 0) {
+			} else if (vm_vunmap(dp->engine, l.v[i].addr) == 0) {
 				freed++;
 			}
 		}
@@ -1409,328 +1430,207 @@ void dispatch_release_scoped(struct conn *c)
 		more = l.truncated && freed;
 	}
 	/* Then the vm_map_ram mappings (they pin the blocks) and per-CPU
-	 * objects of the connection. */
-	for (size_t i = 0; i < d->objs.cap; i++) {
-		struct vmd_object *o = &d->objs.v[i];
+	 * objects of the session. */
+	for (size_t i = 0; i < dp->objs.cap; i++) {
+		struct vmd_object *o = &dp->objs.v[i];
 		int r;
 
-		if (o->addr == UINT64_MAX || o->tomb || o->cookie != c->id || !o->scoped)
+		if (o->addr == UINT64_MAX || o->tomb || o->cookie != s->id || !o->scoped)
 			continue;
 		if (o->kind == VMD_OBJ_MAP_RAM) {
-			r = vm_unmap_ram(d->engine, o->addr, o->count);
+			r = vm_unmap_ram(dp->engine, o->addr, o->count);
 		} else {
-			r = vm_free_percpu(d->engine, o->addr);
+			r = vm_free_percpu(dp->engine, o->addr);
 			if (r == 0)
 				account_uncharge(a, o->uid, o->charged);
 		}
 		if (r == 0) {
-			objects_del(&d->objs, o);
+			objects_del(&dp->objs, o);
 			total++;
 		}
 	}
-	for (size_t i = 0; i < a->cap_blocks; i++) {
-		struct page_block *b = &a->blocks[i];
-
-		if (b->pfn == UINT64_MAX || b->tomb || b->cookie != c->id || !b->scoped)
+	for (struct page_block *b = account_first_block(a); b; b = account_next_block(a, b)) {
+		if (b->cookie != s->id || !b->scoped)
 			continue;
-		if (vm_free_pages(d->engine, b->pfn, b->order) == 0) {
+		if (vm_free_pages(dp->engine, b->pfn, b->order) == 0) {
 			account_uncharge(a, b->uid, 1ull << b->order);
 			account_del_block(a, b);
 		}
 	}
 	if (total)
 		vmd_log(VM_LOG_DEBUG, "connection %llu: freed %zu scoped areas",
-			(unsigned long long)c->id, total);
+			(unsigned long long)s->id, total);
+}
+
+void session_init(struct session *s, uint64_t id, uint32_t uid, uint32_t pid)
+{
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	s->uid = uid;
+	s->pid = pid;
+	vmd_arena_init(&s->arena, 4 * (size_t)VMD_MAX_FRAME);
+}
+
+void dispatch_session_end(struct dispatch *dp, struct session *s)
+{
+	if (s->nr_scoped)
+		release_scoped(dp, s);
+	/* Work the releases queued (a purge) runs now, as the kernel's worker
+	 * would right after them; delayed work keeps waiting for its timer. */
+	vm_run_due_work(dp->engine);
+	vmd_arena_done(&s->arena);
+	free(s->scratch);
+	s->scratch = NULL;
+	s->scratch_cap = 0;
+}
+
+void dispatch_pass_done(struct dispatch *dp)
+{
+	vm_run_due_work(dp->engine);
+}
+
+void dispatch_tick(struct dispatch *dp)
+{
+	/* Delayed work (kvfree_rcu's batch: KFREE_DRAIN_JIFFIES, 5 s) runs
+	 * once it has waited that long, counted in these one-second ticks. */
+	if (!vm_work_delayed(dp->engine))
+		dp->delayed_ticks = 0;
+	else if (++dp->delayed_ticks >= 5) {
+		vm_run_deferred_work(dp->engine);
+		dp->delayed_ticks = 0;
+	}
+}
+
+/* ---- the table of operations --------------------------------------------------------------- */
+
+struct op {
+	int (*handler)(struct ctx *x, const void *msg);   /* msg: the request's operation */
+	Vmallocd__V1__Reply__ResultCase result;   /* NOT_SET: the reply is a status only */
+	void (*done)(struct ctx *x);              /* after the reply is packed, or NULL */
+};
+
+#define OP(name) VMALLOCD__V1__REQUEST__OP_##name
+#define RESULT(name) VMALLOCD__V1__REPLY__RESULT_##name
+#define STATUS_ONLY VMALLOCD__V1__REPLY__RESULT__NOT_SET
+
+static const struct op ops[] = {
+	[OP(HELLO)]       = { op_hello,       RESULT(HELLO),       NULL },
+	[OP(ALLOC)]       = { op_alloc,       RESULT(ALLOC),       NULL },
+	[OP(FREE)]        = { op_free,        STATUS_ONLY,         NULL },
+	[OP(REALLOC)]     = { op_realloc,     RESULT(ALLOC),       NULL },
+	[OP(VMAP)]        = { op_vmap,        RESULT(ALLOC),       NULL },
+	[OP(VUNMAP)]      = { op_vunmap,      STATUS_ONLY,         NULL },
+	[OP(ALLOC_PAGES)] = { op_alloc_pages, RESULT(ALLOC_PAGES), NULL },
+	[OP(FREE_PAGES)]  = { op_free_pages,  STATUS_ONLY,         NULL },
+	[OP(READ)]        = { op_read,        RESULT(READ),        NULL },
+	[OP(WRITE)]       = { op_write,       STATUS_ONLY,         NULL },
+	[OP(PHYS_READ)]   = { op_phys_read,   RESULT(READ),        NULL },
+	[OP(PHYS_WRITE)]  = { op_phys_write,  STATUS_ONLY,         NULL },
+	[OP(TRANSLATE)]   = { op_translate,   RESULT(TRANSLATE),   NULL },
+	[OP(AREA_INFO)]   = { op_area_info,   RESULT(AREA_INFO),   NULL },
+	[OP(QUERY)]       = { op_query,       RESULT(QUERY),       query_done },
+	[OP(CHECK)]       = { op_check,       STATUS_ONLY,         NULL },
+	[OP(PURGE)]       = { op_purge,       STATUS_ONLY,         NULL },
+	[OP(VM_MAP_RAM)]  = { op_vm_map_ram,  RESULT(ALLOC),       NULL },
+	[OP(VM_UNMAP_RAM)] = { op_vm_unmap_ram, STATUS_ONLY,       NULL },
+	[OP(ALLOC_PERCPU)] = { op_alloc_percpu, RESULT(ALLOC),     NULL },
+	[OP(FREE_PERCPU)] = { op_free_percpu, STATUS_ONLY,         NULL },
+	[OP(KVFREE_RCU)]  = { op_kvfree_rcu,  STATUS_ONLY,         NULL },
+};
+
+/* Reply's results share one oneof, a union of pointers that protobuf-c
+ * reads through the field's offset, whichever member it is: the result
+ * is stored there once, for every case. */
+_Static_assert(offsetof(Reply, alloc) == offsetof(Reply, query) &&
+	       offsetof(Reply, hello) == offsetof(Reply, read), "Reply's results are one union");
+
+static void attach_result(Reply *rep, Vmallocd__V1__Reply__ResultCase result, union result *res)
+{
+	void *p = res;
+
+	rep->result_case = result;
+	memcpy(&rep->alloc, &p, sizeof(p));
+}
+
+/* req's row of the table, or NULL for an unknown or empty operation. */
+static const struct op *op_of(const Request *req)
+{
+	if ((size_t)req->op_case < sizeof(ops) / sizeof(ops[0]) && ops[req->op_case].handler)
+		return &ops[req->op_case];
+	return NULL;
+}
+
+/* The message of req's operation: Request's oneof is a union of pointers
+ * too, read the same way whichever member is set. */
+_Static_assert(offsetof(Request, hello) == offsetof(Request, alloc) &&
+	       offsetof(Request, alloc) == offsetof(Request, purge), "Request's ops are one union");
+
+static const void *op_msg(const Request *req)
+{
+	const void *msg;
+
+	memcpy(&msg, &req->hello, sizeof(msg));
+	return msg;
+}
+
+/* Run the operation of request id (op: its row, or NULL; msg: its
+ * message) and queue its one reply: 0 or -ENOMEM.  Inlined where op is a
+ * constant (the fast path), so that the handler is called directly there. */
+static inline __attribute__((always_inline))
+int run_op(struct dispatch *dp, struct session *s, const struct dispatch_env *env,
+	   const struct op *op, uint64_t id, const void *msg, struct iobuf *out)
+{
+	struct ctx x;   /* x.msg is written only on failure, x.q only by a query */
+	int r;
+
+	x.dp = dp;
+	x.s = s;
+	x.env = env;
+	x.e = dp->engine;
+	x.reply = (Reply)VMALLOCD__V1__REPLY__INIT;
+	x.reply.id = id;
+	if (!op)
+		r = fail(&x, -EOPNOTSUPP, "request %llu: unknown or empty operation",
+			 (unsigned long long)id);
+	else
+		r = op->handler(&x, msg);
+	if (r < 0) {
+		dp->nr_errors++;
+		r = reply_queue_error(out, id, x.reply.status, x.reply.message);
+	} else {
+		if (op->result != STATUS_ONLY)
+			attach_result(&x.reply, op->result, &x.result);
+		r = reply_queue(out, &x.reply);
+	}
+	if (op && op->done)
+		op->done(&x);
+	return r;
 }
 
 /* ---- entry ------------------------------------------------------------------------------------ */
 
-/* protobuf-c's unpacker says only "NULL" when it fails; this allocator in
- * front of the connection's arena tells "out of memory" (the arena's limit
- * or malloc itself) from "not a Request". */
-struct unpack_alloc {
-	ProtobufCAllocator pb;
-	struct vmd_arena *arena;
-	bool failed;
-};
-
-static void *unpack_alloc(void *ctx, size_t size)
-{
-	struct unpack_alloc *u = ctx;
-	void *p = u->arena->pb.alloc(u->arena->pb.allocator_data, size);
-
-	if (!p)
-		u->failed = true;
-	return p;
-}
-
-static void unpack_free(void *ctx, void *p)
-{
-	struct unpack_alloc *u = ctx;
-
-	u->arena->pb.free(u->arena->pb.allocator_data, p);
-}
-
-/* Request.id (field 1, the last one wins as in protobuf) from a payload that
- * could not be unpacked for want of memory, so the error reply still
- * answers the request it belongs to; 0 if the top level does not scan. */
-static uint64_t peek_id(const uint8_t *p, size_t len)
-{
-	const uint8_t *end = p + len;
-	uint64_t id = 0, tag, v;
-
-	while (p < end) {
-		if (!vmd_get_varint(&p, end, &tag))
-			return 0;
-		switch (tag & 7) {
-		case 0:
-			if (!vmd_get_varint(&p, end, &v))
-				return 0;
-			if (tag >> 3 == 1)
-				id = v;
-			break;
-		case 1:
-			if (end - p < 8)
-				return 0;
-			p += 8;
-			break;
-		case 2:
-			if (!vmd_get_varint(&p, end, &v) || v > (uint64_t)(end - p))
-				return 0;
-			p += v;
-			break;
-		case 5:
-			if (end - p < 4)
-				return 0;
-			p += 4;
-			break;
-		default:
-			return 0;
-		}
-	}
-	return id;
-}
-
-/* A plain alloc or free, decoded by fastdecode: the same rules and engine
- * calls as below, without setting up a reply for every kind of request. */
-static void dispatch_fast(struct conn *c, const struct vmd_fast_req *f)
-{
-	Reply rep = VMALLOCD__V1__REPLY__INIT;
-	Vmallocd__V1__AllocReply alloc_r = VMALLOCD__V1__ALLOC_REPLY__INIT;
-	struct ctx x;   /* x.msg is written only on failure */
-
-	x.c = c;
-	x.d = c->d;
-	x.e = c->d->engine;
-	x.rep = &rep;
-	rep.id = f->id;
-	if (f->op == VMALLOCD__V1__REQUEST__OP_ALLOC) {
-		if (do_alloc(&x, &f->alloc, &alloc_r) == 0) {
-			rep.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC;
-			rep.alloc = &alloc_r;
-		}
-	} else {
-		do_free(&x, f->free.addr);
-	}
-	if (rep.status < 0)
-		c->d->nr_errors++;
-	send_reply(c, &rep);
-}
-
-static int dispatch_slow(struct conn *c, const uint8_t *payload, size_t len)
-{
-	struct daemon *d = c->d;
-	Reply rep = VMALLOCD__V1__REPLY__INIT;
-	Vmallocd__V1__AllocReply alloc_r = VMALLOCD__V1__ALLOC_REPLY__INIT;
-	Vmallocd__V1__AllocPagesReply pages_r = VMALLOCD__V1__ALLOC_PAGES_REPLY__INIT;
-	Vmallocd__V1__ReadReply read_r = VMALLOCD__V1__READ_REPLY__INIT;
-	Vmallocd__V1__TranslateReply tr_r = VMALLOCD__V1__TRANSLATE_REPLY__INIT;
-	Vmallocd__V1__AreaInfoReply ai_r = VMALLOCD__V1__AREA_INFO_REPLY__INIT;
-	Vmallocd__V1__HelloReply hello_r = VMALLOCD__V1__HELLO_REPLY__INIT;
-	Vmallocd__V1__TestVmalloc tv_r = VMALLOCD__V1__TEST_VMALLOC__INIT;
-	const struct vm_test_vmalloc_desc *tvd;
-	Vmallocd__V1__AreaInfo area;
-	uint32_t per_node[VM_MAX_NODES];
-	struct ctx x = { .c = c, .d = d, .e = d->engine, .rep = &rep };
-	struct unpack_alloc ua = {
-		.pb = { .alloc = unpack_alloc, .free = unpack_free },
-		.arena = &c->arena,
-	};
-	Request *req;
-	int r = 0;
-
-	vmd_arena_reset(&c->arena);
-	ua.pb.allocator_data = &ua;
-	req = vmallocd__v1__request__unpack(&ua.pb, len, payload);
-	if (!req && ua.failed) {
-		/* A valid request may need more than the arena may hold (an
-		 * absurd repeated field) or than malloc gives. */
-		reply_error(c, peek_id(payload, len), -ENOMEM,
-			    "request of %zu bytes: out of memory decoding it", len);
-		return 0;
-	}
-	if (!req) {
-		reply_error(c, 0, -EBADMSG, "malformed request: %zu bytes that do not parse as a Request",
-			    len);
-		return 0;
-	}
-	rep.id = req->id;
-
-	switch (req->op_case) {
-	case VMALLOCD__V1__REQUEST__OP_HELLO:
-		if ((r = check_hello(&x, req->hello)) < 0)
-			break;
-		hello_r.version = conn_version(c);
-		hello_r.server = (char *)"vmallocd " VMALLOCD_VERSION;
-		hello_r.max_frame = d->opt.max_frame;
-		hello_r.max_io = VMD_MAX_IO;
-		hello_r.uid = c->uid;
-		hello_r.pid = c->pid;
-		hello_r.kernel = (char *)vm_kernel_name(d->opt.kernel);
-		hello_r.cpus = d->opt.cpus;
-		if ((tvd = vm_kernel_test_vmalloc(d->opt.kernel))) {
-			tv_r.cases = tvd->cases;
-			tv_r.default_mask = tvd->default_mask;
-			tv_r.xfail = tvd->xfail;
-			tv_r.summary_xfailed = tvd->summary_xfailed;
-			hello_r.test_vmalloc = &tv_r;
-		}
-		rep.result_case = VMALLOCD__V1__REPLY__RESULT_HELLO;
-		rep.hello = &hello_r;
-		break;
-	case VMALLOCD__V1__REQUEST__OP_ALLOC:
-		r = do_alloc(&x, req->alloc, &alloc_r);
-		if (r == 0) {
-			rep.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC;
-			rep.alloc = &alloc_r;
-		}
-		break;
-	case VMALLOCD__V1__REQUEST__OP_FREE:
-		r = do_free(&x, req->free->addr);
-		break;
-	case VMALLOCD__V1__REQUEST__OP_REALLOC:
-		r = do_realloc(&x, req->realloc, &alloc_r);
-		if (r == 0) {
-			rep.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC;
-			rep.alloc = &alloc_r;
-		}
-		break;
-	case VMALLOCD__V1__REQUEST__OP_VMAP:
-		r = do_vmap(&x, req->vmap, &alloc_r);
-		if (r == 0) {
-			rep.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC;
-			rep.alloc = &alloc_r;
-		}
-		break;
-	case VMALLOCD__V1__REQUEST__OP_VUNMAP:
-		r = do_vunmap(&x, req->vunmap->addr);
-		break;
-	case VMALLOCD__V1__REQUEST__OP_ALLOC_PAGES:
-		r = do_alloc_pages(&x, req->alloc_pages, &pages_r);
-		if (r == 0) {
-			rep.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES;
-			rep.alloc_pages = &pages_r;
-		}
-		break;
-	case VMALLOCD__V1__REQUEST__OP_FREE_PAGES:
-		r = do_free_pages(&x, req->free_pages->pfn, req->free_pages->order);
-		break;
-	case VMALLOCD__V1__REQUEST__OP_READ:
-		r = do_read(&x, req->read->addr, req->read->len, &read_r);
-		if (r == 0) {
-			rep.result_case = VMALLOCD__V1__REPLY__RESULT_READ;
-			rep.read = &read_r;
-		}
-		break;
-	case VMALLOCD__V1__REQUEST__OP_WRITE:
-		r = do_write(&x, req->write->addr, &req->write->data);
-		break;
-	case VMALLOCD__V1__REQUEST__OP_PHYS_READ:
-		r = do_phys_read(&x, req->phys_read, &read_r);
-		if (r == 0) {
-			rep.result_case = VMALLOCD__V1__REPLY__RESULT_READ;
-			rep.read = &read_r;
-		}
-		break;
-	case VMALLOCD__V1__REQUEST__OP_PHYS_WRITE:
-		r = do_phys_write(&x, req->phys_write);
-		break;
-	case VMALLOCD__V1__REQUEST__OP_TRANSLATE:
-		r = do_translate(&x, req->translate->addr, &tr_r);
-		if (r == 0) {
-			rep.result_case = VMALLOCD__V1__REPLY__RESULT_TRANSLATE;
-			rep.translate = &tr_r;
-		}
-		break;
-	case VMALLOCD__V1__REQUEST__OP_AREA_INFO:
-		r = do_area_info(&x, req->area_info->addr, &ai_r, &area, per_node);
-		if (r == 0) {
-			rep.result_case = VMALLOCD__V1__REPLY__RESULT_AREA_INFO;
-			rep.area_info = &ai_r;
-		}
-		break;
-	case VMALLOCD__V1__REQUEST__OP_QUERY:
-		r = do_query(&x, req->query);
-		if (r == 1)
-			return 0;
-		break;
-	case VMALLOCD__V1__REQUEST__OP_CHECK:
-		r = vm_check(d->engine, x.msg, sizeof(x.msg));
-		if (r < 0) {
-			rep.status = r;
-			rep.message = x.msg;
-			vmd_log(VM_LOG_ERR, "invariant check failed: %s", x.msg);
-		}
-		break;
-	case VMALLOCD__V1__REQUEST__OP_VM_MAP_RAM:
-		r = do_vm_map_ram(&x, req->vm_map_ram, &alloc_r);
-		if (r == 0) {
-			rep.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC;
-			rep.alloc = &alloc_r;
-		}
-		break;
-	case VMALLOCD__V1__REQUEST__OP_VM_UNMAP_RAM:
-		r = do_vm_unmap_ram(&x, req->vm_unmap_ram->addr, req->vm_unmap_ram->count);
-		break;
-	case VMALLOCD__V1__REQUEST__OP_ALLOC_PERCPU:
-		r = do_alloc_percpu(&x, req->alloc_percpu, &alloc_r);
-		if (r == 0) {
-			rep.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC;
-			rep.alloc = &alloc_r;
-		}
-		break;
-	case VMALLOCD__V1__REQUEST__OP_FREE_PERCPU:
-		r = do_free_percpu(&x, req->free_percpu->ptr);
-		break;
-	case VMALLOCD__V1__REQUEST__OP_KVFREE_RCU:
-		r = do_kvfree_rcu(&x, req->kvfree_rcu->addr, req->kvfree_rcu->head);
-		break;
-	case VMALLOCD__V1__REQUEST__OP_PURGE:
-		if (c->uid != 0)
-			r = fail(&x, -EPERM, "purge: root only");
-		else
-			vm_purge(d->engine);
-		break;
-	default:
-		r = fail(&x, -EOPNOTSUPP, "request %llu: unknown or empty operation",
-			 (unsigned long long)req->id);
-		break;
-	}
-	if (rep.status < 0)
-		d->nr_errors++;
-	send_reply(c, &rep);
-	return 0;
-}
-
-int dispatch_frame(struct conn *c, const uint8_t *payload, size_t len)
+int dispatch_frame(struct dispatch *dp, struct session *s, const struct dispatch_env *env,
+		   const uint8_t *payload, size_t len, struct iobuf *out)
 {
 	struct vmd_fast_req fast;
+	Request *req;
 
-	c->d->nr_requests++;
+	dp->nr_requests++;
 	/* The hottest shapes skip protobuf-c's generic unpacker. */
 	if (vmd_fast_decode(payload, len, &fast)) {
-		dispatch_fast(c, &fast);
-		return 0;
+		if (fast.op == VMALLOCD__V1__REQUEST__OP_ALLOC)
+			return run_op(dp, s, env, &ops[OP(ALLOC)], fast.id, &fast.alloc, out);
+		return run_op(dp, s, env, &ops[OP(FREE)], fast.id, &fast.free, out);
 	}
-	return dispatch_slow(c, payload, len);
+	vmd_arena_reset(&s->arena);
+	req = vmallocd__v1__request__unpack(&s->arena.pb, len, payload);
+	/* A valid request may need more than the arena may hold (an absurd
+	 * repeated field) or than malloc gives. */
+	if (!req && s->arena.refused)
+		return decode_error(dp, out, vmd_peek_id(payload, len), -ENOMEM,
+				    "request of %zu bytes: out of memory decoding it", len);
+	if (!req)
+		return decode_error(dp, out, 0, -EBADMSG,
+				    "malformed request: %zu bytes that do not parse as a Request", len);
+	return run_op(dp, s, env, op_of(req), req->id, op_msg(req), out);
 }

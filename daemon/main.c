@@ -38,17 +38,83 @@ static void raise_nofile(unsigned max_clients)
 			"that wait in the backlog", max_clients, (unsigned long long)rl.rlim_cur);
 }
 
+/* SIGHUP: the keys that may change at run time, from the file and argv. */
+static void reload(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	notify_reloading();
+	if (options_reload(&d->opt, d->argc, d->argv) < 0) {
+		vmd_log(VM_LOG_ERR, "reload failed, keeping the old configuration");
+	} else {
+		log_set_level(d->opt.log_level);
+		d->loop.busy_poll_us = d->opt.busy_poll_us;
+		clients_apply_timeouts(&d->clients);
+		vmd_log(VM_LOG_INFO, "configuration reloaded");
+	}
+	notify_ready(d);
+}
+
+static void tick(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	dispatch_tick(&d->dp);
+	notify_status(d);
+}
+
+/* The protocol socket: systemd's, or one we bind. */
+static int listen_protocol(struct daemon *d)
+{
+	char *bound = NULL;
+	int fd = -1, r;
+
+	r = listener_activated_unix(&fd);
+	if (r == 0)
+		r = listener_bind_unix(d->opt.socket_path, d->opt.socket_mode, &fd, &bound);
+	if (r < 0)
+		return r;
+	r = listener_new(d->loop.base, fd, bound, clients_accept, &d->clients, &d->listener);
+	if (r < 0)
+		return r;
+	d->clients.listener = d->listener;
+	return 0;
+}
+
+static int build_machine(struct daemon *d)
+{
+	struct vm_config cfg;
+	int r;
+
+	vm_config_init(&cfg);
+	cfg.memory_bytes = d->opt.memory;
+	cfg.nr_nodes = d->opt.nodes;
+	cfg.layout = d->opt.layout;
+	cfg.kernel = d->opt.kernel;
+	cfg.nr_cpus = d->opt.cpus;
+	cfg.movable_bytes = d->opt.movable;
+	cfg.lazy_max_pages = d->opt.lazy_max_pages;
+	cfg.page_policy = d->opt.page_policy;
+	cfg.init_on_free = d->opt.scrub;
+	cfg.log = log_engine;
+	r = vm_engine_create(&cfg, &d->engine);
+	if (r < 0)
+		vmd_log(VM_LOG_ERR, "cannot build a %llu MiB %s machine with %u node(s) and %u CPU(s) "
+			"running Linux %s: %s", (unsigned long long)(d->opt.memory >> 20),
+			vm_layout_name(d->opt.layout), d->opt.nodes, d->opt.cpus,
+			vm_kernel_name(d->opt.kernel), strerror(-r));
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d;
-	struct vm_config cfg;
 	int r;
 
 	fault_init();
 	memset(&d, 0, sizeof(d));
 	d.argc = argc;
 	d.argv = argv;
-	d.start_usec = now_usec();
 	options_init(&d.opt);
 	r = options_parse(&d.opt, argc, argv);
 	if (r != 0) {
@@ -57,50 +123,47 @@ int main(int argc, char **argv)
 	}
 	log_set_level(d.opt.log_level);
 	raise_nofile(d.opt.max_clients);
-	account_init(&d.acct);
-	objects_init(&d.objs);
+	d.dp.opt = &d.opt;
+	d.dp.start_usec = now_usec();
+	account_init(&d.dp.acct);
+	objects_init(&d.dp.objs);
 
-	vm_config_init(&cfg);
-	cfg.memory_bytes = d.opt.memory;
-	cfg.nr_nodes = d.opt.nodes;
-	cfg.layout = d.opt.layout;
-	cfg.kernel = d.opt.kernel;
-	cfg.nr_cpus = d.opt.cpus;
-	cfg.movable_bytes = d.opt.movable;
-	cfg.lazy_max_pages = d.opt.lazy_max_pages;
-	cfg.page_policy = d.opt.page_policy;
-	cfg.init_on_free = d.opt.scrub;
-	cfg.log = log_engine;
-	r = vm_engine_create(&cfg, &d.engine);
-	if (r < 0) {
-		vmd_log(VM_LOG_ERR, "cannot build a %llu MiB %s machine with %u node(s) and %u CPU(s) "
-			"running Linux %s: %s", (unsigned long long)(d.opt.memory >> 20),
-			vm_layout_name(d.opt.layout), d.opt.nodes, d.opt.cpus,
-			vm_kernel_name(d.opt.kernel), strerror(-r));
+	r = build_machine(&d);
+	if (r < 0)
 		goto out;
-	}
-	r = daemon_loop_init(&d);
+	d.dp.engine = d.engine;
+	d.loop.busy_poll_us = d.opt.busy_poll_us;
+	d.loop.progress = &d.dp.nr_requests;
+	d.loop.on_reload = reload;
+	d.loop.on_tick = tick;
+	d.loop.ctx = &d;
+	r = loop_init(&d.loop);
+	if (r == 0)
+		r = clients_init(&d.clients, d.loop.base, &d.opt, &d.dp);
 	if (r < 0) {
 		vmd_log(VM_LOG_ERR, "cannot set up the event loop: %s", strerror(-r));
 		goto out;
 	}
-	r = daemon_listen(&d);
+	r = listen_protocol(&d);
 	if (r < 0)
 		goto out;
 	vmd_log(VM_LOG_INFO, "vmallocd %s ready: Linux %s, %llu MiB, %u node(s), %u CPU(s), %s layout%s",
 		VMALLOCD_VERSION, vm_kernel_name(d.opt.kernel), (unsigned long long)(d.opt.memory >> 20),
 		d.opt.nodes, d.opt.cpus, vm_layout_name(d.opt.layout),
-		d.watchdog_usec ? ", watchdog armed" : "");
+		d.loop.watchdog_usec ? ", watchdog armed" : "");
 	notify_ready(&d);
 	fault_serving();
-	r = daemon_run(&d);
+	r = loop_run(&d.loop);
 	if (r < 0)
 		vmd_log(VM_LOG_ERR, "event loop failed");
 out:
-	daemon_loop_done(&d);
+	/* Connections first: closing one tells the listener a descriptor came free. */
+	clients_done(&d.clients);
+	d.listener = listener_free(d.listener);
+	loop_done(&d.loop);
 	vm_engine_destroy(d.engine);
-	account_done(&d.acct);
-	objects_done(&d.objs);
+	account_done(&d.dp.acct);
+	objects_done(&d.dp.objs);
 	options_free(&d.opt);
 	return r < 0 ? 1 : 0;
 }

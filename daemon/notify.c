@@ -1,7 +1,9 @@
-/* notify.c -- the sd_notify conversation with systemd: READY=1, STATUS=,
- * WATCHDOG=1, STOPPING=1, RELOADING=1.  All of it is a no-op when
- * $NOTIFY_SOCKET is unset, so the daemon runs the same by hand.
+/* notify.c -- the sd_notify conversation with systemd: READY=1, STATUS=
+ * (the one-line usage summary is made here), WATCHDOG=1, STOPPING=1,
+ * RELOADING=1.  All of it is a no-op when $NOTIFY_SOCKET is unset, so the
+ * daemon runs the same by hand.
  */
+#include <stdio.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -9,9 +11,22 @@
 
 #include "vmallocd.h"
 
+static void status_line(const struct daemon *d, char *buf, size_t len)
+{
+	struct vm_stats s;
+
+	vm_get_stats(d->engine, &s);
+	snprintf(buf, len, "Linux %s, %u CPU(s): %u clients, %llu areas, %llu of %llu MiB free, "
+		 "%llu MiB vmalloc'd", vm_kernel_name(s.kernel), s.nr_cpus,
+		 d->clients.nr, (unsigned long long)s.nr_areas,
+		 (unsigned long long)(s.free_pages >> (20 - VM_PAGE_SHIFT)),
+		 (unsigned long long)(s.total_pages >> (20 - VM_PAGE_SHIFT)),
+		 (unsigned long long)(s.vmalloc_pages >> (20 - VM_PAGE_SHIFT)));
+}
+
 void notify_ready(struct daemon *d)
 {
-	daemon_status_line(d, d->last_status, sizeof(d->last_status));
+	status_line(d, d->last_status, sizeof(d->last_status));
 	sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%lu", d->last_status, (unsigned long)getpid());
 }
 
@@ -19,7 +34,7 @@ void notify_status(struct daemon *d)
 {
 	char line[sizeof(d->last_status)];
 
-	daemon_status_line(d, line, sizeof(line));
+	status_line(d, line, sizeof(line));
 	if (strcmp(line, d->last_status) == 0)
 		return;
 	memcpy(d->last_status, line, sizeof(line));

@@ -1,9 +1,27 @@
-/* vmallocd.h -- the daemon's shared types: options, the daemon object, a
- * connection, per-uid accounting and the table of alloc_pages blocks.
+/* vmallocd.h -- the daemon's parts and how they fit, one section per file.
+ *
+ *   main.c      struct daemon: builds the parts below and runs them
+ *   loop.c      the event loop: signals, the watchdog, timers, run (it knows
+ *               no sockets and no frames)
+ *   listener.c  listening and activation: the socket systemd passes or the
+ *               one we bind, accepting with back-off
+ *   conn.c      a client connection: its I/O, framing, fairness, back
+ *               pressure, timeouts, close
+ *   dispatch.c  one request frame in, one reply out: the table of operations
+ *   reply.c     packing replies into a connection's output
+ *   account.c   per-uid pages for quotas, and the alloc_pages blocks
+ *   objects.c   the vm_map_ram mappings and per-CPU objects, by address
+ *   notify.c    the sd_notify conversation (READY, STATUS, WATCHDOG, ...)
+ *   config.c, log.c, iobuf.c, fault.c, uapi_check.c
+ *
+ * Calls run one way: loop -> listener -> conn -> dispatch -> engine and
+ * account.  What dispatch needs to know of a connection (who, the time, how
+ * many clients) it is given as arguments; what it decides for the
+ * connection (close it) it returns.
  *
  * Ownership: struct daemon owns the engine, the listener, every connection
- * and the two tables; a connection owns its socket, events, buffers and arena.
- * Only the event loop thread touches any of it.
+ * and the dispatcher's tables (accounts, objects); a connection owns its socket, events, buffers and its
+ * session (the arena).  Only the event loop thread touches any of it.
  */
 #ifndef VMALLOCD_H
 #define VMALLOCD_H
@@ -16,9 +34,16 @@
 #include "iobuf.h"
 #include "vmcore.h"
 
+/* The graded checks (meson -Ddebug_checks, docs/design.md): 0 none, 1 the
+ * cheap ones (bugs of the daemon's own bookkeeping are reported), 2 the
+ * same for the daemon (the engine's level 2 is a test build's). */
+#ifndef VMD_DEBUG
+#define VMD_DEBUG 0
+#endif
+
 struct event_base;
 struct event;
-struct evconnlistener;
+struct Vmallocd__V1__Reply;
 
 /* ---- options (config.c) ------------------------------------------------------ */
 
@@ -78,6 +103,8 @@ struct uid_account {
 	uint64_t pages;           /* charged: vmalloc pages + alloc_pages frames */
 };
 
+_Static_assert(VM_MAX_PAGE_ORDER <= UINT8_MAX, "orders do not fit page_block.order");
+
 struct page_block {              /* one alloc_pages block, by head pfn */
 	uint64_t pfn;             /* UINT64_MAX: empty slot */
 	uint32_t uid, pid;
@@ -94,19 +121,38 @@ struct account {
 	size_t nr_blocks, nr_tombs, cap_blocks;  /* cap is a power of two */
 };
 
+/* Can't fail. */
 void account_init(struct account *a);
 void account_done(struct account *a);
+/* The pages charged to uid (0 for a uid never charged). */
 uint64_t account_pages(const struct account *a, uint32_t uid);
-/* Charge pages to uid if within quota (0: no quota): -EDQUOT, -ENOMEM. */
+/* Charge pages to uid if within quota (0: no quota): 0, -EDQUOT or -ENOMEM,
+ * nothing charged on error. */
 int account_charge(struct account *a, uint32_t uid, uint64_t pages, uint64_t quota);
+/* Give back pages charged to uid.  More than was charged is a bug of the
+ * daemon's: reported (at debug level 1 and up) and the charge stops at 0. */
 void account_uncharge(struct account *a, uint32_t uid, uint64_t pages);
+/* Each uid charged, in no particular order: fn's non-zero return stops the
+ * walk and is returned; 0 otherwise. */
+int account_for_each_uid(const struct account *a,
+			 int (*fn)(void *ctx, uint32_t uid, uint64_t pages), void *ctx);
+/* 0 or -ENOMEM (the table unchanged). */
 int account_add_block(struct account *a, const struct page_block *b);
 /* The block whose frames include pfn, or NULL. */
 struct page_block *account_find_block(struct account *a, uint64_t pfn);
 struct page_block *account_get_block(struct account *a, uint64_t head_pfn);
+/* Can't fail; b is no longer valid afterwards. */
 void account_del_block(struct account *a, struct page_block *b);
+/* Iteration over the live blocks: first, then next after b; NULL at the
+ * end.  Deleting the block at hand (account_del_block) does not disturb
+ * the walk; adding one may. */
+struct page_block *account_first_block(struct account *a);
+struct page_block *account_next_block(struct account *a, struct page_block *b);
 
-/* objects.c: vm_map_ram mappings and per-CPU objects, by address. */
+/* ---- objects (objects.c) ------------------------------------------------------------ */
+
+/* What the daemon records of the objects that carry no vm_struct and so no
+ * owner in the engine, by address. */
 enum vmd_object_kind {
 	VMD_OBJ_MAP_RAM = 1,
 	VMD_OBJ_PERCPU = 2,
@@ -116,7 +162,7 @@ struct vmd_object {
 	uint64_t addr;            /* the mapping's start, the object's CPU 0 copy; UINT64_MAX: empty */
 	uint64_t count;           /* pages mapped, or bytes asked for */
 	uint64_t charged;         /* pages charged to uid for it */
-	uint64_t cookie;          /* connection id */
+	uint64_t cookie;          /* session id */
 	uint32_t uid, pid;
 	uint8_t kind;             /* enum vmd_object_kind */
 	bool scoped;
@@ -128,19 +174,139 @@ struct objects {
 	size_t nr, nr_tombs, cap;  /* cap is a power of two */
 };
 
+/* Can't fail; a zeroed struct objects is an empty table too. */
 void objects_init(struct objects *o);
 void objects_done(struct objects *o);
-/* -ENOMEM, nothing added. */
+/* 0 or -ENOMEM, nothing added. */
 int objects_add(struct objects *o, const struct vmd_object *x);
 /* The live object of that kind starting at addr, or NULL. */
 struct vmd_object *objects_get(struct objects *o, uint64_t addr, enum vmd_object_kind kind);
+/* Can't fail; x is no longer valid afterwards. */
 void objects_del(struct objects *o, struct vmd_object *x);
 
-/* ---- the daemon ------------------------------------------------------------------- */
+/* ---- the event loop (loop.c) ---------------------------------------------------- */
+
+/* CLOCK_MONOTONIC in microseconds.  Can't fail. */
+uint64_t now_usec(void);
+
+struct loop {
+	struct event_base *base;
+	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
+	struct event *watchdog_ev, *tick_ev;
+	uint64_t watchdog_usec;    /* systemd's WatchdogSec=, 0: none */
+	unsigned busy_poll_us;     /* poll this long after work before sleeping */
+	const uint64_t *progress;  /* moves when work was done (busy polling), may be NULL */
+	void (*on_reload)(void *ctx);   /* SIGHUP */
+	void (*on_tick)(void *ctx);     /* once a second */
+	void *ctx;
+};
+
+/* The base, signal handlers (SIGTERM and SIGINT stop the loop, SIGHUP calls
+ * on_reload, SIGPIPE is ignored), the one-second tick and, when systemd asks
+ * for it, the watchdog ping.  0 or -ENOMEM; loop_done() cleans up either way. */
+int loop_init(struct loop *l);
+void loop_done(struct loop *l);
+/* Run until a stop signal: 0, or -EIO if libevent fails. */
+int loop_run(struct loop *l);
+
+/* ---- listening and activation (listener.c) ------------------------------------------ */
+
+/* A listening socket and the events that accept on it.  Protocol-blind:
+ * each accepted descriptor goes to accept_fn, which owns it from then on. */
+typedef void listener_accept_fn(void *ctx, int fd);
+struct listener;
+
+/* The socket systemd passed (made non-blocking and close-on-exec), if any:
+ * 1 and *ret_fd, 0 if none was passed, or a negative errno after saying why
+ * (more than one, or not a listening UNIX stream socket). */
+int listener_activated_unix(int *ret_fd);
+/* Bind and listen on a UNIX socket at path (NULL: the default for our uid,
+ * conventions/socketpath.h), creating its directory if missing and taking
+ * over a stale socket left by a dead daemon.  0 with *ret_fd and the path
+ * bound in *ret_path (malloc'd: unlink it at exit), or a negative errno
+ * after saying why. */
+int listener_bind_unix(const char *path, unsigned mode, int *ret_fd, char **ret_path);
+/* Accept on fd, which the listener owns from now on (closed on error too);
+ * bound_path (may be NULL) is unlinked and freed with it.  0 with *ret, or
+ * -ENOMEM after saying why. */
+int listener_new(struct event_base *base, int fd, char *bound_path, listener_accept_fn *fn,
+		 void *ctx, struct listener **ret);
+/* A descriptor came free: accept again now if accept() was failing.  Can't fail. */
+void listener_fd_freed(struct listener *l);
+/* Close the socket (unlinking one we bound).  NULL-safe; returns NULL. */
+struct listener *listener_free(struct listener *l);
+
+/* ---- dispatch (dispatch.c) ----------------------------------------------------------- */
+
+/* What dispatch knows of one client: who it is and where its protocol
+ * conversation stands.  The connection that carries it owns it. */
+struct session {
+	uint64_t id;               /* the cookie stamped on the client's areas */
+	uint32_t uid, pid;         /* SO_PEERCRED at accept */
+	uint32_t proto_version;    /* from its Hello; 0: none yet, version 1's rules */
+	uint64_t nr_scoped;        /* scoped areas, blocks and objects it made (an upper bound) */
+	struct vmd_arena arena;    /* the request being handled is unpacked here */
+	uint8_t *scratch;          /* vread target, up to VMD_MAX_IO */
+	size_t scratch_cap;
+};
+
+/* The request-serving state shared by every session. */
+struct dispatch {
+	struct vm_engine *engine;
+	const struct options *opt;
+	struct account acct;
+	struct objects objs;       /* vm_map_ram mappings and per-CPU objects */
+	uint64_t nr_requests, nr_errors;
+	uint64_t start_usec;       /* now_usec() at start, for the uptime */
+	unsigned delayed_ticks;    /* ticks delayed work has waited (kvfree_rcu's 5 s) */
+};
+
+/* The facts of the moment a frame is handled, from the connection layer. */
+struct dispatch_env {
+	uint64_t now_usec;         /* now_usec() of this pass */
+	unsigned clients;          /* connections open */
+	uint64_t connections_total;/* connections accepted since start */
+};
+
+/* Can't fail (the arena allocates on first use). */
+void session_init(struct session *s, uint64_t id, uint32_t uid, uint32_t pid);
+/* The client is gone: free what it scoped (areas first, then vm_map_ram
+ * mappings and per-CPU objects, then blocks), run the deferred work that
+ * is due, and free the session's memory.  Can't fail. */
+void dispatch_session_end(struct dispatch *dp, struct session *s);
+/* Handle one frame's payload for s and queue exactly one reply frame in
+ * out.  Returns 0, or -ENOMEM when the reply could not be queued (out is
+ * then as it was): the connection cannot be answered in order and must
+ * close. */
+int dispatch_frame(struct dispatch *dp, struct session *s, const struct dispatch_env *env,
+		   const uint8_t *payload, size_t len, struct iobuf *out);
+/* An error about the stream rather than a request (an oversize frame, no
+ * memory for one): counted, and queued as a reply with id 0.  0 or -ENOMEM. */
+int dispatch_error(struct dispatch *dp, struct iobuf *out, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The end of a pass over a connection's frames, once its replies are
+ * out: the engine's deferred work that is due (6.18's purge) runs now;
+ * delayed work waits for dispatch_tick().  Can't fail. */
+void dispatch_pass_done(struct dispatch *dp);
+/* Once a second: delayed work (kvfree_rcu's batch) that has waited its
+ * five seconds runs.  Can't fail. */
+void dispatch_tick(struct dispatch *dp);
+
+/* ---- replies (reply.c) ------------------------------------------------------------------ */
+
+/* Pack rep as one frame at the end of out: the hot shapes by fastencode,
+ * the rest by protobuf-c; a reply over VMD_MAX_REPLY becomes -E2BIG.
+ * 0, or -ENOMEM with out unchanged. */
+int reply_queue(struct iobuf *out, const struct Vmallocd__V1__Reply *rep);
+/* The one error packer: a reply of id, status (negative errno) and msg.
+ * 0, or -ENOMEM with out unchanged. */
+int reply_queue_error(struct iobuf *out, uint64_t id, int status, const char *msg);
+
+/* ---- connections (conn.c) ----------------------------------------------------------------- */
 
 struct conn {
-	struct daemon *d;
-	int fd;                    /* -1: none (tests drive dispatch directly) */
+	struct clients *cs;
+	int fd;
 	struct event *read_ev;     /* persistent EV_READ, off while paused or closing */
 	struct event *write_ev;    /* persistent EV_WRITE, on only while output waits */
 	struct event *resume_ev;   /* more complete frames wait: run again next iteration */
@@ -149,77 +315,69 @@ struct conn {
 	struct iobuf in;           /* bytes read and not yet handled (often empty) */
 	struct iobuf out;          /* replies not yet written */
 	struct conn *prev, *next;
-	uint64_t id;               /* cookie stamped on this connection's areas */
 	uint64_t last_read_usec;   /* now_usec() of the last bytes read */
-	uint32_t uid, pid;
-	uint32_t proto_version;    /* from its Hello; 0: none yet, version 1's rules */
-	uint64_t nr_scoped;        /* scoped areas and blocks it made (an upper bound) */
 	bool closing;              /* flush the output, then close */
 	bool read_paused;          /* output over the limit */
 	bool writing;              /* write_ev is added */
 	bool eof;                  /* the peer sends no more */
 	bool close_armed;          /* the closing timer runs */
-	struct vmd_arena arena;
-	uint8_t *scratch;          /* vread target, up to VMD_MAX_IO */
-	size_t scratch_cap;
+	struct session s;
 };
+
+/* Every connection of the protocol socket. */
+struct clients {
+	struct event_base *base;
+	const struct options *opt;
+	struct dispatch *dp;
+	struct listener *listener; /* told when a descriptor comes free; may be NULL */
+	struct conn *head;
+	unsigned nr;               /* open */
+	uint64_t nr_total;         /* accepted since start */
+	uint64_t next_id;
+	uint8_t *rbuf;             /* shared first landing place of every read */
+	size_t rbuf_cap;
+	struct dispatch_env env;   /* clients == nr, connections_total == nr_total,
+				    * now_usec: of the pass under way */
+};
+
+/* 0 or -ENOMEM (clients_done() cleans up either way). */
+int clients_init(struct clients *cs, struct event_base *base, const struct options *opt,
+		 struct dispatch *dp);
+/* Close every connection (their scoped areas go) and free the buffers. */
+void clients_done(struct clients *cs);
+/* listener_accept_fn: a new connection with its peer's credentials, or
+ * refused (too many clients, no credentials, no memory) after saying why. */
+void clients_accept(void *ctx, int fd);
+/* After a reload: the idle timeout again for every connection.  Can't fail. */
+void clients_apply_timeouts(struct clients *cs);
+/* Close c now: its scoped areas go, its descriptor is closed.  Can't fail. */
+void conn_close(struct conn *c);
+
+/* ---- the daemon (main.c) --------------------------------------------------------------------- */
 
 struct daemon {
 	struct options opt;
 	int argc;                  /* argv kept for reloads */
 	char **argv;
 	struct vm_engine *engine;
-	struct event_base *base;
-	struct evconnlistener *listener;
-	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
-	struct event *watchdog_ev, *status_ev;
-	struct event *accept_retry_ev; /* re-enables the listener after EMFILE */
-	bool accept_failing;       /* accept() is failing: backing off */
-	uint64_t watchdog_usec;
-	char *bound_path;          /* a socket we created and must unlink */
-	struct conn *conns;
-	unsigned nr_conns;
-	uint8_t *rbuf;             /* shared first landing place of every read */
-	size_t rbuf_cap;
-	uint64_t next_conn_id;
-	uint64_t nr_requests, nr_errors, nr_connections;
-	uint64_t start_usec;
-	struct account acct;
-	struct objects objs;       /* vm_map_ram mappings and per-CPU objects */
-	unsigned delayed_ticks;    /* seconds delayed work has waited (kvfree_rcu's 5 s) */
-	char last_status[256];
-	int exit_code;
+	struct loop loop;
+	struct listener *listener;
+	struct clients clients;
+	struct dispatch dp;
+	char last_status[256];     /* the STATUS= line last sent */
 };
 
-/* loop.c */
-/* A connection for fd (-1: none, for tests) from uid/pid, linked into d;
- * events created, nothing enabled.  NULL if out of memory (fd is closed).
- * Replies to the frames given to dispatch_frame() queue in c->out. */
-struct conn *conn_new(struct daemon *d, int fd, uint32_t uid, uint32_t pid);
-int daemon_listen(struct daemon *d);
-int daemon_loop_init(struct daemon *d);
-void daemon_loop_done(struct daemon *d);
-int daemon_run(struct daemon *d);
-void conn_close(struct conn *c);
+/* ---- notify.c --------------------------------------------------------------------------------- */
 
-/* dispatch.c: handle one frame's payload; the reply goes to c's output.
- * Returns 0, or -EPIPE when the connection must close after flushing. */
-int dispatch_frame(struct conn *c, const uint8_t *payload, size_t len);
-/* Send an error reply with id 0 (no request could be parsed). */
-void reply_error(struct conn *c, uint64_t id, int status, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-/* Free what a closing connection scoped. */
-void dispatch_release_scoped(struct conn *c);
-/* One-line usage summary for STATUS=. */
-void daemon_status_line(struct daemon *d, char *buf, size_t len);
-uint64_t now_usec(void);
-
-/* notify.c */
+/* READY=1 with the STATUS= line.  Every notify_* call is a no-op without
+ * $NOTIFY_SOCKET, and none can fail. */
 void notify_ready(struct daemon *d);
+/* STATUS= if the one-line usage summary changed since the last one sent. */
 void notify_status(struct daemon *d);
 void notify_stopping(void);
 void notify_reloading(void);
 void notify_watchdog(void);
+/* systemd's watchdog interval in microseconds, 0 if none. */
 uint64_t notify_watchdog_usec(void);
 
 #endif /* VMALLOCD_H */

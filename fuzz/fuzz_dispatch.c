@@ -2,11 +2,10 @@
  * engine, with the daemon's own code (daemon/dispatch.c, account.c) and no
  * socket.
  *
- * Each input builds a fresh machine and four connections made with
- * conn_new() as the daemon makes them: uid 0, uid 1000 twice (ownership is
- * by uid, not connection) and uid 1001.  The first byte picks the machine
- * (layout, nodes, size, a quota for uid 1000); the rest is a list of
- * records:
+ * Each input builds a fresh machine and four client sessions (rig.h):
+ * uid 0, uid 1000 twice (ownership is by uid, not connection) and uid
+ * 1001.  The first byte picks the machine (layout, nodes, size, a quota
+ * for uid 1000); the rest is a list of records:
  *
  *   sel (1 byte)   bits 0-1: the connection; bit 7: close it (its scoped
  *                  areas and blocks are released) and open a new one
@@ -26,23 +25,18 @@
  * and all of it holds again.  Any failure aborts.
  */
 #include <errno.h>
-#include <event2/event.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "rig.h"
 #include "vmalloc.pb-c.h"
-#include "vmallocd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-#define NCONN 4
-static const uint32_t conn_uid[NCONN] = { 0, 1000, 1000, 1001 };
-
-static struct event_base *base;
 static bool verbose;          /* $FUZZ_DISPATCH_VERBOSE: print every reply */
 static bool check_each;       /* $FUZZ_DISPATCH_CHECK_EACH: vm_check after every request */
 
@@ -63,9 +57,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	base = event_base_new();
-	if (!base)
-		die("event_base_new failed");
 	/* The engine's "allocation failure" warnings would drown the output. */
 	verbose = getenv("FUZZ_DISPATCH_VERBOSE") != NULL;
 	check_each = getenv("FUZZ_DISPATCH_CHECK_EACH") != NULL;
@@ -98,18 +89,26 @@ static int tally_area(void *ctx, const struct vm_area_info *info)
 	return 0;
 }
 
-static void check_all(struct daemon *d, const char *when, bool full)
+static int sum_uid(void *ctx, uint32_t uid, uint64_t pages)
 {
+	(void)uid;
+	*(uint64_t *)ctx += pages;
+	return 0;
+}
+
+static void check_all(struct rig *g, const char *when, bool full)
+{
+	struct dispatch *d = &g->dp;
 	struct tally t = { { 0 }, 0 };
 	struct vm_stats st;
 	uint64_t total = 0;
 	char msg[320];
+	bool any_open = false;
 
 	/* Cheap, after every request: the pages charged to all uids are the
 	 * engine's vmalloc pages plus its alloc_pages frames. */
 	vm_get_stats(d->engine, &st);
-	for (size_t i = 0; i < d->acct.nr_uids; i++)
-		total += d->acct.uids[i].pages;
+	account_for_each_uid(&d->acct, sum_uid, &total);
 	if (total != st.vmalloc_pages + st.alloc_pages_pages)
 		die("%s: %llu pages charged, the engine holds %llu vmalloc + %llu alloc_pages", when,
 		    (unsigned long long)total, (unsigned long long)st.vmalloc_pages,
@@ -121,13 +120,10 @@ static void check_all(struct daemon *d, const char *when, bool full)
 	if (vm_check(d->engine, msg, sizeof(msg)) < 0)
 		die("%s: invariant check: %s", when, msg);
 	vm_for_each_area(d->engine, tally_area, &t);
-	for (size_t i = 0; i < d->acct.cap_blocks; i++) {
-		const struct page_block *b = &d->acct.blocks[i];
-		int s;
+	for (struct page_block *b = account_first_block(&d->acct); b;
+	     b = account_next_block(&d->acct, b)) {
+		int s = uid_slot(b->uid);
 
-		if (b->pfn == UINT64_MAX || b->tomb)
-			continue;
-		s = uid_slot(b->uid);
 		if (s < 0)
 			die("%s: block of uid %u", when, b->uid);
 		t.pages[s] += 1ull << b->order;
@@ -141,18 +137,20 @@ static void check_all(struct daemon *d, const char *when, bool full)
 			die("%s: uid %u is charged %llu pages but holds %llu", when, uids[s],
 			    (unsigned long long)charged, (unsigned long long)t.pages[s]);
 	}
-	if (!d->conns && t.scoped)
+	for (unsigned i = 0; i < RIG_SLOTS; i++)
+		any_open |= g->open[i];
+	if (!any_open && t.scoped)
 		die("%s: %llu scoped areas or blocks outlived every connection", when,
 		    (unsigned long long)t.scoped);
 }
 
-/* The replies dispatch_frame() left in c's output: exactly one, well formed. */
-static void check_reply(struct conn *c, const uint8_t *payload, size_t len)
+/* The replies dispatch_frame() left in out: exactly one, well formed. */
+static void check_reply(struct iobuf *out, uint32_t uid, const uint8_t *payload, size_t len)
 {
-	size_t have = c->out.len;
+	size_t have = out->len;
 	Vmallocd__V1__Request *req = vmallocd__v1__request__unpack(NULL, len, payload);
 	Vmallocd__V1__Reply *rep;
-	const uint8_t *buf = c->out.data + c->out.head;
+	const uint8_t *buf = out->data + out->head;
 	uint32_t n;
 
 	if (have < VMD_FRAME_HDR)
@@ -161,11 +159,11 @@ static void check_reply(struct conn *c, const uint8_t *payload, size_t len)
 	if (n > VMD_MAX_REPLY || have != VMD_FRAME_HDR + (size_t)n)
 		die("reply frame of %u bytes, %zu in the output: not exactly one reply", n, have);
 	rep = vmallocd__v1__reply__unpack(NULL, n, buf + VMD_FRAME_HDR);
-	iobuf_consume(&c->out, have);
+	iobuf_consume(out, have);
 	if (!rep)
 		die("the reply does not parse");
 	if (verbose)
-		fprintf(stderr, "uid %u: id %llu status %d %s%s\n", c->uid, (unsigned long long)rep->id,
+		fprintf(stderr, "uid %u: id %llu status %d %s%s\n", uid, (unsigned long long)rep->id,
 			rep->status, rep->message ? rep->message : "",
 			rep->result_case == VMALLOCD__V1__REPLY__RESULT_ALLOC ? " [alloc]" : "");
 	if (rep->status > 0 || rep->status < -4095)
@@ -189,80 +187,44 @@ static void check_reply(struct conn *c, const uint8_t *payload, size_t len)
 		vmallocd__v1__request__free_unpacked(req, NULL);
 }
 
-static struct conn *open_conn(struct daemon *d, int slot)
-{
-	/* Slot 3 claims a pid that cannot exist, so its areas show as leaked. */
-	struct conn *c = conn_new(d, -1, conn_uid[slot], slot == 3 ? 0x7ffffff0u : (uint32_t)getpid());
-
-	if (!c)
-		die("conn_new failed");
-	return c;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint64_t mem[4] = { 16ull << 20, 8ull << 20, 24ull << 20, 32ull << 20 };
-	struct conn *conns[NCONN];
-	struct vm_config cfg;
-	struct daemon d;
-	uint8_t m;
+	struct rig g;
 	int r;
 
 	if (size < 1)
 		return 0;
-	m = data[0];
-	data++;
-	size--;
-
-	memset(&d, 0, sizeof(d));
-	options_init(&d.opt);
-	d.base = base;
-	d.start_usec = now_usec();
-	if (m & 0x04)
-		d.opt.default_quota = 256;
-	account_init(&d.acct);
-	vm_config_init(&cfg);
-	cfg.layout = (m & 0x01) ? VM_LAYOUT_I386 : VM_LAYOUT_X86_64;
-	cfg.nr_nodes = (m & 0x02) ? 2 : 1;
-	cfg.memory_bytes = mem[(m >> 4) & 3];
-	cfg.init_on_free = !(m & 0x08);
-	cfg.lazy_max_pages = (m & 0x40) ? 16 : 0;
-	cfg.log = log_engine;
-	r = vm_engine_create(&cfg, &d.engine);
+	r = rig_start(&g, data[0]);
 	if (r < 0)
 		die("vm_engine_create: %s", strerror(-r));
-	for (int i = 0; i < NCONN; i++)
-		conns[i] = open_conn(&d, i);
+	data++;
+	size--;
 
 	while (size >= 3) {
 		uint8_t sel = data[0];
 		size_t len = (size_t)data[1] | (size_t)data[2] << 8;
-		struct conn *c = conns[sel & 3];
+		unsigned slot = sel & 3;
 
 		data += 3;
 		size -= 3;
 		if (len > size)
 			len = size;
 		if (sel & 0x80) {
-			conn_close(c);
-			conns[sel & 3] = open_conn(&d, sel & 3);
-			check_all(&d, "after a close", true);
+			rig_reopen(&g, slot);
+			check_all(&g, "after a close", true);
 		}
-		dispatch_frame(c = conns[sel & 3], data, len);
-		if (c->closing)
-			die("dispatch asked to close the connection");
-		check_reply(c, data, len);
-		check_all(&d, "after a request", false);
+		if (rig_dispatch(&g, slot, data, len) < 0)
+			die("dispatch could not queue a reply");
+		check_reply(&g.out, g.s[slot].uid, data, len);
+		check_all(&g, "after a request", false);
 		data += len;
 		size -= len;
 	}
 
-	check_all(&d, "after the last request", true);
-	for (int i = 0; i < NCONN; i++)
-		conn_close(conns[i]);
-	check_all(&d, "after closing every connection", true);
-	vm_engine_destroy(d.engine);
-	account_done(&d.acct);
-	options_free(&d.opt);
+	check_all(&g, "after the last request", true);
+	for (unsigned i = 0; i < RIG_SLOTS; i++)
+		rig_close(&g, i);
+	check_all(&g, "after closing every connection", true);
+	rig_stop(&g);
 	return 0;
 }

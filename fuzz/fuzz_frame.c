@@ -46,29 +46,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * default input sizes, as VMD_MAX_FRAME-sized frames reach the daemon's. */
 #define ARENA_LIMIT (64u << 10)
 
-struct counting_alloc {
-	ProtobufCAllocator pb;
-	struct vmd_arena *arena;
-	bool refused;
-};
-
-static void *ca_alloc(void *ctx, size_t n)
-{
-	struct counting_alloc *c = ctx;
-	void *p = c->arena->pb.alloc(c->arena->pb.allocator_data, n);
-
-	if (!p)
-		c->refused = true;
-	return p;
-}
-
-static void ca_free(void *ctx, void *p)
-{
-	struct counting_alloc *c = ctx;
-
-	c->arena->pb.free(c->arena->pb.allocator_data, p);
-}
-
 static bool str_eq(const char *a, const char *b)
 {
 	return strcmp(a ? a : "", b ? b : "") == 0;
@@ -180,17 +157,15 @@ out:
 
 static void one_payload(struct vmd_arena *arena, const uint8_t *p, size_t len)
 {
-	struct counting_alloc ca = { .pb = { .alloc = ca_alloc, .free = ca_free }, .arena = arena };
 	struct vmd_fast_req fast;
 	bool fast_ok = vmd_fast_decode(p, len, &fast);
 	Request *a, *h;
 
-	ca.pb.allocator_data = &ca;
 	vmd_arena_reset(arena);
-	a = vmallocd__v1__request__unpack(&ca.pb, len, p);
+	a = vmallocd__v1__request__unpack(&arena->pb, len, p);
 	h = vmallocd__v1__request__unpack(NULL, len, p);
 	if (!a && h)
-		CHECK(ca.refused);
+		CHECK(arena->refused);
 	if (a && !h)
 		CHECK(!"the arena accepted what malloc did not");
 	if (fast_ok) {

@@ -95,6 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vt_writer *w;
 	struct vt_replay *rp;
 	struct vt_backend b;
+	struct vr_engine x;
 	struct vm_engine *e;
 	struct vm_config cfg;
 	struct vm_stats st;
@@ -111,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vm_config_init(&cfg);
 	cfg.memory_bytes = 8ull << 20;
 	CHECK(vm_engine_create(&cfg, &e) == 0);
-	vr_backend_engine(&b, e);
+	vr_backend_engine(&b, &x, e);
 	CHECK(vt_replay_new(&b, NULL, &rp) == 0);
 
 	out = memfd_create("fuzz-native", MFD_CLOEXEC);

@@ -10,7 +10,6 @@
  * the seeds (meson builds it as fuzz-mkcorpus).
  */
 #include <errno.h>
-#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,18 +17,14 @@
 #include <unistd.h>
 
 #include "gfp.h"
+#include "rig.h"
 #include "vmalloc.pb-c.h"
-#include "vmallocd.h"
 
 typedef Vmallocd__V1__Request Request;
 typedef Vmallocd__V1__Reply Reply;
 
-static const uint32_t slot_uid[4] = { 0, 1000, 1000, 1001 };
-
 struct gen {
-	struct daemon d;
-	struct event_base *base;
-	struct conn *c[4];
+	struct rig rig;
 	uint8_t rec[1 << 20];     /* the dispatch seed being written */
 	size_t rlen;
 	uint8_t frames[1 << 20];  /* the same requests as a frame seed */
@@ -40,25 +35,8 @@ struct gen {
 
 static void start(struct gen *g, const char *name, uint8_t machine)
 {
-	static const uint64_t mem[4] = { 16ull << 20, 8ull << 20, 24ull << 20, 32ull << 20 };
-	struct vm_config cfg;
-
-	memset(&g->d, 0, sizeof(g->d));
-	options_init(&g->d.opt);
-	g->d.base = g->base;
-	if (machine & 0x04)
-		g->d.opt.default_quota = 256;
-	account_init(&g->d.acct);
-	vm_config_init(&cfg);
-	cfg.layout = (machine & 0x01) ? VM_LAYOUT_I386 : VM_LAYOUT_X86_64;
-	cfg.nr_nodes = (machine & 0x02) ? 2 : 1;
-	cfg.memory_bytes = mem[(machine >> 4) & 3];
-	cfg.init_on_free = !(machine & 0x08);
-	cfg.lazy_max_pages = (machine & 0x40) ? 16 : 0;
-	if (vm_engine_create(&cfg, &g->d.engine) < 0)
+	if (rig_start(&g->rig, machine) < 0)
 		exit(1);
-	for (int i = 0; i < 4; i++)
-		g->c[i] = conn_new(&g->d, -1, slot_uid[i], i == 3 ? 0x7ffffff0u : (uint32_t)getpid());
 	snprintf(g->name, sizeof(g->name), "%s", name);
 	g->rec[0] = machine;
 	g->rlen = 1;
@@ -82,12 +60,7 @@ static void write_file(const char *dir, const char *sub, const char *name, const
 
 static void finish(struct gen *g)
 {
-	for (int i = 0; i < 4; i++)
-		conn_close(g->c[i]);
-	event_base_loop(g->base, EVLOOP_NONBLOCK);
-	vm_engine_destroy(g->d.engine);
-	account_done(&g->d.acct);
-	options_free(&g->d.opt);
+	rig_stop(&g->rig);
 	write_file(g->dir, "dispatch", g->name, g->rec, g->rlen);
 	write_file(g->dir, "frame", g->name, g->frames, g->flen);
 }
@@ -96,7 +69,7 @@ static void finish(struct gen *g)
  * reply, unpacked (free it), or NULL if it does not parse. */
 static Reply *raw(struct gen *g, int sel, const uint8_t *p, size_t n)
 {
-	struct conn *c;
+	struct iobuf *out = &g->rig.out;
 	size_t have;
 	Reply *rep;
 
@@ -110,16 +83,13 @@ static Reply *raw(struct gen *g, int sel, const uint8_t *p, size_t n)
 	vmd_put_n32(g->frames + g->flen, (uint32_t)n);
 	memcpy(g->frames + g->flen + 4, p, n);
 	g->flen += 4 + n;
-	if (sel & 0x80) {
-		conn_close(g->c[sel & 3]);
-		g->c[sel & 3] = conn_new(&g->d, -1, slot_uid[sel & 3], (uint32_t)getpid());
-	}
-	c = g->c[sel & 3];
-	dispatch_frame(c, p, n);
-	have = c->out.len;
-	rep = have >= 4 ? vmallocd__v1__reply__unpack(NULL, have - 4, c->out.data + c->out.head + 4) :
+	if (sel & 0x80)
+		rig_reopen(&g->rig, sel & 3);
+	rig_dispatch(&g->rig, sel & 3, p, n);
+	have = out->len;
+	rep = have >= 4 ? vmallocd__v1__reply__unpack(NULL, have - 4, out->data + out->head + 4) :
 			  NULL;
-	iobuf_consume(&c->out, have);
+	iobuf_consume(out, have);
 	return rep;
 }
 
@@ -577,7 +547,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	g.dir = argv[1];
-	g.base = event_base_new();
 	log_set_level(-1);
 	snprintf(path, sizeof(path), "%s/frame", g.dir);
 	mkdir(g.dir, 0755);
@@ -595,6 +564,5 @@ int main(int argc, char **argv)
 		write_file(g.dir, "frame", "len-over-limit", over, sizeof(over));
 		write_file(g.dir, "frame", "partial", partial, sizeof(partial));
 	}
-	event_base_free(g.base);
 	return 0;
 }

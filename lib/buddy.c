@@ -47,7 +47,7 @@ static void del_from_free_list(struct vm_engine *e, struct zone *z, uint64_t pfn
 	p->next = p->prev = 0;
 	p->flags &= (uint8_t)~PG_buddy;
 	p->order = 0;
-	area->nr_free--;
+	VMI_SUB(e, area->nr_free, 1);
 }
 
 /* Free [start, end) as the largest aligned blocks that fit: they cannot
@@ -286,7 +286,7 @@ static uint64_t rmqueue_smallest(struct vm_engine *e, struct zone *z, unsigned o
 			o--;
 			add_to_free_list(e, z, pfn + (1ull << o), o);
 		}
-		z->free_pages -= 1ull << order;
+		VMI_SUB(e, z->free_pages, 1ull << order);
 		return pfn;
 	}
 	return PFN_NONE;
@@ -437,6 +437,7 @@ int vm_alloc_pages(struct vm_engine *e, gfp_t gfp, unsigned order, int node, uin
 	uint64_t pfn;
 	int r;
 
+	VMI_CALL(e);
 	if (!e || !ret_pfn || order > VM_MAX_PAGE_ORDER)
 		return -EINVAL;
 	r = vmi_check_gfp(e, gfp, node);
@@ -472,6 +473,7 @@ int vm_free_pages(struct vm_engine *e, uint64_t pfn, unsigned order)
 {
 	unsigned have;
 
+	VMI_CALL(e);
 	if (!e || order > VM_MAX_PAGE_ORDER || check_user_block(e, pfn, &have) < 0 || have != order)
 		return -EINVAL;
 	/* A frame still mapped by a vmap area cannot go back to the allocator. */
@@ -479,7 +481,7 @@ int vm_free_pages(struct vm_engine *e, uint64_t pfn, unsigned order)
 		if (pfn_to_page(e, pfn + i)->mapcount)
 			return -EBUSY;
 	vmi_free_pages(e, pfn, order);
-	e->user_pages -= 1ull << order;
+	VMI_SUB(e, e->user_pages, 1ull << order);
 	return 0;
 }
 
@@ -505,6 +507,7 @@ int vm_phys_read(struct vm_engine *e, uint64_t pfn, uint64_t offset, void *buf, 
 
 int vm_phys_write(struct vm_engine *e, uint64_t pfn, uint64_t offset, const void *buf, uint64_t len)
 {
+	VMI_CALL(e);
 	if (!e || (!buf && len) || phys_range(e, pfn, offset, len) < 0)
 		return -EINVAL;
 	if (!len)

@@ -59,6 +59,18 @@ static bool test_bit(const uint64_t *map, uint64_t bit)
 
 typedef unsigned long long ull;
 
+int vmi_check_fail(char *msg, size_t msglen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg && msglen) {
+		va_start(ap, fmt);
+		vsnprintf(msg, msglen, fmt, ap);
+		va_end(ap);
+	}
+	return -EUCLEAN;
+}
+
 static int check_zone(struct checker *c, const struct zone *z, uint64_t *nr_buddy_heads)
 {
 	struct vm_engine *e = c->e;

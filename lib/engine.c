@@ -138,6 +138,7 @@ int vm_set_current(struct vm_engine *e, uint32_t uid, uint32_t pid, uint64_t coo
 	const char *interned;
 	int r;
 
+	VMI_CALL(e);
 	if (!e)
 		return -EINVAL;
 	r = vmi_caller_intern(&e->callers, caller, &interned);
@@ -232,4 +233,5 @@ void vm_get_stats(const struct vm_engine *e, struct vm_stats *s)
 	vmi_percpu_stats(e, &s->nr_pcpu_chunks, &s->nr_pcpu_objects, &s->pcpu_unit_size);
 	s->percpu_pages = e->percpu_pages;
 	s->nr_kvfree_rcu = e->nr_kvfree_rcu;
+	s->nr_bugs = e->nr_bugs;
 }

@@ -151,7 +151,10 @@ static void free_tree_unlink(struct vm_engine *e, struct vmap_area *va)
 }
 
 /* Insert [va_start, va_end) into the free tree, merging with the neighbours
- * it touches.  va is consumed: linked, or returned to the cache if merged. */
+ * it touches.  va is consumed: linked, or returned to the cache if merged.
+ * A range that overlaps a free neighbour is a bug (a double free of KVA):
+ * at VM_DEBUG >= 1 it is reported and refused (va returned to the cache,
+ * the tree unchanged), as the kernel's find_va_links() refuses it. */
 void vmi_free_tree_insert(struct vm_engine *e, struct vmap_area *va)
 {
 	struct rb_node **link = &e->free_root.node, *parent = NULL;
@@ -170,6 +173,16 @@ void vmi_free_tree_insert(struct vm_engine *e, struct vmap_area *va)
 			prev = t;
 			link = &(*link)->right;
 		}
+	}
+	if (VM_DEBUG >= 1 && ((prev && prev->va_end > va->va_start) ||
+			      (next && next->va_start < va->va_end))) {
+		struct vmap_area *o = prev && prev->va_end > va->va_start ? prev : next;
+
+		vmi_bug(e, "free KVA 0x%llx-0x%llx overlaps with free 0x%llx-0x%llx",
+			(unsigned long long)va->va_start, (unsigned long long)va->va_end,
+			(unsigned long long)o->va_start, (unsigned long long)o->va_end);
+		vmi_cache_free(&e->va_cache, va);
+		return;
 	}
 	/*
 	 *  |<--prev-->|<----va---->|<--next-->|
@@ -285,19 +298,6 @@ int vmi_free_tree_init(struct vm_engine *e)
 
 /* ---- checking ------------------------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *msg, size_t msglen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (msg && msglen) {
-		va_start(ap, fmt);
-		vsnprintf(msg, msglen, fmt, ap);
-		va_end(ap);
-	}
-	return -EUCLEAN;
-}
-
 static uint64_t recompute_max(const struct rb_node *n, bool *ok)
 {
 	const struct vmap_area *va;
@@ -325,29 +325,29 @@ int vmi_free_tree_check(struct vm_engine *e, kva_range_fn *fn, void *ctx, char *
 	int r;
 
 	if (vmi_rb_check(&e->free_root) < 0)
-		return fail(msg, msglen, "the free KVA tree breaks the red-black rules");
+		return vmi_check_fail(msg, msglen, "the free KVA tree breaks the red-black rules");
 	recompute_max(e->free_root.node, &ok);
 	if (!ok)
-		return fail(msg, msglen, "free KVA tree: a subtree_max_size is stale");
+		return vmi_check_fail(msg, msglen, "free KVA tree: a subtree_max_size is stale");
 	/* The tree's order must be the list's order. */
 	for (struct list_node *l = e->free_list.next; l != &e->free_list; l = l->next, n = vmi_rb_next(n)) {
 		struct vmap_area *va = list_entry(l, struct vmap_area, list);
 
 		if (&va->rb != n)
-			return fail(msg, msglen, "free list and free tree disagree at %#llx",
+			return vmi_check_fail(msg, msglen, "free list and free tree disagree at %#llx",
 				    (unsigned long long)va->va_start);
 		if (va->va_end <= va->va_start)
-			return fail(msg, msglen, "empty free range at %#llx",
+			return vmi_check_fail(msg, msglen, "empty free range at %#llx",
 				    (unsigned long long)va->va_start);
 		if (l->next != &e->free_list &&
 		    list_entry(l->next, struct vmap_area, list)->va_start <= va->va_end)
-			return fail(msg, msglen, "free ranges at %#llx and after touch or overlap",
+			return vmi_check_fail(msg, msglen, "free ranges at %#llx and after touch or overlap",
 				    (unsigned long long)va->va_start);
 		r = fn(ctx, va->va_start, va->va_end, 'f');
 		if (r)
 			return r;
 	}
 	if (n)
-		return fail(msg, msglen, "free tree has more ranges than the free list");
+		return vmi_check_fail(msg, msglen, "free tree has more ranges than the free list");
 	return 0;
 }

@@ -36,20 +36,26 @@ static inline unsigned pt_index(const struct vm_engine *e, uint64_t addr, unsign
 	return (unsigned)(addr >> e->layout->pt_shift[level]) & (pt_entries(e) - 1);
 }
 
-static inline uint64_t read_entry(const struct vm_engine *e, uint64_t table, unsigned idx)
+/* Entry idx of the table whose bytes start at mem, entries pte_size (4 or
+ * 8) bytes wide.  The walks call it with the layout's fields already in
+ * registers. */
+static inline uint64_t entry_at(const uint8_t *mem, unsigned idx, unsigned pte_size)
 {
-	const uint8_t *p = pfn_to_virt(e, table) + (size_t)idx * e->layout->pte_size;
-
-	if (e->layout->pte_size == 4) {
+	if (pte_size == 4) {
 		uint32_t v;
 
-		memcpy(&v, p, 4);
+		memcpy(&v, mem + (size_t)idx * 4, 4);
 		return v;
 	}
 	uint64_t v;
 
-	memcpy(&v, p, 8);
+	memcpy(&v, mem + (size_t)idx * 8, 8);
 	return v;
+}
+
+static inline uint64_t read_entry(const struct vm_engine *e, uint64_t table, unsigned idx)
+{
+	return entry_at(pfn_to_virt(e, table), idx, e->layout->pte_size);
 }
 
 static inline void write_entry(struct vm_engine *e, uint64_t table, unsigned idx, uint64_t v)
@@ -93,7 +99,7 @@ static int alloc_table(struct vm_engine *e, uint64_t *ret_pfn)
 
 static void free_table(struct vm_engine *e, uint64_t pfn)
 {
-	e->pagetable_pages--;
+	VMI_SUB(e, e->pagetable_pages, 1);
 	vmi_free_pages(e, pfn, 0);
 }
 
@@ -148,18 +154,9 @@ uint64_t leaf_table(struct vm_engine *e, uint64_t addr, struct new_tables *nt, i
 	/* The usual case first: every level there, read only, the layout
 	 * held in registers. */
 	for (level = 0; level < last; level++) {
-		const uint8_t *p = e->mem + (table << VM_PAGE_SHIFT);
 		unsigned idx = (unsigned)(addr >> l->pt_shift[level]) & mask;
-		uint64_t ent;
+		uint64_t ent = entry_at(e->mem + (table << VM_PAGE_SHIFT), idx, l->pte_size);
 
-		if (l->pte_size == 8) {
-			memcpy(&ent, p + (size_t)idx * 8, 8);
-		} else {
-			uint32_t v;
-
-			memcpy(&v, p + (size_t)idx * 4, 4);
-			ent = v;
-		}
 		if (!(ent & PTE_PRESENT))
 			break;
 		table = entry_pfn(ent);
@@ -293,17 +290,9 @@ int vmi_walk_pte(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn, bo
 	uint64_t table = e->pgd_pfn, ent = 0;
 
 	for (unsigned level = 0; level < levels; level++) {
-		const uint8_t *p = e->mem + (table << VM_PAGE_SHIFT);
 		unsigned idx = (unsigned)(addr >> l->pt_shift[level]) & mask;
 
-		if (l->pte_size == 8) {
-			memcpy(&ent, p + (size_t)idx * 8, 8);
-		} else {
-			uint32_t v;
-
-			memcpy(&v, p + (size_t)idx * 4, 4);
-			ent = v;
-		}
+		ent = entry_at(e->mem + (table << VM_PAGE_SHIFT), idx, l->pte_size);
 		if (!(ent & PTE_PRESENT))
 			return -ENXIO;
 		table = entry_pfn(ent);

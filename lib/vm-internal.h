@@ -58,6 +58,22 @@ struct page {
 };
 _Static_assert(sizeof(struct page) == 16, "frame metadata must stay 16 bytes");
 
+/* Limits the types above take on trust, checked by the compiler. */
+/* A pfn is 32 bits wide in struct page's links, free_area.head and
+ * vm_struct.pages, and PFN_NONE is not one: every frame of the largest
+ * machine of any layout must number below it. */
+_Static_assert((VM_MAX_MEMORY >> VM_PAGE_SHIFT) <= PFN_NONE,
+	       "VM_MAX_MEMORY has pfns that do not fit 32 bits below PFN_NONE");
+_Static_assert((VM_MAX_MEMORY_I386 >> VM_PAGE_SHIFT) <= PFN_NONE,
+	       "VM_MAX_MEMORY_I386 has pfns that do not fit 32 bits below PFN_NONE");
+_Static_assert(VM_MAX_MEMORY % VM_PAGE_SIZE == 0 && VM_MIN_MEMORY % VM_PAGE_SIZE == 0,
+	       "memory limits are whole pages");
+/* Every node holds at least one max-order block of the smallest machine. */
+_Static_assert((VM_MIN_MEMORY >> VM_PAGE_SHIFT) >= (1ull << VM_MAX_PAGE_ORDER),
+	       "VM_MIN_MEMORY holds no max-order block");
+/* An order is a uint8_t (struct page.order). */
+_Static_assert(VM_MAX_PAGE_ORDER <= UINT8_MAX, "orders do not fit struct page.order");
+
 struct free_area {
 	uint32_t head;         /* first free block's head pfn, or PFN_NONE */
 	uint64_t nr_free;      /* blocks on the list (deferred ones not included) */
@@ -192,7 +208,7 @@ struct vm_engine {
 	unsigned nr_nodes;
 	uint64_t node_start[VM_MAX_NODES + 1]; /* pfn; node n is [start[n], start[n+1]) */
 	struct zone zones[VM_MAX_NODES][VM_NR_ZONES];
-	uint8_t node_order[VM_MAX_NODES][VM_MAX_NODES]; /* fallback order by distance */
+	uint8_t node_order[VM_MAX_NODES][VM_MAX_NODES]; /* fallback order by distance (node ids) */
 	uint64_t user_pages;            /* frames held through vm_alloc_pages */
 	uint64_t vmalloc_pages;
 	uint64_t vmap_pages;
@@ -244,6 +260,9 @@ struct vm_engine {
 	 * wait for their timer (vm_run_deferred_work). */
 	unsigned work_pending;
 	unsigned work_delayed;
+	/* The graded checks (debug.c). */
+	uint64_t nr_bugs;               /* findings reported as "vmalloc bug: ..." */
+	unsigned call_depth;            /* VM_DEBUG 2: public calls under way (nesting) */
 	unsigned warned_once;           /* WARN_ON_ONCE sites that fired (WARN_*) */
 
 	/* Page tables. */
@@ -261,6 +280,8 @@ struct vm_engine {
 	const char *cur_caller;
 	uint32_t cur_vm_flags;
 };
+
+_Static_assert(VM_MAX_NODES - 1 <= UINT8_MAX, "node ids do not fit vm_engine.node_order");
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -440,7 +461,7 @@ void vmi_unmap_range(struct vm_engine *e, uint64_t addr, uint64_t nr);
 /* Record the tables every mapping makes from now on; at the end, with undo,
  * free them again (they must be empty then: a vmalloc call that mapped its
  * page array's area and then failed, unmapped everything it mapped).  The
- * kernel keeps such tables; here a failed call changes nothing. */
+ * kernel keeps such tables; here a failed call leaves none behind. */
 void vmi_pgtable_log_begin(struct vm_engine *e);
 void vmi_pgtable_log_end(struct vm_engine *e, bool undo);
 int vmi_walk(const struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn);
@@ -463,6 +484,54 @@ void vmi_caller_destroy(struct caller_table *t);
 /* engine.c */
 void vmi_log(struct vm_engine *e, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* check.c: what a structure's own checker returns when it finds a broken
+ * invariant: -EUCLEAN, with the description in msg (may be NULL). */
+int vmi_check_fail(char *msg, size_t msglen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* debug.c: the graded checks (VM_DEBUG 0, 1 or 2, from meson -Ddebug_checks). */
+#ifndef VM_DEBUG
+#define VM_DEBUG 0
+#endif
+/* Report a bug of the engine's: "vmalloc bug: <fmt>" to the log, counted. */
+void vmi_bug(struct vm_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3), cold));
+void vmi_sub_bug(struct vm_engine *e, const char *what, uint64_t have, uint64_t sub)
+	__attribute__((cold));
+
+/* counter -= n.  At VM_DEBUG >= 1 an underflow is reported (and the
+ * counter stops at 0) instead of wrapping to a huge count. */
+static inline void vmi_sub(struct vm_engine *e, uint64_t *counter, uint64_t n, const char *what)
+{
+	if (VM_DEBUG >= 1 && __builtin_expect(*counter < n, 0)) {
+		vmi_sub_bug(e, what, *counter, n);
+		*counter = 0;
+		return;
+	}
+	*counter -= n;
+}
+#define VMI_SUB(e, counter, n) vmi_sub((e), &(counter), (n), #counter)
+
+/* VMI_CALL(e) opens every public function that takes a writable engine: at
+ * VM_DEBUG 2, when the outermost such call returns (whichever return),
+ * vm_check() runs and a failure is reported as a bug "after <function>". */
+struct vmi_call {
+	struct vm_engine *e;
+	const char *fn;
+};
+static inline struct vmi_call vmi_call_begin(struct vm_engine *e, const char *fn)
+{
+	if (e)
+		e->call_depth++;
+	return (struct vmi_call){ e, fn };
+}
+void vmi_call_end(struct vmi_call *call);
+#if VM_DEBUG >= 2
+#define VMI_CALL(eng) \
+	struct vmi_call vmi_call_ __attribute__((cleanup(vmi_call_end))) = vmi_call_begin((eng), __func__)
+#else
+#define VMI_CALL(eng) ((void)0)
+#endif
 
 /* strbuf.c */
 struct strbuf {

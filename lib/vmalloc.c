@@ -6,7 +6,7 @@
  *   vm___vmalloc_node_range
  *     -> vmalloc_node_range     (__vmalloc_node_range_noprof)
  *        -> vmi_alloc_vmap_area (__get_vm_area_node: KVA with guard page)
- *        -> the page array      (a vmalloc area of its own when longer than
+ *        -> vmalloc_page_array  (a vmalloc area of its own when longer than
  *                                a page: vmalloc_node_range again, same caller)
  *        -> vmalloc_area_pages  (__vmalloc_area_node: __GFP_HIGHMEM added
  *                                unless DMA/DMA32; bulk or one at a time)
@@ -15,10 +15,16 @@
  * What differs between kernels (page sourcing, warnings, the vm_struct
  * flags a caller may pass, vmap's VM_NO_GUARD) comes from e->k.
  *
- * Invariant: a call that fails leaves the engine as it found it: every page,
- * table, descriptor and KVA range it took is given back before it returns.
- * (The kernel hands a half-built area to vfree, which leaves its KVA lazy;
- * here it goes straight back.)  Page-table pages stay, as in the kernel.
+ * Invariant: a call that fails gives back every page, page table,
+ * descriptor and KVA range it took before it returns, so every area, frame,
+ * table and free range is as it was.  (The kernel hands a half-built area to
+ * vfree, which leaves its KVA lazy; here it goes straight back.)  What a
+ * failed call may leave changed, as the kernel's would: the failure and
+ * purge counters (nr_alloc_failures; nr_purges and nr_tlb_flushes when it
+ * purged: the deferred work due at its start, or the purge-and-retry of a
+ * KVA search that found no room, both of which free lazy ranges), the
+ * once-only warnings (warned_once), the interned caller string, and the
+ * object caches' slabs.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -211,7 +217,7 @@ static void free_area_now(struct vm_engine *e, struct vm_struct *vm)
 {
 	vmi_unmap_range(e, vm->addr, vm->nr_pages);
 	free_area_pages(e, vm, vm->nr_pages);
-	e->vmalloc_pages -= vm->nr_pages;
+	VMI_SUB(e, e->vmalloc_pages, vm->nr_pages);
 	vmi_free_vmap_area(e, vm->va);
 	if (vm->array_vm)
 		free_area_now(e, vm->array_vm);
@@ -336,6 +342,7 @@ int vm___vmalloc_node_range(struct vm_engine *e, const struct vm_alloc_req *req,
 	bool logged;
 	int r;
 
+	VMI_CALL(e);
 	if (!e || !req || !ret_addr)
 		return -EINVAL;
 	vmi_run_due_work(e);
@@ -491,7 +498,7 @@ static inline __attribute__((always_inline)) void vfree_area(struct vm_engine *e
 {
 	remove_area(e, vm);
 	free_area_pages(e, vm, vm->nr_pages);
-	e->vmalloc_pages -= vm->nr_pages;
+	VMI_SUB(e, e->vmalloc_pages, vm->nr_pages);
 	if (vm->array_vm)
 		vfree_page_array(e, vm->array_vm);
 	vm_struct_free(e, vm);
@@ -517,6 +524,7 @@ int vm_vfree(struct vm_engine *e, uint64_t addr)
 	struct vmap_area *va;
 	struct vm_struct *vm;
 
+	VMI_CALL(e);
 	if (!e)
 		return -EINVAL;
 	if (!addr)
@@ -541,6 +549,7 @@ int vm_vmap(struct vm_engine *e, const uint64_t *pfns, uint64_t count, uint32_t 
 	uint64_t i, guard;
 	int r;
 
+	VMI_CALL(e);
 	if (!e || !pfns || !ret_addr || count == 0 || count > e->nr_pages)
 		return -EINVAL;
 	if ((flags & ~e->k->vm_flags_mask) || (prot & ~(uint32_t)PAGE_KERNEL_EXEC))
@@ -609,6 +618,7 @@ int vm_vunmap(struct vm_engine *e, uint64_t addr)
 	struct vmap_area *va;
 	struct vm_struct *vm;
 
+	VMI_CALL(e);
 	if (!e)
 		return -EINVAL;
 	vmi_run_due_work(e);
@@ -619,7 +629,7 @@ int vm_vunmap(struct vm_engine *e, uint64_t addr)
 	remove_area(e, vm);
 	for (uint64_t i = 0; i < vm->nr_pages; i++)
 		pfn_to_page(e, vm->pages[i])->mapcount--;
-	e->vmap_pages -= vm->nr_pages;
+	VMI_SUB(e, e->vmap_pages, vm->nr_pages);
 	vm_struct_free(e, vm);
 	return 0;
 }
@@ -711,6 +721,7 @@ int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len)
 	struct vm_struct *vm;
 	int r;
 
+	VMI_CALL(e);
 	if (!e || (!buf && len))
 		return -EINVAL;
 	r = area_span(e, addr, len, &vm);
@@ -733,6 +744,7 @@ int vm_vrealloc(struct vm_engine *e, uint64_t addr, uint64_t size, gfp_t gfp,
 	uint64_t old, naddr;
 	int r;
 
+	VMI_CALL(e);
 	if (!e || !ret_addr)
 		return -EINVAL;
 	if (!addr)

@@ -90,6 +90,7 @@ void vm_purge(struct vm_engine *e)
 	uint64_t purges;
 	bool flush;
 
+	VMI_CALL(e);
 	if (!e)
 		return;
 	vmi_run_due_work(e);

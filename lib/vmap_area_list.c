@@ -72,8 +72,8 @@ static void list_purge(struct vm_engine *e, bool full)
 	while (va) {
 		struct vmap_area *next = va->hnext;
 
-		e->nr_lazy--;
-		e->lazy_pages -= va_size(va) >> VM_PAGE_SHIFT;
+		VMI_SUB(e, e->nr_lazy, 1);
+		VMI_SUB(e, e->lazy_pages, va_size(va) >> VM_PAGE_SHIFT);
 		free_vmap_area(e, va);
 		va = next;
 	}
@@ -278,19 +278,6 @@ static void list_destroy(struct vm_engine *e)
 	e->purge_llist = NULL;
 }
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *msg, size_t msglen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (msg && msglen) {
-		va_start(ap, fmt);
-		vsnprintf(msg, msglen, fmt, ap);
-		va_end(ap);
-	}
-	return -EUCLEAN;
-}
-
 typedef unsigned long long ull;
 
 /* The lazy ranges are in the busy tree, which the common checker walks
@@ -305,10 +292,10 @@ static int list_check(struct vm_engine *e, kva_range_fn *fn, void *ctx, char *ms
 	(void)ctx;
 	for (struct vmap_area *va = e->purge_llist; va; va = va->hnext) {
 		if (!(va->flags & VA_LAZY) || va->vm)
-			return fail(msg, msglen, "range %#llx on vmap_purge_list is not lazy",
+			return vmi_check_fail(msg, msglen, "range %#llx on vmap_purge_list is not lazy",
 				    (ull)va->va_start);
 		if (++n > e->nr_lazy)
-			return fail(msg, msglen, "vmap_purge_list longer than nr_lazy (%llu)",
+			return vmi_check_fail(msg, msglen, "vmap_purge_list longer than nr_lazy (%llu)",
 				    (ull)e->nr_lazy);
 		pages += va_size(va) >> VM_PAGE_SHIFT;
 	}
@@ -320,11 +307,11 @@ static int list_check(struct vm_engine *e, kva_range_fn *fn, void *ctx, char *ms
 			cache_found = true;
 	}
 	if (n != e->nr_lazy || flagged != n || pages != e->lazy_pages)
-		return fail(msg, msglen, "%llu ranges on vmap_purge_list (%llu pages), %llu flagged lazy; "
+		return vmi_check_fail(msg, msglen, "%llu ranges on vmap_purge_list (%llu pages), %llu flagged lazy; "
 			    "counters say %llu and %llu", (ull)n, (ull)pages, (ull)flagged,
 			    (ull)e->nr_lazy, (ull)e->lazy_pages);
 	if (!cache_found)
-		return fail(msg, msglen, "free_vmap_cache points at a range not in vmap_area_list");
+		return vmi_check_fail(msg, msglen, "free_vmap_cache points at a range not in vmap_area_list");
 	return 0;
 }
 

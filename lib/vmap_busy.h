@@ -70,16 +70,24 @@ static inline void vmi_busy_insert(struct vm_engine *e, struct vmap_area *va)
 	e->busy_hash[k] = va;
 }
 
-/* Out of the hash only (4.19's lazy ranges stay in the tree). */
+/* Out of the hash only (4.19's lazy ranges stay in the tree).  An area
+ * missing from its chain is a bug: at VM_DEBUG >= 1 reported (nothing is
+ * unlinked) instead of walking off the chain's end. */
 static inline void vmi_busy_hash_del(struct vm_engine *e, struct vmap_area *va)
 {
 	struct vmap_area **pp = &e->busy_hash[vmi_busy_hash_idx(e, va->va_start)];
 
-	while (*pp != va)
+	while (*pp != va) {
+		if (VM_DEBUG >= 1 && !*pp) {
+			vmi_bug(e, "busy area 0x%llx-0x%llx is not in its hash chain",
+				(unsigned long long)va->va_start, (unsigned long long)va->va_end);
+			return;
+		}
 		pp = &(*pp)->hnext;
+	}
 	*pp = va->hnext;
 	va->hnext = NULL;
-	e->nr_busy--;
+	VMI_SUB(e, e->nr_busy, 1);
 }
 
 /* Out of the tree and list. */

@@ -37,6 +37,9 @@
 
 #define VMAP_ZONE_PAGES   16    /* vmap_zone_size: the address stripe of a node */
 #define MAX_VMAP_NODES    128
+/* A vmap_area's node tag (id + 1) << VA_VN_SHIFT lives in its 32-bit flags. */
+_Static_assert(((uint64_t)MAX_VMAP_NODES << VA_VN_SHIFT) <= UINT32_MAX,
+	       "vmap node tags do not fit vmap_area.flags");
 
 static inline unsigned va_node_tag(const struct vmap_area *va)
 {
@@ -81,8 +84,8 @@ static void pool_take(struct vm_engine *e, struct vmap_pool *vp, struct vmap_are
 {
 	list_del(&va->list);
 	vp->len--;
-	e->nr_pooled--;
-	e->pooled_pages -= va_size(va) >> VM_PAGE_SHIFT;
+	VMI_SUB(e, e->nr_pooled, 1);
+	VMI_SUB(e, e->pooled_pages, va_size(va) >> VM_PAGE_SHIFT);
 }
 
 /* node_pool_del_va(): the head of the pool of size, if it is aligned. */
@@ -341,8 +344,8 @@ static void vn_purge(struct vm_engine *e, bool full)
 			struct vmap_pool *vp;
 
 			list_del(&va->list);
-			e->nr_lazy--;
-			e->lazy_pages -= va_size(va) >> VM_PAGE_SHIFT;
+			VMI_SUB(e, e->nr_lazy, 1);
+			VMI_SUB(e, e->lazy_pages, va_size(va) >> VM_PAGE_SHIFT);
 			if (populate && va_node_tag(va) && (vp = size_to_pool(vn, va_size(va)))) {
 				pool_push(e, vp, va);
 				continue;
@@ -395,19 +398,6 @@ static uint64_t vn_largest_free(const struct vm_engine *e)
 	return vmi_free_tree_largest(e);
 }
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *msg, size_t msglen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (msg && msglen) {
-		va_start(ap, fmt);
-		vsnprintf(msg, msglen, fmt, ap);
-		va_end(ap);
-	}
-	return -EUCLEAN;
-}
-
 typedef unsigned long long ull;
 
 static int vn_check(struct vm_engine *e, kva_range_fn *fn, void *ctx, char *msg, size_t msglen)
@@ -425,7 +415,7 @@ static int vn_check(struct vm_engine *e, kva_range_fn *fn, void *ctx, char *msg,
 			struct vmap_area *va = list_entry(l, struct vmap_area, list);
 
 			if (va->vm || lazy_node(e, va) != vn)
-				return fail(msg, msglen, "lazy range %#llx on node %u's list, tagged %u",
+				return vmi_check_fail(msg, msglen, "lazy range %#llx on node %u's list, tagged %u",
 					    (ull)va->va_start, n, va_node_tag(va));
 			count++;
 			lazy_pages += va_size(va) >> VM_PAGE_SHIFT;
@@ -433,7 +423,7 @@ static int vn_check(struct vm_engine *e, kva_range_fn *fn, void *ctx, char *msg,
 				return r;
 		}
 		if (count != vn->nr_lazy)
-			return fail(msg, msglen, "node %u: %llu lazy ranges listed, nr_lazy says %llu",
+			return vmi_check_fail(msg, msglen, "node %u: %llu lazy ranges listed, nr_lazy says %llu",
 				    n, (ull)count, (ull)vn->nr_lazy);
 		lazy += count;
 		if (!vn->pool)
@@ -447,7 +437,7 @@ static int vn_check(struct vm_engine *e, kva_range_fn *fn, void *ctx, char *msg,
 
 				if (va_size(va) != (uint64_t)(i + 1) << VM_PAGE_SHIFT ||
 				    va_node_tag(va) != n + 1)
-					return fail(msg, msglen,
+					return vmi_check_fail(msg, msglen,
 						    "range %#llx of %llu bytes, tagged %u, in node %u's pool of %u pages",
 						    (ull)va->va_start, (ull)va_size(va), va_node_tag(va), n, i + 1);
 				count++;
@@ -456,16 +446,16 @@ static int vn_check(struct vm_engine *e, kva_range_fn *fn, void *ctx, char *msg,
 					return r;
 			}
 			if (count != vp->len)
-				return fail(msg, msglen, "node %u pool %u: %llu ranges, len says %llu",
+				return vmi_check_fail(msg, msglen, "node %u pool %u: %llu ranges, len says %llu",
 					    n, i + 1, (ull)count, (ull)vp->len);
 			pooled += count;
 		}
 	}
 	if (lazy != e->nr_lazy || lazy_pages != e->lazy_pages)
-		return fail(msg, msglen, "%llu lazy ranges of %llu pages; counters say %llu and %llu",
+		return vmi_check_fail(msg, msglen, "%llu lazy ranges of %llu pages; counters say %llu and %llu",
 			    (ull)lazy, (ull)lazy_pages, (ull)e->nr_lazy, (ull)e->lazy_pages);
 	if (pooled != e->nr_pooled || pooled_pages != e->pooled_pages)
-		return fail(msg, msglen, "%llu pooled ranges of %llu pages; counters say %llu and %llu",
+		return vmi_check_fail(msg, msglen, "%llu pooled ranges of %llu pages; counters say %llu and %llu",
 			    (ull)pooled, (ull)pooled_pages, (ull)e->nr_pooled, (ull)e->pooled_pages);
 	return 0;
 }

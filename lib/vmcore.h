@@ -17,7 +17,11 @@
  * Conventions
  *   Every function returning int returns 0 or a negative errno; results come
  *   back through out-parameters named ret_*, which are written only on success.
- *   A failed call leaves the engine exactly as it found it.  An engine is not
+ *   A failed call leaves every area, frame, page table and KVA range as it
+ *   found them; it may count itself (nr_alloc_failures), run the purges the
+ *   kernel would (deferred work due, a purge before retrying a KVA search),
+ *   print a once-only warning and keep the caller string it interned
+ *   (lib/vmalloc.c says exactly what).  An engine is not
  *   thread-safe: callers serialise access (the daemon runs one event loop).
  *   The library does no I/O and keeps no global state.
  */
@@ -300,7 +304,8 @@ uint64_t vm_kvfree_rcu_pending(const struct vm_engine *e);
 int vm_alloc_pages(struct vm_engine *e, gfp_t gfp, unsigned order, int node,
 		   uint64_t *ret_pfn);
 /* -EINVAL unless pfn is the first frame of a block allocated with exactly
- * this order and not yet freed (a double free is -EINVAL). */
+ * this order and not yet freed (a double free is -EINVAL); -EBUSY while a
+ * vmap area still maps one of its frames.  The block unchanged on error. */
 int vm_free_pages(struct vm_engine *e, uint64_t pfn, unsigned order);
 
 /* Read or write frames handed out by vm_alloc_pages (physical access, e.g.
@@ -402,6 +407,7 @@ struct vm_stats {
 	uint64_t pcpu_unit_size;            /* bytes per CPU per chunk */
 	uint64_t percpu_pages;              /* frames populated in per-CPU chunks */
 	uint64_t nr_kvfree_rcu;             /* areas waiting for kvfree_rcu's grace period */
+	uint64_t nr_bugs;                   /* the graded checks' findings (vm_debug_level) */
 };
 
 void vm_get_stats(const struct vm_engine *e, struct vm_stats *ret_stats);
@@ -412,7 +418,7 @@ int vm_for_each_zone(const struct vm_engine *e, vm_zone_fn *fn, void *ctx);
 
 /* Text in the kernel's own formats.  Each call appends to *buf (a malloc'd,
  * NUL-terminated string, *buf NULL to start), *len tracking its length.
- * -ENOMEM leaves *buf as it was.  vmallocinfo with show_uid set shows only
+ * -ENOMEM leaves *buf as it was.  vmallocinfo with filter_uid set shows only
  * areas whose owner uid equals uid (the daemon's per-client view). */
 int vm_show_vmallocinfo(struct vm_engine *e, bool filter_uid, uint32_t uid,
 			char **buf, size_t *len);
@@ -450,6 +456,12 @@ int vm_extfrag_index(const struct vm_zone_info *z, unsigned order, int *ret_inde
  * range.  0 if all holds, else -EUCLEAN with a description in msg.
  * O(frames + areas). */
 int vm_check(struct vm_engine *e, char *msg, size_t msglen);
+
+/* The graded checks this library was built with (meson -Ddebug_checks):
+ * 0 none, 1 the cheap ones, 2 also vm_check() after every call that takes
+ * a writable engine.  A finding is logged as "vmalloc bug: ..." at
+ * VM_LOG_ERR and counted in vm_stats.nr_bugs.  Can't fail. */
+unsigned vm_debug_level(void);
 
 /* Names for printing. */
 const char *vm_layout_name(enum vm_layout layout);

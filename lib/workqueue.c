@@ -58,6 +58,7 @@ static void run_items(struct vm_engine *e, unsigned w)
 
 void vm_run_due_work(struct vm_engine *e)
 {
+	VMI_CALL(e);
 	if (!e)
 		return;
 	/* An item may queue another (or itself): run until none is left. */

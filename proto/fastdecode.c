@@ -166,3 +166,100 @@ bool vmd_fast_decode(const uint8_t *p, size_t len, struct vmd_fast_req *out)
 	}
 	return out->op != VMALLOCD__V1__REQUEST__OP__NOT_SET;
 }
+
+uint64_t vmd_peek_id(const uint8_t *p, size_t len)
+{
+	const uint8_t *end = p + len;
+	uint64_t id = 0, tag, v;
+
+	while (p < end) {
+		if (!vmd_get_varint(&p, end, &tag))
+			return 0;
+		switch (tag & 7) {
+		case 0:
+			if (!vmd_get_varint(&p, end, &v))
+				return 0;
+			if (tag >> 3 == 1)
+				id = v;
+			break;
+		case 1:
+			if (end - p < 8)
+				return 0;
+			p += 8;
+			break;
+		case 2:
+			if (!vmd_get_varint(&p, end, &v) || v > (uint64_t)(end - p))
+				return 0;
+			p += v;
+			break;
+		case 5:
+			if (end - p < 4)
+				return 0;
+			p += 4;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return id;
+}
+
+/* A result sub-message of one varint field 1 (or none: 0). */
+static bool decode_value(struct cursor *c, uint64_t *value)
+{
+	uint64_t len, key;
+	struct cursor s;
+
+	if (!get_length(c, &len) || len > (uint64_t)(c->end - c->p))
+		return false;
+	s = (struct cursor){ c->p, c->p + len };
+	c->p += len;
+	*value = 0;
+	if (s.p == s.end)
+		return true;
+	if (!get_tag(&s, &key) || key != (1 << 3) || !get_varint(&s, value))
+		return false;
+	return s.p == s.end;
+}
+
+bool vmd_fast_decode_reply(const uint8_t *p, size_t len, struct vmd_fast_reply *out)
+{
+	struct cursor c = { p, p + len };
+	uint32_t seen = 0;
+
+	*out = (struct vmd_fast_reply){ .result = VMALLOCD__V1__REPLY__RESULT__NOT_SET };
+	while (c.p < c.end) {
+		uint64_t key, v;
+		unsigned field;
+
+		if (!get_tag(&c, &key))
+			return false;
+		field = (unsigned)(key >> 3);
+		if (field > 31 || (seen & (1u << field)))
+			return false;
+		seen |= 1u << field;
+		switch (key) {
+		case 1 << 3:                    /* id */
+			if (!get_varint(&c, &out->id))
+				return false;
+			break;
+		case 2 << 3:                    /* status, sint32 */
+			if (!get_varint(&c, &v) || v > UINT32_MAX)
+				return false;
+			out->status = (int32_t)((uint32_t)v >> 1) ^ -(int32_t)((uint32_t)v & 1);
+			break;
+		case 5 << 3 | 2:                /* alloc */
+		case 6 << 3 | 2:                /* alloc_pages */
+			if (seen & (1u << 5 | 1u << 6) & ~(1u << field))
+				return false;   /* a second member of the oneof */
+			if (!decode_value(&c, &out->value))
+				return false;
+			out->result = field == 5 ? VMALLOCD__V1__REPLY__RESULT_ALLOC
+						 : VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES;
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}

@@ -44,7 +44,30 @@ static inline bool vmd_get_varint(const uint8_t **p, const uint8_t *end, uint64_
 	return false;
 }
 
+/* Request.id (field 1; the last one wins, as in protobuf) from a payload
+ * that could not be unpacked, so that an error reply still answers the
+ * request it belongs to; 0 if the top level does not scan.  Can't fail. */
+uint64_t vmd_peek_id(const uint8_t *p, size_t len);
+
 /* true and *out filled if p[0..len) is a Request this decoder handles. */
 bool vmd_fast_decode(const uint8_t *p, size_t len, struct vmd_fast_req *out);
+
+/* The plainest replies, as a client decodes them: Reply { id, status }
+ * with no message, or with an AllocReply { addr } or AllocPagesReply
+ * { pfn } (fastencode.h's vmd_fast_pack_reply() writes these).  result is
+ * the oneof member set: VMALLOCD__V1__REPLY__RESULT__NOT_SET,
+ * _RESULT_ALLOC or _RESULT_ALLOC_PAGES; value its one field. */
+struct vmd_fast_reply {
+	uint64_t id;
+	int32_t status;
+	Vmallocd__V1__Reply__ResultCase result;
+	uint64_t value;
+};
+
+/* true and *out filled if p[0..len) is such a Reply, each field at most
+ * once, in any order; false for anything else (a message, another result,
+ * an unknown field), which the caller unpacks with protobuf-c.  Where it
+ * accepts, the result equals protobuf-c's. */
+bool vmd_fast_decode_reply(const uint8_t *p, size_t len, struct vmd_fast_reply *out);
 
 #endif

@@ -44,8 +44,10 @@ static void *arena_alloc(void *ctx, size_t size)
 	size_t need = (size + 15) & ~(size_t)15;
 	struct vmd_chunk *c;
 
-	if (need < size)
+	if (need < size) {
+		a->refused = true;
 		return NULL;
+	}
 	/* used passes cap once something was served on the side (below);
 	 * from then on until the reset, everything goes on the side too. */
 	if (a->buf && a->used <= a->cap && a->cap - a->used >= need) {
@@ -54,13 +56,17 @@ static void *arena_alloc(void *ctx, size_t size)
 		a->used += need;
 		return p;
 	}
-	if (a->limit && need > a->limit)
+	if (a->limit && need > a->limit) {
+		a->refused = true;
 		return NULL;
+	}
 	/* Rare: a request bigger than what is left.  Serve it on the side; the
 	 * next reset folds the total into a bigger main buffer. */
 	c = malloc(sizeof(*c) + need);
-	if (!c)
+	if (!c) {
+		a->refused = true;
 		return NULL;
+	}
 	c->next = a->big;
 	a->big = c;
 	a->used += need;   /* counts toward the next buffer size */
@@ -83,6 +89,7 @@ void vmd_arena_init(struct vmd_arena *a, size_t limit)
 	a->used = a->cap = 0;
 	a->big = NULL;
 	a->limit = limit;
+	a->refused = false;
 }
 
 void vmd_arena_reset(struct vmd_arena *a)
@@ -114,6 +121,7 @@ void vmd_arena_reset(struct vmd_arena *a)
 		}
 	}
 	a->used = 0;
+	a->refused = false;
 }
 
 void vmd_arena_done(struct vmd_arena *a)

@@ -1,5 +1,6 @@
 /* harness.c -- see harness.h.  Test-only code: it may block and it may
- * allocate freely, but it never leaves a daemon or a temp dir behind. */
+ * allocate freely, but it never leaves a daemon, a child or a temp dir
+ * behind. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "vmclient.h"
 
 long long vmd_now_ms(void)
 {
@@ -24,6 +26,121 @@ long long vmd_now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* ---- children ------------------------------------------------------------------ */
+
+#define MAX_CHILDREN 256
+
+/* The children forked through vmd_fork(); 0: a free slot.  Read from a
+ * signal handler, hence volatile sig_atomic_t-sized entries. */
+static volatile pid_t children[MAX_CHILDREN];
+static bool guard_installed;
+
+static bool running(pid_t pid);
+
+/* SIGKILL every child still ours and running, and reap it.  A child
+ * already reaped is no longer ours (waitid says ECHILD), so a recycled
+ * pid is never hit.  Async-signal-safe. */
+static void kill_children(void)
+{
+	for (unsigned i = 0; i < MAX_CHILDREN; i++) {
+		pid_t pid = children[i];
+		int st;
+
+		children[i] = 0;
+		if (pid <= 0)
+			continue;
+		if (running(pid)) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+		} else {
+			waitpid(pid, &st, WNOHANG);   /* a zombie nobody reaped */
+		}
+	}
+}
+
+static void on_fatal_signal(int sig)
+{
+	kill_children();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void install_guard(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGALRM, SIGABRT, SIGSEGV, SIGBUS };
+
+	if (guard_installed)
+		return;
+	guard_installed = true;
+	atexit(kill_children);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction sa = { .sa_handler = on_fatal_signal };
+
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = SA_RESETHAND;
+		sigaction(sigs[i], &sa, NULL);
+	}
+}
+
+/* Whether pid is a child of ours that has not exited, without reaping it
+ * (the test still wants its status). */
+static bool running(pid_t pid)
+{
+	siginfo_t info = { .si_pid = 0 };
+
+	return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+}
+
+pid_t vmd_fork(void)
+{
+	pid_t pid;
+
+	install_guard();
+	pid = fork();
+	if (pid == 0) {
+		/* The child's own exit must not kill its siblings. */
+		for (unsigned i = 0; i < MAX_CHILDREN; i++)
+			children[i] = 0;
+		return 0;
+	}
+	if (pid > 0) {
+		unsigned i;
+
+		for (i = 0; i < MAX_CHILDREN && children[i] > 0 && running(children[i]); i++)
+			;
+		if (i < MAX_CHILDREN)
+			children[i] = pid;
+	}
+	return pid;
+}
+
+int vmd_connect(const char *socket_path, struct vmc_client **ret)
+{
+	const char *wrap = getenv("VMALLOCD_WRAPPER");
+	int r = vmc_connect(socket_path, ret);
+
+	if (r == 0)
+		vmc_set_timeout(*ret, wrap && *wrap ? 240000 : 60000);
+	return r;
+}
+
+int as_uid(uint32_t uid, int (*fn)(void *), void *arg)
+{
+	pid_t pid = vmd_fork();
+	int st;
+
+	if (pid == 0) {
+		if (setgid(uid) < 0 || setuid(uid) < 0)
+			_exit(100);
+		_exit(fn(arg));
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 200;
+}
+
+/* ---- the notify socket ----------------------------------------------------------- */
 
 struct vmd_notify {
 	pthread_t thread;
@@ -202,7 +319,7 @@ static int start(struct vmd_proc *p, const char *const *args, const char *const 
 	if (vmd_notify_open(p) < 0)
 		return -errno;
 
-	p->pid = fork();
+	p->pid = vmd_fork();
 	if (p->pid < 0)
 		return -errno;
 	if (p->pid == 0) {
@@ -353,7 +470,7 @@ int vmd_run(const char *const *argv, const char *stdin_data, size_t stdin_len,
 		err[0] = '\0';
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(o, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0)
 		return -errno;
-	pid = fork();
+	pid = vmd_fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {

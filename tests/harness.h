@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct vmd_notify;
@@ -60,6 +61,24 @@ int vmd_stop(struct vmd_proc *p, int timeout_ms);
 
 /* Milliseconds on the monotonic clock. */
 long long vmd_now_ms(void);
+
+/* fork(), with the child remembered: every child of a test that is still
+ * running when the test program ends, however it ends (a CU_ASSERT_FATAL
+ * that leaves a case half done, exit(), SIGTERM from meson's timeout, a
+ * crash), is SIGKILLed and reaped, so that none outlives the test holding
+ * its stdout (meson waits for that to close).  In the child, nothing is
+ * remembered.  The same result as fork(). */
+pid_t vmd_fork(void);
+
+/* vmc_connect(), with a timeout on every call of the connection (60 s,
+ * four times that under $VMALLOCD_WRAPPER): a wedged daemon fails the
+ * call with -ETIMEDOUT instead of hanging the test until meson's timeout. */
+struct vmc_client;
+int vmd_connect(const char *socket_path, struct vmc_client **ret);
+
+/* Run fn(arg) in a child that has become uid (and gid); its exit status,
+ * 200 if it did not exit normally, -1 if it could not be started. */
+int as_uid(uint32_t uid, int (*fn)(void *), void *arg);
 
 /* Run argv (argv[0] a path), feeding stdin_data (may be NULL), capturing up
  * to outlen-1 bytes of stdout (NUL-terminated) and stderr likewise (either

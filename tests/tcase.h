@@ -2,7 +2,7 @@
  * run as one suite, and assertions that explain themselves.  It includes
  * nothing of the engine, so the integration tests, which are clients,
  * include the public vmclient.h beside it and nothing from lib/.
- * (Implemented in vmtest.c.)
+ * (Implemented in tcase.c.)
  */
 #ifndef TCASE_H
 #define TCASE_H
@@ -29,6 +29,9 @@ bool t_text_eq(const char *got, const char *want, const char *what, const char *
 	t_restored((mem_then), (buddy_then), (mem_now), (buddy_now), __FILE__, __LINE__)
 bool t_restored(const char *mem_then, const char *buddy_then, const char *mem_now,
 		const char *buddy_now, const char *file, int line);
+
+/* The line of text starting with prefix, malloc'd without its newline. */
+char *t_line_starting(const char *text, const char *prefix);
 
 /* A CUnit program: one suite of cases; argv[1], if given, runs only the
  * case of that name.  Returns the exit status (0: every assertion held). */

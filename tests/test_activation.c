@@ -56,7 +56,7 @@ static void test_socket_activation(void)
 
 	snprintf(env_notify, sizeof(env_notify), "NOTIFY_SOCKET=%s", p.notify);
 	snprintf(listen_arg, sizeof(listen_arg), "--listen=%s", p.sock);
-	p.pid = fork();
+	p.pid = vmd_fork();
 	if (p.pid == 0) {
 		/* systemd-socket-activate execs vmallocd in its own process
 		 * (same pid) on the first connection. */
@@ -68,7 +68,7 @@ static void test_socket_activation(void)
 	for (int i = 0; i < 500 && access(p.sock, F_OK) != 0; i++)
 		usleep(10000);
 	CU_ASSERT_FATAL(access(p.sock, F_OK) == 0);
-	CU_ASSERT_EQUAL_FATAL(vmc_connect(p.sock, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(p.sock, &c), 0);
 	CU_ASSERT_EQUAL(vmc_meminfo(c, &mi), 0);
 	CU_ASSERT_EQUAL(mi.mem_total, 65536);
 	CU_ASSERT_TRUE(vmd_wait_notify(&p, "READY=1", 5000));

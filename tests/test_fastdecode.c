@@ -1,7 +1,8 @@
-/* test_fastdecode.c -- the daemon's fast request decoder against protobuf-c
- * as the oracle: on random requests of every shape, and on random damage to
- * them, whatever the fast path accepts must decode exactly as protobuf-c
- * decodes it, and it must accept nothing protobuf-c rejects. */
+/* test_fastdecode.c -- the fast decoders against protobuf-c as the oracle:
+ * the daemon's request decoder and a client's reply decoder, on random
+ * messages of every shape and on random damage to them: whatever a fast
+ * path accepts must decode exactly as protobuf-c decodes it, and it must
+ * accept nothing protobuf-c rejects. */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,7 +195,80 @@ static void test_overlong(void)
 	CU_ASSERT_TRUE(declined >= 4 * 5);
 }
 
+/* A reply packed by protobuf-c (of every result, with or without a
+ * message), then perhaps damaged: what the fast decoder accepts, protobuf-c
+ * decodes to the same id, status and result. */
+static void test_replies(void)
+{
+	unsigned accepted = 0, declined = 0;
+
+	for (int i = 0; i < 200000; i++) {
+		Vmallocd__V1__Reply r = VMALLOCD__V1__REPLY__INIT, *u;
+		Vmallocd__V1__AllocReply ar = VMALLOCD__V1__ALLOC_REPLY__INIT;
+		Vmallocd__V1__AllocPagesReply pr = VMALLOCD__V1__ALLOC_PAGES_REPLY__INIT;
+		Vmallocd__V1__ReadReply rr = VMALLOCD__V1__READ_REPLY__INIT;
+		struct vmd_fast_reply f;
+		uint8_t buf[256];
+		size_t n;
+		bool ok;
+
+		r.id = rnd() % 4 ? edge() : 0;
+		r.status = rnd() % 2 ? 0 : (int32_t)(uint32_t)edge();
+		if (rnd() % 6 == 0)
+			r.message = (char *)"Cannot allocate memory";
+		switch (rnd() % 4) {
+		case 0:
+			r.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC;
+			r.alloc = &ar;
+			ar.addr = rnd() % 8 ? edge() : 0;
+			break;
+		case 1:
+			r.result_case = VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES;
+			r.alloc_pages = &pr;
+			pr.pfn = rnd() % 8 ? edge() : 0;
+			break;
+		case 2:
+			r.result_case = VMALLOCD__V1__REPLY__RESULT_READ;
+			r.read = &rr;
+			break;
+		default:
+			break;
+		}
+		n = vmallocd__v1__reply__pack(&r, buf);
+		if (rnd() % 4 == 0 && n) {
+			/* Damage: a byte changed, or the end cut off. */
+			if (rnd() % 2)
+				buf[rnd() % n] = (uint8_t)rnd();
+			else
+				n = rnd() % n;
+		}
+		ok = vmd_fast_decode_reply(buf, n, &f);
+		u = vmallocd__v1__reply__unpack(NULL, n, buf);
+		if (ok) {
+			accepted++;
+			T_ASSERT_MSG(u != NULL, "accepted what protobuf-c rejects");
+			if (u) {
+				CU_ASSERT_EQUAL(f.id, u->id);
+				CU_ASSERT_EQUAL(f.status, u->status);
+				CU_ASSERT_EQUAL(f.result, u->result_case);
+				CU_ASSERT(!u->message || !*u->message);
+				if (u->result_case == VMALLOCD__V1__REPLY__RESULT_ALLOC)
+					CU_ASSERT_EQUAL(f.value, u->alloc->addr);
+				if (u->result_case == VMALLOCD__V1__REPLY__RESULT_ALLOC_PAGES)
+					CU_ASSERT_EQUAL(f.value, u->alloc_pages->pfn);
+			}
+		} else {
+			declined++;
+		}
+		vmallocd__v1__reply__free_unpacked(u, NULL);
+	}
+	/* Most plain replies are taken; messages and reads are not. */
+	CU_ASSERT_TRUE(accepted > 200000 / 3);
+	CU_ASSERT_TRUE(declined > 200000 / 4);
+}
+
 static const struct t_case cases[] = {
+	{ "replies", test_replies },
 	{ "valid_requests", test_valid_requests },
 	{ "overlong", test_overlong },
 	{ "damaged_requests", test_damaged_requests },

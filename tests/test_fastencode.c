@@ -1,8 +1,12 @@
-/* test_fastencode.c -- the daemon's fast reply packer against protobuf-c as
- * the oracle: for every combination of edge and random ids, statuses,
- * results and values, the bytes must be exactly protobuf-c's. */
+/* test_fastencode.c -- the fast packers against protobuf-c as the oracle:
+ * the daemon's replies for every combination of edge and random ids,
+ * statuses, results and values, and a client's allocations and frees with
+ * random fields, callers of every length, and what it must leave to
+ * protobuf-c (other requests, unknown fields, a caller too long): the bytes
+ * must be exactly protobuf-c's. */
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "fastencode.h"
@@ -80,9 +84,89 @@ static void test_random(void)
 	}
 }
 
+/* A request packed both ways: the same bytes, or the fast packer declines
+ * (want_fast false). */
+static void compare_request(const Vmallocd__V1__Request *q, bool want_fast)
+{
+	static uint8_t want[4096], got[VMD_FAST_REQUEST_MAX + 8];
+	size_t nw = vmallocd__v1__request__get_packed_size(q), ng;
+
+	CU_ASSERT_FATAL(nw <= sizeof(want));
+	vmallocd__v1__request__pack(q, want);
+	memset(got, 0xa5, sizeof(got));
+	ng = vmd_fast_pack_request(got, q);
+	if (!want_fast) {
+		CU_ASSERT_EQUAL(ng, 0);
+		return;
+	}
+	T_ASSERT_MSG(ng == nw && !memcmp(got, want, nw), "%zu bytes, protobuf-c %zu", ng, nw);
+	CU_ASSERT_TRUE(ng <= VMD_FAST_REQUEST_MAX);
+	CU_ASSERT_EQUAL(got[ng], 0xa5);
+}
+
+static uint64_t edge_or_random(void)
+{
+	return rnd() % 3 ? edges[rnd() % N(edges)] : rnd() >> (rnd() % 64);
+}
+
+static void test_requests(void)
+{
+	static char caller[VMD_FAST_CALLER_MAX + 2];
+
+	t_rng_seed(&rng, 0xa4093822299f31d0ull);
+	for (int i = 0; i < 100000; i++) {
+		Vmallocd__V1__Request q = VMALLOCD__V1__REQUEST__INIT;
+		Vmallocd__V1__AllocRequest a = VMALLOCD__V1__ALLOC_REQUEST__INIT;
+		Vmallocd__V1__FreeRequest f = VMALLOCD__V1__FREE_REQUEST__INIT;
+		Vmallocd__V1__PurgeRequest pu = VMALLOCD__V1__PURGE_REQUEST__INIT;
+		size_t clen = rnd() % 4 ? 0 : rnd() % (VMD_FAST_CALLER_MAX + 2);
+		bool fast = true;
+
+		q.id = rnd() % 4 ? edge_or_random() : 0;
+		switch (rnd() % 5) {
+		case 0:
+		case 1:
+			q.op_case = VMALLOCD__V1__REQUEST__OP_ALLOC;
+			q.alloc = &a;
+			a.kind = (Vmallocd__V1__AllocKind)(rnd() % 5 ? (int32_t)(rnd() % 10) :
+							  (int32_t)edge_or_random());
+			a.size = rnd() % 8 ? edge_or_random() : 0;
+			a.align = rnd() % 2 ? edge_or_random() : 0;
+			a.start = rnd() % 2 ? edge_or_random() : 0;
+			a.end = rnd() % 2 ? edge_or_random() : 0;
+			a.gfp = (uint32_t)(rnd() % 2 ? edge_or_random() : 0);
+			a.prot = (uint32_t)(rnd() % 2 ? edge_or_random() : 0);
+			a.vm_flags = (uint32_t)(rnd() % 2 ? edge_or_random() : 0);
+			a.node = (int32_t)(rnd() % 2 ? -1 : (int32_t)edge_or_random());
+			a.scoped = rnd() % 2;
+			a.parent_pid = (uint32_t)(rnd() % 2 ? edge_or_random() : 0);
+			if (rnd() % 2) {
+				memset(caller, 'a' + (int)(rnd() % 26), clen);
+				caller[clen] = '\0';
+				a.caller = caller;
+				fast = clen <= VMD_FAST_CALLER_MAX;
+			}
+			break;
+		case 2:
+		case 3:
+			q.op_case = VMALLOCD__V1__REQUEST__OP_FREE;
+			q.free = &f;
+			f.addr = rnd() % 8 ? edge_or_random() : 0;
+			break;
+		default:
+			q.op_case = VMALLOCD__V1__REQUEST__OP_PURGE;
+			q.purge = &pu;
+			fast = false;
+			break;
+		}
+		compare_request(&q, fast);
+	}
+}
+
 static const struct t_case cases[] = {
 	{ "edges", test_edges },
 	{ "random", test_random },
+	{ "requests", test_requests },
 	{ NULL, NULL },
 };
 

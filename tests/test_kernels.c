@@ -47,7 +47,7 @@ static void test_hello_and_stat(void)
 		char out[4096], want[64];
 
 		CU_ASSERT_FATAL(start(&p, kernel_names[k], "x86_64", "256M", "32M"));
-		CU_ASSERT_FATAL(vmc_connect(p.sock, &c) == 0);
+		CU_ASSERT_FATAL(vmd_connect(p.sock, &c) == 0);
 		CU_ASSERT_EQUAL(vmc_hello(c, &h), 0);
 		CU_ASSERT_STRING_EQUAL(h.kernel, kernel_names[k]);
 		CU_ASSERT_EQUAL(h.nr_cpus, 2);
@@ -85,7 +85,7 @@ static void test_reuse_order(void)
 		uint64_t first[N], again[N];
 
 		CU_ASSERT_FATAL(start(&p, kernel_names[k], "x86_64", "256M", "32M"));
-		CU_ASSERT_FATAL(vmc_connect(p.sock, &c) == 0);
+		CU_ASSERT_FATAL(vmd_connect(p.sock, &c) == 0);
 		for (unsigned i = 0; i < N; i++)
 			CU_ASSERT_FATAL(vmc_vmalloc_node_range(c, 16 << 10, &o, &first[i]) == 0);
 		for (unsigned i = 0; i < N; i++)
@@ -186,7 +186,7 @@ static void test_purge_timing(void)
 		/* 8 lazy pages allowed: four 1-page areas (8 pages of KVA) reach
 		 * the limit, a fifth takes it over. */
 		CU_ASSERT_FATAL(start(&p, kernel_names[k], "x86_64", "64M", "32K"));
-		CU_ASSERT_FATAL(vmc_connect(p.sock, &c) == 0);
+		CU_ASSERT_FATAL(vmd_connect(p.sock, &c) == 0);
 		for (unsigned i = 0; i < 5; i++)
 			CU_ASSERT_FATAL(vmc_vmalloc(c, 4096, &a[i]) == 0);
 		CU_ASSERT_EQUAL(vmc_meminfo(c, &m0), 0);
@@ -255,7 +255,7 @@ static void test_formats(void)
 		uint64_t a;
 
 		CU_ASSERT_FATAL(start(&p, kernel_names[k], "x86_64", "256M", "32M"));
-		CU_ASSERT_FATAL(vmc_connect(p.sock, &c) == 0);
+		CU_ASSERT_FATAL(vmd_connect(p.sock, &c) == 0);
 		CU_ASSERT_FATAL(vmc_vmalloc_node_range(c, 600 * 4096, &o, &a) == 0);
 		/* The page array (600 pointers, 2 pages) has its own line. */
 		CU_ASSERT_EQUAL(vmc_query_text(c, VMC_VMALLOCINFO, &text), 0);
@@ -317,7 +317,7 @@ static void test_i386_zones(void)
 		uint64_t a, b, d;
 
 		CU_ASSERT_FATAL(start(&p, kernel_names[k], "i386", "2G", "32M"));
-		CU_ASSERT_FATAL(vmc_connect(p.sock, &c) == 0);
+		CU_ASSERT_FATAL(vmd_connect(p.sock, &c) == 0);
 		CU_ASSERT_FATAL(vmc___vmalloc(c, 8 * 4096, GFP_KERNEL, &a) == 0);
 		CU_ASSERT_EQUAL(vmc_translate(c, a, &t), 0);
 		CU_ASSERT_STRING_EQUAL(t.zone, "HighMem");

@@ -20,6 +20,7 @@
 #include "tcase.h"
 #include "vmalloc.pb-c.h"
 #include "vmclient.h"
+#include "wire.h"
 
 static struct vmd_proc daemon_proc;
 
@@ -35,82 +36,13 @@ static int suite_clean(void)
 	return vmd_stop(&daemon_proc, 5000) == 0 ? 0 : -1;
 }
 
-static int raw_connect(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	memcpy(sa.sun_path, daemon_proc.sock, strlen(daemon_proc.sock) + 1);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -1;
-	return fd;
-}
-
-static int send_frame(int fd, const void *payload, uint32_t len)
-{
-	uint8_t hdr[4];
-
-	vmd_put_n32(hdr, len);
-	if (write(fd, hdr, 4) != 4)
-		return -1;
-	if (len && write(fd, payload, len) != (ssize_t)len)
-		return -1;
-	return 0;
-}
-
-static bool read_full(int fd, uint8_t *buf, size_t n, int timeout_ms)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t r;
-
-		if (poll(&pfd, 1, timeout_ms) <= 0)
-			return false;
-		r = read(fd, buf + got, n - got);
-		if (r <= 0)
-			return false;
-		got += (size_t)r;
-	}
-	return true;
-}
-
-/* The next reply on fd, or NULL if the connection closed or timed out. */
-static Vmallocd__V1__Reply *read_reply(int fd)
-{
-	uint8_t hdr[4], *buf;
-	uint32_t len;
-	Vmallocd__V1__Reply *r;
-
-	if (!read_full(fd, hdr, 4, 3000))
-		return NULL;
-	len = vmd_get_n32(hdr);
-	buf = malloc(len ? len : 1);
-	if (!buf || !read_full(fd, buf, len, 3000)) {
-		free(buf);
-		return NULL;
-	}
-	r = vmallocd__v1__reply__unpack(NULL, len, buf);
-	free(buf);
-	return r;
-}
-
-static bool closed_by_peer(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	char c;
-
-	return poll(&pfd, 1, 3000) == 1 && read(fd, &c, 1) == 0;
-}
-
 static void expect_alive(void)
 {
 	struct vmc_client *c;
 	uint64_t a;
 	char msg[256];
 
-	CU_ASSERT_EQUAL_FATAL(vmc_connect(daemon_proc.sock, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(daemon_proc.sock, &c), 0);
 	CU_ASSERT_EQUAL(vmc_vmalloc(c, 4096, &a), 0);
 	CU_ASSERT_EQUAL(vmc_vfree(c, a), 0);
 	CU_ASSERT_EQUAL(vmc_check(c, msg, sizeof(msg)), 0);
@@ -119,12 +51,12 @@ static void expect_alive(void)
 
 static void test_zero_length(void)
 {
-	int fd = raw_connect();
+	int fd = raw_connect(daemon_proc.sock);
 	Vmallocd__V1__Reply *r;
 
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL(send_frame(fd, NULL, 0), 0);
-	r = read_reply(fd);
+	r = read_reply(fd, 3000);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->status, -EOPNOTSUPP);
 	CU_ASSERT_TRUE(strlen(r->message) > 0);
@@ -136,12 +68,12 @@ static void test_zero_length(void)
 static void test_garbage(void)
 {
 	static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x80 };
-	int fd = raw_connect();
+	int fd = raw_connect(daemon_proc.sock);
 	Vmallocd__V1__Reply *r;
 
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL(send_frame(fd, junk, sizeof(junk)), 0);
-	r = read_reply(fd);
+	r = read_reply(fd, 3000);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->status, -EBADMSG);
 	vmallocd__v1__reply__free_unpacked(r, NULL);
@@ -158,7 +90,7 @@ static void test_garbage(void)
 		h.version = 1;
 		n = vmallocd__v1__request__pack(&q, buf);
 		CU_ASSERT_EQUAL(send_frame(fd, buf, (uint32_t)n), 0);
-		r = read_reply(fd);
+		r = read_reply(fd, 3000);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 		CU_ASSERT_EQUAL(r->id, 42);
 		CU_ASSERT_EQUAL(r->status, 0);
@@ -180,11 +112,11 @@ static void test_unknown_type_and_enum(void)
 	Vmallocd__V1__Reply *r;
 	uint8_t buf[64];
 	size_t n;
-	int fd = raw_connect();
+	int fd = raw_connect(daemon_proc.sock);
 
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL(send_frame(fd, unknown_op, sizeof(unknown_op)), 0);
-	r = read_reply(fd);
+	r = read_reply(fd, 3000);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->id, 7);
 	CU_ASSERT_EQUAL(r->status, -EOPNOTSUPP);
@@ -196,7 +128,7 @@ static void test_unknown_type_and_enum(void)
 	qq.kind = (Vmallocd__V1__QueryKind)77;
 	n = vmallocd__v1__request__pack(&q, buf);
 	CU_ASSERT_EQUAL(send_frame(fd, buf, (uint32_t)n), 0);
-	r = read_reply(fd);
+	r = read_reply(fd, 3000);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->status, -EINVAL);
 	vmallocd__v1__reply__free_unpacked(r, NULL);
@@ -208,7 +140,7 @@ static void test_unknown_type_and_enum(void)
 	aq.size = 4096;
 	n = vmallocd__v1__request__pack(&q, buf);
 	CU_ASSERT_EQUAL(send_frame(fd, buf, (uint32_t)n), 0);
-	r = read_reply(fd);
+	r = read_reply(fd, 3000);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->id, 9);
 	CU_ASSERT_EQUAL(r->status, -EINVAL);
@@ -219,18 +151,18 @@ static void test_unknown_type_and_enum(void)
 
 static void over_limit(uint32_t len)
 {
-	int fd = raw_connect();
+	int fd = raw_connect(daemon_proc.sock);
 	Vmallocd__V1__Reply *r;
 	uint8_t hdr[4];
 
 	CU_ASSERT_FATAL(fd >= 0);
 	vmd_put_n32(hdr, len);
 	CU_ASSERT_EQUAL(write(fd, hdr, 4), 4);
-	r = read_reply(fd);
+	r = read_reply(fd, 3000);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->status, -EMSGSIZE);
 	vmallocd__v1__reply__free_unpacked(r, NULL);
-	CU_ASSERT_TRUE(closed_by_peer(fd));
+	CU_ASSERT_TRUE(closed_by_peer(fd, 3000));
 	close(fd);
 	expect_alive();
 }
@@ -248,11 +180,11 @@ static void test_stalled_client(void)
 	static const uint8_t half[] = { 0, 0, 0, 50, 0x08, 0x01 };
 	struct vmc_client *c;
 	long long t0, worst = 0;
-	int fd = raw_connect();
+	int fd = raw_connect(daemon_proc.sock);
 
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL(write(fd, half, sizeof(half)), (ssize_t)sizeof(half));
-	CU_ASSERT_EQUAL_FATAL(vmc_connect(daemon_proc.sock, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(daemon_proc.sock, &c), 0);
 	for (int i = 0; i < 200; i++) {
 		uint64_t a;
 		long long t = vmd_now_ms();
@@ -265,7 +197,7 @@ static void test_stalled_client(void)
 	CU_ASSERT_TRUE(worst < 500);
 	vmc_close(c);
 	t0 = vmd_now_ms();
-	CU_ASSERT_TRUE(closed_by_peer(fd));
+	CU_ASSERT_TRUE(closed_by_peer(fd, 3000));
 	CU_ASSERT_TRUE(vmd_now_ms() - t0 < 2500);
 	close(fd);
 	expect_alive();
@@ -319,7 +251,7 @@ static void test_pipeline_then_half_close(void)
 	enum { N = 30000 };
 	size_t cap = (size_t)N * 32, len = 0, cut;
 	uint8_t *buf = malloc(cap);
-	int fd = raw_connect();
+	int fd = raw_connect(daemon_proc.sock);
 	uint64_t last = 0;
 	bool in_order = true;
 	int answered = 0;
@@ -336,7 +268,7 @@ static void test_pipeline_then_half_close(void)
 		CU_ASSERT_EQUAL(write(fd, buf + i, 1), 1);
 	CU_ASSERT_EQUAL(shutdown(fd, SHUT_WR), 0);
 	for (;;) {
-		Vmallocd__V1__Reply *r = read_reply(fd);
+		Vmallocd__V1__Reply *r = read_reply(fd, 3000);
 
 		if (!r)
 			break;
@@ -370,7 +302,7 @@ static void test_idle_timeout(void)
 	memcpy(sa.sun_path, p.sock, strlen(p.sock) + 1);
 	quiet = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CU_ASSERT_FATAL(quiet >= 0 && connect(quiet, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-	CU_ASSERT_EQUAL_FATAL(vmc_connect(p.sock, &busy), 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(p.sock, &busy), 0);
 	t0 = vmd_now_ms();
 	for (int i = 0; i < 8; i++) {
 		uint64_t a;
@@ -380,13 +312,13 @@ static void test_idle_timeout(void)
 		CU_ASSERT_EQUAL(vmc_vfree(busy, a), 0);
 	}
 	/* 2.4 s have passed: the quiet one is gone, the busy one is not. */
-	CU_ASSERT_TRUE(closed_by_peer(quiet));
+	CU_ASSERT_TRUE(closed_by_peer(quiet, 3000));
 	CU_ASSERT_TRUE(vmd_now_ms() - t0 >= 2400);
 	close(quiet);
 	quiet = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CU_ASSERT_FATAL(quiet >= 0 && connect(quiet, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 	t0 = vmd_now_ms();
-	CU_ASSERT_TRUE(closed_by_peer(quiet));
+	CU_ASSERT_TRUE(closed_by_peer(quiet, 3000));
 	CU_ASSERT_TRUE(vmd_now_ms() - t0 >= 900 && vmd_now_ms() - t0 < 2500);
 	close(quiet);
 	vmc_close(busy);

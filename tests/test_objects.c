@@ -29,22 +29,6 @@ static bool start(struct vmd_proc *p, const char *kernel, const char *extra)
 	return vmd_start(p, args, NULL) == 0;
 }
 
-/* Run fn in a child process as uid; returns the child's exit status. */
-static int as_uid(uint32_t uid, int (*fn)(void *), void *arg)
-{
-	pid_t pid = fork();
-	int st;
-
-	if (pid == 0) {
-		if (setgid(uid) < 0 || setuid(uid) < 0)
-			_exit(100);
-		_exit(fn(arg));
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) < 0)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 200;
-}
-
 static void expect_clean(struct vmc_client *c)
 {
 	char msg[256];

@@ -27,9 +27,8 @@
 #include "tcase.h"
 #include "vmalloc.pb-c.h"
 #include "vmclient.h"
+#include "wire.h"
 
-typedef Vmallocd__V1__Request Request;
-typedef Vmallocd__V1__Reply Reply;
 
 static struct vmd_proc daemon_proc;
 
@@ -47,96 +46,10 @@ static int suite_clean(void)
 
 /* ---- raw frames ---------------------------------------------------------------------- */
 
-static int raw_connect(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	memcpy(sa.sun_path, daemon_proc.sock, strlen(daemon_proc.sock) + 1);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int send_bytes(int fd, const void *payload, uint32_t len)
-{
-	uint8_t hdr[4];
-
-	vmd_put_n32(hdr, len);
-	return write_all(fd, hdr, 4) < 0 || write_all(fd, payload, len) < 0 ? -1 : 0;
-}
-
-static int send_req(int fd, const Request *req)
-{
-	size_t n = vmallocd__v1__request__get_packed_size(req);
-	uint8_t *buf = malloc(n ? n : 1);
-	int r;
-
-	if (!buf)
-		return -1;
-	vmallocd__v1__request__pack(req, buf);
-	r = send_bytes(fd, buf, (uint32_t)n);
-	free(buf);
-	return r;
-}
-
-static bool read_full(int fd, uint8_t *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t r;
-
-		if (poll(&pfd, 1, 5000) <= 0)
-			return false;
-		r = read(fd, buf + got, n - got);
-		if (r <= 0)
-			return false;
-		got += (size_t)r;
-	}
-	return true;
-}
-
-static Reply *read_reply(int fd)
-{
-	uint8_t hdr[4], *buf;
-	uint32_t len;
-	Reply *r;
-
-	if (!read_full(fd, hdr, 4))
-		return NULL;
-	len = vmd_get_n32(hdr);
-	buf = malloc(len ? len : 1);
-	if (!buf || !read_full(fd, buf, len)) {
-		free(buf);
-		return NULL;
-	}
-	r = vmallocd__v1__reply__unpack(NULL, len, buf);
-	free(buf);
-	return r;
-}
-
 /* Send req, return its reply (NULL: none). */
 static Reply *call(int fd, const Request *req)
 {
-	return send_req(fd, req) < 0 ? NULL : read_reply(fd);
+	return send_request(fd, req) < 0 ? NULL : read_reply(fd, 5000);
 }
 
 static Reply *hello(int fd, uint64_t id, uint32_t version)
@@ -204,7 +117,7 @@ static bool has(const Reply *r, const char *text)
 
 static void test_hello_versions(void)
 {
-	int fd = raw_connect();
+	int fd = raw_connect(daemon_proc.sock);
 	Reply *r;
 
 	CU_ASSERT_FATAL(fd >= 0);
@@ -237,7 +150,7 @@ static void test_client_version(void)
 	struct vmc_client *c;
 	struct vmc_hello h;
 
-	CU_ASSERT_EQUAL_FATAL(vmc_connect(daemon_proc.sock, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(daemon_proc.sock, &c), 0);
 	CU_ASSERT_EQUAL(vmc_hello(c, &h), 0);
 	CU_ASSERT_EQUAL(h.version, VMC_PROTO_VERSION);
 	CU_ASSERT_EQUAL(VMC_PROTO_VERSION, 2);
@@ -248,7 +161,7 @@ static void test_client_version(void)
 
 static void test_zero_kinds(void)
 {
-	int v2 = raw_connect(), v1 = raw_connect(), none = raw_connect();
+	int v2 = raw_connect(daemon_proc.sock), v1 = raw_connect(daemon_proc.sock), none = raw_connect(daemon_proc.sock);
 	Reply *r;
 
 	CU_ASSERT_FATAL(v2 >= 0 && v1 >= 0 && none >= 0);
@@ -316,7 +229,7 @@ static void test_vm_flags(void)
 	struct vmc_area info;
 	uint64_t addr = 0, pfn;
 
-	CU_ASSERT_EQUAL_FATAL(vmc_connect(daemon_proc.sock, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(daemon_proc.sock, &c), 0);
 	CU_ASSERT_EQUAL(vmc_stat(c, &before), 0);
 	/* vmallocd's own scope mark, asked for as a flag: refused, nothing made. */
 	o.vm_flags = 0x10000;
@@ -352,7 +265,7 @@ static void test_vm_flags(void)
 static void test_io_size_first(void)
 {
 	static uint8_t data[VMC_MAX_IO + 1];
-	int fd = raw_connect();
+	int fd = raw_connect(daemon_proc.sock);
 	Request req = VMALLOCD__V1__REQUEST__INIT;
 	Vmallocd__V1__WriteRequest w = VMALLOCD__V1__WRITE_REQUEST__INIT;
 	Vmallocd__V1__ReadRequest rd = VMALLOCD__V1__READ_REQUEST__INIT;
@@ -414,7 +327,7 @@ static void test_io_size_first(void)
 static void test_id_zero(void)
 {
 	static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x80 };
-	int fd = raw_connect();
+	int fd = raw_connect(daemon_proc.sock);
 	Reply *r;
 
 	CU_ASSERT_FATAL(fd >= 0);
@@ -424,8 +337,8 @@ static void test_id_zero(void)
 	vmallocd__v1__reply__free_unpacked(r, NULL);
 	/* A frame that does not parse: one id-0 -EBADMSG reply in its place,
 	 * and the connection goes on. */
-	CU_ASSERT_EQUAL_FATAL(send_bytes(fd, junk, sizeof(junk)), 0);
-	r = read_reply(fd);
+	CU_ASSERT_EQUAL_FATAL(send_frame(fd, junk, sizeof(junk)), 0);
+	r = read_reply(fd, 5000);
 	CU_ASSERT(r && r->id == 0 && r->status == -EBADMSG);
 	vmallocd__v1__reply__free_unpacked(r, NULL);
 	r = hello(fd, 7, 2);
@@ -444,7 +357,7 @@ static void test_cloexec(void)
 	unsigned sockets = 0, cloexec = 0;
 	DIR *d;
 
-	CU_ASSERT_EQUAL_FATAL(vmc_connect(daemon_proc.sock, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(daemon_proc.sock, &c), 0);
 	CU_ASSERT_EQUAL(vmc_hello(c, NULL), 0);   /* accepted by now */
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)daemon_proc.pid);
 	d = opendir(dir);
@@ -492,7 +405,7 @@ static void test_vmallocinfo_lines(void)
 	int st;
 	pid_t pid;
 
-	CU_ASSERT_EQUAL_FATAL(vmc_connect(daemon_proc.sock, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(daemon_proc.sock, &c), 0);
 	/* An empty caller: nothing between the size and pages=. */
 	o.caller = "";
 	CU_ASSERT_EQUAL_FATAL(vmc_vmalloc_node_range(c, 4096, &o, &plain), 0);
@@ -523,14 +436,14 @@ static void test_vmallocinfo_lines(void)
 	T_ASSERT_MSG(strstr(text, want) != NULL, "no line \"%s\" in:\n%s", want, text);
 	free(text);
 	/* ...and a non-root client none, as protocol.md says. */
-	pid = fork();
+	pid = vmd_fork();
 	if (pid == 0) {
 		struct vmc_client *u;
 		uint64_t mine;
 		char *t = NULL;
 		int bad = 0;
 
-		if (setgid(65534) < 0 || setuid(65534) < 0 || vmc_connect(daemon_proc.sock, &u) < 0)
+		if (setgid(65534) < 0 || setuid(65534) < 0 || vmd_connect(daemon_proc.sock, &u) < 0)
 			_exit(100);
 		bad += vmc_vmalloc(u, 4096, &mine) != 0;
 		bad += vmc_query_text(u, VMC_VMALLOCINFO, &t) != 0;
@@ -551,7 +464,7 @@ static void test_vmallocinfo_lines(void)
 
 static void test_parent_pid(void)
 {
-	int fd = raw_connect();
+	int fd = raw_connect(daemon_proc.sock);
 	Request req = VMALLOCD__V1__REQUEST__INIT;
 	Vmallocd__V1__AllocRequest a = VMALLOCD__V1__ALLOC_REQUEST__INIT;
 	struct vmc_client *c;
@@ -583,7 +496,7 @@ static void test_parent_pid(void)
 	req.id = 2;
 	r = call(fd, &req);
 	CU_ASSERT_FATAL(r && r->status == 0 && r->alloc);
-	CU_ASSERT_EQUAL_FATAL(vmc_connect(daemon_proc.sock, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(daemon_proc.sock, &c), 0);
 	CU_ASSERT_EQUAL(vmc_area_info(c, r->alloc->addr, &info), 0);
 	CU_ASSERT_EQUAL(info.pid, (uint32_t)getppid());
 	CU_ASSERT_FALSE(info.leaked);

@@ -33,7 +33,7 @@ static int suite_init(void)
 
 	if (vmd_start(&daemon_proc, args, NULL) < 0)
 		return -1;
-	return vmc_connect(daemon_proc.sock, &root) < 0 ? -1 : 0;
+	return vmd_connect(daemon_proc.sock, &root) < 0 ? -1 : 0;
 }
 
 static int suite_clean(void)
@@ -43,22 +43,6 @@ static int suite_clean(void)
 	vmc_close(root);
 	st = vmd_stop(&daemon_proc, 5000);
 	return st == 0 ? 0 : -1;
-}
-
-/* Run fn in a child process as uid; returns the child's exit status. */
-static int as_uid(uint32_t uid, int (*fn)(void *), void *arg)
-{
-	pid_t pid = fork();
-	int st;
-
-	if (pid == 0) {
-		if (setgid(uid) < 0 || setuid(uid) < 0)
-			_exit(100);
-		_exit(fn(arg));
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) < 0)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 200;
 }
 
 static void expect_clean(void)
@@ -281,7 +265,7 @@ static int perm_child(void *p)
 	char buf[8], *text;
 	int fails = 0;
 
-	if (vmc_connect(a->sock, &c) < 0)
+	if (vmd_connect(a->sock, &c) < 0)
 		return 101;
 	fails += vmc_vfree(c, a->root_area) != -EPERM;
 	fails += vmc_read(c, a->root_area, buf, 8) != -EPERM;
@@ -322,7 +306,7 @@ static int other_child(void *p)
 	struct vmc_client *c;
 	int fails = 0;
 
-	if (vmc_connect(a->sock, &c) < 0)
+	if (vmd_connect(a->sock, &c) < 0)
 		return 101;
 	fails += vmc_vfree(c, a->root_area) != -EPERM;
 	vmc_close(c);
@@ -366,7 +350,7 @@ static void test_killed_client(void)
 	char *text;
 
 	CU_ASSERT_FATAL(pipe(pfd) == 0);
-	pid = fork();
+	pid = vmd_fork();
 	if (pid == 0) {
 		struct vmc_client *c;
 		uint64_t a[2];
@@ -375,7 +359,7 @@ static void test_killed_client(void)
 		static const uint8_t half[] = { 0, 0, 0, 100, 8, 1, 26 };
 
 		close(pfd[0]);
-		if (vmc_connect(daemon_proc.sock, &c) < 0)
+		if (vmd_connect(daemon_proc.sock, &c) < 0)
 			_exit(1);
 		vmc_set_scoped(c, true);
 		if (vmc_vmalloc(c, 4096, &a[0]) < 0)

@@ -49,7 +49,7 @@ static int client(unsigned id, unsigned ops)
 	uint64_t s = 0x9e3779b97f4a7c15ull * (id + 1);
 	static uint8_t wbuf[256 * 1024], rbuf[256 * 1024];
 
-	if (vmc_connect(daemon_proc.sock, &c) < 0)
+	if (vmd_connect(daemon_proc.sock, &c) < 0)
 		return 1;
 	for (unsigned op = 0; op < ops; op++) {
 		uint64_t r = rnd(&s);
@@ -114,13 +114,13 @@ static void test_concurrent_clients(void)
 	if (nclients > 256)
 		nclients = 256;
 	CU_ASSERT_FATAL(vmd_start(&daemon_proc, args, NULL) == 0);
-	CU_ASSERT_FATAL(vmc_connect(daemon_proc.sock, &c) == 0);
+	CU_ASSERT_FATAL(vmd_connect(daemon_proc.sock, &c) == 0);
 	CU_ASSERT_EQUAL(vmc_query_text(c, VMC_MEMINFO, &mem0), 0);
 	CU_ASSERT_EQUAL(vmc_query_text(c, VMC_BUDDYINFO, &buddy0), 0);
 
 	t0 = vmd_now_ms();
 	for (unsigned i = 0; i < nclients; i++) {
-		pids[i] = fork();
+		pids[i] = vmd_fork();
 		if (pids[i] == 0)
 			_exit(client(i, ops));
 	}

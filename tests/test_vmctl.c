@@ -567,7 +567,7 @@ static int run_on_pty(bool quiet, char *res, size_t reslen, char *tty, size_t tt
 
 	if (openpty(&master, &slave, NULL, NULL, NULL) < 0 || pipe(pipefd) < 0)
 		return -1;
-	pid = fork();
+	pid = vmd_fork();
 	if (pid == 0) {
 		dup2(pipefd[1], 1);
 		dup2(slave, 2);
@@ -705,7 +705,7 @@ static void test_other_user(void)
 				listen(l, 4) == 0 && chmod(priv, 0600) == 0);
 		privfd = l;
 	}
-	pid = fork();
+	pid = vmd_fork();
 	if (pid == 0) {
 		int fails = 0;
 

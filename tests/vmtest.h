@@ -106,12 +106,10 @@ uint64_t t_rand_range(struct t_rng *r, uint64_t lo, uint64_t hi); /* [lo, hi] */
 void t_pattern(uint8_t *buf, uint64_t len, uint64_t seed, uint64_t pos);
 /* The seed given in $VMTEST_SEED, else def. */
 uint64_t t_env_u64(const char *name, uint64_t def);
-
 /* A file from tests/fixtures, NUL-terminated (NULL and a failure recorded
  * if it cannot be read). */
 char *t_fixture(const char *name);
-/* The line of text starting with prefix, malloc'd without its newline. */
-char *t_line_starting(const char *text, const char *prefix);
+
 unsigned t_count_lines(const char *text);
 
 #endif /* VMTEST_H */

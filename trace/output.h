@@ -27,9 +27,10 @@ extern "C" {
 int vt_eventlog_write(FILE *out, const struct vt_call *call, int status, uint64_t result);
 
 /* The CSV header line, and one row for the state after event i:
- *   event,free_o0,...,free_o10,vmalloc_kb,lazy_pages,kva_extent_kb
+ *   event,free_o0,...,free_o10,vmalloc_kb,lazy_pages,kva_extent_kb,pooled_pages,purges
  * free_oN is the number of free blocks of order N over all zones (the
- * columns of buddyinfo added up); m must have its zones.  0 or -EIO. */
+ * columns of buddyinfo added up); pooled_pages the KVA in 6.18's vmap-node
+ * pools; purges the machine's so far.  m must have its zones.  0 or -EIO. */
 int vt_series_header(FILE *out);
 int vt_series_row(FILE *out, uint64_t i, const struct vt_machine_state *m);
 

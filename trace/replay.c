@@ -8,6 +8,9 @@
  *   call is prepared and not yet completed, or VT_KEY_FAILED for an object
  *   the replay could not make (until the trace frees it)
  *   stats.events == Σ stats.by_op[]
+ *   start_inflight == start-state calls prepared and not yet completed
+ *   busy_keys holds the keys of the areas from before that the start state
+ *   placed and the trace has not freed yet (each is live in areas too)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 #include <string.h>
 
 #include "vmclient.h"
+#include "prestate.h"
 #include "replay.h"
 
 #define VM_NO_GUARD_FLAG 0x40u          /* VM_NO_GUARD of include/linux/vmalloc.h */
@@ -30,6 +34,15 @@ struct vt_replay {
 	uint64_t prev_trace, prev_replay;
 	vt_result_fn *hook;
 	void *hook_ctx;
+	unsigned nr_cpus;               /* the machine's: the trace's CPU c runs on c % nr_cpus */
+	/* The start state's plan, and where its ranges went. */
+	const struct vt_ps_step *steps;
+	const struct vt_ps_range *ranges;
+	uint64_t nr_steps, step, nr_ranges;
+	uint64_t *start_addr;           /* per range: the address it got, 0 if not made */
+	uint64_t start_inflight;
+	uint64_t backlog_pages;
+	struct vt_keymap busy_keys;
 };
 
 int vt_replay_new(const struct vt_backend *b, const struct vt_replay_opts *opts,
@@ -60,6 +73,21 @@ int vt_replay_new(const struct vt_backend *b, const struct vt_replay_opts *opts,
 	r = vt_keymap_init(&rp->pages);
 	if (r < 0)
 		goto fail;
+	r = vt_keymap_init(&rp->busy_keys);
+	if (r < 0)
+		goto fail;
+	rp->nr_cpus = rp->initial->nr_cpus ? rp->initial->nr_cpus : 1;
+	if (rp->opts.start) {
+		rp->steps = vt_prestate_steps(rp->opts.start, &rp->nr_steps);
+		rp->ranges = vt_prestate_ranges(rp->opts.start, &rp->nr_ranges);
+		rp->backlog_pages = vt_prestate_stats(rp->opts.start)->backlog_pages;
+		rp->start_addr = calloc(rp->nr_ranges ? rp->nr_ranges : 1, sizeof(*rp->start_addr));
+		if (!rp->start_addr) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		rp->opts.warm = false;
+	}
 	*ret_replay = rp;
 	return 0;
 fail:
@@ -73,6 +101,8 @@ void vt_replay_free(struct vt_replay *rp)
 		return;
 	vt_keymap_done(&rp->areas);
 	vt_keymap_done(&rp->pages);
+	vt_keymap_done(&rp->busy_keys);
+	free(rp->start_addr);
 	free(rp->initial);
 	free(rp);
 }
@@ -118,7 +148,7 @@ static void call_init(struct vt_replay *rp, const struct vt_event *ev, struct vt
 	c->req.node = -1;
 	c->i = rp->stats.events;
 	c->line = ev->line;
-	c->cpu = ev->cpu;
+	c->cpu = ev->cpu >= 0 ? (int32_t)((unsigned)ev->cpu % rp->nr_cpus) : -1;
 	c->op = ev->op;
 	c->ev_flags = ev->flags;
 	c->key = ev->addr;
@@ -245,10 +275,16 @@ static int prepare_free(struct vt_replay *rp, const struct vt_event *ev, struct 
 		done(rp, ev);
 		return 0;
 	}
-	call_init(rp, ev, c, VT_CALL_FREE);
+	/* An area from before that the start state placed: a hold without
+	 * pages (pages 0) goes as it came. */
+	call_init(rp, ev, c, e->pages ? VT_CALL_FREE : VT_CALL_UNRESERVE);
 	c->addr = e->addr;
 	c->pages = e->pages;
 	vt_keymap_remove(&rp->areas, e);
+	if (rp->busy_keys.nr && (e = vt_keymap_find(&rp->busy_keys, ev->addr))) {
+		vt_keymap_remove(&rp->busy_keys, e);
+		rp->stats.start_frees++;
+	}
 	done(rp, ev);
 	return 2;
 }
@@ -381,8 +417,176 @@ static int prepare_page_free(struct vt_replay *rp, const struct vt_event *ev, st
 	return 2;
 }
 
+static void area_made(struct vt_replay *rp, uint64_t pages);
+
+/* ---- the start state ---------------------------------------------------------- */
+
+#define START_CALLER "vmreplay_start_state"
+#define BUSY_CALLER "before_the_trace"
+
+/* The next call of the start state's plan: 1 with a call, 0 when the plan
+ * is done, -EBUSY at a barrier with calls in flight. */
+static int prepare_start(struct vt_replay *rp, uint64_t line, struct vt_call *c)
+{
+	while (rp->step < rp->nr_steps) {
+		const struct vt_ps_step *s = &rp->steps[rp->step];
+		const struct vt_ps_range *rg = s->op == VT_PS_PURGE || s->op == VT_PS_SEED ||
+					       s->op == VT_PS_BARRIER ? NULL : &rp->ranges[s->range];
+
+		memset(c, 0, sizeof(*c));
+		c->start = true;
+		c->range = s->range;
+		c->cpu = -1;
+		c->req.node = -1;
+		c->i = rp->stats.events;
+		c->line = line;
+		c->op = VT_OP_ALLOC;
+		switch (s->op) {
+		case VT_PS_BARRIER:
+			if (rp->start_inflight)
+				return -EBUSY;
+			rp->step++;
+			continue;
+		case VT_PS_ALLOC:
+			c->kind = VT_CALL_ALLOC;
+			if (rg->kva_pages == 1) {
+				c->req.size = VT_PAGE_SIZE;
+				c->req.vm_flags = VM_NO_GUARD_FLAG;
+			} else {
+				c->req.size = (rg->kva_pages - 1) * VT_PAGE_SIZE;
+			}
+			if (rg->cpu < 0) {
+				c->req.start = rg->addr;
+				c->req.end = rg->addr + rg->kva_pages * VT_PAGE_SIZE;
+			} else {
+				c->cpu = rg->cpu;
+			}
+			c->req.gfp = GFP_KERNEL;
+			c->req.caller = rg->kind == VT_PS_BUSY ? BUSY_CALLER : START_CALLER;
+			c->kva_pages = (uint32_t)rg->kva_pages;
+			c->size = c->req.size;
+			c->key = rg->key;
+			break;
+		case VT_PS_RESERVE:
+			c->kind = VT_CALL_RESERVE;
+			c->addr = rg->kva_pages;
+			c->key = rg->key;
+			break;
+		case VT_PS_FREE:
+		case VT_PS_UNRESERVE:
+			if (!rp->start_addr[s->range]) {
+				rp->step++;     /* it was not made */
+				continue;
+			}
+			c->kind = s->op == VT_PS_FREE ? VT_CALL_FREE : VT_CALL_UNRESERVE;
+			c->op = VT_OP_FREE;
+			c->addr = rp->start_addr[s->range];
+			break;
+		case VT_PS_PURGE:
+			c->kind = VT_CALL_PURGE;
+			c->op = VT_OP_PURGE;
+			break;
+		case VT_PS_SEED:
+			c->kind = VT_CALL_SEED_LAZY;
+			c->op = VT_OP_FREE;
+			c->addr = rp->backlog_pages;
+			rp->stats.warmed = true;
+			break;
+		}
+		rp->step++;
+		rp->start_inflight++;
+		return 1;
+	}
+	/* Built: what it cost the machine's counters, once nothing is in
+	 * flight. */
+	if (rp->start_inflight)
+		return -EBUSY;
+	{
+		struct vt_machine_state *m = calloc(1, sizeof(*m));
+		int r;
+
+		if (!m)
+			return -ENOMEM;
+		r = rp->b->state(rp->b->ctx, false, m);
+		if (r == 0) {
+			rp->stats.start_purges = m->nr_purges - rp->initial->nr_purges;
+			rp->stats.start_flushes = m->nr_tlb_flushes - rp->initial->nr_tlb_flushes;
+		}
+		free(m);
+		if (r < 0)
+			return r;
+	}
+	rp->stats.started = true;
+	return 0;
+}
+
+int vt_replay_prepare_start(struct vt_replay *rp, struct vt_call *ret_call)
+{
+	if (!rp->start_addr || rp->stats.started)
+		return 0;
+	return prepare_start(rp, 0, ret_call);
+}
+
+void vt_replay_own_counts(const struct vt_replay *rp, struct vt_machine_state *m)
+{
+	m->nr_purges -= rp->stats.start_purges <= m->nr_purges ? rp->stats.start_purges : m->nr_purges;
+	m->nr_tlb_flushes -= rp->stats.start_flushes <= m->nr_tlb_flushes ?
+				     rp->stats.start_flushes : m->nr_tlb_flushes;
+}
+
+static void complete_start(struct vt_replay *rp, const struct vt_call *c, int status,
+			   uint64_t result)
+{
+	const struct vt_ps_range *rg;
+	struct vt_keymap_entry *e;
+	uint64_t pages;
+
+	rp->start_inflight--;
+	rp->stats.start_calls++;
+	if (c->kind == VT_CALL_SEED_LAZY) {
+		rp->stats.warm_wanted = c->addr;
+		if (status == 0)
+			rp->stats.warm_pages = c->addr;
+		else
+			rp->stats.warm_err = status;
+		return;
+	}
+	if (status < 0) {
+		rp->stats.start_failures++;
+		if (!rp->stats.start_err)
+			rp->stats.start_err = status;
+		return;
+	}
+	if (c->kind != VT_CALL_ALLOC && c->kind != VT_CALL_RESERVE)
+		return;
+	rg = &rp->ranges[c->range];
+	rp->start_addr[c->range] = result;
+	if (rg->addr && result != rg->addr)
+		rp->stats.start_misplaced++;
+	if (rg->kind != VT_PS_BUSY)
+		return;
+	/* An area from before: the trace's key now names it, as if the trace
+	 * had allocated it. */
+	pages = c->kind == VT_CALL_RESERVE ? 0 : (c->req.size + VT_PAGE_SIZE - 1) / VT_PAGE_SIZE;
+	if (vt_keymap_insert(&rp->areas, rg->key, &e) < 0)
+		return;         /* its free will be unmatched, as without a start state */
+	e->used = VT_KEY_LIVE;
+	e->addr = result;
+	e->pages = pages;
+	e->kva_pages = (uint32_t)rg->kva_pages;
+	area_made(rp, pages);
+	if (vt_keymap_insert(&rp->busy_keys, rg->key, &e) == 0)
+		e->used = VT_KEY_LIVE;
+}
+
 int vt_replay_prepare(struct vt_replay *rp, const struct vt_event *ev, struct vt_call *ret_call)
 {
+	if (rp->start_addr && !rp->stats.started) {
+		int k = prepare_start(rp, ev->line, ret_call);
+
+		if (k != 0)
+			return k;
+	}
 	switch (ev->op) {
 	case VT_OP_ALLOC:
 		return prepare_alloc(rp, ev, ret_call);
@@ -465,8 +669,15 @@ void vt_replay_complete(struct vt_replay *rp, const struct vt_call *c, int statu
 	struct vt_keymap_entry *e;
 	bool keyed = c->ev_flags & (VT_EV_ADDR | VT_EV_ID);
 
+	if (c->start) {
+		complete_start(rp, c, status, result);
+		return;
+	}
 	rp->stats.calls++;
 	switch (c->kind) {
+	case VT_CALL_RESERVE:
+	case VT_CALL_PURGE:
+		return;         /* only the start state makes these */
 	case VT_CALL_SEED_LAZY:
 		rp->stats.warm_wanted = c->addr;
 		if (status == 0)
@@ -493,6 +704,7 @@ void vt_replay_complete(struct vt_replay *rp, const struct vt_call *c, int statu
 			placement(rp, c->key, result);
 		break;
 	case VT_CALL_FREE:
+	case VT_CALL_UNRESERVE:
 		if (status < 0) {
 			if (!c->implicit)
 				record_failure(rp, c, status);
@@ -600,8 +812,53 @@ static int call_backend(struct vt_replay *rp, const struct vt_call *c, uint64_t 
 		return b->free_pages(b->ctx, c->addr, c->order);
 	case VT_CALL_SEED_LAZY:
 		return b->seed_lazy ? b->seed_lazy(b->ctx, c->addr) : -EOPNOTSUPP;
+	case VT_CALL_RESERVE:
+		return b->reserve ? b->reserve(b->ctx, c->addr, ret) : -EOPNOTSUPP;
+	case VT_CALL_UNRESERVE:
+		return b->unreserve ? b->unreserve(b->ctx, c->addr) : -EOPNOTSUPP;
+	case VT_CALL_PURGE:
+		return b->purge ? b->purge(b->ctx) : -EOPNOTSUPP;
 	}
 	return -EINVAL;
+}
+
+int vt_seed_next(uint64_t vmalloc_start, uint64_t vmalloc_end, uint64_t total, uint64_t *left,
+		 struct vt_alloc_req *ret_req)
+{
+	uint64_t n;
+
+	if (total > (vmalloc_end - vmalloc_start) / VT_PAGE_SIZE)
+		return -ERANGE;
+	if (*left < 2)
+		return 0;       /* a single page could not hold an area */
+	n = *left < VT_SEED_CHUNK ? *left : VT_SEED_CHUNK;
+	if (*left - n == 1)
+		n--;            /* never leave a single page */
+	memset(ret_req, 0, sizeof(*ret_req));
+	ret_req->size = (n - 1) * VT_PAGE_SIZE;
+	/* vmalloc_end may be the range's last byte (x86_64's 0x...ffff):
+	 * the window's start is rounded down to a page. */
+	ret_req->start = (vmalloc_end - total * VT_PAGE_SIZE) & ~(VT_PAGE_SIZE - 1);
+	ret_req->end = vmalloc_end;
+	ret_req->gfp = GFP_KERNEL | __GFP_NOWARN;
+	ret_req->node = -1;
+	ret_req->caller = "vmreplay_warm";
+	*left -= n;
+	return 1;
+}
+
+int vt_replay_build_start(struct vt_replay *rp)
+{
+	for (;;) {
+		struct vt_call c;
+		uint64_t result;
+		int k = vt_replay_prepare_start(rp, &c), status;
+
+		if (k <= 0)
+			return k;
+		status = call_backend(rp, &c, &result);
+		vt_replay_complete(rp, &c, status, result);
+	}
 }
 
 int vt_replay_event(struct vt_replay *rp, const struct vt_event *ev)

@@ -25,6 +25,14 @@
  * in the trace and in the replay: "placement: N of M consecutive deltas
  * agree".
  *
+ * The start state.  With opts.start (prestate.h), the replay first builds
+ * the state the traced kernel was in when its capture began: the plan's
+ * calls come out of prepare (or are made by vt_replay_event) before the
+ * first event's, marked start; the areas from before that the trace frees
+ * are then held under their trace keys like any other.
+ *
+ * CPUs.  The trace's CPU c runs on the machine's CPU c % nr_cpus.
+ *
  * Two ways to drive it:
  *   vt_replay_event()   the event's calls, one after the other, through
  *                       the backend's functions (in process);
@@ -83,7 +91,10 @@ struct vt_machine_state {
 	uint64_t largest_free_kva;      /* bytes */
 	uint64_t kva_extent;            /* bytes from vmalloc_start to the end of the highest area */
 	uint64_t lazy_pages, lazy_max_pages;
+	uint64_t pooled_pages;          /* 6.18: KVA pages in the vmap nodes' pools */
 	uint64_t nr_purges, nr_tlb_flushes;
+	unsigned nr_cpus;               /* simulated CPUs (0: unknown, taken as 1) */
+	unsigned nr_vmap_nodes;         /* 6.18's vmap nodes; more than one: size pools */
 	unsigned nr_zones;              /* zones[] filled only when asked for */
 	struct vt_zone_state zones[VT_MAX_ZONES];
 };
@@ -106,6 +117,14 @@ struct vt_backend {
 	 * next call runs on, the traced event's, called before each call of
 	 * an event that names its CPU. */
 	int (*set_cpu)(void *ctx, unsigned cpu);
+	/* Optional, for the start state (NULL: it cannot be built): purge the
+	 * lazily freed ranges now (vm_unmap_aliases); hold kva_pages of KVA,
+	 * guard included (2 to 65536), at the lowest fit of the whole range
+	 * without pages of its own (a vmap of one shared frame), and give it
+	 * back (vunmap). */
+	int (*purge)(void *ctx);
+	int (*reserve)(void *ctx, uint64_t kva_pages, uint64_t *ret_addr);
+	int (*unreserve)(void *ctx, uint64_t addr);
 };
 
 enum vt_call_kind {
@@ -115,6 +134,9 @@ enum vt_call_kind {
 	VT_CALL_ALLOC_PAGES,
 	VT_CALL_FREE_PAGES,
 	VT_CALL_SEED_LAZY,
+	VT_CALL_RESERVE,        /* start state: addr = KVA pages */
+	VT_CALL_UNRESERVE,      /* addr: the hold */
+	VT_CALL_PURGE,
 };
 
 /* One call of the backend, prepared from an event, and what completing it
@@ -126,10 +148,12 @@ struct vt_call {
 					 * SEED_LAZY: pages */
 	unsigned order;                 /* *_PAGES */
 	bool implicit;                  /* a free the trace missed, before event i */
+	bool start;                     /* a call of the start state (prestate.h) */
+	uint32_t range;                 /* start: the plan's range */
 	/* The event's part. */
 	uint64_t i;                     /* index of the event in the trace, from 0 */
 	uint64_t line;
-	int32_t cpu;                    /* the CPU the trace ran it on, -1 unknown */
+	int32_t cpu;                    /* the machine's CPU for the trace's, -1 unknown */
 	enum vt_op op;
 	uint32_t ev_flags;
 	uint64_t key, new_key;          /* the trace's keys (new_key: REALLOC result) */
@@ -170,16 +194,27 @@ struct vt_replay_stats {
 	int warm_err;                   /* why seeding failed, or 0 */
 	bool warmed;
 	uint64_t trace_nr_lazy_max;     /* from the first event that had it */
+	/* The start state (opts.start). */
+	bool started;                   /* its plan has been run */
+	uint64_t start_calls, start_failures;
+	int start_err;                  /* the first failure's error */
+	uint64_t start_misplaced;       /* ranges not where the plan put them */
+	uint64_t start_frees;           /* frees of areas from before that it placed */
+	uint64_t start_purges, start_flushes;   /* the machine's once it was built */
 };
+
+struct vt_prestate;
 
 struct vt_replay_opts {
 	bool warm;                      /* seed the lazy backlog from the first free's nr_lazy */
+	const struct vt_prestate *start;/* build this start state first (it must outlive the
+					 * replay); the backlog is its, so warm is ignored */
 };
 
 struct vt_replay;
 
-/* Hook called for each completed call that replays an event (not seeds or
- * implicit frees), in order; status 0 or negative errno, result the address
+/* Hook called for each completed call that replays an event (not seeds,
+ * start-state calls or implicit frees), in order; status 0 or negative errno, result the address
  * or pfn the call gave (0 if none). */
 typedef void vt_result_fn(void *ctx, const struct vt_call *call, int status, uint64_t result);
 
@@ -203,6 +238,32 @@ int vt_replay_prepare(struct vt_replay *rp, const struct vt_event *ev, struct vt
 /* The result of a prepared call.  Can't fail. */
 void vt_replay_complete(struct vt_replay *rp, const struct vt_call *call, int status,
 			uint64_t result);
+
+/* Build the start state now (opts.start), in process: 0 once it is built
+ * (failed calls are counted, not returned), or the backend's error from
+ * asking for its state.  Does nothing without a start state or once built. */
+int vt_replay_build_start(struct vt_replay *rp);
+/* The same for a pipelined caller: 1 with the next call of the start
+ * state in *ret_call (complete it with vt_replay_complete), 0 once it is
+ * built, -EBUSY while a call it needs is in flight, or the backend's error
+ * from asking for its state (the plan's last step, with nothing in flight). */
+int vt_replay_prepare_start(struct vt_replay *rp, struct vt_call *ret_call);
+
+/* Take what building the start state did off the machine's counters (its
+ * purges and TLB flushes), so that m says what the replay did.  Can't
+ * fail. */
+void vt_replay_own_counts(const struct vt_replay *rp, struct vt_machine_state *m);
+
+/* The seed of lazily freed KVA (--warm, the start state's backlog), as
+ * every backend makes it: vmallocs in the window of the top `total` pages
+ * of the range [vmalloc_start, vmalloc_end), each of at most VT_SEED_CHUNK
+ * pages of KVA (its page array fits a page, so it is one area), each freed
+ * at once.  *left starts at total: 1 with the next allocation in *ret_req
+ * (the backend then frees it), 0 when done, -ERANGE if total exceeds the
+ * range. */
+#define VT_SEED_CHUNK 512
+int vt_seed_next(uint64_t vmalloc_start, uint64_t vmalloc_end, uint64_t total, uint64_t *left,
+		 struct vt_alloc_req *ret_req);
 
 const struct vt_replay_stats *vt_replay_stats(const struct vt_replay *rp);
 const struct vt_machine_state *vt_replay_initial(const struct vt_replay *rp);

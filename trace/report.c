@@ -46,6 +46,35 @@ static void text_zones(FILE *out, const struct vt_machine_state *m, int which)
 	}
 }
 
+static void text_start(FILE *out, const struct vt_report *rep)
+{
+	const struct vt_prestate_stats *ps = rep->start;
+	const struct vt_replay_stats *s = rep->stats;
+
+	if (!ps) {
+		fprintf(out, "start state: none (%s)\n", rep->start_off ? rep->start_off : "off");
+		return;
+	}
+	fprintf(out, "start state: inferred from the %s (%" PRIu64 " events read in %.3f s), "
+		"built before the first event\n", ps->partial ? "trace up to where it stops" :
+		"whole trace", ps->scanned, rep->start_s);
+	fprintf(out, "  ranges: %" PRIu64 " pooled (%" PRIu64 " pages), %" PRIu64 " lazily freed (%"
+		PRIu64 " pages), %" PRIu64 " in the free tree (%" PRIu64 " pages)\n", ps->pooled,
+		ps->pooled_pages, ps->lazy, ps->lazy_pages, ps->holes, ps->hole_pages);
+	fprintf(out, "  areas from before: %" PRIu64 " placed (%" PRIu64 " pages), %" PRIu64
+		" of unknown size not placed\n", ps->busy, ps->busy_pages, ps->busy_unknown);
+	fprintf(out, "  held busy: %" PRIu64 " pages in %" PRIu64 " areas below 0x%016" PRIx64
+		"; %u purge%s to order the pools, %" PRIu64 " decay ranges\n", ps->blocked_pages,
+		ps->blockers, ps->top, ps->batches, ps->batches == 1 ? "" : "s", ps->decay);
+	if (ps->conflicts || ps->outside || ps->capped)
+		fprintf(out, "  left out: %" PRIu64 " overlapping ranges, %" PRIu64
+			" addresses outside the vmalloc range%s\n", ps->conflicts, ps->outside,
+			ps->capped ? ", ranges beyond the first 1048576" : "");
+	fprintf(out, "  calls: %" PRIu64 ", %" PRIu64 " failed%s%s, %" PRIu64 " ranges misplaced\n",
+		s->start_calls, s->start_failures, s->start_err ? " " : "",
+		s->start_err ? vt_errno_name(s->start_err) : "", s->start_misplaced);
+}
+
 int vt_report_text(FILE *out, const struct vt_report *rep)
 {
 	const struct vt_replay_stats *s = rep->stats;
@@ -94,8 +123,11 @@ int vt_report_text(FILE *out, const struct vt_report *rep)
 			f->i, f->line, vt_op_name(f->op), f->size, f->caller[0] ? " by " : "",
 			f->caller, strerror(-f->err));
 	}
-	fprintf(out, "unmatched frees: %" PRIu64 " (objects from before the trace)\n",
-		s->unmatched_frees);
+	text_start(out, rep);
+	fprintf(out, "unmatched frees: %" PRIu64 " (objects from before the trace)", s->unmatched_frees);
+	if (s->start_frees)
+		fprintf(out, "; %" PRIu64 " more freed that the start state placed", s->start_frees);
+	fprintf(out, "\n");
 	if (s->failed_frees)
 		fprintf(out, "frees of allocations that failed here: %" PRIu64 "\n", s->failed_frees);
 	fprintf(out, "implicit frees: %" PRIu64 " (allocations at a live address: a free the "
@@ -109,7 +141,8 @@ int vt_report_text(FILE *out, const struct vt_report *rep)
 	else if (s->warmed)
 		fprintf(out, "warm: %" PRIu64 " lazy pages seeded\n", s->warm_pages);
 	fprintf(out, "purges: %" PRIu64 ", TLB flushes: %" PRIu64 " (the trace: %" PRIu64
-		" purges)\n", m->nr_purges, m->nr_tlb_flushes, s->by_op[VT_OP_PURGE]);
+		" purge%s)\n", m->nr_purges, m->nr_tlb_flushes, s->by_op[VT_OP_PURGE],
+		s->by_op[VT_OP_PURGE] == 1 ? "" : "s");
 	if (s->trace_nr_lazy_max)
 		fprintf(out, "lazy: %" PRIu64 " pages at the end, lazy_max %" PRIu64
 			" (the trace's nr_lazy_max %" PRIu64 ")\n", m->lazy_pages, m->lazy_max_pages,
@@ -159,6 +192,14 @@ static json_object *str_or_null(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
+static json_object *jhex(uint64_t v)
+{
+	char b[24];
+
+	snprintf(b, sizeof(b), "0x%016" PRIx64, v);
+	return json_object_new_string(b);
+}
+
 static json_object *milli(int v)
 {
 	char b[16];
@@ -167,17 +208,56 @@ static json_object *milli(int v)
 	return json_object_new_double_s(v / 1000.0, b);
 }
 
-int vt_report_json(FILE *out, const struct vt_report *rep)
+static json_object *start_object(const struct vt_report *rep)
+{
+	const struct vt_prestate_stats *ps = rep->start;
+	const struct vt_replay_stats *s = rep->stats;
+	json_object *x = json_object_new_object();
+
+	put(x, "built", json_object_new_boolean(ps != NULL));
+	if (!ps) {
+		put(x, "why_not", json_object_new_string(rep->start_off ? rep->start_off : "off"));
+		return x;
+	}
+	put(x, "events_read", u64(ps->scanned));
+	put(x, "read_s", json_object_new_double(rep->start_s));
+	put(x, "pooled", u64(ps->pooled));
+	put(x, "pooled_pages", u64(ps->pooled_pages));
+	put(x, "lazy", u64(ps->lazy));
+	put(x, "lazy_pages", u64(ps->lazy_pages));
+	put(x, "free_tree", u64(ps->holes));
+	put(x, "free_tree_pages", u64(ps->hole_pages));
+	put(x, "areas_before", u64(ps->busy));
+	put(x, "areas_before_pages", u64(ps->busy_pages));
+	put(x, "areas_before_unknown_size", u64(ps->busy_unknown));
+	put(x, "held_pages", u64(ps->blocked_pages));
+	put(x, "held_areas", u64(ps->blockers));
+	put(x, "top", jhex(ps->top));
+	put(x, "batches", u64(ps->batches));
+	put(x, "decay_ranges", u64(ps->decay));
+	put(x, "backlog_pages", u64(ps->backlog_pages));
+	put(x, "overlapping", u64(ps->conflicts));
+	put(x, "outside", u64(ps->outside));
+	put(x, "capped", json_object_new_boolean(ps->capped));
+	put(x, "partial", json_object_new_boolean(ps->partial));
+	put(x, "calls", u64(s->start_calls));
+	put(x, "failed", u64(s->start_failures));
+	put(x, "error", s->start_err ? json_object_new_string(vt_errno_name(s->start_err)) : NULL);
+	put(x, "misplaced", u64(s->start_misplaced));
+	put(x, "frees_of_areas_before", u64(s->start_frees));
+	return x;
+}
+
+static json_object *report_object(const struct vt_report *rep)
 {
 	const struct vt_replay_stats *s = rep->stats;
 	const struct vt_machine_state *m = rep->final;
 	const struct vt_trace_info *info = rep->info;
 	const struct vt_report_machine *mc = &rep->machine;
 	json_object *o = json_object_new_object(), *x, *a;
-	int r = 0;
 
 	if (!o)
-		return -ENOMEM;
+		return NULL;
 	put(o, "input", json_object_new_string(rep->input));
 	put(o, "format", json_object_new_string(vt_format_name(info->format)));
 	put(o, "source_format", str_or_null(vt_format_name(info->source)));
@@ -240,6 +320,7 @@ int vt_report_json(FILE *out, const struct vt_report *rep)
 	put(x, "first", a);
 	put(o, "failures", x);
 
+	put(o, "start_state", start_object(rep));
 	put(o, "unmatched_frees", u64(s->unmatched_frees));
 	put(o, "failed_frees", u64(s->failed_frees));
 	put(o, "implicit_frees", u64(s->implicit_frees));
@@ -292,10 +373,122 @@ int vt_report_json(FILE *out, const struct vt_report *rep)
 		json_object_array_add(a, zo);
 	}
 	put(o, "zones", a);
+	return o;
+}
 
+static int print_json(FILE *out, json_object *o)
+{
+	int r = 0;
+
+	if (!o)
+		return -ENOMEM;
 	if (fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 			JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0 || ferror(out))
 		r = -EIO;
 	json_object_put(o);
 	return r;
+}
+
+int vt_report_json(FILE *out, const struct vt_report *rep)
+{
+	return print_json(out, report_object(rep));
+}
+
+int vt_report_compare_json(FILE *out, const struct vt_report *reps, unsigned n)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+	if (!o || !a) {
+		json_object_put(o);
+		json_object_put(a);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n; i++)
+		json_object_array_add(a, report_object(&reps[i]));
+	put(o, "compare", a);
+	return print_json(out, o);
+}
+
+/* ---- side by side ------------------------------------------------------------- */
+
+#define CMP_MAX 8
+#define CMP_CELL 48
+
+/* One row of the table: a label and a cell per replay. */
+static void row(FILE *out, const char *label, char cells[][CMP_CELL], unsigned n)
+{
+	fprintf(out, "%-26s", label);
+	for (unsigned i = 0; i < n; i++)
+		fprintf(out, " %20s", cells[i]);
+	fprintf(out, "\n");
+}
+
+#define ROW(label, ...)                                                                 \
+	do {                                                                            \
+		for (unsigned i_ = 0; i_ < n; i_++) {                                   \
+			const struct vt_report *r = &reps[i_];                          \
+			const struct vt_replay_stats *s = r->stats;                     \
+			const struct vt_machine_state *m = r->final;                    \
+			(void)s;                                                        \
+			(void)m;                                                        \
+			snprintf(cell[i_], CMP_CELL, __VA_ARGS__);                      \
+		}                                                                       \
+		row(out, label, cell, n);                                               \
+	} while (0)
+
+static double pct(uint64_t a, uint64_t b)
+{
+	return b ? 100.0 * (double)a / (double)b : 0;
+}
+
+int vt_report_compare_text(FILE *out, const struct vt_report *reps, unsigned n)
+{
+	char cell[CMP_MAX][CMP_CELL];
+	const struct vt_trace_info *info;
+
+	if (!n || n > CMP_MAX)
+		return -EINVAL;
+	info = reps[0].info;
+	fprintf(out, "trace: %s (%s", reps[0].input, vt_format_name(info->format));
+	if (info->kernel[0])
+		fprintf(out, ", kernel %s", info->kernel);
+	fprintf(out, "), %" PRIu64 " %s, %" PRIu64 " events\n", info->lines,
+		info->format == VT_FMT_NATIVE ? "records" : "lines", reps[0].stats->events);
+	fprintf(out, "machine: %" PRIu64 " MiB, %s, %u node%s, %u CPU%s (%s)\n",
+		reps[0].machine.memory_bytes >> 20, reps[0].machine.layout, reps[0].machine.nodes,
+		reps[0].machine.nodes == 1 ? "" : "s", reps[0].machine.cpus,
+		reps[0].machine.cpus == 1 ? "" : "s", reps[0].machine.cpus_from);
+	if (reps[0].interrupted)
+		fprintf(out, "interrupted: the reports cover the events replayed so far\n");
+	if (reps[0].stopped)
+		fprintf(out, "stopped: %s\n", reps[0].stopped);
+	fprintf(out, "\n");
+	ROW("kernel", "%s", r->machine.kernel ? r->machine.kernel : "?");
+	ROW("lazy_max pages", "%" PRIu64, r->machine.lazy_max_pages);
+	ROW("replay time (s)", "%.3f", r->elapsed_s);
+	ROW("events/s", "%.0f", r->elapsed_s > 0 ? (double)s->events / r->elapsed_s : 0);
+	ROW("start state", "%s", r->start ? "built" : "none");
+	ROW("  pooled / lazy / free", "%" PRIu64 " / %" PRIu64 " / %" PRIu64,
+	    r->start ? r->start->pooled : 0, r->start ? r->start->lazy : 0,
+	    r->start ? r->start->holes : 0);
+	ROW("  misplaced", "%" PRIu64, s->start_misplaced);
+	ROW("failures", "%" PRIu64, s->failures);
+	ROW("unmatched frees", "%" PRIu64, s->unmatched_frees);
+	ROW("purges", "%" PRIu64, m->nr_purges);
+	ROW("TLB flushes", "%" PRIu64, m->nr_tlb_flushes);
+	ROW("lazy pages at the end", "%" PRIu64, m->lazy_pages);
+	ROW("page-table pages", "%" PRIu64, m->pagetable_pages);
+	ROW("vmalloc peak (kB)", "%" PRIu64, s->peak_pages * 4);
+	ROW("vmalloc final (kB)", "%" PRIu64, s->live_pages * 4);
+	ROW("mapped by vmalloc (kB)", "%" PRIu64, m->vmalloc_pages * 4);
+	ROW("free pages", "%" PRIu64, m->free_pages);
+	ROW("largest free hole (kB)", "%" PRIu64, m->largest_free_kva >> 10);
+	ROW("KVA extent (kB)", "%" PRIu64, m->kva_extent >> 10);
+	ROW("placement agree", "%" PRIu64 "/%" PRIu64, s->placement_agree, s->placement_pairs);
+	ROW("placement agree (%)", "%.1f", pct(s->placement_agree, s->placement_pairs));
+	for (unsigned i = 0; i < n; i++) {
+		fprintf(out, "\n%s buddyinfo:\n", reps[i].machine.kernel ? reps[i].machine.kernel : "?");
+		text_zones(out, reps[i].final, 0);
+	}
+	return ferror(out) ? -EIO : 0;
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "prestate.h"
 #include "reader.h"
 #include "replay.h"
 
@@ -37,14 +38,25 @@ struct vt_report {
 	const struct vt_replay_stats *stats;
 	const struct vt_machine_state *final;   /* with zones */
 	struct vt_report_machine machine;
-	double elapsed_s;                       /* reading and replaying */
+	double elapsed_s;                       /* reading and replaying, the start state's
+						 * reading included */
+	double start_s;                         /* of it, reading the trace for the start state */
 	bool interrupted;                       /* stopped by a signal */
 	const char *stopped;                    /* the error that stopped it, or NULL */
+	const struct vt_prestate_stats *start;  /* the start state built, or NULL */
+	const char *start_off;                  /* NULL, or why there is none */
 };
 
 /* Print the report.  0, or -EIO if out reports an error, -ENOMEM. */
 int vt_report_text(FILE *out, const struct vt_report *rep);
 int vt_report_json(FILE *out, const struct vt_report *rep);
+
+/* Several replays of one trace (one per kernel), side by side: a table of
+ * the figures, one column per replay (headed by its machine's kernel), then
+ * each one's zones.  The JSON form is {"compare": [report, ...]}, each
+ * report as vt_report_json prints it.  0, -EIO, -ENOMEM. */
+int vt_report_compare_text(FILE *out, const struct vt_report *reps, unsigned n);
+int vt_report_compare_json(FILE *out, const struct vt_report *reps, unsigned n);
 
 /* "ENOMEM" for -ENOMEM (the error's name), "EUNKNOWN" if it has none. */
 const char *vt_errno_name(int err);

@@ -10,7 +10,7 @@ int vt_series_header(FILE *out)
 	fprintf(out, "event");
 	for (unsigned o = 0; o < VT_NR_ORDERS; o++)
 		fprintf(out, ",free_o%u", o);
-	fprintf(out, ",vmalloc_kb,lazy_pages,kva_extent_kb\n");
+	fprintf(out, ",vmalloc_kb,lazy_pages,kva_extent_kb,pooled_pages,purges\n");
 	return ferror(out) ? -EIO : 0;
 }
 
@@ -24,7 +24,8 @@ int vt_series_row(FILE *out, uint64_t i, const struct vt_machine_state *m)
 			n += m->zones[z].nr_free[o];
 		fprintf(out, ",%" PRIu64, n);
 	}
-	fprintf(out, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", m->vmalloc_pages * 4, m->lazy_pages,
-		m->kva_extent >> 10);
+	fprintf(out, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n",
+		m->vmalloc_pages * 4, m->lazy_pages, m->kva_extent >> 10, m->pooled_pages,
+		m->nr_purges);
 	return ferror(out) ? -EIO : 0;
 }

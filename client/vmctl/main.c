@@ -76,6 +76,23 @@ static const struct cmd cmds[] = {
 	{ "phys-write", cmd_write, "PFN OFFSET", "write stdin to frames from alloc-pages", NULL },
 	{ "hello", cmd_hello, "", "the daemon's version, limits, the peer it sees", NULL },
 	{ "ping", cmd_ping, "[--count N]", "round trips to the daemon, timed", NULL },
+	{ "replay", cmd_replay, "FILE|- [options]",
+	  "replay an allocation trace through the daemon; vmreplay's report",
+	  "  --format NAME       ftrace, bpftrace, malloclab, mtrace or native (auto)\n"
+	  "  --depth N           calls in flight on the connection (64)\n"
+	  "  --no-start-state    start from the machine as it is, not from the state the\n"
+	  "                      trace's kernel was in when the capture began\n"
+	  "  --warm              with --no-start-state: seed the lazy backlog from the\n"
+	  "                      first free's nr_lazy\n"
+	  "  --skip-bad          count and skip malformed lines instead of stopping\n"
+	  "  --events FILE       write one JSON object per replayed event\n"
+	  "  --series FILE       write a CSV time series of the machine\n"
+	  "  --series-every K    events between two rows of the series (1000)\n"
+	  "  --progress, --no-progress   progress on stderr (on a terminal)\n"
+	  "  The machine is the daemon's (its kernel, CPUs, memory); each event runs on\n"
+	  "  its CPU modulo the daemon's, through a connection of that CPU.  What the\n"
+	  "  replay makes stays on the machine.  The start state needs root (it\n"
+	  "  purges) and a file, not a pipe.\n" },
 	{ "test-vmalloc", cmd_test_vmalloc, "[performance|smoke|stress] [KEY=VALUE...] [--quiet]",
 	  "the kernel's test_vmalloc cases via vmallocd",
 	  "  Modes, as tools/testing/selftests/mm/test_vmalloc.sh sets them:\n"

@@ -190,5 +190,7 @@ int cmd_hello(const struct cmd *cmd, int argc, char **argv);
 int cmd_ping(const struct cmd *cmd, int argc, char **argv);
 /* test_vmalloc.c */
 int cmd_test_vmalloc(const struct cmd *cmd, int argc, char **argv);
+/* replay.c */
+int cmd_replay(const struct cmd *cmd, int argc, char **argv);
 
 #endif /* VMCTL_H */

@@ -1,7 +1,8 @@
-/* hostile.h -- shared scaffolding of the hostile-client tests: raw frames
- * on a socket (no libvmclient in the way), a bystander process that keeps
- * using the daemon while a test attacks it, running code as another uid,
- * and sizes scaled down under $VMALLOCD_WRAPPER (valgrind).
+/* hostile.h -- shared scaffolding of the hostile-client tests: checked
+ * requests on raw frames (wire.h), a bystander process that keeps using
+ * the daemon while a test attacks it, and sizes scaled down under
+ * $VMALLOCD_WRAPPER (valgrind).  Running code as another uid and killing
+ * children on every exit path are the harness's (harness.h).
  */
 #ifndef VMD_HOSTILE_H
 #define VMD_HOSTILE_H
@@ -11,26 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "vmalloc.pb-c.h"
-
-typedef Vmallocd__V1__Request Request;
-typedef Vmallocd__V1__Reply Reply;
-
-/* A blocking connection to path, or -1. */
-int raw_connect(const char *path);
-/* Write all of p (MSG_NOSIGNAL); 0 or -1. */
-int send_all(int fd, const void *p, size_t n);
-/* A frame: the 4-byte length, then n bytes of payload. */
-int send_frame(int fd, const void *payload, uint32_t n);
-/* Pack q and send it as one frame. */
-int send_request(int fd, const Request *q);
-/* The next reply, or NULL if the connection closed, timed out or sent a
- * frame that does not parse.  Free with reply_free(). */
-Reply *read_reply(int fd, int timeout_ms);
-void reply_free(Reply *r);
-/* true if the peer closes fd within timeout_ms (anything it still sends
- * first is read and dropped). */
-bool closed_by_peer(int fd, int timeout_ms);
+#include "harness.h"
+#include "wire.h"
 
 /* Send q on fd and check the reply: its id is q's, its status want (0 or a
  * negative errno) and, on error, it carries a message and no result.
@@ -63,19 +46,11 @@ struct bystander {
 int bystander_start(struct bystander *b, const char *path);
 int bystander_stop(struct bystander *b, unsigned long *ops);
 
-/* Run fn(arg) in a child that has become uid (and gid); its exit status,
- * or 200 if it did not exit normally. */
-int as_uid(uint32_t uid, int (*fn)(void *), void *arg);
-
 /* Under $VMALLOCD_WRAPPER (valgrind) the daemon is ~30x slower: counts and
  * timing checks scale down with this. */
 bool under_wrapper(void);
 /* $name as an unsigned number, or def. */
 unsigned long env_ulong(const char *name, unsigned long def);
-
-/* A protobuf varint of v at p: its length.  varint_len: the length alone. */
-size_t put_varint(uint8_t *p, uint64_t v);
-size_t varint_len(uint64_t v);
 
 /* The xorshift generator the tests use for patterns and choices. */
 uint64_t xrand(uint64_t *s);

@@ -29,6 +29,7 @@
 #include "harness.h"
 #include "hostile.h"
 #include "vmclient.h"
+#include "tcase.h"
 
 #define NOBODY 65534u
 #define OTHER  65533u
@@ -59,7 +60,7 @@ static void test_out_of_frames(void)
 
 	CU_ASSERT_FATAL(areas != NULL);
 	CU_ASSERT_FATAL(vmd_start(&p, args, NULL) == 0);
-	CU_ASSERT_FATAL(vmc_connect(p.sock, &c) == 0);
+	CU_ASSERT_FATAL(vmd_connect(p.sock, &c) == 0);
 	CU_ASSERT_EQUAL(vmc_meminfo(c, &m0), 0);
 	/* 1 MiB areas until the machine is full. */
 	while ((r = vmc_vmalloc(c, 1 << 20, &a)) == 0 && n < 4096)
@@ -140,7 +141,7 @@ static void test_out_of_kva(void)
 	int r;
 
 	CU_ASSERT_FATAL(vmd_start(&p, args, NULL) == 0);
-	CU_ASSERT_FATAL(vmc_connect(p.sock, &c) == 0);
+	CU_ASSERT_FATAL(vmd_connect(p.sock, &c) == 0);
 	/* 8 MiB areas: the ~112 MiB window holds 13 of them, the machine far
 	 * more. */
 	while (n < 64 && (r = vmc_vmalloc(c, 8 << 20, &a)) == 0)
@@ -175,7 +176,7 @@ static int quota_child(void *arg)
 	int fails = 0;
 
 	(void)arg;
-	if (vmc_connect(quota_proc.sock, &c) < 0)
+	if (vmd_connect(quota_proc.sock, &c) < 0)
 		return 101;
 	/* 256 pages (1 MiB), exactly. */
 	fails += vmc_vmalloc(c, 255 * 4096, &a) != 0;
@@ -212,7 +213,7 @@ static int other_quota_child(void *arg)
 	int fails = 0;
 
 	(void)arg;
-	if (vmc_connect(quota_proc.sock, &c) < 0)
+	if (vmd_connect(quota_proc.sock, &c) < 0)
 		return 101;
 	/* The default quota (4 MiB): independent of uid 65534's.  An area
 	 * of 1022 pages fills it: its page array (1022 pointers) is a
@@ -221,13 +222,13 @@ static int other_quota_child(void *arg)
 	fails += vmc_vmalloc(c, 1, &x) != -EDQUOT;
 	/* A scoped area counts too, and goes back when the connection does. */
 	vmc_close(c);
-	if (vmc_connect(quota_proc.sock, &c) < 0)
+	if (vmd_connect(quota_proc.sock, &c) < 0)
 		return 102;
 	fails += vmc_vfree(c, a) != 0;
 	vmc_set_scoped(c, true);
 	fails += vmc_vmalloc(c, FULL, &a) != 0;
 	vmc_close(c);
-	if (vmc_connect(quota_proc.sock, &c) < 0)
+	if (vmd_connect(quota_proc.sock, &c) < 0)
 		return 103;
 	for (int i = 0; i < 100; i++) {
 		if (vmc_vmalloc(c, FULL, &a) == 0)
@@ -253,7 +254,7 @@ static void test_quota(void)
 	CU_ASSERT_EQUAL(as_uid(NOBODY, quota_child, NULL), 0);
 	CU_ASSERT_EQUAL(as_uid(OTHER, other_quota_child, NULL), 0);
 	/* Root has no quota unless a rule names uid 0. */
-	CU_ASSERT_FATAL(vmc_connect(quota_proc.sock, &root) == 0);
+	CU_ASSERT_FATAL(vmd_connect(quota_proc.sock, &root) == 0);
 	CU_ASSERT_EQUAL(vmc_vmalloc(root, 64 << 20, &a), 0);
 	CU_ASSERT_EQUAL(vmc_vfree(root, a), 0);
 	CU_ASSERT_TRUE(clean(root));
@@ -421,7 +422,7 @@ static bool unit_scoped_close(struct walk *w, struct vmc_client **c)
 	int r;
 
 	(void)c;
-	r = vmc_connect(w->sock, &s);
+	r = vmd_connect(w->sock, &s);
 	if (r < 0)
 		return deviation(w, &s, r, "connect");
 	vmc_set_timeout(s, 5000);
@@ -494,7 +495,7 @@ static bool run_script(struct walk *w)
 
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (!c) {
-			int r = vmc_connect(w->sock, &c);
+			int r = vmd_connect(w->sock, &c);
 
 			if (r < 0) {
 				deviation(w, &c, r, "connect");
@@ -572,7 +573,7 @@ static void test_malloc_faults_serving(void)
 		for (int attempt = 0; attempt < 2 && r != 0; attempt++) {
 			char msg[256];
 
-			if (vmc_connect(p.sock, &c) < 0)
+			if (vmd_connect(p.sock, &c) < 0)
 				continue;
 			vmc_set_timeout(c, 5000);
 			r = vmc_check(c, msg, sizeof(msg));
@@ -643,7 +644,7 @@ static void test_malloc_faults_startup(void)
 
 		snprintf(env_n, sizeof(env_n), "start:%lu", n);
 		unlink(report);
-		pid = fork();
+		pid = vmd_fork();
 		if (pid == 0) {
 			int devnull = open("/dev/null", O_WRONLY);
 
@@ -665,7 +666,7 @@ static void test_malloc_faults_startup(void)
 				up = -1;
 				break;
 			}
-			if (vmc_connect(sock, &c) == 0) {
+			if (vmd_connect(sock, &c) == 0) {
 				vmc_set_timeout(c, 2000);
 				up = vmc_hello(c, &h) == 0;
 				vmc_close(c);
@@ -715,22 +716,16 @@ static void test_malloc_faults_startup(void)
 	CU_ASSERT_TRUE(done);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned failed;
+	static const struct t_case cases[] = {
+		{ "out_of_frames", test_out_of_frames },
+		{ "out_of_kva", test_out_of_kva },
+		{ "quota", test_quota },
+		{ "malloc_faults_startup", test_malloc_faults_startup },
+		{ "malloc_faults_serving", test_malloc_faults_serving },
+		{ NULL, NULL },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("exhaustion", NULL, NULL);
-	CU_add_test(s, "out_of_frames", test_out_of_frames);
-	CU_add_test(s, "out_of_kva", test_out_of_kva);
-	CU_add_test(s, "quota", test_quota);
-	CU_add_test(s, "malloc_faults_startup", test_malloc_faults_startup);
-	CU_add_test(s, "malloc_faults_serving", test_malloc_faults_serving);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return t_main_suite("exhaustion", NULL, NULL, cases, argc, argv);
 }

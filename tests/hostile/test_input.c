@@ -30,6 +30,7 @@
 #include "harness.h"
 #include "hostile.h"
 #include "vmcore.h"
+#include "tcase.h"
 
 #define VSTART 0xffffc90000000000ull
 #define VEND   0xffffe8ffffffffffull
@@ -367,7 +368,7 @@ static void test_absurd_repeated(void)
 {
 	const size_t max_payload = VMD_MAX_FRAME - 64;
 	uint64_t pfn, *pfns, addr;
-	size_t len, n;
+	size_t len = 0, n;
 	uint8_t *f;
 
 	/* 2 million packed pfns in one 2 MiB frame: 16 MiB to decode, over
@@ -870,29 +871,23 @@ static void test_bystander(void)
 	CU_ASSERT_TRUE(ops > 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned failed;
+	static const struct t_case cases[] = {
+		{ "truncated", test_truncated },
+		{ "wrong_type", test_wrong_type },
+		{ "absurd_repeated", test_absurd_repeated },
+		{ "enums", test_enums },
+		{ "sizes", test_sizes },
+		{ "alignment_and_window", test_alignment_and_window },
+		{ "addresses", test_addresses },
+		{ "vmap_frames", test_vmap_frames },
+		{ "past_end", test_past_end },
+		{ "eof_mid_frame", test_eof_mid_frame },
+		{ "pipelined_mix", test_pipelined_mix },
+		{ "bystander", test_bystander },
+		{ NULL, NULL },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("input", suite_init, suite_clean);
-	CU_add_test(s, "truncated", test_truncated);
-	CU_add_test(s, "wrong_type", test_wrong_type);
-	CU_add_test(s, "absurd_repeated", test_absurd_repeated);
-	CU_add_test(s, "enums", test_enums);
-	CU_add_test(s, "sizes", test_sizes);
-	CU_add_test(s, "alignment_and_window", test_alignment_and_window);
-	CU_add_test(s, "addresses", test_addresses);
-	CU_add_test(s, "vmap_frames", test_vmap_frames);
-	CU_add_test(s, "past_end", test_past_end);
-	CU_add_test(s, "eof_mid_frame", test_eof_mid_frame);
-	CU_add_test(s, "pipelined_mix", test_pipelined_mix);
-	CU_add_test(s, "bystander", test_bystander);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return t_main_suite("input", suite_init, suite_clean, cases, argc, argv);
 }

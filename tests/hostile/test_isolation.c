@@ -24,6 +24,7 @@
 #include "harness.h"
 #include "hostile.h"
 #include "vmclient.h"
+#include "tcase.h"
 
 #define UID_A 65534u
 #define UID_B 65533u
@@ -44,7 +45,7 @@ static int a_setup(void *arg)
 	struct vmc_client *c;
 	uint64_t pfn;
 
-	if (vmc_connect(daemon_proc.sock, &c) < 0)
+	if (vmd_connect(daemon_proc.sock, &c) < 0)
 		return 101;
 	pattern_fill(x->secret, sizeof(x->secret), 0xa11ce);
 	if (vmc_vmalloc(c, 3 * 4096, &x->area) < 0 || vmc_write(c, x->area + 100, x->secret, 64) < 0)
@@ -92,7 +93,7 @@ static int b_attack(void *arg)
 		}                                                                            \
 	} while (0)
 
-	if (vmc_connect(daemon_proc.sock, &c) < 0)
+	if (vmd_connect(daemon_proc.sock, &c) < 0)
 		return 101;
 	/* A's vmalloc area: at its start, inside it, in its guard page. */
 	EXPECT(vmc_vfree(c, x->area), -EPERM);
@@ -173,7 +174,7 @@ static int a_verify_and_free(void *arg)
 	uint8_t buf[64];
 	int fails = 0;
 
-	if (vmc_connect(daemon_proc.sock, &c) < 0)
+	if (vmd_connect(daemon_proc.sock, &c) < 0)
 		return 101;
 	fails += vmc_read(c, x->area + 100, buf, 64) != 0 || memcmp(buf, x->secret, 64) != 0;
 	fails += vmc_phys_read(c, x->block, 4000, buf, 64) != 0 || memcmp(buf, x->secret, 64) != 0;
@@ -204,7 +205,7 @@ static void test_eperm(void)
 		int st;
 
 		CU_ASSERT_FATAL(pipe(pfd) == 0);
-		pid = fork();
+		pid = vmd_fork();
 		if (pid == 0) {
 			int r;
 
@@ -240,7 +241,7 @@ static int a_fill(void *arg)
 	uint64_t bl[4096];
 	int *pipe_w = arg;
 
-	if (!areas || vmc_connect(daemon_proc.sock, &c) < 0 || vmc_connect(daemon_proc.sock, &sc) < 0)
+	if (!areas || vmd_connect(daemon_proc.sock, &c) < 0 || vmd_connect(daemon_proc.sock, &sc) < 0)
 		return 101;
 	memset(buf, MARKER, sizeof(buf));
 	/* A quarter in scoped areas on a second connection, dropped below. */
@@ -312,7 +313,7 @@ static int b_scan(void *arg)
 	uint64_t a, pfn;
 	int *pipe_w = ba->pfd;
 
-	if (vmc_connect(daemon_proc.sock, &c) < 0)
+	if (vmd_connect(daemon_proc.sock, &c) < 0)
 		return 101;
 	vmc_set_timeout(c, 60000);
 	for (uint64_t size = 1 << 20; size >= 4096; size >>= 2) {
@@ -353,9 +354,9 @@ static void test_no_marker(void)
 		fprintf(stderr, "  skipped: needs root to run as other uids\n");
 		return;
 	}
-	CU_ASSERT_FATAL(vmc_connect(daemon_proc.sock, &root) == 0);
+	CU_ASSERT_FATAL(vmd_connect(daemon_proc.sock, &root) == 0);
 	CU_ASSERT_FATAL(pipe(pfd) == 0);
-	a = fork();
+	a = vmd_fork();
 	if (a == 0) {
 		close(pfd[0]);
 		if (setgid(UID_A) < 0 || setuid(UID_A) < 0)
@@ -418,19 +419,13 @@ static int suite_clean(void)
 	return vmd_stop(&daemon_proc, 30000) == 0 ? 0 : -1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned failed;
+	static const struct t_case cases[] = {
+		{ "eperm", test_eperm },
+		{ "no_marker", test_no_marker },
+		{ NULL, NULL },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("isolation", suite_init, suite_clean);
-	CU_add_test(s, "eperm", test_eperm);
-	CU_add_test(s, "no_marker", test_no_marker);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return t_main_suite("isolation", suite_init, suite_clean, cases, argc, argv);
 }

@@ -32,6 +32,7 @@
 #include "harness.h"
 #include "hostile.h"
 #include "vmclient.h"
+#include "tcase.h"
 
 #define WORKERS 4
 
@@ -80,7 +81,7 @@ static int worker(const char *sock, unsigned n, unsigned rounds, int ready, int 
 	if (!c)
 		return 1;
 	for (unsigned i = 0; i < n; i++) {
-		if (vmc_connect(sock, &c[i]) < 0) {
+		if (vmd_connect(sock, &c[i]) < 0) {
 			snprintf(line, sizeof(line), "fail connect %u\n", i);
 			(void)!write(ready, line, strlen(line));
 			return 1;
@@ -164,7 +165,7 @@ static void test_thousand_connections(void)
 	CU_ASSERT_FATAL(vmd_start(&p, args, NULL) == 0);
 	for (int w = 0; w < WORKERS; w++) {
 		CU_ASSERT_FATAL(pipe(ready[w]) == 0 && pipe(go[w]) == 0);
-		pids[w] = fork();
+		pids[w] = vmd_fork();
 		if (pids[w] == 0) {
 			close(ready[w][0]);
 			close(go[w][1]);
@@ -184,7 +185,7 @@ static void test_thousand_connections(void)
 		}
 	}
 	/* Every connection is open at once, and the daemon counts them all. */
-	CU_ASSERT_FATAL(vmc_connect(p.sock, &c) == 0);
+	CU_ASSERT_FATAL(vmd_connect(p.sock, &c) == 0);
 	CU_ASSERT_EQUAL(vmc_stat(c, &st), 0);
 	fprintf(stderr, "  %u clients connected at once\n", st.clients);
 	CU_ASSERT_TRUE(st.clients >= conns + 1);
@@ -298,7 +299,7 @@ static void test_stalled_clients(void)
 	(void)want_nofile(nstall + 256);
 	CU_ASSERT_FATAL(fds != NULL);
 	CU_ASSERT_FATAL(vmd_start(&p, args, NULL) == 0);
-	CU_ASSERT_FATAL(vmc_connect(p.sock, &c) == 0);
+	CU_ASSERT_FATAL(vmd_connect(p.sock, &c) == 0);
 	vmc_set_timeout(c, 10000);
 	(void)p99_rtt(c, 200);     /* warm up */
 	/* The idle and the stalled samples are taken in alternating batches
@@ -400,7 +401,7 @@ static void test_slow_reader(void)
 	int f;
 
 	CU_ASSERT_FATAL(vmd_start(&p, args, NULL) == 0);
-	CU_ASSERT_FATAL(vmc_connect(p.sock, &c) == 0);
+	CU_ASSERT_FATAL(vmd_connect(p.sock, &c) == 0);
 	vmc_set_timeout(c, 10000);
 	CU_ASSERT_EQUAL_FATAL(vmc_vmalloc(c, 1 << 20, &a), 0);
 	(void)p99_rtt(c, 200);
@@ -496,7 +497,7 @@ static void test_late_reader(void)
 	for (size_t i = 0; i < (1 << 20); i++)
 		pat[i] = (uint8_t)(i * 131 + (i >> 12));
 	CU_ASSERT_FATAL(vmd_start(&p, args, NULL) == 0);
-	CU_ASSERT_FATAL(vmc_connect(p.sock, &c) == 0);
+	CU_ASSERT_FATAL(vmd_connect(p.sock, &c) == 0);
 	vmc_set_timeout(c, 10000);
 	CU_ASSERT_EQUAL_FATAL(vmc_vmalloc(c, 1 << 20, &a), 0);
 	CU_ASSERT_EQUAL_FATAL(vmc_write(c, a, pat, 1 << 20), 0);
@@ -542,7 +543,7 @@ static void test_client_limit(void)
 
 	CU_ASSERT_FATAL(vmd_start(&p, args, NULL) == 0);
 	for (int i = 0; i < 10; i++) {
-		CU_ASSERT_FATAL(vmc_connect(p.sock, &c[i]) == 0);
+		CU_ASSERT_FATAL(vmd_connect(p.sock, &c[i]) == 0);
 		CU_ASSERT_EQUAL(vmc_hello(c[i], &h), 0);
 	}
 	/* The eleventh hears why at once, and is closed. */
@@ -558,7 +559,7 @@ static void test_client_limit(void)
 	/* libvmclient reports it from vmc_connect (if the verdict is already
 	 * there) or as the result of the first call. */
 	{
-		int rc = vmc_connect(p.sock, &extra);
+		int rc = vmd_connect(p.sock, &extra);
 
 		if (rc == 0) {
 			rc = vmc_hello(extra, &h);
@@ -572,7 +573,7 @@ static void test_client_limit(void)
 	for (int i = 0; i < 100 && !c[0]; i++) {
 		struct vmc_client *n = NULL;
 
-		if (vmc_connect(p.sock, &n) == 0 && vmc_hello(n, &h) == 0) {
+		if (vmd_connect(p.sock, &n) == 0 && vmc_hello(n, &h) == 0) {
 			c[0] = n;
 			break;
 		}
@@ -661,23 +662,17 @@ static void test_descriptor_exhaustion(void)
 	CU_ASSERT_EQUAL(vmd_stop(&p, 30000), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned failed;
+	static const struct t_case cases[] = {
+		{ "thousand_connections", test_thousand_connections },
+		{ "stalled_clients", test_stalled_clients },
+		{ "slow_reader", test_slow_reader },
+		{ "late_reader", test_late_reader },
+		{ "client_limit", test_client_limit },
+		{ "descriptor_exhaustion", test_descriptor_exhaustion },
+		{ NULL, NULL },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("load", NULL, NULL);
-	CU_add_test(s, "thousand_connections", test_thousand_connections);
-	CU_add_test(s, "stalled_clients", test_stalled_clients);
-	CU_add_test(s, "slow_reader", test_slow_reader);
-	CU_add_test(s, "late_reader", test_late_reader);
-	CU_add_test(s, "client_limit", test_client_limit);
-	CU_add_test(s, "descriptor_exhaustion", test_descriptor_exhaustion);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return t_main_suite("load", NULL, NULL, cases, argc, argv);
 }

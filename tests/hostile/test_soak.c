@@ -32,6 +32,7 @@
 #include "harness.h"
 #include "hostile.h"
 #include "vmclient.h"
+#include "tcase.h"
 
 #define MAX_WORKERS 8
 #define SOAK_PAUSE_US 2000
@@ -70,7 +71,7 @@ static int client_main(unsigned id, int out)
 	struct vmc_client *c;
 	unsigned long ops = 0;
 
-	if (vmc_connect(daemon_proc.sock, &c) < 0) {
+	if (vmd_connect(daemon_proc.sock, &c) < 0) {
 		report(out, "X %d connect\n", getpid());
 		return 2;
 	}
@@ -285,7 +286,7 @@ static void test_killed_clients(void)
 	int pfd[2];
 
 	CU_ASSERT_FATAL(vmd_start(&daemon_proc, args, NULL) == 0);
-	CU_ASSERT_FATAL(vmc_connect(daemon_proc.sock, &root) == 0);
+	CU_ASSERT_FATAL(vmd_connect(daemon_proc.sock, &root) == 0);
 	vmc_set_timeout(root, 30000);
 	CU_ASSERT_EQUAL(vmc_meminfo(root, &m0), 0);
 	CU_ASSERT_FATAL(pipe2(pfd, O_CLOEXEC) == 0);
@@ -303,7 +304,7 @@ static void test_killed_clients(void)
 		for (int i = 0; i < MAX_WORKERS; i++) {
 			if (workers[i])
 				continue;
-			workers[i] = fork();
+			workers[i] = vmd_fork();
 			if (workers[i] == 0) {
 				close(pfd[0]);
 				_exit(client_main((unsigned)spawned, pfd[1]));
@@ -406,18 +407,12 @@ static void test_killed_clients(void)
 	CU_ASSERT_EQUAL(vmd_stop(&daemon_proc, 30000), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned failed;
+	static const struct t_case cases[] = {
+		{ "killed_clients", test_killed_clients },
+		{ NULL, NULL },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("soak", NULL, NULL);
-	CU_add_test(s, "killed_clients", test_killed_clients);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return t_main_suite("soak", NULL, NULL, cases, argc, argv);
 }

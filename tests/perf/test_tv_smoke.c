@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "tcase.h"
 
 static struct vmd_proc daemon_proc, daemon_419;
 static const char *vmctl, *sock;
@@ -312,24 +313,18 @@ static void test_usage(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "must come first"));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned failed;
+	static const struct t_case tests[] = {
+		{ "usage", test_usage },
+		{ "failures_counted", test_failures_counted },
+		{ "json", test_json },
+		{ "threads_and_mask", test_threads_and_mask },
+		{ "smoke", test_smoke },
+		{ "all_cases_6_18", test_all_cases_6_18 },
+		{ "all_cases_4_19", test_all_cases_4_19 },
+		{ NULL, NULL },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("test-vmalloc", suite_init, suite_clean);
-	CU_add_test(s, "usage", test_usage);
-	CU_add_test(s, "failures_counted", test_failures_counted);
-	CU_add_test(s, "json", test_json);
-	CU_add_test(s, "threads_and_mask", test_threads_and_mask);
-	CU_add_test(s, "smoke", test_smoke);
-	CU_add_test(s, "all_cases_6_18", test_all_cases_6_18);
-	CU_add_test(s, "all_cases_4_19", test_all_cases_4_19);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return t_main_suite("test-vmalloc", suite_init, suite_clean, tests, argc, argv);
 }

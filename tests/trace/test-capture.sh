@@ -5,9 +5,11 @@
 # usage: test-capture.sh ftrace|bpftrace SOURCE_DIR VMREPLAY
 #
 # Exits 77 (skipped) with the reason where the machine cannot trace (not
-# root, no tracefs, no vmalloc events, no bpftrace).  Prints the replay's
-# report, whose placement line says how far the engine's placement is from
-# the kernel's on this capture.
+# root, no tracefs, no vmalloc events, no bpftrace).  Replays the capture
+# with 6.18 and the trace's CPU count, from the start state inferred from
+# the trace (the default), and requires at least 90 % of the consecutive
+# address deltas to agree with the kernel's; prints the report, and the
+# placement from an empty machine for comparison.
 set -eu
 kind=$1 src=$2 vmreplay=$3
 tmp=$(mktemp -d)
@@ -27,9 +29,10 @@ esac
 [ "$rc" -eq 77 ] && exit 77
 [ "$rc" -eq 0 ] || fail "the capture failed ($rc)"
 
-"$vmreplay" "$tmp/cap" >"$tmp/report" || fail "vmreplay failed ($?)"
+"$vmreplay" --kernel 6.18 "$tmp/cap" >"$tmp/report" || fail "vmreplay failed ($?)"
 cat "$tmp/report"
-"$vmreplay" --warm "$tmp/cap" | grep -E '^(warm|purges|placement):' | sed 's/^/--warm: /'
+"$vmreplay" --no-start-state --warm "$tmp/cap" | grep -E '^(warm|purges|placement):' |
+	sed 's/^/--no-start-state --warm: /'
 
 grep -q "^trace: $tmp/cap ($kind" "$tmp/report" || fail "not read as $kind"
 cpus=$(getconf _NPROCESSORS_ONLN)
@@ -45,12 +48,20 @@ frees=$(sed -n 's/^  free *\([0-9]*\)$/\1/p' "$tmp/report")
 # run here took a fresh stack for 155 to 262 of them.
 [ "$allocs" -ge 50 ] || fail "only $allocs allocations for 300 forks"
 [ "$frees" -ge 50 ] || fail "only $frees frees for 300 exits"
-grep -q '^placement: [0-9]* of [0-9]* consecutive deltas agree' "$tmp/report" ||
-	fail "no placement line"
+grep -q '^start state: inferred from the whole trace' "$tmp/report" ||
+	fail "no start state was inferred"
+grep -q '^  calls: [0-9]*, 0 failed, 0 ranges misplaced$' "$tmp/report" ||
+	fail "the start state was not built as planned"
+agree=$(sed -n 's/^placement: \([0-9]*\) of [0-9]* consecutive deltas agree.*/\1/p' "$tmp/report")
+pairs=$(sed -n 's/^placement: [0-9]* of \([0-9]*\) consecutive deltas agree.*/\1/p' "$tmp/report")
+[ -n "$agree" ] && [ -n "$pairs" ] || fail "no placement line"
+[ "$pairs" -ge 40 ] || fail "only $pairs pairs of addresses"
+[ $((agree * 100)) -ge $((pairs * 90)) ] ||
+	fail "placement: $agree of $pairs consecutive deltas agree, fewer than 90 %"
 if [ "$kind" = bpftrace ]; then
 	grep -q "^# kernel: $(uname -r)\$" "$tmp/cap" || fail "the capture does not name the kernel"
 	# The callers are the kernel's: the thread stacks' is copy_process.
 	grep -q ' vmalloc kva=20480 align=16384 .* caller=copy_process+0x[0-9a-f]*/0x[0-9a-f]* ' \
 		"$tmp/cap" || fail "no thread stack with its caller"
 fi
-echo "test-capture: $kind: $allocs allocations, $frees frees replayed"
+echo "test-capture: $kind: $allocs allocations, $frees frees replayed; placement $agree of $pairs"

@@ -20,6 +20,7 @@
 struct rig {
 	struct vm_engine *e;
 	struct vt_backend b;
+	struct vr_engine x;
 	struct vt_replay *rp;
 };
 
@@ -31,7 +32,7 @@ static bool rig_make(struct rig *g, enum vm_layout layout, bool warm)
 	g->e = t_machine(1 * GIB, 1, layout);
 	if (!g->e)
 		return false;
-	vr_backend_engine(&g->b, g->e);
+	vr_backend_engine(&g->b, &g->x, g->e);
 	if (vt_replay_new(&g->b, &o, &g->rp) < 0) {
 		vm_engine_destroy(g->e);
 		return false;
@@ -133,7 +134,7 @@ static void test_captures(void)
 	};
 
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
-		struct vt_trace_info info;
+		struct vt_trace_info info = { 0 };
 		struct rig g;
 		uint64_t sum = 0;
 		char path[512];
