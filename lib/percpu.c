@@ -1065,22 +1065,23 @@ int vmi_percpu_check(struct vm_engine *e, uint64_t *ret_mapped, char *msg, size_
 			    c->vm->size != p->nr_units * p->unit_size || (c->vm->addr & (p->atom - 1)))
 				return fail(msg, msglen, "chunk %#llx: its area is not a busy, aligned "
 					    "range of %u units", (ull)c->vm->addr, p->nr_units);
-			for (uint64_t i = 0; i < p->map_bits; i++) {
+			/* Run by run: a clear run counts free, an allocated one starts
+			 * at a bound and holds objects up to bounds inside it. */
+			for (uint64_t i = 0, end; i < p->map_bits; i = end) {
 				if (!tbit(c->alloc_map, i)) {
-					zeros++;
+					end = next_one(c->alloc_map, i, p->map_bits);
+					zeros += end - i;
 					continue;
 				}
-				/* An object ends at the next bound, inside its run. */
-				if (!tbit(c->bound_map, next_one(c->bound_map, i + 1, p->map_bits + 1)) ||
-				    next_zero(c->alloc_map, i, p->map_bits) <
-				    next_one(c->bound_map, i + 1, p->map_bits + 1))
-					return fail(msg, msglen, "chunk %#llx: object at bit %llu runs past "
-						    "its allocation", (ull)c->vm->addr, (ull)i);
-				if (tbit(c->bound_map, i))
-					objects++;
-				else if (i == 0 || !tbit(c->alloc_map, i - 1))
+				if (!tbit(c->bound_map, i))
 					return fail(msg, msglen, "chunk %#llx: object at bit %llu without "
 						    "a bound", (ull)c->vm->addr, (ull)i);
+				/* An object ends at the next bound, inside its run. */
+				end = next_one(c->bound_map, i + 1, p->map_bits + 1);
+				if (!tbit(c->bound_map, end) || next_zero(c->alloc_map, i, p->map_bits) < end)
+					return fail(msg, msglen, "chunk %#llx: object at bit %llu runs past "
+						    "its allocation", (ull)c->vm->addr, (ull)i);
+				objects++;
 			}
 			if (zeros * PCPU_MIN_ALLOC_SIZE != c->free_bytes ||
 			    c->contig_bits != largest_run_in(c->alloc_map, 0, p->map_bits) ||
@@ -1089,19 +1090,17 @@ int vmi_percpu_check(struct vm_engine *e, uint64_t *ret_mapped, char *msg, size_
 					    "free units", (ull)c->vm->addr, c->free_bytes, c->contig_bits,
 					    (ull)zeros);
 			for (uint64_t i = 0; i < p->nr_pages; i++) {
+				uint64_t lo = i * PCPU_BITS_PER_PAGE, hi = lo + PCPU_BITS_PER_PAGE;
 				bool pop = tbit(c->populated, i);
-				uint32_t used = 0, left = 0, right = 0;
-				bool seen = false;
+				uint32_t used = 0, left, right;
 
-				/* Bit by bit, the page's runs as block_refresh() keeps them. */
-				for (uint64_t b = i * PCPU_BITS_PER_PAGE; b < (i + 1) * PCPU_BITS_PER_PAGE; b++) {
-					bool on = tbit(c->alloc_map, b);
-
-					used += on;
-					seen |= on;
-					left += !seen;
-					right = on ? 0 : right + 1;
-				}
+				/* The page's runs as block_refresh() keeps them, from its
+				 * words: set bits counted, the free run at each end. */
+				for (uint64_t w = lo / 64; w < hi / 64; w++)
+					used += (uint32_t)__builtin_popcountll(c->alloc_map[w]);
+				left = (uint32_t)(next_one(c->alloc_map, lo, hi) - lo);
+				right = used ? (uint32_t)(hi - 1 - last_one(c->alloc_map, lo, hi)) :
+					PCPU_BITS_PER_PAGE;
 				if (used != c->block_used[i] || (used && !pop))
 					return fail(msg, msglen, "chunk %#llx page %llu: %u units used, "
 						    "counted %u, populated %d", (ull)c->vm->addr, (ull)i,
