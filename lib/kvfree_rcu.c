@@ -66,6 +66,7 @@ int vm_kvfree_rcu(struct vm_engine *e, uint64_t addr, bool head)
 	struct vmap_area *va;
 	struct vm_struct *vm;
 
+	VMI_CALL(e);
 	(void)head;
 	if (!e)
 		return -EINVAL;
@@ -111,7 +112,7 @@ void vmi_kvfree_rcu_drain(struct vm_engine *e)
 			k->v[i]->flags &= ~VM_KVFREE_RCU;
 			vmi_vfree_vm(e, k->v[i]);
 		}
-		e->nr_kvfree_rcu -= k->n;
+		VMI_SUB(e, e->nr_kvfree_rcu, k->n);
 		k->n = 0;
 	}
 }

@@ -511,7 +511,7 @@ static void depopulate(struct vm_engine *e, struct pcpu_chunk *c, uint64_t rs, u
 			vmi_unmap_range(e, unit_addr(p, c, u, i), 1);
 			vmi_free_pages(e, *pfn, 0);
 			*pfn = PFN_NONE;
-			e->percpu_pages--;
+			VMI_SUB(e, e->percpu_pages, 1);
 		}
 	}
 	for (uint64_t i = rs; i < re; i++) {
@@ -545,7 +545,7 @@ static int populate(struct vm_engine *e, struct pcpu_chunk *c, uint64_t rs, uint
 			if (vmi_map_pages(e, unit_addr(p, c, u, i), slot, 1, PAGE_KERNEL) < 0) {
 				vmi_free_pages(e, pfn, 0);
 				*slot = PFN_NONE;
-				e->percpu_pages--;
+				VMI_SUB(e, e->percpu_pages, 1);
 				goto fail;
 			}
 		}
@@ -571,7 +571,7 @@ fail:
 			vmi_unmap_range(e, unit_addr(p, c, u, i), 1);
 			vmi_free_pages(e, *slot, 0);
 			*slot = PFN_NONE;
-			e->percpu_pages--;
+			VMI_SUB(e, e->percpu_pages, 1);
 		}
 	}
 	return -ENOMEM;
@@ -588,7 +588,7 @@ static void destroy_chunk(struct vm_engine *e, struct pcpu_chunk *c, bool now)
 
 	depopulate(e, c, 0, p->nr_pages);
 	list_del(&c->list);
-	p->nr_chunks--;
+	VMI_SUB(e, p->nr_chunks, 1);
 	va->vm = NULL;
 	if (now)
 		vmi_free_vmap_area(e, va);
@@ -727,6 +727,7 @@ int vm_alloc_percpu(struct vm_engine *e, uint64_t size, uint64_t align, uint64_t
 	bool created = false;
 	int r;
 
+	VMI_CALL(e);
 	if (!e || !ret_ptr)
 		return -EINVAL;
 	/* __alloc_percpu(): sizes and alignments in 4-byte units. */
@@ -879,6 +880,7 @@ int vm_free_percpu(struct vm_engine *e, uint64_t ptr)
 	struct pcpu *p;
 	uint64_t off, end;
 
+	VMI_CALL(e);
 	if (!e)
 		return -EINVAL;
 	if (!ptr)
@@ -890,7 +892,7 @@ int vm_free_percpu(struct vm_engine *e, uint64_t ptr)
 	p = e->pcpu;
 	end = next_one(c->bound_map, off + 1, p->map_bits + 1);
 	area_set(e, c, off, end - off, false);
-	p->nr_objects--;
+	VMI_SUB(e, p->nr_objects, 1);
 	/* A second wholly free chunk wakes the grim reaper. */
 	if (c->free_bytes == p->unit_size)
 		for (struct list_node *l = p->slots[p->free_slot].next; l != &p->slots[p->free_slot];

@@ -194,10 +194,16 @@ static void vb_hash_del(struct vm_engine *e, struct vmap_block *vb)
 {
 	struct vmap_block **pp = &e->vb_hash[vb_bucket(e, vb_idx(e, vb->va->va_start))];
 
-	while (*pp != vb)
+	while (*pp != vb) {
+		if (VM_DEBUG >= 1 && !*pp) {
+			vmi_bug(e, "vmap block 0x%llx is not in its index chain",
+				(unsigned long long)vb->va->va_start);
+			return;
+		}
 		pp = &(*pp)->hnext;
+	}
 	*pp = vb->hnext;
-	e->nr_vmap_blocks--;
+	VMI_SUB(e, e->nr_vmap_blocks, 1);
 }
 
 static void vb_dequeue(struct vmap_block *vb)
@@ -260,7 +266,7 @@ static void free_vmap_block(struct vm_engine *e, struct vmap_block *vb)
 	vb_hash_del(e, vb);
 	vb_dequeue(vb);
 	va->flags &= ~(VA_VMAP_RAM | VA_VMAP_BLOCK);
-	e->nr_map_ram--;
+	VMI_SUB(e, e->nr_map_ram, 1);
 	free(vb);
 	vmi_free_vmap_area_lazy(e, va);
 }
@@ -386,7 +392,7 @@ static void vb_unalloc(struct vm_engine *e, struct vmap_block *vb, uint64_t addr
 
 		vb_hash_del(e, vb);
 		vb_dequeue(vb);
-		e->nr_map_ram--;
+		VMI_SUB(e, e->nr_map_ram, 1);
 		free(vb);
 		vmi_free_vmap_area(e, va);
 		return;
@@ -409,7 +415,7 @@ static void unpin(struct vm_engine *e, uint64_t addr, uint64_t count)
 		if (vmi_walk(e, addr + (i << VM_PAGE_SHIFT), &pfn) == 0)
 			pfn_to_page(e, pfn)->mapcount--;
 	}
-	e->map_ram_pages -= count;
+	VMI_SUB(e, e->map_ram_pages, count);
 }
 
 /* vb_free(): unmapped now, its pages dirty; a block wholly dirty goes. */
@@ -449,6 +455,7 @@ int vm_map_ram(struct vm_engine *e, const uint64_t *pfns, uint64_t count, int no
 	uint64_t addr = 0, i;
 	int r;
 
+	VMI_CALL(e);
 	if (!e || !pfns || !ret_addr || count == 0 || count > e->nr_pages)
 		return -EINVAL;
 	if (node != NUMA_NO_NODE && (node < 0 || (unsigned)node >= e->nr_nodes))
@@ -496,7 +503,7 @@ int vm_map_ram(struct vm_engine *e, const uint64_t *pfns, uint64_t count, int no
 				vb_unalloc(e, vb, addr, count, created);
 			} else {
 				va->flags &= ~VA_VMAP_RAM;
-				e->nr_map_ram--;
+				VMI_SUB(e, e->nr_map_ram, 1);
 				vmi_free_vmap_area(e, va);
 			}
 		}
@@ -517,6 +524,7 @@ int vm_unmap_ram(struct vm_engine *e, uint64_t addr, uint64_t count)
 {
 	struct vmap_area *va;
 
+	VMI_CALL(e);
 	if (!e || count == 0 || (addr & (VM_PAGE_SIZE - 1)))
 		return -EINVAL;
 	if (count <= e->vmap_max_alloc) {
@@ -541,7 +549,7 @@ int vm_unmap_ram(struct vm_engine *e, uint64_t addr, uint64_t count)
 	unpin(e, addr, count);
 	vmi_unmap_range(e, addr, count);
 	va->flags &= ~VA_VMAP_RAM;
-	e->nr_map_ram--;
+	VMI_SUB(e, e->nr_map_ram, 1);
 	vmi_free_vmap_area_lazy(e, va);
 	return 0;
 }

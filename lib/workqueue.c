@@ -72,6 +72,7 @@ void vm_run_due_work(struct vm_engine *e)
 
 void vm_run_deferred_work(struct vm_engine *e)
 {
+	VMI_CALL(e);
 	if (!e)
 		return;
 	while (e->work_pending || e->work_delayed) {
