@@ -218,6 +218,17 @@ static void test_percpu(void)
 	CU_ASSERT_EQUAL(vmc_stat(c, &st2), 0);
 	CU_ASSERT(st2.nr_pcpu_chunks == 1 && st2.nr_pcpu_objects == 2 &&
 		  st2.pcpu_unit_size == 1048576 && st2.percpu_pages >= 2);
+	/* The same counters in stat's text, which libvmclient renders. */
+	{
+		char *t = NULL;
+
+		CU_ASSERT_FATAL(vmc_query_text(c, VMC_STAT, &t) == 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(t, "\npcpu_chunks:         1\n"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(t, "\npcpu_objects:        2\n"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(t, "\npcpu_unit_size:      1048576\n"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(t, "\nkvfree_rcu_pending:  0\n"));
+		free(t);
+	}
 	/* Root reads both CPUs' copies: zeroed. */
 	CU_ASSERT_EQUAL(vmc_read(c, a + st2.pcpu_unit_size, buf, sizeof(buf)), 0);
 	CU_ASSERT_EQUAL(buf[0] | buf[15], 0);
