@@ -69,11 +69,14 @@ static const struct rcfg configs[] = {
 	{ "4.19-i386-highmem", K419, 1, VM_LAYOUT_I386, 2, 1 * GIB, 2048, VM_POLICY_HIGH_ORDER_FIRST, false, 5000, 64, 0x5eed0015, false },
 	/* The same mix with vm_map_ram's vmap blocks, per-CPU chunks and
 	 * kvfree_rcu beside it, on machines of two CPUs (48 MiB: room for a
-	 * few 2 MiB chunks of maps and pages; i386's chunks are 456 KiB). */
-	{ "objects-x86_64", K618, 2, VM_LAYOUT_X86_64, 1, 48 * MIB, 0, VM_POLICY_ORDER0, false, 40000, 8, 0x5eed0021, true },
-	{ "objects-i386", K618, 2, VM_LAYOUT_I386, 2, 48 * MIB, 512, VM_POLICY_ORDER0, false, 40000, 8, 0x5eed0022, true },
-	{ "4.19-objects-x86_64", K419, 2, VM_LAYOUT_X86_64, 1, 48 * MIB, 0, VM_POLICY_ORDER0, false, 40000, 8, 0x5eed0031, true },
-	{ "4.19-objects-i386", K419, 2, VM_LAYOUT_I386, 2, 48 * MIB, 512, VM_POLICY_ORDER0, false, 40000, 8, 0x5eed0032, true },
+	 * few 2 MiB chunks of maps and pages; i386's chunks are 456 KiB).
+	 * 20,000 steps (10 to 28 fill/drain cycles): checked after every call
+	 * at debug level 2, a step here costs about twice a small machine's,
+	 * and 40,000 took 2 to 3 minutes each under ASan. */
+	{ "objects-x86_64", K618, 2, VM_LAYOUT_X86_64, 1, 48 * MIB, 0, VM_POLICY_ORDER0, false, 20000, 8, 0x5eed0021, true },
+	{ "objects-i386", K618, 2, VM_LAYOUT_I386, 2, 48 * MIB, 512, VM_POLICY_ORDER0, false, 20000, 8, 0x5eed0022, true },
+	{ "4.19-objects-x86_64", K419, 2, VM_LAYOUT_X86_64, 1, 48 * MIB, 0, VM_POLICY_ORDER0, false, 20000, 8, 0x5eed0031, true },
+	{ "4.19-objects-i386", K419, 2, VM_LAYOUT_I386, 2, 48 * MIB, 512, VM_POLICY_ORDER0, false, 20000, 8, 0x5eed0032, true },
 };
 
 enum hkind { H_VMALLOC, H_VMAP, H_MAPRAM, H_PERCPU };
