@@ -472,6 +472,10 @@ static void store_hello(struct vmc_client *c, const Vmallocd__V1__HelloReply *h)
 	c->hello.pid = h->pid;
 	snprintf(c->hello.kernel, sizeof(c->hello.kernel), "%s", h->kernel ? h->kernel : "");
 	c->hello.nr_cpus = h->cpus;
+	if (h->test_vmalloc)
+		c->tv = (struct vmc_test_vmalloc){ h->test_vmalloc->cases, h->test_vmalloc->default_mask,
+						   h->test_vmalloc->xfail,
+						   h->test_vmalloc->summary_xfailed };
 	/* A daemon may accept less than the protocol's limits, never more. */
 	if (h->max_io && h->max_io < c->max_io)
 		c->max_io = h->max_io;

@@ -58,7 +58,10 @@ static void reload(void *ctx)
 
 static void tick(void *ctx)
 {
-	notify_status(ctx);
+	struct daemon *d = ctx;
+
+	dispatch_tick(&d->dp);
+	notify_status(d);
 }
 
 /* The protocol socket: systemd's, or one we bind; and the HTTP window's,
@@ -143,6 +146,7 @@ int main(int argc, char **argv)
 	d.dp.opt = &d.opt;
 	d.dp.start_usec = now_usec();
 	account_init(&d.dp.acct);
+	objects_init(&d.dp.objs);
 
 	r = build_machine(&d);
 	if (r < 0)
@@ -180,6 +184,7 @@ out:
 	loop_done(&d.loop);
 	vm_engine_destroy(d.engine);
 	account_done(&d.dp.acct);
+	objects_done(&d.dp.objs);
 	options_free(&d.opt);
 	return r < 0 ? 1 : 0;
 }

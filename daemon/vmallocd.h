@@ -12,6 +12,7 @@
  *   account.c   per-uid pages for quotas, and the alloc_pages blocks
  *   memmap.c    a snapshot of the physical and vmalloc-range maps, bounded
  *   http.c      the HTTP window: /metrics, the live page and its JSON
+ *   objects.c   the vm_map_ram mappings and per-CPU objects, by address
  *   notify.c    the sd_notify conversation (READY, STATUS, WATCHDOG, ...)
  *   config.c, log.c, iobuf.c, fault.c, uapi_check.c
  *
@@ -21,7 +22,7 @@
  * connection (close it) it returns.
  *
  * Ownership: struct daemon owns the engine, the listener, every connection
- * and the two tables; a connection owns its socket, events, buffers and its
+ * and the dispatcher's tables (accounts, objects); a connection owns its socket, events, buffers and its
  * session (the arena).  Only the event loop thread touches any of it.
  */
 #ifndef VMALLOCD_H
@@ -151,6 +152,41 @@ void account_del_block(struct account *a, struct page_block *b);
 struct page_block *account_first_block(struct account *a);
 struct page_block *account_next_block(struct account *a, struct page_block *b);
 
+/* ---- objects (objects.c) ------------------------------------------------------------ */
+
+/* What the daemon records of the objects that carry no vm_struct and so no
+ * owner in the engine, by address. */
+enum vmd_object_kind {
+	VMD_OBJ_MAP_RAM = 1,
+	VMD_OBJ_PERCPU = 2,
+};
+
+struct vmd_object {
+	uint64_t addr;            /* the mapping's start, the object's CPU 0 copy; UINT64_MAX: empty */
+	uint64_t count;           /* pages mapped, or bytes asked for */
+	uint64_t charged;         /* pages charged to uid for it */
+	uint64_t cookie;          /* session id */
+	uint32_t uid, pid;
+	uint8_t kind;             /* enum vmd_object_kind */
+	bool scoped;
+	bool tomb;                /* deleted slot */
+};
+
+struct objects {
+	struct vmd_object *v;
+	size_t nr, nr_tombs, cap;  /* cap is a power of two */
+};
+
+/* Can't fail; a zeroed struct objects is an empty table too. */
+void objects_init(struct objects *o);
+void objects_done(struct objects *o);
+/* 0 or -ENOMEM, nothing added. */
+int objects_add(struct objects *o, const struct vmd_object *x);
+/* The live object of that kind starting at addr, or NULL. */
+struct vmd_object *objects_get(struct objects *o, uint64_t addr, enum vmd_object_kind kind);
+/* Can't fail; x is no longer valid afterwards. */
+void objects_del(struct objects *o, struct vmd_object *x);
+
 /* ---- the event loop (loop.c) ---------------------------------------------------- */
 
 /* CLOCK_MONOTONIC in microseconds.  Can't fail. */
@@ -213,7 +249,7 @@ struct session {
 	uint64_t id;               /* the cookie stamped on the client's areas */
 	uint32_t uid, pid;         /* SO_PEERCRED at accept */
 	uint32_t proto_version;    /* from its Hello; 0: none yet, version 1's rules */
-	uint64_t nr_scoped;        /* scoped areas and blocks it made (an upper bound) */
+	uint64_t nr_scoped;        /* scoped areas, blocks and objects it made (an upper bound) */
 	struct vmd_arena arena;    /* the request being handled is unpacked here */
 	uint8_t *scratch;          /* vread target, up to VMD_MAX_IO */
 	size_t scratch_cap;
@@ -241,9 +277,11 @@ struct dispatch {
 	struct vm_engine *engine;
 	const struct options *opt;
 	struct account acct;
+	struct objects objs;       /* vm_map_ram mappings and per-CPU objects */
 	uint64_t nr_requests, nr_errors;
 	uint64_t start_usec;       /* now_usec() at start, for the uptime */
 	struct dispatch_stats st;
+	unsigned delayed_ticks;    /* ticks delayed work has waited (kvfree_rcu's 5 s) */
 };
 
 /* The facts of the moment a frame is handled, from the connection layer. */
@@ -255,8 +293,9 @@ struct dispatch_env {
 
 /* Can't fail (the arena allocates on first use). */
 void session_init(struct session *s, uint64_t id, uint32_t uid, uint32_t pid);
-/* The client is gone: free what it scoped (areas first, then blocks), run
- * the deferred work that queued, and free the session's memory.  Can't fail. */
+/* The client is gone: free what it scoped (areas first, then vm_map_ram
+ * mappings and per-CPU objects, then blocks), run the deferred work that
+ * is due, and free the session's memory.  Can't fail. */
 void dispatch_session_end(struct dispatch *dp, struct session *s);
 /* Handle one frame's payload for s and queue exactly one reply frame in
  * out.  Returns 0, or -ENOMEM when the reply could not be queued (out is
@@ -269,8 +308,12 @@ int dispatch_frame(struct dispatch *dp, struct session *s, const struct dispatch
 int dispatch_error(struct dispatch *dp, struct iobuf *out, int status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* The end of a pass over a connection's frames, once its replies are
- * out: the engine's deferred work (6.18's purge) runs now.  Can't fail. */
+ * out: the engine's deferred work that is due (6.18's purge) runs now;
+ * delayed work waits for dispatch_tick().  Can't fail. */
 void dispatch_pass_done(struct dispatch *dp);
+/* Once a second: delayed work (kvfree_rcu's batch) that has waited its
+ * five seconds runs.  Can't fail. */
+void dispatch_tick(struct dispatch *dp);
 
 /* ---- maps (memmap.c) ------------------------------------------------------------------ */
 

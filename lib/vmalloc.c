@@ -397,6 +397,34 @@ fail:
 	return r;
 }
 
+int vmi_vmalloc_internal(struct vm_engine *e, uint64_t size, gfp_t gfp, const char *caller,
+			 uint32_t mark, struct vm_struct **ret_vm)
+{
+	struct area_req q = {
+		.size = size, .align = VM_PAGE_SIZE, .start = e->layout->vmalloc_start,
+		.end = e->layout->vmalloc_end, .gfp = gfp, .prot = PAGE_KERNEL, .node = NUMA_NO_NODE,
+	};
+	struct vm_struct *vm;
+	bool logged;
+	int r;
+
+	r = vmi_caller_intern(&e->callers, caller, &q.caller);
+	if (r < 0)
+		return r;
+	logged = page_array_bytes(e, PAGE_ALIGN(size) >> VM_PAGE_SHIFT) > VM_PAGE_SIZE;
+	if (logged)
+		vmi_pgtable_log_begin(e);
+	r = vmalloc_node_range(e, &q, &vm);
+	if (logged)
+		vmi_pgtable_log_end(e, r < 0);
+	if (r < 0)
+		return r;
+	for (struct vm_struct *a = vm; a; a = a->array_vm)
+		a->flags |= mark;
+	*ret_vm = vm;
+	return 0;
+}
+
 static int vmalloc_common(struct vm_engine *e, uint64_t size, gfp_t gfp, int node,
 			  uint32_t vm_flags, uint64_t *ret_addr)
 {
@@ -481,6 +509,16 @@ static void vfree_page_array(struct vm_engine *e, struct vm_struct *array_vm)
 	vfree_area(e, array_vm);
 }
 
+void vmi_vfree_vm(struct vm_engine *e, struct vm_struct *vm)
+{
+	vfree_area(e, vm);
+}
+
+void vmi_vfree_now(struct vm_engine *e, struct vm_struct *vm)
+{
+	free_area_now(e, vm);
+}
+
 int vm_vfree(struct vm_engine *e, uint64_t addr)
 {
 	struct vmap_area *va;
@@ -493,7 +531,8 @@ int vm_vfree(struct vm_engine *e, uint64_t addr)
 		return 0;
 	vmi_run_due_work(e);
 	va = vmi_find_busy_va_start(e, addr);
-	if (!va || !va->vm || (va->vm->flags & (VM_ALLOC | VM_PAGE_ARRAY)) != VM_ALLOC)
+	if (!va || !va->vm ||
+	    (va->vm->flags & (VM_ALLOC | VM_PAGE_ARRAY | VM_PERCPU | VM_KVFREE_RCU)) != VM_ALLOC)
 		return -EINVAL;
 	vm = va->vm;
 	vfree_area(e, vm);
@@ -606,10 +645,24 @@ static int area_span(struct vm_engine *e, uint64_t addr, uint64_t len, struct vm
 	if (len && addr > UINT64_MAX - len)
 		return -EINVAL;
 	va = vmi_find_busy_va(e, addr);
+	if (va && !va->vm && (va->flags & VA_VMAP_RAM)) {
+		/* vm_map_ram(): no vm_struct; the bytes of one live mapping,
+		 * which maps PAGE_KERNEL (*ret_vm NULL). */
+		uint64_t start, count;
+
+		if (!vm_is_map_ram_addr(e, addr, &start, &count) ||
+		    addr + len > start + (count << VM_PAGE_SHIFT))
+			return -EFAULT;
+		*ret_vm = NULL;
+		return 0;
+	}
 	if (!va || !va->vm)
 		return -EFAULT;
 	vm = va->vm;
-	if (addr + len > vm->addr + (vm->nr_pages << VM_PAGE_SHIFT))
+	/* A per-CPU chunk has no pages of its own: its populated pages are
+	 * found by the walk, the others fault. */
+	if (addr + len > vm->addr + ((vm->flags & VM_PERCPU) && !vm->nr_pages ? vm->size :
+				     vm->nr_pages << VM_PAGE_SHIFT))
 		return -EFAULT;
 	*ret_vm = vm;
 	return 0;
@@ -674,7 +727,7 @@ int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len)
 	r = area_span(e, addr, len, &vm);
 	if (r < 0)
 		return r;
-	if (!(vm->prot & VM_PROT_WRITE))
+	if (vm && !(vm->prot & VM_PROT_WRITE))
 		return -EACCES;
 	/* The first page's PTE must allow the write: one walk finds the frame
 	 * and checks it. */
@@ -698,7 +751,8 @@ int vm_vrealloc(struct vm_engine *e, uint64_t addr, uint64_t size, gfp_t gfp,
 		return vm___vmalloc(e, size, gfp, ret_addr);
 	vmi_run_due_work(e);
 	va = vmi_find_busy_va_start(e, addr);
-	if (!va || !va->vm || (va->vm->flags & (VM_ALLOC | VM_PAGE_ARRAY)) != VM_ALLOC)
+	if (!va || !va->vm ||
+	    (va->vm->flags & (VM_ALLOC | VM_PAGE_ARRAY | VM_PERCPU | VM_KVFREE_RCU)) != VM_ALLOC)
 		return -EINVAL;
 	if (vmi_check_gfp(e, gfp, NUMA_NO_NODE) < 0)
 		return -EINVAL;
