@@ -1657,10 +1657,14 @@ static const uint64_t lat_bounds_ns[DISPATCH_LAT_BUCKETS] = {
 static const char *const op_names[DISPATCH_NR_OPS] = {
 	"none", "", "hello", "alloc", "free", "realloc", "vmap", "vunmap", "alloc_pages",
 	"free_pages", "read", "write", "phys_read", "phys_write", "translate", "area_info",
-	"query", "check", "purge",
+	"query", "check", "purge", "vm_map_ram", "vm_unmap_ram", "alloc_percpu", "free_percpu",
+	"kvfree_rcu",
 };
-_Static_assert(VMALLOCD__V1__REQUEST__OP_PURGE == DISPATCH_NR_OPS - 1 &&
-	       VMALLOCD__V1__REQUEST__OP_HELLO == 2, "op_names follows Request's op cases");
+/* The counters are indexed by op case: a row of ops[] past them would
+ * write beyond by_op. */
+_Static_assert(sizeof(ops) / sizeof(ops[0]) == DISPATCH_NR_OPS &&
+	       VMALLOCD__V1__REQUEST__OP_KVFREE_RCU == DISPATCH_NR_OPS - 1 &&
+	       VMALLOCD__V1__REQUEST__OP_HELLO == 2, "op_names and by_op follow Request's op cases");
 
 const char *dispatch_op_name(unsigned op)
 {

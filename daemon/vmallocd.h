@@ -259,7 +259,7 @@ struct session {
  * that did not decode) and status (-errno, 0 success; larger ones in the
  * last), and, while timing is on, their durations in buckets whose upper
  * bounds are dispatch_lat_bounds (seconds; the last bucket is +Inf). */
-#define DISPATCH_NR_OPS      19
+#define DISPATCH_NR_OPS      24   /* Request's op cases + 1: dispatch.c checks */
 #define DISPATCH_NR_STATUS   134
 #define DISPATCH_LAT_BUCKETS 13
 extern const double dispatch_lat_bounds[DISPATCH_LAT_BUCKETS];
