@@ -633,7 +633,16 @@ VMC_EXPORT int vmc_batch_send(struct vmc_batch *b)
 			return r;       /* this one and those after it stay queued */
 		b->c->next_id++;
 	}
-	/* Out it goes, and what has come back is taken (without waiting). */
+	/* Out it goes.  Only if the socket is full is what has come back
+	 * taken (without waiting), so that the daemon, blocked on its
+	 * replies, reads on; otherwise a send costs one system call. */
+	r = vmci_flush(b->c);
+	if (r == 0)
+		return 0;
+	if (r != -EAGAIN) {
+		stream_fail(b, r);
+		return r;
+	}
 	x.c = b->c;
 	x.ctx = b;
 	r = vmci_xfer_pump(&x, b->first_id, b->sent - b->head, 0, &nd);

@@ -324,6 +324,22 @@ static int wbuf_flush(struct vmc_client *c)
 	return 0;
 }
 
+int vmci_flush(struct vmc_client *c)
+{
+	int r;
+
+	if (c->fd < 0) {
+		vmci_set_msg(c, "not connected: an earlier error closed the connection");
+		return -ENOTCONN;
+	}
+	r = wbuf_flush(c);
+	if (r < 0 && r != -EAGAIN) {
+		vmci_disconnect(c);
+		vmci_set_msg(c, "%s", vmc_strerror(r));
+	}
+	return r;
+}
+
 /* Make room for a frame of need bytes (header included) starting at rpos. */
 static int rbuf_reserve(struct vmc_client *c, size_t need)
 {

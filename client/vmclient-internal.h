@@ -135,6 +135,11 @@ void vmci_set_msg(struct vmc_client *c, const char *fmt, ...)
  * c->max_frame, -ENOMEM; the buffer is unchanged on error. */
 int vmci_pack(struct vmc_client *c, const Vmallocd__V1__Request *req);
 
+/* Send the packed frames that the socket takes without blocking: 0 once
+ * all are out, -EAGAIN if the socket filled first (the rest stay packed),
+ * else the transport error (connection closed). */
+int vmci_flush(struct vmc_client *c);
+
 /* Wait for the answer to vmc_connect's Hello if it is still pending, so
  * the daemon's limits are known: 0 or the error (connection closed). */
 int vmci_settle(struct vmc_client *c);

@@ -436,8 +436,10 @@ int vmc_batch_run(struct vmc_batch *b);
 /* A batch as a sliding window: calls go out as they are queued and come
  * back in order while more are prepared.  vmc_batch_send() sends every call
  * queued since the last send (one frame each: a read or write longer than
- * one frame is -EINVAL, nothing sent) and takes the replies already there,
- * without waiting.  vmc_batch_reap() waits until at least min of the calls
+ * one frame is -EINVAL, nothing sent); only when the socket cannot take
+ * them all does it also take the replies already there, without waiting
+ * (what it cannot write yet goes out with the next send or reap).
+ * vmc_batch_reap() waits until at least min of the calls
  * sent are answered (0: takes what has arrived), stores their statuses and
  * results as vmc_batch_run() would, drops the answered calls from the
  * front of the batch, and gives in *ret_done how many were answered since
