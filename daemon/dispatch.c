@@ -1679,14 +1679,24 @@ static inline uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+void dispatch_pass_begin(struct dispatch *dp)
+{
+	if (dp->st.timing)
+		dp->st.mark_ns = mono_ns();
+}
+
+/* A request's duration runs from dp->st.mark_ns (its frame's turn in the
+ * pass: decoding it is part of it) to its reply queued. */
 static inline void count_request(struct dispatch *dp, unsigned op, int status, uint64_t t0)
 {
 	unsigned e = (unsigned)-status;
 
 	dp->st.by_op[op][e < DISPATCH_NR_STATUS ? e : DISPATCH_NR_STATUS - 1]++;
 	if (t0) {
-		uint64_t d = mono_ns() - t0;
+		uint64_t t1 = mono_ns(), d = t1 - t0;
 		unsigned b = 0;
+
+		dp->st.mark_ns = t1;
 
 		while (b < DISPATCH_LAT_BUCKETS && d > lat_bounds_ns[b])
 			b++;
@@ -1703,7 +1713,7 @@ int run_op(struct dispatch *dp, struct session *s, const struct dispatch_env *en
 	   const struct op *op, uint64_t id, const void *msg, struct iobuf *out)
 {
 	struct ctx x;   /* x.msg is written only on failure, x.q only by a query */
-	uint64_t t0 = dp->st.timing ? mono_ns() : 0;
+	uint64_t t0 = dp->st.timing ? dp->st.mark_ns : 0;
 	int r;
 
 	x.dp = dp;

@@ -265,6 +265,9 @@ struct session {
 extern const double dispatch_lat_bounds[DISPATCH_LAT_BUCKETS];
 struct dispatch_stats {
 	bool timing;               /* the HTTP window is on: time every request */
+	uint64_t mark_ns;          /* while timing: when the request being handled
+				    * began, the end of the one before it in the
+				    * pass or the pass's start */
 	uint64_t by_op[DISPATCH_NR_OPS][DISPATCH_NR_STATUS];
 	uint64_t lat[DISPATCH_LAT_BUCKETS + 1];
 	uint64_t lat_sum_ns;
@@ -297,6 +300,11 @@ void session_init(struct session *s, uint64_t id, uint32_t uid, uint32_t pid);
  * mappings and per-CPU objects, then blocks), run the deferred work that
  * is due, and free the session's memory.  Can't fail. */
 void dispatch_session_end(struct dispatch *dp, struct session *s);
+/* A pass over one connection's whole frames begins.  While timing, the
+ * clock is read here and once at the end of each request, which is also
+ * the next one's start: n + 1 reads for a pass of n requests, not 2n, as
+ * the clock read is a measurable part of a 4 KiB vmalloc/vfree.  Can't fail. */
+void dispatch_pass_begin(struct dispatch *dp);
 /* Handle one frame's payload for s and queue exactly one reply frame in
  * out.  Returns 0, or -ENOMEM when the reply could not be queued (out is
  * then as it was): the connection cannot be answered in order and must
