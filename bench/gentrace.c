@@ -6,6 +6,7 @@
  * so the trace can grow without the replay's work per event growing.
  *
  * usage: gentrace --events N [--live L] [--seed S] [--cpus C] [--mix stacks|mixed|pages]
+ *                 [--batch B]
  *   N events (allocations, frees and the purges between them); at most L
  *   areas live at once (1000).  The same seed gives the same trace.
  *   --mix stacks (the default) allocates only thread stacks, as every
@@ -13,6 +14,9 @@
  *   --mix mixed makes 30 % of the areas one to 62 pages, unaligned;
  *   --mix pages allocates only one-page areas, the request bench/vmload
  *   makes (vmalloc(4 KiB)), to compare a replay with the service's own rate.
+ *   --batch B replaces the random choice between allocating and freeing by
+ *   bench/vmload's order at depth B: B allocations, then those B areas
+ *   freed in the order they were made, and again (at most B live).
  *
  * The traced addresses are made up (each size class reuses its freed
  * addresses last-in-first-out, new ones come from a bump pointer), but a
@@ -70,10 +74,12 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "mix", required_argument, NULL, 'm' },
+		{ "batch", required_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t events = 0, live_max = 1000, seed = 1, cpus = 2;
-	bool mixed = false, pages = false;
+	uint64_t events = 0, live_max = 1000, seed = 1, cpus = 2, batch = 0;
+	bool mixed = false, pages = false, freeing = false;
+	size_t first = 0;       /* --batch: the oldest live area, freed next */
 	uint64_t bump = VSTART, nr_lazy = 0, lazy_max, t_us = 1000000000ull;
 	struct area *live;
 	size_t nr_live = 0;
@@ -105,13 +111,17 @@ int main(int argc, char **argv)
 		case 'l': live_max = v; break;
 		case 's': seed = v; break;
 		case 'c': cpus = v; break;
+		case 'b': batch = v; break;
 		default: return 2;
 		}
 	}
-	if (!events || live_max < 2 || !cpus || cpus > 4096) {
-		fprintf(stderr, "usage: gentrace --events N [--live L] [--seed S] [--cpus C]\n");
+	if (!events || live_max < 2 || !cpus || cpus > 4096 || batch > 1000000) {
+		fprintf(stderr, "usage: gentrace --events N [--live L] [--seed S] [--cpus C] "
+			"[--mix stacks|mixed|pages] [--batch B]\n");
 		return 2;
 	}
+	if (batch)
+		live_max = batch;
 	rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
 	lazy_max = 32 * 256;                  /* fls(cpus) * 32 MiB in pages */
 	for (uint64_t n = cpus; n > 1; n >>= 1)
@@ -130,6 +140,14 @@ int main(int argc, char **argv)
 		unsigned pid = 1000 + (unsigned)(rnd() % 5000);
 		bool alloc = nr_live == 0 ||
 			     (nr_live < live_max && rnd() % 1000 < 500 + 400 * (live_max - nr_live) / live_max);
+
+		if (batch) {
+			if (nr_live == batch)
+				freeing = true;
+			else if (nr_live == 0)
+				freeing = false;
+			alloc = !freeing;
+		}
 
 		t_us += 1 + rnd() % 50;
 		if (nr_lazy > lazy_max) {
@@ -164,19 +182,23 @@ int main(int argc, char **argv)
 				addr = bump;
 				bump += size;
 			}
-			live[nr_live].addr = addr;
-			live[nr_live++].size = size;
+			live[first + nr_live].addr = addr;
+			live[first + nr_live++].size = size;
 			printf("            bash-%u    [%03u] .....  %" PRIu64 ".%06" PRIu64
 			       ": alloc_vmap_area: va_start: %" PRIu64 " size=%" PRIu64 " align=%" PRIu64
 			       " vstart=0x%llx vend=0x%llx failed=0\n", pid, cpu, t_us / 1000000,
 			       t_us % 1000000, addr, size, align, (unsigned long long)VSTART,
 			       (unsigned long long)VEND);
 		} else {
-			size_t k = (size_t)(rnd() % nr_live);
+			size_t k = batch ? first : first + (size_t)(rnd() % nr_live);
 			struct area a = live[k];
 			struct pool *p = &pools[size_class(a.size)];
 
-			live[k] = live[--nr_live];
+			if (batch) {
+				first = --nr_live ? first + 1 : 0;
+			} else {
+				live[k] = live[--nr_live];
+			}
 			if (p->nr == p->cap) {
 				size_t cap = p->cap ? 2 * p->cap : 64;
 				uint64_t *na = realloc(p->addr, cap * sizeof(*na));

@@ -1,9 +1,10 @@
 /* vmbench.c -- micro-benchmarks of the engine, in process.
  *
- * usage: vmbench [--kernel 6.18|4.19] [--reps N] [--loops N] [--quick] [--memory SIZE]
- *                [--busy N] [SECTION...] [key=value...]
- *   --kernel        the kernel every machine follows (default 6.18; the
- *                   scale section's machines always follow the default)
+ * usage: vmbench [--kernel 6.18|4.19|4.19,6.18] [--reps N] [--loops N] [--quick]
+ *                [--memory SIZE] [--busy N] [--data FILE] [SECTION...] [key=value...]
+ *   --kernel        the kernel(s) the machines follow (default 6.18): eras and
+ *                   busy_cost measure every kernel of a list side by side, the
+ *                   other sections the first (scale always builds the default)
  *   host            vm_vmalloc + a vm_vwrite per page + vm_vfree against the
  *                   host's mmap + a store per page + munmap, at 1, 100 and
  *                   1024 pages, and the ratio
@@ -18,7 +19,14 @@
  *   test_vmalloc    the ported lib/test_vmalloc.c cases (performance mode:
  *                   sequential_test_order=1 test_repeat_count=3), with the
  *                   kernel's published per-loop figures beside them
- *   all             every section (the default)
+ *   all             every section above (the default)
+ *   eras            fix_size, long_busy_list and random_size of the port per
+ *                   loop under each kernel of --kernel, and their ratio beside
+ *                   the augmented-tree RFC's (not in all)
+ *   busy_cost       the cost of one vmalloc against 0..10^5 busy areas under
+ *                   each kernel of --kernel, the free_vmap_cache hint missing
+ *                   and hitting; --data writes the table bench/plot-busy-cost
+ *                   draws (not in all)
  * key=value pairs are test_vmalloc parameters (test_loop_count=, nr_pages=,
  * run_test_mask=, test_repeat_count=, sequential_test_order=, seed=, nr_cpus=).
  *
@@ -53,8 +61,11 @@
 #define GIB (1ull << 30)
 #define TIB (1ull << 40)
 
-/* The kernel every machine follows (--kernel). */
-static enum vm_kernel bench_kernel = VM_KERNEL_6_18;
+/* The kernels the machines follow (--kernel LIST): the single-kernel
+ * sections use the first, eras and busy_cost every one, side by side. */
+static enum vm_kernel bench_kernels[VM_NR_KERNELS] = { VM_KERNEL_6_18 };
+static unsigned nr_bench_kernels = 1;
+#define bench_kernel (bench_kernels[0])
 
 struct opts {
 	unsigned reps;
@@ -62,6 +73,7 @@ struct opts {
 	uint64_t memory;       /* pair: the machine (default 1 GiB) */
 	uint64_t busy;         /* pair: busy 1-page areas made first (default 0) */
 	bool quick;
+	const char *data;      /* busy_cost: its medians as a table for the plot */
 	struct tv_params tv;
 };
 
@@ -70,7 +82,7 @@ static int failures;
 
 /* ---- engines --------------------------------------------------------------------- */
 
-static struct vm_engine *make_engine(uint64_t bytes)
+static struct vm_engine *make_engine_k(uint64_t bytes, enum vm_kernel kernel)
 {
 	struct vm_config cfg;
 	struct vm_engine *e;
@@ -78,7 +90,7 @@ static struct vm_engine *make_engine(uint64_t bytes)
 
 	vm_config_init(&cfg);
 	cfg.memory_bytes = bytes;
-	cfg.kernel = bench_kernel;
+	cfg.kernel = kernel;
 	r = vm_engine_create(&cfg, &e);
 	if (r < 0) {
 		fprintf(stderr, "vmbench: vm_engine_create(%" PRIu64 " bytes): %s\n", bytes,
@@ -92,6 +104,11 @@ static void die_op(const char *op, int r)
 {
 	fprintf(stderr, "vmbench: %s: %s\n", op, strerror(-r));
 	exit(1);
+}
+
+static struct vm_engine *make_engine(uint64_t bytes)
+{
+	return make_engine_k(bytes, bench_kernel);
 }
 
 /* loops 1-page vmalloc + vfree pairs; ns per pair. */
@@ -520,13 +537,15 @@ static void bench_test_vmalloc(const struct opts *o)
 			ran[c] = true;
 			if (expected_fail)
 				n = 64;   /* its loop is the 64 alignments */
+			if (!strcmp(res[c].name, "pcpu_alloc_test"))
+				n = p->nr_pcpu_objects ? p->nr_pcpu_objects : 1;
 			per_loop[c][i] = res[c].avg_nsec / (double)n / 1e3;
 			if (res[c].failed && !expected_fail) {
 				fprintf(stderr, "vmbench: %s failed %u time(s): %s\n", res[c].name,
 					res[c].failed, strerror(-res[c].first_error));
 				failures++;
 			}
-			if (expected_fail && res[c].passed) {
+			if (expected_fail && (res[c].passed || (res[c].failed && res[c].summary_xfailed))) {
 				fprintf(stderr, "vmbench: %s passed but should fail\n", res[c].name);
 				failures++;
 			}
@@ -555,6 +574,214 @@ static void bench_test_vmalloc(const struct opts *o)
 	       (p->nr_cpus ? (unsigned)(32 - __builtin_clz(p->nr_cpus)) : 1) * 8192u);
 }
 
+/* ---- eras: the test_vmalloc cases under each kernel ------------------------------------ */
+
+/* What the augmented-tree RFC (Uladzislau Rezki, "[RFC PATCH 0/3] improve
+ * vmalloc allocation", October 2018) measured for long_busy_list_alloc_test,
+ * seconds per million loops: the list walk, then the tree. */
+#define RFC_LIST_S 55.9
+#define RFC_TREE_S 15.0
+
+/* One run of the port on a fresh machine of kernel: the cases of mask in
+ * the module's order, per loop (us) into per[case index]. */
+static void eras_run(enum vm_kernel kernel, uint32_t mask, uint64_t loops, double *per)
+{
+	struct tv_kernel tk = tv_kernel_of(kernel);
+	struct vm_engine *e = make_engine_k(GIB, kernel);
+	struct tv_result res[TV_NR_CASES];
+	struct tv_params p;
+	struct tv_backend b;
+
+	tv_params_init(&p, &tk);
+	p.run_test_mask = mask;
+	p.test_loop_count = loops;
+	p.sequential_test_order = true;
+	p.seed = 42;
+	tv_backend_engine(&b, e);
+	tv_run(&b, &p, res);
+	for (unsigned r = 0; r < TV_NR_CASES; r++) {
+		if (!res[r].ran)
+			continue;
+		if (res[r].failed) {
+			fprintf(stderr, "vmbench: %s failed on %s\n", res[r].name, vm_kernel_name(kernel));
+			failures++;
+		}
+		per[r] = res[r].avg_nsec / (double)loops / 1e3;
+	}
+	vm_engine_destroy(e);
+}
+
+static void bench_eras(const struct opts *o)
+{
+	/* The module's first four cases in its order, one machine, as
+	 * test_vmalloc.sh runs them (sequential_test_order=1); then
+	 * long_busy_list alone on a machine that has run nothing. */
+	static const struct { const char *label; uint32_t mask; unsigned index; } rows[] = {
+		{ "fix_size_alloc_test", 15, 0 }, { "full_fit_alloc_test", 15, 1 },
+		{ "long_busy_list_alloc_test", 15, 2 }, { "random_size_alloc_test", 15, 3 },
+		{ "long_busy_list, alone", 4, 2 },
+	};
+	enum { NR = sizeof(rows) / sizeof(rows[0]) };
+	uint64_t loops = o->loops ? o->loops : o->quick ? 200 : 20000;
+	double v[NR][VM_NR_KERNELS][BENCH_MAX_REPS], ratio[NR][BENCH_MAX_REPS];
+
+	printf("eras: lib/test_vmalloc.c's first four cases per loop, in process, as the module\n"
+	       "  runs them (sequential_test_order=1 run_test_mask=15 test_repeat_count=1, one\n"
+	       "  1 GiB machine), then long_busy_list alone on a fresh machine; each kernel's\n"
+	       "  machines in turn within each rep; test_loop_count=%" PRIu64 " seed=42\n", loops);
+	for (unsigned i = 0; i < o->reps; i++) {
+		for (unsigned k = 0; k < nr_bench_kernels; k++) {
+			double per[TV_NR_CASES] = { 0 }, alone[TV_NR_CASES] = { 0 };
+
+			eras_run(bench_kernels[k], 15, loops, per);
+			eras_run(bench_kernels[k], 4, loops, alone);
+			for (unsigned r = 0; r < NR; r++)
+				v[r][k][i] = rows[r].mask == 15 ? per[rows[r].index] : alone[rows[r].index];
+		}
+		for (unsigned r = 0; r < NR && nr_bench_kernels > 1; r++)
+			ratio[r][i] = v[r][0][i] / v[r][1][i];
+	}
+	printf("  %-30s %-6s %12s %10s %10s\n", "per loop (us)", "kernel", "median", "min", "max");
+	for (unsigned r = 0; r < NR; r++) {
+		for (unsigned k = 0; k < nr_bench_kernels; k++) {
+			struct bench_stat st = bench_stats(v[r][k], o->reps);
+
+			printf("  %-30s %-6s %12.3f %10.3f %10.3f\n", rows[r].label,
+			       vm_kernel_name(bench_kernels[k]), st.median, st.min, st.max);
+		}
+		if (nr_bench_kernels > 1) {
+			struct bench_stat st = bench_stats(ratio[r], o->reps);
+
+			printf("  %-30s %s / %s %8.2f x   (min %.2f, max %.2f, n=%u)\n", rows[r].label,
+			       vm_kernel_name(bench_kernels[0]), vm_kernel_name(bench_kernels[1]),
+			       st.median, st.min, st.max, o->reps);
+		}
+	}
+	if (nr_bench_kernels > 1)
+		printf("  the RFC, long_busy_list_alloc_test per 10^6 loops: %.1f s -> %.1f s, %.2f x\n",
+		       RFC_LIST_S, RFC_TREE_S, RFC_LIST_S / RFC_TREE_S);
+}
+
+/* ---- busy_cost: one vmalloc against the busy areas -------------------------------------- */
+
+/* A thread stack as kernel_clone() asks for it: 16 KiB aligned to 16 KiB. */
+static int stack_alloc(struct vm_engine *e, uint64_t *ret)
+{
+	struct vm_alloc_req req = {
+		.size = 16 * KIB, .align = 16 * KIB, .gfp = GFP_KERNEL, .prot = PAGE_KERNEL,
+		.node = NUMA_NO_NODE,
+	};
+
+	return vm___vmalloc_node_range(e, &req, ret);
+}
+
+/* loops of the pattern; ns per loop.  miss: a stack (align 16 KiB), then a
+ * 1-page vmalloc (page-aligned: more permissive, so 4.19's free_vmap_cache
+ * hint is dropped and its walk starts over at VMALLOC_START), both freed;
+ * hit: a 1-page vmalloc and its vfree (the hint serves). */
+static double time_busy_pattern(struct vm_engine *e, bool miss, uint64_t loops)
+{
+	uint64_t t0 = bench_now_ns(), a, b;
+	int r;
+
+	for (uint64_t i = 0; i < loops; i++) {
+		if (miss && (r = stack_alloc(e, &a)) < 0)
+			die_op("stack vmalloc", r);
+		if ((r = vm_vmalloc(e, VM_PAGE_SIZE, &b)) < 0)
+			die_op("vm_vmalloc", r);
+		if (miss)
+			vm_vfree(e, a);
+		vm_vfree(e, b);
+	}
+	return (double)(bench_now_ns() - t0) / (double)loops;
+}
+
+/* As many loops as take about ms milliseconds (at least 20). */
+static uint64_t calibrate(struct vm_engine *e, bool miss, double ms)
+{
+	uint64_t n = 20;
+	double per = time_busy_pattern(e, miss, n);
+
+	n = (uint64_t)(ms * 1e6 / per);
+	return n < 20 ? 20 : n;
+}
+
+static void bench_busy_cost(const struct opts *o)
+{
+	static const uint64_t full[] = { 0, 300, 1000, 3000, 10000, 30000, 100000 };
+	static const uint64_t small[] = { 0, 100, 1000 };
+	const uint64_t *counts = o->quick ? small : full;
+	unsigned nn = o->quick ? 3 : sizeof(full) / sizeof(full[0]);
+	double ms = o->quick ? 2 : 25;
+	double lo_miss[VM_NR_KERNELS] = { 0 }, hi_miss[VM_NR_KERNELS] = { 0 };
+	FILE *data = NULL;
+
+	printf("busy_cost: one vmalloc against N busy 1-page areas, per kernel, 1 GiB machines;\n"
+	       "  miss: a 16 KiB stack aligned to 16 KiB, then a 1-page vmalloc (its smaller\n"
+	       "  alignment drops 4.19's free_vmap_cache hint), both vfree'd; hit: a 1-page\n"
+	       "  vmalloc + vfree; ns per loop, about %.0f ms of loops per measurement, the\n"
+	       "  kernels' machines measured in turn within each rep\n", ms);
+	if (o->data && !(data = fopen(o->data, "w"))) {
+		fprintf(stderr, "vmbench: %s: %s\n", o->data, strerror(errno));
+		failures++;
+		return;
+	}
+	if (data)
+		fprintf(data, "# busy\tkernel\tpattern\tmedian_ns\tmin_ns\tmax_ns\n");
+	printf("  %8s %-6s %-5s %12s %10s %10s\n", "busy", "kernel", "", "median ns", "min", "max");
+	for (unsigned n = 0; n < nn; n++) {
+		struct vm_engine *e[VM_NR_KERNELS];
+		uint64_t *busy[VM_NR_KERNELS], loops[VM_NR_KERNELS][2];
+		double v[VM_NR_KERNELS][2][BENCH_MAX_REPS];
+
+		for (unsigned k = 0; k < nr_bench_kernels; k++) {
+			e[k] = make_engine_k(GIB, bench_kernels[k]);
+			busy[k] = make_busy(e[k], counts[n]);
+			/* Warm: caches, page tables, the lazy list's steady state. */
+			for (int m = 0; m < 2; m++) {
+				loops[k][m] = calibrate(e[k], m == 0, ms);
+				time_busy_pattern(e[k], m == 0, loops[k][m]);
+			}
+		}
+		for (unsigned i = 0; i < o->reps; i++)
+			for (unsigned k = 0; k < nr_bench_kernels; k++)
+				for (int m = 0; m < 2; m++)
+					v[k][m][i] = time_busy_pattern(e[k], m == 0, loops[k][m]);
+		for (unsigned k = 0; k < nr_bench_kernels; k++) {
+			for (int m = 0; m < 2; m++) {
+				struct bench_stat st = bench_stats(v[k][m], o->reps);
+
+				printf("  %8" PRIu64 " %-6s %-5s %12.1f %10.1f %10.1f\n", counts[n],
+				       vm_kernel_name(bench_kernels[k]), m == 0 ? "miss" : "hit", st.median,
+				       st.min, st.max);
+				if (data)
+					fprintf(data, "%" PRIu64 "\t%s\t%s\t%.1f\t%.1f\t%.1f\n", counts[n],
+						vm_kernel_name(bench_kernels[k]), m == 0 ? "miss" : "hit",
+						st.median, st.min, st.max);
+				if (m == 0 && counts[n] == 1000)
+					lo_miss[k] = st.median;
+				if (m == 0 && n == nn - 1)
+					hi_miss[k] = st.median;
+			}
+			free_busy(e[k], busy[k], counts[n]);
+			vm_engine_destroy(e[k]);
+		}
+	}
+	if (data)
+		fclose(data);
+	/* 6.18's search does not look at the busy areas; 4.19's walk passes
+	 * every one of them (and the lazy ranges) once its hint is dropped:
+	 * 100 times the areas should cost at least 10 times as much. */
+	for (unsigned k = 0; k < nr_bench_kernels && lo_miss[k] > 0 && counts[nn - 1] >= 100000; k++) {
+		char what[96];
+		bool list = bench_kernels[k] == VM_KERNEL_4_19;
+
+		snprintf(what, sizeof(what), "%s hint missed, %" PRIu64 " busy / 1000 busy",
+			 vm_kernel_name(bench_kernels[k]), counts[nn - 1]);
+		bench_print_target(what, hi_miss[k] / lo_miss[k], list ? ">=" : "<=", list ? 10 : 1.5, "x");
+	}
+}
+
 /* ---- main ------------------------------------------------------------------------------ */
 
 static void print_machine(void)
@@ -576,35 +803,79 @@ static void print_machine(void)
 		}
 		fclose(f);
 	}
-	printf("vmbench: %ld online CPUs, %s; buildtype %s; cc %s; machines follow Linux %s\n",
+	printf("vmbench: %ld online CPUs, %s; buildtype %s; cc %s; machines follow Linux %s",
 	       sysconf(_SC_NPROCESSORS_ONLN), model, VMBENCH_BUILDTYPE, __VERSION__,
-	       vm_kernel_name(bench_kernel));
+	       vm_kernel_name(bench_kernels[0]));
+	for (unsigned k = 1; k < nr_bench_kernels; k++)
+		printf(" and %s", vm_kernel_name(bench_kernels[k]));
+	printf("\n");
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vmbench [--kernel 6.18|4.19] [--reps N] [--loops N] [--quick]\n"
-		"               [--memory SIZE] [--busy N]\n"
-		"               [host|pair|long_busy_list|busy_scaling|scale|test_vmalloc|all ...]\n"
-		"               [key=value ...]\n"
-		"  --kernel: the kernel the machines follow (default 6.18)\n"
+	fprintf(f, "usage: vmbench [--kernel 6.18|4.19|4.19,6.18] [--reps N] [--loops N] [--quick]\n"
+		"               [--memory SIZE] [--busy N] [--data FILE]\n"
+		"               [host|pair|long_busy_list|busy_scaling|scale|test_vmalloc|all|\n"
+		"                eras|busy_cost ...] [key=value ...]\n"
+		"  --kernel: the kernel(s) the machines follow (default 6.18); eras and\n"
+		"            busy_cost measure each of a list side by side, the other\n"
+		"            sections the first\n"
+		"  --data FILE: busy_cost's medians as a tab-separated table (bench/plot-busy-cost)\n"
 		"  --memory, --busy: the machine and busy 1-page areas of the pair section\n"
 		"  key=value: test_vmalloc parameters (test_loop_count, nr_pages, run_test_mask,\n"
 		"             test_repeat_count, sequential_test_order, nr_cpus, seed)\n");
 }
 
+/* "6.18", "4.19" or a comma-separated list of distinct kernels. */
+static int parse_kernels(const char *list)
+{
+	char buf[64], *save = NULL;
+	unsigned n = 0;
+
+	if (strlen(list) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, list);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		enum vm_kernel k;
+
+		if (n == VM_NR_KERNELS || vm_kernel_from_name(t, &k) < 0)
+			return -EINVAL;
+		for (unsigned i = 0; i < n; i++)
+			if (bench_kernels[i] == k)
+				return -EINVAL;
+		bench_kernels[n++] = k;
+	}
+	if (!n)
+		return -EINVAL;
+	nr_bench_kernels = n;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	enum { S_PAIR = 1, S_LBL = 2, S_BUSY = 4, S_SCALE = 8, S_TV = 16, S_HOST = 32, S_ALL = 63 };
+	enum { S_PAIR = 1, S_LBL = 2, S_BUSY = 4, S_SCALE = 8, S_TV = 16, S_HOST = 32, S_ALL = 63,
+	       S_ERAS = 64, S_COST = 128 };
 	struct opts o = { .reps = 9 };
 	unsigned sections = 0;
 
 	if (argc == 4 && !strcmp(argv[1], "--scale-child"))
 		return scale_child(argv[2], argv[3]);
-	for (int i = 1; i < argc; i++)
+	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick"))
 			o.quick = true;
-	tv_params_init(&o.tv);
+		if (!strcmp(argv[i], "--kernel") && i + 1 < argc &&
+		    parse_kernels(argv[i + 1]) < 0) {
+			fprintf(stderr, "vmbench: bad kernel list '%s' (6.18, 4.19, or both: "
+				"4.19,6.18)\n", argv[i + 1]);
+			return 2;
+		}
+	}
+	/* The machine's kernel's module: its cases and mask. */
+	{
+		struct tv_kernel k = tv_kernel_of(bench_kernel);
+
+		tv_params_init(&o.tv, &k);
+	}
 	/* The kernel's performance mode, with a fixed seed and fewer loops;
 	 * --quick: a few of everything, to see that it runs. */
 	o.tv.sequential_test_order = true;
@@ -627,10 +898,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		} else if (!strcmp(a, "--kernel") && i + 1 < argc) {
-			if (vm_kernel_from_name(argv[++i], &bench_kernel) < 0) {
-				fprintf(stderr, "vmbench: unknown kernel '%s'\n", argv[i]);
-				return 2;
-			}
+			i++;   /* seen above */
 		} else if (!strcmp(a, "--busy") && i + 1 < argc) {
 			o.busy = strtoull(argv[++i], NULL, 0);
 		} else if (!strcmp(a, "--quick")) {
@@ -652,6 +920,12 @@ int main(int argc, char **argv)
 			sections |= S_TV;
 		} else if (!strcmp(a, "all")) {
 			sections |= S_ALL;
+		} else if (!strcmp(a, "eras")) {
+			sections |= S_ERAS;
+		} else if (!strcmp(a, "busy_cost")) {
+			sections |= S_COST;
+		} else if (!strcmp(a, "--data") && i + 1 < argc) {
+			o.data = argv[++i];
 		} else if (strchr(a, '=')) {
 			if (tv_params_set(&o.tv, a) < 0) {
 				fprintf(stderr, "vmbench: bad test_vmalloc parameter '%s'\n", a);
@@ -682,5 +956,9 @@ int main(int argc, char **argv)
 		bench_scale(&o);
 	if (sections & S_TV)
 		bench_test_vmalloc(&o);
+	if (sections & S_ERAS)
+		bench_eras(&o);
+	if (sections & S_COST)
+		bench_busy_cost(&o);
 	return failures ? 1 : 0;
 }

@@ -29,14 +29,22 @@ enum bop {
 	BOP_ALLOC_PAGES,
 	BOP_FREE_PAGES,
 	BOP_PURGE,
+	BOP_VM_UNMAP_RAM,
+	BOP_ALLOC_PERCPU,
+	BOP_FREE_PERCPU,
+	BOP_KVFREE_RCU,
 };
 
 struct bent {
 	enum bop op;
-	uint64_t len;              /* READ, WRITE: bytes; VREALLOC: new size; VMAP: pfns */
-	uint64_t arg;              /* VMALLOC, NODE_RANGE: size; FREE_PAGES: pfn; others: address */
+	uint64_t len;              /* READ, WRITE: bytes; VREALLOC: new size; VMAP: pfns;
+				    * VM_UNMAP_RAM: pages; ALLOC_PERCPU: alignment;
+				    * KVFREE_RCU: the head form */
+	uint64_t arg;              /* VMALLOC, NODE_RANGE, ALLOC_PERCPU: size; FREE_PAGES: pfn;
+				    * others: address */
 	union {
-		uint64_t *ret_addr;    /* VMALLOC, NODE_RANGE, VREALLOC, VMAP; ALLOC_PAGES: pfn */
+		uint64_t *ret_addr;    /* VMALLOC, NODE_RANGE, VREALLOC, VMAP, ALLOC_PERCPU;
+					* ALLOC_PAGES: pfn */
 		void *dst;             /* READ */
 		const void *src;       /* WRITE */
 	};
@@ -298,6 +306,44 @@ VMC_EXPORT int vmc_batch_purge(struct vmc_batch *b, int *status)
 	return queue_arg(b, BOP_PURGE, 0, status) ? 0 : -ENOMEM;
 }
 
+/* A request with two numbers and no bytes. */
+static int queue_plain(struct vmc_batch *b, enum bop op, uint64_t arg, uint64_t len,
+		       uint64_t *ret, int *status)
+{
+	struct bent *e;
+
+	if (!b || (op == BOP_ALLOC_PERCPU && !ret))
+		return -EINVAL;
+	e = queue_arg(b, op, arg, status);
+	if (!e)
+		return -ENOMEM;
+	e->len = len;
+	e->ret_addr = ret;
+	return 0;
+}
+
+VMC_EXPORT int vmc_batch_vm_unmap_ram(struct vmc_batch *b, uint64_t addr, uint64_t count,
+				      int *status)
+{
+	return queue_plain(b, BOP_VM_UNMAP_RAM, addr, count, NULL, status);
+}
+
+VMC_EXPORT int vmc_batch_alloc_percpu(struct vmc_batch *b, uint64_t size, uint64_t align,
+				      uint64_t *ptr, int *status)
+{
+	return queue_plain(b, BOP_ALLOC_PERCPU, size, align, ptr, status);
+}
+
+VMC_EXPORT int vmc_batch_free_percpu(struct vmc_batch *b, uint64_t ptr, int *status)
+{
+	return queue_plain(b, BOP_FREE_PERCPU, ptr, 0, NULL, status);
+}
+
+VMC_EXPORT int vmc_batch_kvfree_rcu(struct vmc_batch *b, uint64_t addr, bool head, int *status)
+{
+	return queue_plain(b, BOP_KVFREE_RCU, addr, head, NULL, status);
+}
+
 static int queue_rw(struct vmc_batch *b, enum bop op, uint64_t addr, const void *buf,
 		    uint64_t len, int *status)
 {
@@ -438,6 +484,35 @@ static void build_entry(struct vmc_client *c, const struct bent *e, uint64_t off
 		req->op_case = VMALLOCD__V1__REQUEST__OP_WRITE;
 		req->write = &sub->write;
 		break;
+	case BOP_VM_UNMAP_RAM:
+		vmallocd__v1__vm_unmap_ram_request__init(&sub->vm_unmap_ram);
+		sub->vm_unmap_ram.addr = e->arg;
+		sub->vm_unmap_ram.count = e->len;
+		req->op_case = VMALLOCD__V1__REQUEST__OP_VM_UNMAP_RAM;
+		req->vm_unmap_ram = &sub->vm_unmap_ram;
+		break;
+	case BOP_ALLOC_PERCPU:
+		vmallocd__v1__alloc_percpu_request__init(&sub->alloc_percpu);
+		sub->alloc_percpu.size = e->arg;
+		sub->alloc_percpu.align = e->len;
+		sub->alloc_percpu.scoped = c->scoped;
+		sub->alloc_percpu.parent_pid = vmci_parent_pid(c);
+		req->op_case = VMALLOCD__V1__REQUEST__OP_ALLOC_PERCPU;
+		req->alloc_percpu = &sub->alloc_percpu;
+		break;
+	case BOP_FREE_PERCPU:
+		vmallocd__v1__free_percpu_request__init(&sub->free_percpu);
+		sub->free_percpu.ptr = e->arg;
+		req->op_case = VMALLOCD__V1__REQUEST__OP_FREE_PERCPU;
+		req->free_percpu = &sub->free_percpu;
+		break;
+	case BOP_KVFREE_RCU:
+		vmallocd__v1__kvfree_rcu_request__init(&sub->kvfree_rcu);
+		sub->kvfree_rcu.addr = e->arg;
+		sub->kvfree_rcu.head = e->len != 0;
+		req->op_case = VMALLOCD__V1__REQUEST__OP_KVFREE_RCU;
+		req->kvfree_rcu = &sub->kvfree_rcu;
+		break;
 	}
 }
 
@@ -464,6 +539,7 @@ static int entry_done(struct vmc_client *c, const struct bent *e, uint64_t off, 
 	case BOP_NODE_RANGE:
 	case BOP_VREALLOC:
 	case BOP_VMAP:
+	case BOP_ALLOC_PERCPU:
 		want = VMALLOCD__V1__REPLY__RESULT_ALLOC;
 		break;
 	case BOP_ALLOC_PAGES:
@@ -633,7 +709,16 @@ VMC_EXPORT int vmc_batch_send(struct vmc_batch *b)
 			return r;       /* this one and those after it stay queued */
 		b->c->next_id++;
 	}
-	/* Out it goes, and what has come back is taken (without waiting). */
+	/* Out it goes.  Only if the socket is full is what has come back
+	 * taken (without waiting), so that the daemon, blocked on its
+	 * replies, reads on; otherwise a send costs one system call. */
+	r = vmci_flush(b->c);
+	if (r == 0)
+		return 0;
+	if (r != -EAGAIN) {
+		stream_fail(b, r);
+		return r;
+	}
 	x.c = b->c;
 	x.ctx = b;
 	r = vmci_xfer_pump(&x, b->first_id, b->sent - b->head, 0, &nd);

@@ -324,6 +324,22 @@ static int wbuf_flush(struct vmc_client *c)
 	return 0;
 }
 
+int vmci_flush(struct vmc_client *c)
+{
+	int r;
+
+	if (c->fd < 0) {
+		vmci_set_msg(c, "not connected: an earlier error closed the connection");
+		return -ENOTCONN;
+	}
+	r = wbuf_flush(c);
+	if (r < 0 && r != -EAGAIN) {
+		vmci_disconnect(c);
+		vmci_set_msg(c, "%s", vmc_strerror(r));
+	}
+	return r;
+}
+
 /* Make room for a frame of need bytes (header included) starting at rpos. */
 static int rbuf_reserve(struct vmc_client *c, size_t need)
 {
@@ -456,6 +472,10 @@ static void store_hello(struct vmc_client *c, const Vmallocd__V1__HelloReply *h)
 	c->hello.pid = h->pid;
 	snprintf(c->hello.kernel, sizeof(c->hello.kernel), "%s", h->kernel ? h->kernel : "");
 	c->hello.nr_cpus = h->cpus;
+	if (h->test_vmalloc)
+		c->tv = (struct vmc_test_vmalloc){ h->test_vmalloc->cases, h->test_vmalloc->default_mask,
+						   h->test_vmalloc->xfail,
+						   h->test_vmalloc->summary_xfailed };
 	/* A daemon may accept less than the protocol's limits, never more. */
 	if (h->max_io && h->max_io < c->max_io)
 		c->max_io = h->max_io;

@@ -44,6 +44,7 @@ struct vmc_client {
 	uint32_t max_io;            /* data bytes per read/write frame */
 	uint32_t max_frame;         /* largest request payload we send */
 	struct vmc_hello hello;     /* from the last Hello reply */
+	struct vmc_test_vmalloc tv; /* ... and its test_vmalloc module */
 
 	/* Outgoing frames: bytes [wpos, wlen) of wbuf are packed, not yet sent. */
 	uint8_t *wbuf;
@@ -80,6 +81,11 @@ union vmci_sub {
 	Vmallocd__V1__QueryRequest query;
 	Vmallocd__V1__CheckRequest check;
 	Vmallocd__V1__PurgeRequest purge;
+	Vmallocd__V1__VmMapRamRequest vm_map_ram;
+	Vmallocd__V1__VmUnmapRamRequest vm_unmap_ram;
+	Vmallocd__V1__AllocPercpuRequest alloc_percpu;
+	Vmallocd__V1__FreePercpuRequest free_percpu;
+	Vmallocd__V1__KvfreeRcuRequest kvfree_rcu;
 };
 
 /*
@@ -134,6 +140,11 @@ void vmci_set_msg(struct vmc_client *c, const char *fmt, ...)
 /* Pack req into the write buffer as one frame.  -EMSGSIZE if it exceeds
  * c->max_frame, -ENOMEM; the buffer is unchanged on error. */
 int vmci_pack(struct vmc_client *c, const Vmallocd__V1__Request *req);
+
+/* Send the packed frames that the socket takes without blocking: 0 once
+ * all are out, -EAGAIN if the socket filled first (the rest stay packed),
+ * else the transport error (connection closed). */
+int vmci_flush(struct vmc_client *c);
 
 /* Wait for the answer to vmc_connect's Hello if it is still pending, so
  * the daemon's limits are known: 0 or the error (connection closed). */

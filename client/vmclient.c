@@ -306,6 +306,95 @@ VMC_EXPORT int vmc_vmap(struct vmc_client *c, const uint64_t *pfns, uint64_t cou
 	return call(c, &req, VMALLOCD__V1__REPLY__RESULT_ALLOC, take_addr, addr);
 }
 
+VMC_EXPORT int vmc_vm_map_ram(struct vmc_client *c, const uint64_t *pfns, uint64_t count, int node,
+			      uint64_t *addr)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__VmMapRamRequest v = VMALLOCD__V1__VM_MAP_RAM_REQUEST__INIT;
+
+	if (!c || !addr || (count && !pfns))
+		return -EINVAL;
+	if (count > c->max_frame)   /* at least a byte per pfn: could never fit */
+		return -EMSGSIZE;
+	v.n_pfns = (size_t)count;
+	v.pfns = (uint64_t *)pfns;
+	v.node = node;
+	v.scoped = c->scoped;
+	v.parent_pid = vmci_parent_pid(c);
+	req.op_case = VMALLOCD__V1__REQUEST__OP_VM_MAP_RAM;
+	req.vm_map_ram = &v;
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT_ALLOC, take_addr, addr);
+}
+
+VMC_EXPORT int vmc_vm_unmap_ram(struct vmc_client *c, uint64_t addr, uint64_t count)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__VmUnmapRamRequest u = VMALLOCD__V1__VM_UNMAP_RAM_REQUEST__INIT;
+
+	if (!c)
+		return -EINVAL;
+	u.addr = addr;
+	u.count = count;
+	req.op_case = VMALLOCD__V1__REQUEST__OP_VM_UNMAP_RAM;
+	req.vm_unmap_ram = &u;
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT__NOT_SET, NULL, NULL);
+}
+
+VMC_EXPORT int vmc_alloc_percpu(struct vmc_client *c, uint64_t size, uint64_t align, uint64_t *ptr)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__AllocPercpuRequest a = VMALLOCD__V1__ALLOC_PERCPU_REQUEST__INIT;
+
+	if (!c || !ptr)
+		return -EINVAL;
+	a.size = size;
+	a.align = align;
+	a.scoped = c->scoped;
+	a.parent_pid = vmci_parent_pid(c);
+	req.op_case = VMALLOCD__V1__REQUEST__OP_ALLOC_PERCPU;
+	req.alloc_percpu = &a;
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT_ALLOC, take_addr, ptr);
+}
+
+VMC_EXPORT int vmc_free_percpu(struct vmc_client *c, uint64_t ptr)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__FreePercpuRequest f = VMALLOCD__V1__FREE_PERCPU_REQUEST__INIT;
+
+	if (!c)
+		return -EINVAL;
+	f.ptr = ptr;
+	req.op_case = VMALLOCD__V1__REQUEST__OP_FREE_PERCPU;
+	req.free_percpu = &f;
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT__NOT_SET, NULL, NULL);
+}
+
+VMC_EXPORT int vmc_kvfree_rcu(struct vmc_client *c, uint64_t addr, bool head)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__KvfreeRcuRequest k = VMALLOCD__V1__KVFREE_RCU_REQUEST__INIT;
+
+	if (!c)
+		return -EINVAL;
+	k.addr = addr;
+	k.head = head;
+	req.op_case = VMALLOCD__V1__REQUEST__OP_KVFREE_RCU;
+	req.kvfree_rcu = &k;
+	return call(c, &req, VMALLOCD__V1__REPLY__RESULT__NOT_SET, NULL, NULL);
+}
+
+VMC_EXPORT int vmc_test_vmalloc_desc(struct vmc_client *c, struct vmc_test_vmalloc *out)
+{
+	int r;
+
+	if (!c || !out)
+		return -EINVAL;
+	r = vmc_hello(c, NULL);
+	if (r == 0)
+		*out = c->tv;
+	return r;
+}
+
 VMC_EXPORT int vmc_alloc_pages(struct vmc_client *c, uint32_t gfp, unsigned order, int node,
 			       uint64_t *pfn)
 {
@@ -629,6 +718,11 @@ static int take_stat_text(const Vmallocd__V1__Reply *rep, void *out)
 		     "requests:            %llu\nerrors:              %llu\n"
 		     "uptime_ms:           %llu\n"
 		     "your_pages:          %llu\nyour_quota_pages:    %llu\n"
+		     "work_delayed:        %u\nvmap_blocks:         %llu\n"
+		     "vmap_block_pages:    %llu\nmap_ram_pages:       %llu\n"
+		     "pcpu_chunks:         %llu\npcpu_objects:        %llu\n"
+		     "pcpu_unit_size:      %llu\npercpu_pages:        %llu\n"
+		     "kvfree_rcu_pending:  %llu\n"
 		     "resident_pages:      %llu\nmax_resident_pages:  %llu\n",
 		     st->kernel, st->nr_cpus, st->nr_vmap_nodes,
 		     (unsigned long long)st->nr_pooled_areas, (unsigned long long)st->pooled_pages,
@@ -646,6 +740,11 @@ static int take_stat_text(const Vmallocd__V1__Reply *rep, void *out)
 		     (unsigned long long)st->requests, (unsigned long long)st->errors,
 		     (unsigned long long)st->uptime_ms,
 		     (unsigned long long)st->your_pages, (unsigned long long)st->your_quota,
+		     (unsigned)st->work_delayed, (unsigned long long)st->nr_vmap_blocks,
+		     (unsigned long long)st->vmap_block_pages, (unsigned long long)st->map_ram_pages,
+		     (unsigned long long)st->nr_pcpu_chunks, (unsigned long long)st->nr_pcpu_objects,
+		     (unsigned long long)st->pcpu_unit_size, (unsigned long long)st->percpu_pages,
+		     (unsigned long long)st->nr_kvfree_rcu,
 		     (unsigned long long)st->resident_pages,
 		     (unsigned long long)st->max_resident_pages) < 0)
 		q->err = -ENOMEM;
@@ -936,6 +1035,15 @@ static int take_stat(const Vmallocd__V1__Reply *rep, void *out)
 	o->nr_pooled_areas = s->nr_pooled_areas;
 	o->pooled_pages = s->pooled_pages;
 	o->work_pending = s->work_pending;
+	o->work_delayed = s->work_delayed;
+	o->nr_vmap_blocks = s->nr_vmap_blocks;
+	o->vmap_block_pages = s->vmap_block_pages;
+	o->map_ram_pages = s->map_ram_pages;
+	o->nr_pcpu_chunks = s->nr_pcpu_chunks;
+	o->nr_pcpu_objects = s->nr_pcpu_objects;
+	o->pcpu_unit_size = s->pcpu_unit_size;
+	o->percpu_pages = s->percpu_pages;
+	o->nr_kvfree_rcu = s->nr_kvfree_rcu;
 	o->resident_pages = s->resident_pages;
 	o->max_resident_pages = s->max_resident_pages;
 	return 0;

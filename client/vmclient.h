@@ -182,6 +182,20 @@ struct vmc_hello {
  * Transport errors only (a daemon error status is returned as is). */
 int vmc_hello(struct vmc_client *c, struct vmc_hello *out);
 
+/* What the machine's kernel's lib/test_vmalloc.c has, from its Hello: the
+ * cases (bits of run_test_mask: 1 fix_size_alloc_test ... 1024
+ * vm_map_ram_test), run_test_mask's default, the cases expected to fail,
+ * and whether the Summary line counts those as "xfailed: N" (6.18) or as
+ * failed (4.19, whose entry is the first module's, 5.1).  One round trip;
+ * all zero from a daemon that does not say. */
+struct vmc_test_vmalloc {
+	uint32_t cases;
+	uint32_t default_mask;
+	uint32_t xfail;
+	bool summary_xfailed;
+};
+int vmc_test_vmalloc_desc(struct vmc_client *c, struct vmc_test_vmalloc *out);
+
 /* ---- the vmalloc family -------------------------------------------------------
  *
  * As the kernel functions of the same names; addr gets the area's start.
@@ -235,6 +249,31 @@ int vmc_vrealloc(struct vmc_client *c, uint64_t addr, uint64_t size, uint32_t gf
 int vmc_vmap(struct vmc_client *c, const uint64_t *pfns, uint64_t count, uint32_t flags,
 	     uint32_t prot, uint64_t *addr);
 int vmc_vunmap(struct vmc_client *c, uint64_t addr);
+/* vm_map_ram(): map count frames from vmc_alloc_pages (the caller's; a
+ * scoped block only by a scoped mapping of its own connection) for a short
+ * while, as the kernel's per-CPU vmap blocks do: no guard page and no
+ * vm_struct (vmc_area_info finds nothing; vmallocinfo shows the whole
+ * block as one "vm_map_ram" line, on 6.18), read and written like an area.
+ * vm_unmap_ram() takes exactly the address and count one vm_map_ram()
+ * gave (-EINVAL otherwise), -EPERM if another uid's. */
+int vmc_vm_map_ram(struct vmc_client *c, const uint64_t *pfns, uint64_t count, int node,
+		   uint64_t *addr);
+int vmc_vm_unmap_ram(struct vmc_client *c, uint64_t addr, uint64_t count);
+/* __alloc_percpu(size, align): a zeroed object of 1..32768 bytes (aligned
+ * to a power of two up to 4096, 0: 4) in every CPU's unit of a per-CPU
+ * chunk; *ptr is CPU 0's copy (CPU n's is n * pcpu_unit_size above it,
+ * vmc_stat), which only root may read or write: the chunk is the
+ * machine's.  The owner is charged the pages the object spans in every
+ * CPU's unit.  free_percpu: -EINVAL unless ptr is a live object, -EPERM. */
+int vmc_alloc_percpu(struct vmc_client *c, uint64_t size, uint64_t align, uint64_t *ptr);
+int vmc_free_percpu(struct vmc_client *c, uint64_t ptr);
+/* kvfree_rcu(addr, rhf) (head) or kvfree_rcu_mightsleep(addr) of a vmalloc
+ * area: freed after a grace period (by the daemon: when this CPU's batch of
+ * 507 is full, or 5 seconds later), its pages off the owner's quota now;
+ * vfree and kvfree_rcu refuse it meanwhile.  -EOPNOTSUPP on a 4.19
+ * machine (kvfree_rcu came in 5.9), -EINVAL, -EPERM as for vfree. */
+int vmc_kvfree_rcu(struct vmc_client *c, uint64_t addr, bool head);
+
 /* The buddy allocator: 2^order contiguous frames (node VMC_NO_NODE: any);
  * *pfn is the first.  free_pages: -EINVAL unless pfn/order name a live
  * block, -EBUSY while it is vmapped. */
@@ -381,6 +420,14 @@ struct vmc_stat {
 	unsigned nr_cpus, nr_vmap_nodes;
 	uint64_t nr_pooled_areas, pooled_pages;   /* 6.18's vmap node pools */
 	bool work_pending;     /* a deferred purge is queued */
+	bool work_delayed;     /* delayed work (kvfree_rcu's 5-second batch timer) is queued */
+	uint64_t nr_vmap_blocks;     /* vm_map_ram's per-CPU vmap blocks */
+	uint64_t vmap_block_pages;   /* pages one block spans */
+	uint64_t map_ram_pages;      /* frames mapped by vm_map_ram */
+	uint64_t nr_pcpu_chunks, nr_pcpu_objects;
+	uint64_t pcpu_unit_size;     /* bytes per CPU per chunk */
+	uint64_t percpu_pages;       /* frames populated in per-CPU chunks */
+	uint64_t nr_kvfree_rcu;      /* areas waiting for kvfree_rcu's grace period */
 	/* Frames that hold bytes in the host's memory, and the daemon's
 	 * budget for them (max-resident; 0: none). */
 	uint64_t resident_pages, max_resident_pages;
@@ -434,13 +481,20 @@ int vmc_batch_alloc_pages(struct vmc_batch *b, uint32_t gfp, unsigned order, int
 			  uint64_t *pfn, int *status);
 int vmc_batch_free_pages(struct vmc_batch *b, uint64_t pfn, unsigned order, int *status);
 int vmc_batch_purge(struct vmc_batch *b, int *status);
+int vmc_batch_vm_unmap_ram(struct vmc_batch *b, uint64_t addr, uint64_t count, int *status);
+int vmc_batch_alloc_percpu(struct vmc_batch *b, uint64_t size, uint64_t align, uint64_t *ptr,
+			   int *status);
+int vmc_batch_free_percpu(struct vmc_batch *b, uint64_t ptr, int *status);
+int vmc_batch_kvfree_rcu(struct vmc_batch *b, uint64_t addr, bool head, int *status);
 int vmc_batch_run(struct vmc_batch *b);
 
 /* A batch as a sliding window: calls go out as they are queued and come
  * back in order while more are prepared.  vmc_batch_send() sends every call
  * queued since the last send (one frame each: a read or write longer than
- * one frame is -EINVAL, nothing sent) and takes the replies already there,
- * without waiting.  vmc_batch_reap() waits until at least min of the calls
+ * one frame is -EINVAL, nothing sent); only when the socket cannot take
+ * them all does it also take the replies already there, without waiting
+ * (what it cannot write yet goes out with the next send or reap).
+ * vmc_batch_reap() waits until at least min of the calls
  * sent are answered (0: takes what has arrived), stores their statuses and
  * results as vmc_batch_run() would, drops the answered calls from the
  * front of the batch, and gives in *ret_done how many were answered since

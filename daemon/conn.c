@@ -258,6 +258,7 @@ static size_t handle_frames(struct conn *c, const uint8_t *p, size_t len, uint64
 
 	*more = false;
 	cs->env.now_usec = now;
+	dispatch_pass_begin(dp);
 	while (!c->closing && !c->read_paused && len - off >= VMD_FRAME_HDR) {
 		uint32_t n;
 

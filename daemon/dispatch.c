@@ -13,6 +13,8 @@
  *     translate, inspect or vunmap it (-EPERM); the same for alloc_pages
  *     blocks and for vmap of their frames;
  *   - pages are charged to the owner uid against its quota (-EDQUOT);
+ *   - vm_map_ram mappings and per-CPU objects carry no vm_struct, so their
+ *     owner, size and charge are kept here, in the object table (objects.c);
  *   - a non-root client's vmallocinfo shows its own areas only.
  * The hot requests (alloc, free, read, write) allocate nothing: the request
  * is unpacked into the connection's arena and the reply packed straight
@@ -81,8 +83,10 @@ struct ctx {
 	struct vm_engine *e;
 	Reply reply;
 	union result result;       /* the one the reply carries on success */
-	/* What a query allocates, freed once its reply is packed. */
+	/* What a query allocates, freed once its reply is packed, and what
+	 * the rarer replies point to. */
 	struct {
+		Vmallocd__V1__TestVmalloc tv;   /* Hello's test_vmalloc */
 		char *text;
 		struct area_list al;
 		struct zone_list zl;
@@ -178,10 +182,18 @@ static bool may_touch(const struct session *s, uint32_t owner)
 static int area_for(struct ctx *x, uint64_t addr, struct vm_area_info *info, bool *found,
 		    const char *what)
 {
+	uint64_t start;
+	struct vmd_object *o;
+
 	*found = vm_find_vm_area(x->e, addr, info) == 0;
 	if (*found && !may_touch(x->s, info->uid))
 		return fail(x, -EPERM, "%s 0x%llx: area of uid %u", what, (unsigned long long)addr,
 			    info->uid);
+	/* A vm_map_ram mapping has no vm_struct: its owner is ours to know. */
+	if (!*found && vm_is_map_ram_addr(x->e, addr, &start, NULL) &&
+	    (o = objects_get(&x->dp->objs, start, VMD_OBJ_MAP_RAM)) && !may_touch(x->s, o->uid))
+		return fail(x, -EPERM, "%s 0x%llx: vm_map_ram mapping of uid %u", what,
+			    (unsigned long long)addr, o->uid);
 	return 0;
 }
 
@@ -504,6 +516,8 @@ static inline __attribute__((always_inline)) int op_free(struct ctx *x, const vo
 			    info.addr != addr ? "not the start of an area" :
 			    (info.flags & VM_MAP) ? "a vmap area (use vunmap)" :
 			    (info.flags & VM_PAGE_ARRAY) ? "the page array of another area (freed with it)" :
+			    (info.flags & VM_PERCPU) ? "the per-CPU allocator's (use free_percpu)" :
+			    (info.flags & VM_KVFREE_RCU) ? "waiting for kvfree_rcu's grace period" :
 			    "refused");
 	if (found) {
 		account_uncharge(&x->dp->acct, info.uid, info.nr_pages + info.nr_array_pages);
@@ -713,6 +727,202 @@ static int op_free_pages(struct ctx *x, const void *msg)
 	return 0;
 }
 
+/* ---- vm_map_ram, per-CPU objects, kvfree_rcu ------------------------------------------------ */
+
+static int op_vm_map_ram(struct ctx *x, const void *msg)
+{
+	const Vmallocd__V1__VmMapRamRequest *q = msg;
+	struct vmd_object o;
+	uint64_t addr, pt_before;
+	uint32_t pid, uid = x->s->uid;
+	int r;
+
+	if ((r = allocating_pid(x, "vm_map_ram", q->parent_pid, &pid)) < 0 ||
+	    (r = area_room(x, uid, "vm_map_ram")) < 0)
+		return r;
+	if (!q->n_pfns)
+		return fail(x, -EINVAL, "vm_map_ram of no pages");
+	/* The frames: as for vmap, alloc_pages blocks of the caller's, and
+	 * scoped ones only by a scoped mapping of their own connection. */
+	for (size_t i = 0; i < q->n_pfns; i++) {
+		struct page_block *b = account_find_block(&x->dp->acct, q->pfns[i]);
+
+		if (!b)
+			return fail(x, -EINVAL, "vm_map_ram: pfn 0x%llx is not from alloc_pages",
+				    (unsigned long long)q->pfns[i]);
+		if (!may_touch(x->s, b->uid))
+			return fail(x, -EPERM, "vm_map_ram: pfn 0x%llx belongs to uid %u",
+				    (unsigned long long)q->pfns[i], b->uid);
+		if (b->scoped && (!q->scoped || b->cookie != x->s->id))
+			return fail(x, -EINVAL, "vm_map_ram: pfn 0x%llx is in a scoped block: only a "
+				    "scoped mapping on its own connection may map it",
+				    (unsigned long long)q->pfns[i]);
+	}
+	/* The KVA it spans counts against the quota as a vmap's does (no
+	 * guard page: vmap blocks and vm_map_ram's own ranges have none). */
+	r = account_charge_kva(&x->dp->acct, uid, q->n_pfns, options_quota(x->dp->opt, uid));
+	if (r < 0)
+		return fail(x, r, "vm_map_ram of %zu pages: %s of uid %u (%llu pages in use)",
+			    q->n_pfns, r == -EDQUOT ? "over the quota" : "accounting", uid,
+			    (unsigned long long)account_used(&x->dp->acct, uid));
+	set_current(x, pid, NULL);
+	pt_before = vm_pagetable_pages(x->e);
+	r = vm_map_ram(x->e, q->pfns, q->n_pfns, q->node, &addr);
+	charge_tables(x, uid, pt_before);
+	if (r < 0) {
+		account_uncharge_kva(&x->dp->acct, uid, q->n_pfns);
+		return fail(x, r, "vm_map_ram of %zu pages%s", q->n_pfns,
+			    r == -EINVAL ? ": bad node" : r == -EBUSY ? ": a frame is mapped too often" :
+			    "");
+	}
+	o = (struct vmd_object){ .addr = addr, .count = q->n_pfns, .charged = q->n_pfns,
+				 .cookie = x->s->id, .uid = uid, .pid = pid, .kind = VMD_OBJ_MAP_RAM,
+				 .scoped = q->scoped };
+	if (objects_add(&x->dp->objs, &o) < 0) {
+		vm_unmap_ram(x->e, addr, q->n_pfns);
+		account_uncharge_kva(&x->dp->acct, uid, q->n_pfns);
+		return fail(x, -ENOMEM, "vm_map_ram of %zu pages", q->n_pfns);
+	}
+	if (q->scoped)
+		x->s->nr_scoped++;
+	count_area(x, uid, 1);
+	return result_addr(x, addr);
+}
+
+static int op_vm_unmap_ram(struct ctx *x, const void *msg)
+{
+	const Vmallocd__V1__VmUnmapRamRequest *m = msg;
+	uint64_t addr = m->addr, count = m->count;
+	struct vmd_object *o = objects_get(&x->dp->objs, addr, VMD_OBJ_MAP_RAM);
+	int r;
+
+	if (!o)
+		return fail(x, -EINVAL, "vm_unmap_ram 0x%llx: not the start of a vm_map_ram mapping",
+			    (unsigned long long)addr);
+	if (!may_touch(x->s, o->uid))
+		return fail(x, -EPERM, "vm_unmap_ram 0x%llx: mapping of uid %u",
+			    (unsigned long long)addr, o->uid);
+	if (o->count != count)
+		return fail(x, -EINVAL, "vm_unmap_ram 0x%llx of %llu pages: it maps %llu",
+			    (unsigned long long)addr, (unsigned long long)count,
+			    (unsigned long long)o->count);
+	set_cpu(x);
+	r = vm_unmap_ram(x->e, addr, count);
+	if (r < 0)
+		return fail(x, r, "vm_unmap_ram 0x%llx", (unsigned long long)addr);
+	account_uncharge_kva(&x->dp->acct, o->uid, o->charged);
+	count_area(x, o->uid, -1);
+	objects_del(&x->dp->objs, o);
+	return 0;
+}
+
+/* A per-CPU object is charged the pages it spans in every CPU's unit. */
+static uint64_t percpu_charge(struct ctx *x, uint64_t ptr, uint64_t size)
+{
+	return (((ptr & (VM_PAGE_SIZE - 1)) + size + VM_PAGE_SIZE - 1) >> VM_PAGE_SHIFT) *
+	       x->dp->opt->cpus;
+}
+
+static int op_alloc_percpu(struct ctx *x, const void *msg)
+{
+	const Vmallocd__V1__AllocPercpuRequest *q = msg;
+	uint32_t uid = x->s->uid, pid;
+	struct vmd_object o;
+	uint64_t ptr, pages, pt_before;
+	int r;
+
+	if ((r = allocating_pid(x, "alloc_percpu", q->parent_pid, &pid)) < 0 ||
+	    (r = area_room(x, uid, "alloc_percpu")) < 0)
+		return r;
+	if (!q->size || q->size > 32768 || q->align > VM_PAGE_SIZE || (q->align & (q->align - 1)))
+		return fail(x, -EINVAL, "alloc_percpu of %llu bytes aligned to %llu: sizes 1..32768, "
+			    "alignments a power of two up to 4096", (unsigned long long)q->size,
+			    (unsigned long long)q->align);
+	set_current(x, pid, NULL);
+	/* A new chunk's page tables go to the uid whose object made it. */
+	pt_before = vm_pagetable_pages(x->e);
+	r = vm_alloc_percpu(x->e, q->size, q->align, &ptr);
+	charge_tables(x, uid, pt_before);
+	if (r < 0)
+		return fail(x, r, "alloc_percpu of %llu bytes", (unsigned long long)q->size);
+	pages = percpu_charge(x, ptr, q->size);
+	r = account_charge(&x->dp->acct, uid, pages, options_quota(x->dp->opt, uid));
+	if (r == 0) {
+		o = (struct vmd_object){ .addr = ptr, .count = q->size, .charged = pages,
+					 .cookie = x->s->id, .uid = uid, .pid = pid,
+					 .kind = VMD_OBJ_PERCPU, .scoped = q->scoped };
+		r = objects_add(&x->dp->objs, &o);
+		if (r < 0)
+			account_uncharge(&x->dp->acct, uid, pages);
+	}
+	if (r < 0) {
+		vm_free_percpu(x->e, ptr);
+		return fail(x, r, "alloc_percpu of %llu bytes: %s of uid %u", (unsigned long long)q->size,
+			    r == -EDQUOT ? "over the quota" : "accounting", uid);
+	}
+	if (q->scoped)
+		x->s->nr_scoped++;
+	count_area(x, uid, 1);
+	return result_addr(x, ptr);
+}
+
+static int op_free_percpu(struct ctx *x, const void *msg)
+{
+	const Vmallocd__V1__FreePercpuRequest *m = msg;
+	uint64_t ptr = m->ptr;
+	struct vmd_object *o;
+	int r;
+
+	if (!ptr)
+		return 0;
+	o = objects_get(&x->dp->objs, ptr, VMD_OBJ_PERCPU);
+	if (!o)
+		return fail(x, -EINVAL, "free_percpu 0x%llx: not a per-CPU object",
+			    (unsigned long long)ptr);
+	if (!may_touch(x->s, o->uid))
+		return fail(x, -EPERM, "free_percpu 0x%llx: object of uid %u", (unsigned long long)ptr,
+			    o->uid);
+	set_cpu(x);
+	r = vm_free_percpu(x->e, ptr);
+	if (r < 0)
+		return fail(x, r, "free_percpu 0x%llx", (unsigned long long)ptr);
+	account_uncharge(&x->dp->acct, o->uid, o->charged);
+	count_area(x, o->uid, -1);
+	objects_del(&x->dp->objs, o);
+	return 0;
+}
+
+/* The area goes after a grace period; its pages are no longer the owner's
+ * to spend from now on: the quota is given back at once. */
+static int op_kvfree_rcu(struct ctx *x, const void *msg)
+{
+	const Vmallocd__V1__KvfreeRcuRequest *m = msg;
+	uint64_t addr = m->addr;
+	struct vm_area_info info;
+	bool found;
+	int r;
+
+	if ((r = area_for(x, addr, &info, &found, "kvfree_rcu")) < 0)
+		return r;
+	set_cpu(x);
+	r = vm_kvfree_rcu(x->e, addr, m->head);
+	if (r == -EOPNOTSUPP)
+		return fail(x, r, "kvfree_rcu: Linux %s has none (5.9 and later)",
+			    vm_kernel_name(x->dp->opt->kernel));
+	if (r < 0)
+		return fail(x, r, "kvfree_rcu 0x%llx: %s", (unsigned long long)addr,
+			    !found ? "no area there" :
+			    info.addr != addr ? "not the start of an area" :
+			    (info.flags & VM_KVFREE_RCU) ? "already waiting for a grace period" :
+			    !(info.flags & VM_ALLOC) || (info.flags & (VM_PAGE_ARRAY | VM_PERCPU)) ?
+			    "not a vmalloc area of its own" : "refused");
+	if (found) {
+		account_uncharge(&x->dp->acct, info.uid, info.nr_pages + info.nr_array_pages);
+		count_area(x, info.uid, -1);
+	}
+	return 0;
+}
+
 /* ---- data ------------------------------------------------------------------------------ */
 
 /* The session's scratch buffer, at least len bytes: 0 or -ENOMEM. */
@@ -886,13 +1096,21 @@ static int op_translate(struct ctx *x, const void *msg)
 
 /* ---- areas and queries -------------------------------------------------------------------- */
 
+/* Leaked: the allocating process is gone.  The per-CPU allocator's areas
+ * are the machine's, no process's, and one waiting for kvfree_rcu is
+ * already freed as far as its owner goes. */
+static bool area_leaked(const struct vm_area_info *info)
+{
+	return !(info->flags & (VM_PERCPU | VM_KVFREE_RCU)) && !pid_alive(info->pid);
+}
+
 static void fill_area(Vmallocd__V1__AreaInfo *a, const struct vm_area_info *info,
 		      uint32_t *per_node, unsigned nr_nodes)
 {
 	vmallocd__v1__area_info__init(a);
 	a->addr = info->addr;
 	a->size = info->size;
-	a->flags = info->flags & ~(VM_SCOPED | VM_PAGE_ARRAY);
+	a->flags = info->flags & ~(VM_SCOPED | VM_PAGE_ARRAY | VM_PERCPU | VM_KVFREE_RCU);
 	a->prot = info->prot;
 	a->nr_pages = info->nr_pages;
 	a->phys_addr = info->phys_addr;
@@ -903,7 +1121,7 @@ static void fill_area(Vmallocd__V1__AreaInfo *a, const struct vm_area_info *info
 	a->nr_per_node = per_node;
 	a->n_nr_per_node = nr_nodes;
 	a->scoped = (info->flags & VM_SCOPED) != 0;
-	a->leaked = !pid_alive(info->pid);
+	a->leaked = area_leaked(info);
 }
 
 static int op_area_info(struct ctx *x, const void *msg)
@@ -941,7 +1159,7 @@ static int collect_area(void *ctx, const struct vm_area_info *info)
 		return 0;
 	/* A page array goes with its area: not a leak of its own, and
 	 * freeing it by itself is refused. */
-	if (l->leaks_only && ((info->flags & VM_PAGE_ARRAY) || pid_alive(info->pid)))
+	if (l->leaks_only && ((info->flags & VM_PAGE_ARRAY) || !area_leaked(info)))
 		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
@@ -1125,6 +1343,15 @@ static void fill_stats(struct ctx *x, Vmallocd__V1__Stats *st)
 	st->nr_pooled_areas = s.nr_pooled_areas;
 	st->pooled_pages = s.pooled_pages;
 	st->work_pending = s.work_pending;
+	st->work_delayed = s.work_delayed;
+	st->nr_vmap_blocks = s.nr_vmap_blocks;
+	st->vmap_block_pages = s.vmap_block_pages;
+	st->map_ram_pages = s.map_ram_pages;
+	st->nr_pcpu_chunks = s.nr_pcpu_chunks;
+	st->nr_pcpu_objects = s.nr_pcpu_objects;
+	st->pcpu_unit_size = s.pcpu_unit_size;
+	st->percpu_pages = s.percpu_pages;
+	st->nr_kvfree_rcu = s.nr_kvfree_rcu;
 	st->resident_pages = s.resident_pages;
 	st->max_resident_pages = s.max_resident_pages;
 	st->clients = x->env->clients;
@@ -1283,6 +1510,7 @@ static int op_hello(struct ctx *x, const void *msg)
 {
 	const Vmallocd__V1__HelloRequest *m = msg;
 	Vmallocd__V1__HelloReply *h = &x->result.hello;
+	const struct vm_test_vmalloc_desc *tvd;
 	int r;
 
 	if ((r = check_hello(x, m)) < 0)
@@ -1296,6 +1524,14 @@ static int op_hello(struct ctx *x, const void *msg)
 	h->pid = x->s->pid;
 	h->kernel = (char *)vm_kernel_name(x->dp->opt->kernel);
 	h->cpus = x->dp->opt->cpus;
+	if ((tvd = vm_kernel_test_vmalloc(x->dp->opt->kernel))) {
+		x->q.tv = (Vmallocd__V1__TestVmalloc)VMALLOCD__V1__TEST_VMALLOC__INIT;
+		x->q.tv.cases = tvd->cases;
+		x->q.tv.default_mask = tvd->default_mask;
+		x->q.tv.xfail = tvd->xfail;
+		x->q.tv.summary_xfailed = tvd->summary_xfailed;
+		h->test_vmalloc = &x->q.tv;
+	}
 	return 0;
 }
 
@@ -1405,6 +1641,32 @@ static void release_scoped(struct dispatch *dp, const struct session *s)
 		total += freed;
 		more = l.truncated && freed;
 	}
+	/* Then the vm_map_ram mappings (they pin the blocks) and per-CPU
+	 * objects of the session. */
+	for (size_t i = 0; i < dp->objs.cap; i++) {
+		struct vmd_object *o = &dp->objs.v[i];
+		int r;
+
+		if (o->addr == UINT64_MAX || o->tomb || o->cookie != s->id || !o->scoped)
+			continue;
+		if (o->kind == VMD_OBJ_MAP_RAM) {
+			r = vm_unmap_ram(dp->engine, o->addr, o->count);
+			if (r == 0)
+				account_uncharge_kva(a, o->uid, o->charged);
+		} else {
+			r = vm_free_percpu(dp->engine, o->addr);
+			if (r == 0)
+				account_uncharge(a, o->uid, o->charged);
+		}
+		if (r == 0) {
+			struct uid_account *u = account_uid(a, o->uid);
+
+			if (u && u->areas)
+				u->areas--;
+			objects_del(&dp->objs, o);
+			total++;
+		}
+	}
 	for (struct page_block *b = account_first_block(a); b; b = account_next_block(a, b)) {
 		if (b->cookie != s->id || !b->scoped)
 			continue;
@@ -1449,8 +1711,8 @@ void dispatch_session_end(struct dispatch *dp, struct session *s)
 	if (s->nr_scoped)
 		release_scoped(dp, s);
 	/* Work the releases queued (a purge) runs now, as the kernel's worker
-	 * would right after them. */
-	vm_run_deferred_work(dp->engine);
+	 * would right after them; delayed work keeps waiting for its timer. */
+	vm_run_due_work(dp->engine);
 	vmd_arena_done(&s->arena);
 	free(s->scratch);
 	s->scratch = NULL;
@@ -1459,7 +1721,19 @@ void dispatch_session_end(struct dispatch *dp, struct session *s)
 
 void dispatch_pass_done(struct dispatch *dp)
 {
-	vm_run_deferred_work(dp->engine);
+	vm_run_due_work(dp->engine);
+}
+
+void dispatch_tick(struct dispatch *dp)
+{
+	/* Delayed work (kvfree_rcu's batch: KFREE_DRAIN_JIFFIES, 5 s) runs
+	 * once it has waited that long, counted in these one-second ticks. */
+	if (!vm_work_delayed(dp->engine))
+		dp->delayed_ticks = 0;
+	else if (++dp->delayed_ticks >= 5) {
+		vm_run_deferred_work(dp->engine);
+		dp->delayed_ticks = 0;
+	}
 }
 
 /* ---- the table of operations --------------------------------------------------------------- */
@@ -1492,6 +1766,11 @@ static const struct op ops[] = {
 	[OP(QUERY)]       = { op_query,       RESULT(QUERY),       query_done },
 	[OP(CHECK)]       = { op_check,       STATUS_ONLY,         NULL },
 	[OP(PURGE)]       = { op_purge,       STATUS_ONLY,         NULL },
+	[OP(VM_MAP_RAM)]  = { op_vm_map_ram,  RESULT(ALLOC),       NULL },
+	[OP(VM_UNMAP_RAM)] = { op_vm_unmap_ram, STATUS_ONLY,       NULL },
+	[OP(ALLOC_PERCPU)] = { op_alloc_percpu, RESULT(ALLOC),     NULL },
+	[OP(FREE_PERCPU)] = { op_free_percpu, STATUS_ONLY,         NULL },
+	[OP(KVFREE_RCU)]  = { op_kvfree_rcu,  STATUS_ONLY,         NULL },
 };
 
 /* Reply's results share one oneof, a union of pointers that protobuf-c
@@ -1542,10 +1821,14 @@ static const uint64_t lat_bounds_ns[DISPATCH_LAT_BUCKETS] = {
 static const char *const op_names[DISPATCH_NR_OPS] = {
 	"none", "", "hello", "alloc", "free", "realloc", "vmap", "vunmap", "alloc_pages",
 	"free_pages", "read", "write", "phys_read", "phys_write", "translate", "area_info",
-	"query", "check", "purge",
+	"query", "check", "purge", "vm_map_ram", "vm_unmap_ram", "alloc_percpu", "free_percpu",
+	"kvfree_rcu",
 };
-_Static_assert(VMALLOCD__V1__REQUEST__OP_PURGE == DISPATCH_NR_OPS - 1 &&
-	       VMALLOCD__V1__REQUEST__OP_HELLO == 2, "op_names follows Request's op cases");
+/* The counters are indexed by op case: a row of ops[] past them would
+ * write beyond by_op. */
+_Static_assert(sizeof(ops) / sizeof(ops[0]) == DISPATCH_NR_OPS &&
+	       VMALLOCD__V1__REQUEST__OP_KVFREE_RCU == DISPATCH_NR_OPS - 1 &&
+	       VMALLOCD__V1__REQUEST__OP_HELLO == 2, "op_names and by_op follow Request's op cases");
 
 const char *dispatch_op_name(unsigned op)
 {
@@ -1560,14 +1843,24 @@ static inline uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+void dispatch_pass_begin(struct dispatch *dp)
+{
+	if (dp->st.timing)
+		dp->st.mark_ns = mono_ns();
+}
+
+/* A request's duration runs from dp->st.mark_ns (its frame's turn in the
+ * pass: decoding it is part of it) to its reply queued. */
 static inline void count_request(struct dispatch *dp, unsigned op, int status, uint64_t t0)
 {
 	unsigned e = (unsigned)-status;
 
 	dp->st.by_op[op][e < DISPATCH_NR_STATUS ? e : DISPATCH_NR_STATUS - 1]++;
 	if (t0) {
-		uint64_t d = mono_ns() - t0;
+		uint64_t t1 = mono_ns(), d = t1 - t0;
 		unsigned b = 0;
+
+		dp->st.mark_ns = t1;
 
 		while (b < DISPATCH_LAT_BUCKETS && d > lat_bounds_ns[b])
 			b++;
@@ -1584,7 +1877,7 @@ int run_op(struct dispatch *dp, struct session *s, const struct dispatch_env *en
 	   const struct op *op, uint64_t id, const void *msg, struct iobuf *out)
 {
 	struct ctx x;   /* x.msg is written only on failure, x.q only by a query */
-	uint64_t t0 = dp->st.timing ? mono_ns() : 0;
+	uint64_t t0 = dp->st.timing ? dp->st.mark_ns : 0;
 	int r;
 
 	x.dp = dp;

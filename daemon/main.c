@@ -66,7 +66,10 @@ static void resched(void *ctx)
 
 static void tick(void *ctx)
 {
-	notify_status(ctx);
+	struct daemon *d = ctx;
+
+	dispatch_tick(&d->dp);
+	notify_status(d);
 }
 
 /* The protocol socket: systemd's, or one we bind; and the HTTP window's,
@@ -155,6 +158,7 @@ int main(int argc, char **argv)
 	d.dp.opt = &d.opt;
 	d.dp.start_usec = now_usec();
 	account_init(&d.dp.acct);
+	objects_init(&d.dp.objs);
 
 	r = build_machine(&d);
 	if (r < 0)
@@ -193,6 +197,7 @@ out:
 	loop_done(&d.loop);
 	vm_engine_destroy(d.engine);
 	account_done(&d.dp.acct);
+	objects_done(&d.dp.objs);
 	options_free(&d.opt);
 	return r < 0 ? 1 : 0;
 }

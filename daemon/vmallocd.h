@@ -12,6 +12,7 @@
  *   account.c   per-uid pages for quotas, and the alloc_pages blocks
  *   memmap.c    a snapshot of the physical and vmalloc-range maps, bounded
  *   http.c      the HTTP window: /metrics, the live page and its JSON
+ *   objects.c   the vm_map_ram mappings and per-CPU objects, by address
  *   notify.c    the sd_notify conversation (READY, STATUS, WATCHDOG, ...)
  *   config.c, log.c, iobuf.c, fault.c, uapi_check.c
  *
@@ -21,7 +22,7 @@
  * connection (close it) it returns.
  *
  * Ownership: struct daemon owns the engine, the listener, every connection
- * and the two tables; a connection owns its socket, events, buffers and its
+ * and the dispatcher's tables (accounts, objects); a connection owns its socket, events, buffers and its
  * session (the arena).  Only the event loop thread touches any of it.
  */
 #ifndef VMALLOCD_H
@@ -74,7 +75,8 @@ struct options {
 	unsigned busy_poll_us;    /* poll this long after serving before sleeping, 0: never */
 	uint64_t default_quota;   /* pages per non-root uid, 0: none */
 	uint64_t max_resident;    /* bytes the frames may occupy on the host, 0: derived */
-	unsigned max_areas;       /* vmalloc + vmap areas per non-root uid, 0: no limit */
+	unsigned max_areas;       /* areas and objects per non-root uid (vmalloc, vmap,
+				   * vm_map_ram, per-CPU), 0: no limit */
 	unsigned max_clients_uid; /* connections per non-root uid, 0: no limit */
 	struct quota_rule *quotas;
 	unsigned nr_quotas;
@@ -127,10 +129,11 @@ void log_engine(void *ctx, int level, const char *msg);
 struct uid_account {
 	uint32_t uid;
 	uint64_t pages;           /* charged: vmalloc pages + alloc_pages frames */
-	uint64_t kva_pages;       /* KVA of its vmap areas, guard pages included */
+	uint64_t kva_pages;       /* KVA of its vmap areas (guard pages included) and
+				   * vm_map_ram mappings */
 	uint64_t pt_pages;        /* page tables its mappings made (they stay, as the
 				   * kernel's do, and so does the charge) */
-	uint64_t areas;           /* its vmalloc and vmap areas */
+	uint64_t areas;           /* its areas, vm_map_ram mappings and per-CPU objects */
 };
 
 _Static_assert(VM_MAX_PAGE_ORDER <= UINT8_MAX, "orders do not fit page_block.order");
@@ -185,6 +188,41 @@ void account_del_block(struct account *a, struct page_block *b);
  * the walk; adding one may. */
 struct page_block *account_first_block(struct account *a);
 struct page_block *account_next_block(struct account *a, struct page_block *b);
+
+/* ---- objects (objects.c) ------------------------------------------------------------ */
+
+/* What the daemon records of the objects that carry no vm_struct and so no
+ * owner in the engine, by address. */
+enum vmd_object_kind {
+	VMD_OBJ_MAP_RAM = 1,
+	VMD_OBJ_PERCPU = 2,
+};
+
+struct vmd_object {
+	uint64_t addr;            /* the mapping's start, the object's CPU 0 copy; UINT64_MAX: empty */
+	uint64_t count;           /* pages mapped, or bytes asked for */
+	uint64_t charged;         /* pages charged to uid for it */
+	uint64_t cookie;          /* session id */
+	uint32_t uid, pid;
+	uint8_t kind;             /* enum vmd_object_kind */
+	bool scoped;
+	bool tomb;                /* deleted slot */
+};
+
+struct objects {
+	struct vmd_object *v;
+	size_t nr, nr_tombs, cap;  /* cap is a power of two */
+};
+
+/* Can't fail; a zeroed struct objects is an empty table too. */
+void objects_init(struct objects *o);
+void objects_done(struct objects *o);
+/* 0 or -ENOMEM, nothing added. */
+int objects_add(struct objects *o, const struct vmd_object *x);
+/* The live object of that kind starting at addr, or NULL. */
+struct vmd_object *objects_get(struct objects *o, uint64_t addr, enum vmd_object_kind kind);
+/* Can't fail; x is no longer valid afterwards. */
+void objects_del(struct objects *o, struct vmd_object *x);
 
 /* ---- the event loop (loop.c) ---------------------------------------------------- */
 
@@ -258,7 +296,7 @@ struct session {
 	uint64_t id;               /* the cookie stamped on the client's areas */
 	uint32_t uid, pid;         /* SO_PEERCRED at accept */
 	uint32_t proto_version;    /* from its Hello; 0: none yet, version 1's rules */
-	uint64_t nr_scoped;        /* scoped areas and blocks it made (an upper bound) */
+	uint64_t nr_scoped;        /* scoped areas, blocks and objects it made (an upper bound) */
 	struct vmd_arena arena;    /* the request being handled is unpacked here */
 	uint8_t *scratch;          /* vread target, up to VMD_MAX_IO */
 	size_t scratch_cap;
@@ -269,12 +307,15 @@ struct session {
  * that did not decode) and status (-errno, 0 success; larger ones in the
  * last), and, while timing is on, their durations in buckets whose upper
  * bounds are dispatch_lat_bounds (seconds; the last bucket is +Inf). */
-#define DISPATCH_NR_OPS      19
+#define DISPATCH_NR_OPS      24   /* Request's op cases + 1: dispatch.c checks */
 #define DISPATCH_NR_STATUS   134
 #define DISPATCH_LAT_BUCKETS 13
 extern const double dispatch_lat_bounds[DISPATCH_LAT_BUCKETS];
 struct dispatch_stats {
 	bool timing;               /* the HTTP window is on: time every request */
+	uint64_t mark_ns;          /* while timing: when the request being handled
+				    * began, the end of the one before it in the
+				    * pass or the pass's start */
 	uint64_t by_op[DISPATCH_NR_OPS][DISPATCH_NR_STATUS];
 	uint64_t lat[DISPATCH_LAT_BUCKETS + 1];
 	uint64_t lat_sum_ns;
@@ -287,10 +328,12 @@ struct dispatch {
 	struct vm_engine *engine;
 	const struct options *opt;
 	struct account acct;
+	struct objects objs;       /* vm_map_ram mappings and per-CPU objects */
 	uint64_t nr_requests, nr_errors;
 	uint64_t start_usec;       /* now_usec() at start, for the uptime */
 	char resident_why[400];    /* where max-resident comes from, for -ENOMEM messages */
 	struct dispatch_stats st;
+	unsigned delayed_ticks;    /* ticks delayed work has waited (kvfree_rcu's 5 s) */
 };
 
 /* The facts of the moment a frame is handled, from the connection layer. */
@@ -302,9 +345,15 @@ struct dispatch_env {
 
 /* Can't fail (the arena allocates on first use). */
 void session_init(struct session *s, uint64_t id, uint32_t uid, uint32_t pid);
-/* The client is gone: free what it scoped (areas first, then blocks), run
- * the deferred work that queued, and free the session's memory.  Can't fail. */
+/* The client is gone: free what it scoped (areas first, then vm_map_ram
+ * mappings and per-CPU objects, then blocks), run the deferred work that
+ * is due, and free the session's memory.  Can't fail. */
 void dispatch_session_end(struct dispatch *dp, struct session *s);
+/* A pass over one connection's whole frames begins.  While timing, the
+ * clock is read here and once at the end of each request, which is also
+ * the next one's start: n + 1 reads for a pass of n requests, not 2n, as
+ * the clock read is a measurable part of a 4 KiB vmalloc/vfree.  Can't fail. */
+void dispatch_pass_begin(struct dispatch *dp);
 /* Handle one frame's payload for s and queue exactly one reply frame in
  * out.  Returns 0, or -ENOMEM when the reply could not be queued (out is
  * then as it was): the connection cannot be answered in order and must
@@ -319,8 +368,12 @@ int dispatch_error(struct dispatch *dp, struct iobuf *out, int status, const cha
  * decoding arena) shrink back.  Can't fail. */
 void session_trim(struct session *s);
 /* The end of a pass over a connection's frames, once its replies are
- * out: the engine's deferred work (6.18's purge) runs now.  Can't fail. */
+ * out: the engine's deferred work that is due (6.18's purge) runs now;
+ * delayed work waits for dispatch_tick().  Can't fail. */
 void dispatch_pass_done(struct dispatch *dp);
+/* Once a second: delayed work (kvfree_rcu's batch) that has waited its
+ * five seconds runs.  Can't fail. */
+void dispatch_tick(struct dispatch *dp);
 
 /* ---- maps (memmap.c) ------------------------------------------------------------------ */
 

@@ -56,20 +56,14 @@ static int memfd_with(const void *data, size_t size)
 	return fd;
 }
 
+/* k's event with its strings read from the copies kept beside it. */
 static bool same(const struct kept *k, const struct vt_event *b)
 {
-	const struct vt_event *a = &k->ev;
+	struct vt_event a = k->ev;
 
-	return a->op == b->op && a->flags == b->flags && a->line == b->line &&
-	       a->ts_ns == b->ts_ns && a->cpu == b->cpu && a->pid == b->pid &&
-	       a->tgid == b->tgid && a->node == b->node && a->size == b->size &&
-	       a->align == b->align && a->vstart == b->vstart && a->vend == b->vend &&
-	       a->addr == b->addr && a->new_addr == b->new_addr && a->nr_lazy == b->nr_lazy &&
-	       a->nr_lazy_max == b->nr_lazy_max && a->count == b->count && a->pfn == b->pfn &&
-	       a->gfp == b->gfp && a->vm_flags == b->vm_flags && a->order == b->order &&
-	       a->migratetype == b->migratetype &&
-	       !a->caller == !b->caller && (!a->caller || !strcmp(k->caller, b->caller)) &&
-	       !a->comm == !b->comm && (!a->comm || !strcmp(k->comm, b->comm));
+	a.caller = a.caller ? k->caller : NULL;
+	a.comm = a.comm ? k->comm : NULL;
+	return vt_event_equal(&a, b);
 }
 
 struct arrays {

@@ -19,6 +19,7 @@ int rig_start(struct rig *r, uint8_t m)
 	r->dp.opt = &r->opt;
 	r->dp.start_usec = now_usec();
 	account_init(&r->dp.acct);
+	objects_init(&r->dp.objs);
 	vm_config_init(&cfg);
 	cfg.layout = (m & 0x01) ? VM_LAYOUT_I386 : VM_LAYOUT_X86_64;
 	cfg.nr_nodes = (m & 0x02) ? 2 : 1;
@@ -29,6 +30,7 @@ int rig_start(struct rig *r, uint8_t m)
 	rc = vm_engine_create(&cfg, &r->dp.engine);
 	if (rc < 0) {
 		account_done(&r->dp.acct);
+		objects_done(&r->dp.objs);
 		options_free(&r->opt);
 		return rc;
 	}
@@ -60,6 +62,7 @@ void rig_stop(struct rig *r)
 	iobuf_free(&r->out);
 	vm_engine_destroy(r->dp.engine);
 	account_done(&r->dp.acct);
+	objects_done(&r->dp.objs);
 	options_free(&r->opt);
 }
 

@@ -129,7 +129,7 @@ static int check_frames(struct checker *c)
 {
 	struct vm_engine *e = c->e;
 	uint64_t heads = 0, seen_heads = 0, user = 0, vmalloc = 0, pgtable = 0, mapcount = 0;
-	uint64_t resident = 0;
+	uint64_t resident = 0, percpu = 0;
 	int r;
 
 	for (unsigned n = 0; n < e->nr_nodes; n++)
@@ -144,7 +144,7 @@ static int check_frames(struct checker *c)
 		if (!(pfn & 0xfffff))
 			vmi_cond_resched(e);
 		unsigned owners = !!(p->flags & PG_user) + !!(p->flags & PG_vmalloc) +
-				  !!(p->flags & PG_pgtable);
+				  !!(p->flags & PG_pgtable) + !!(p->flags & PG_percpu);
 
 		if (p->flags & PG_buddy)
 			seen_heads++;
@@ -159,6 +159,7 @@ static int check_frames(struct checker *c)
 		user += !!(p->flags & PG_user);
 		vmalloc += !!(p->flags & PG_vmalloc);
 		pgtable += !!(p->flags & PG_pgtable);
+		percpu += !!(p->flags & PG_percpu);
 		mapcount += p->mapcount;
 	}
 	if (seen_heads != heads)
@@ -173,9 +174,11 @@ static int check_frames(struct checker *c)
 	if (resident != e->resident_pages)
 		return fail(c, "%llu resident frames, counter says %llu", (ull)resident,
 			    (ull)e->resident_pages);
-	if (mapcount != e->vmap_pages)
-		return fail(c, "vmap map counts add up to %llu, counter says %llu",
-			    (ull)mapcount, (ull)e->vmap_pages);
+	if (percpu != e->percpu_pages)
+		return fail(c, "%llu per-CPU frames, counter says %llu", (ull)percpu, (ull)e->percpu_pages);
+	if (mapcount != e->vmap_pages + e->map_ram_pages)
+		return fail(c, "map counts add up to %llu, vmap and vm_map_ram counters say %llu + %llu",
+			    (ull)mapcount, (ull)e->vmap_pages, (ull)e->map_ram_pages);
 	return 0;
 }
 
@@ -242,7 +245,10 @@ static int check_area(struct checker *c, const struct vmap_area *va, uint64_t *v
 		if ((vm->flags & VM_ALLOC) && test_and_set(c->area_map, pfn))
 			return fail(c, "frame %#llx mapped by two vmalloc areas", (ull)pfn);
 	}
-	for (uint64_t a = vm->addr + (vm->nr_pages << VM_PAGE_SHIFT); a < va->va_end; a += VM_PAGE_SIZE)
+	/* A per-CPU chunk's range maps its populated pages: percpu.c checks
+	 * them. */
+	for (uint64_t a = vm->addr + (vm->nr_pages << VM_PAGE_SHIFT);
+	     a < va->va_end && !((vm->flags & VM_PERCPU) && !vm->nr_pages); a += VM_PAGE_SIZE)
 		if (vmi_walk(e, a, &pfn) == 0)
 			return fail(c, "area %#llx: guard page %#llx is mapped", (ull)vm->addr, (ull)a);
 	if (vm->flags & VM_ALLOC) {
@@ -273,7 +279,8 @@ static int check_area(struct checker *c, const struct vmap_area *va, uint64_t *v
 static int check_kva(struct checker *c)
 {
 	struct vm_engine *e = c->e;
-	uint64_t vmalloc = 0, vmap = 0, busy = 0, present, tables, expect;
+	uint64_t vmalloc = 0, vmap = 0, busy = 0, ram = 0, present, tables, expect;
+	uint64_t ram_mapped, percpu_mapped;
 	struct ranges rs = { 0 };
 	struct list_node *l;
 	struct rb_node *n;
@@ -288,6 +295,19 @@ static int check_kva(struct checker *c)
 		if (l == &e->busy_list || list_entry(l, struct vmap_area, list) != va) {
 			r = fail(c, "busy range %#llx: tree and list disagree", (ull)va->va_start);
 			goto out;
+		}
+		if (!va->vm && (va->flags & (VA_VMAP_RAM | VA_LAZY)) == VA_VMAP_RAM) {
+			/* vm_map_ram's: busy without a vm_struct (vmap_block.c
+			 * checks what they map). */
+			if (vmi_find_busy_va_start(e, va->va_start) != va) {
+				r = fail(c, "vm_map_ram range %#llx: not found by its start",
+					 (ull)va->va_start);
+				goto out;
+			}
+			ram++;
+			if ((r = push_range(&rs, va->va_start, va->va_end, 'b')) < 0)
+				goto out;
+			continue;
 		}
 		if (!va->vm) {
 			/* Only 4.19 keeps lazily freed ranges in this tree. */
@@ -314,10 +334,15 @@ static int check_kva(struct checker *c)
 		r = fail(c, "busy list longer than the busy tree");
 		goto out;
 	}
-	if (busy != e->nr_busy) {
-		r = fail(c, "%llu busy areas, nr_busy says %llu", (ull)busy, (ull)e->nr_busy);
+	if (busy + ram != e->nr_busy || ram != e->nr_map_ram) {
+		r = fail(c, "%llu busy areas and %llu vm_map_ram ranges, nr_busy and nr_map_ram say "
+			 "%llu and %llu", (ull)busy, (ull)ram, (ull)e->nr_busy, (ull)e->nr_map_ram);
 		goto out;
 	}
+	if ((r = vmi_vmap_block_check(e, &ram_mapped, c->msg, c->msglen)) < 0 ||
+	    (r = vmi_percpu_check(e, &percpu_mapped, c->msg, c->msglen)) < 0 ||
+	    (r = vmi_kvfree_rcu_check(e, c->msg, c->msglen)) < 0)
+		goto out;
 	if (c->nr_arrays != c->nr_arrays_owned) {
 		r = fail(c, "%llu page-array areas, %llu areas pointing at one", (ull)c->nr_arrays,
 			 (ull)c->nr_arrays_owned);
@@ -355,8 +380,9 @@ static int check_kva(struct checker *c)
 	r = vmi_pgtable_check(e, &present, &tables, c->msg, c->msglen);
 	if (r < 0)
 		goto out;
-	if (present != vmalloc + vmap) {
-		r = fail(c, "%llu PTEs present, areas map %llu pages", (ull)present, (ull)(vmalloc + vmap));
+	if (present != vmalloc + vmap + ram_mapped + percpu_mapped) {
+		r = fail(c, "%llu PTEs present; areas map %llu pages, vm_map_ram %llu, per-CPU chunks %llu",
+			 (ull)present, (ull)(vmalloc + vmap), (ull)ram_mapped, (ull)percpu_mapped);
 		goto out;
 	}
 	if (tables != e->pagetable_pages)

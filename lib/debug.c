@@ -7,8 +7,9 @@
  *      structure would otherwise go unnoticed or crash later: a range
  *      overlapping its neighbours on free-tree insert ("vmalloc bug: ...
  *      overlaps ..."; the insert is refused, as the kernel's find_va_links
- *      refuses it), a busy area missing from its hash chain on erase, a
- *      counter given back more than it holds (an underflow).  The default
+ *      refuses it), a busy area missing from its hash chain on erase (a
+ *      vmap block missing from its index chain likewise), a counter given
+ *      back more than it holds (an underflow).  The default
  *      of the debug and debugoptimized builds.
  *   2  also vm_check(), the whole invariant checker, after every public
  *      call that takes a writable engine, O(frames + areas) each: for

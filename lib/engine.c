@@ -93,6 +93,15 @@ int vm_engine_create(const struct vm_config *cfg, struct vm_engine **ret_engine)
 	r = vmi_pgtable_init(e);
 	if (r < 0)
 		goto fail;
+	r = vmi_vmap_block_init(e);
+	if (r < 0)
+		goto fail;
+	r = vmi_kvfree_rcu_init(e);
+	if (r < 0)
+		goto fail;
+	r = vmi_percpu_init(e);
+	if (r < 0)
+		goto fail;
 	*ret_engine = e;
 	return 0;
 fail:
@@ -111,6 +120,9 @@ void vm_engine_destroy(struct vm_engine *e)
 		if (va->vm && va->vm->pages != &va->vm->page_inline)
 			free(va->vm->pages);
 	}
+	vmi_kvfree_rcu_destroy(e);
+	vmi_percpu_destroy(e);
+	vmi_vmap_block_destroy(e);
 	vmi_pgtable_destroy(e);
 	vmi_kva_destroy(e);
 	vmi_physmem_destroy(e);
@@ -198,7 +210,7 @@ void vm_get_stats(const struct vm_engine *e, struct vm_stats *s)
 	s->vmalloc_pages = e->vmalloc_pages;
 	s->vmap_pages = e->vmap_pages;
 	s->largest_free_kva = vmi_largest_free(e);
-	s->nr_areas = e->nr_busy;
+	s->nr_areas = e->nr_busy - e->nr_map_ram;
 	s->nr_lazy_areas = e->nr_lazy;
 	s->lazy_pages = e->lazy_pages;
 	s->lazy_max_pages = e->lazy_max_pages;
@@ -215,6 +227,13 @@ void vm_get_stats(const struct vm_engine *e, struct vm_stats *s)
 	s->nr_pooled_areas = e->nr_pooled;
 	s->pooled_pages = e->pooled_pages;
 	s->work_pending = e->work_pending != 0;
+	s->work_delayed = e->work_delayed != 0;
+	s->nr_vmap_blocks = e->nr_vmap_blocks;
+	s->vmap_block_pages = e->vb_bits;
+	s->map_ram_pages = e->map_ram_pages;
+	vmi_percpu_stats(e, &s->nr_pcpu_chunks, &s->nr_pcpu_objects, &s->pcpu_unit_size);
+	s->percpu_pages = e->percpu_pages;
+	s->nr_kvfree_rcu = e->nr_kvfree_rcu;
 	s->nr_bugs = e->nr_bugs;
 	s->resident_pages = e->resident_pages;
 	s->max_resident_pages = e->cfg.max_resident_pages;

@@ -214,8 +214,9 @@ void vmi_free_tree_insert(struct vm_engine *e, struct vmap_area *va)
 
 /* Cut [s, s + size) out of the free range va (va_clip); spare is a node
  * for the right remainder of a no-edge fit.  Returns whether it used spare. */
-static bool clip(struct vm_engine *e, struct vmap_area *va, uint64_t s, uint64_t size,
-		 struct vmap_area *spare)
+static inline __attribute__((always_inline))
+bool clip(struct vm_engine *e, struct vmap_area *va, uint64_t s, uint64_t size,
+	  struct vmap_area *spare)
 {
 	switch (classify_fit(va, s, size)) {
 	case FL_FIT:
@@ -255,6 +256,31 @@ uint64_t vmi_free_tree_alloc(struct vm_engine *e, uint64_t size, uint64_t align,
 	if (clip(e, va, s, size, *spare))
 		*spare = NULL;
 	return s;
+}
+
+/* The highest aligned fit of size inside [vstart, vend): what
+ * pcpu_get_vm_areas() takes, walking the free list down from the top
+ * (pvm_find_va_enclose_addr(), pvm_determine_end_from_reverse()).  O(n) in
+ * the free ranges it passes, as the kernel's walk; 0 if none. */
+uint64_t vmi_free_tree_alloc_top(struct vm_engine *e, uint64_t size, uint64_t align,
+				 uint64_t vstart, uint64_t vend, struct vmap_area **spare)
+{
+	for (struct list_node *l = e->free_list.prev; l != &e->free_list; l = l->prev) {
+		struct vmap_area *va = list_entry(l, struct vmap_area, list);
+		uint64_t end = (va->va_end < vend ? va->va_end : vend) & ~(align - 1), s;
+
+		if (va->va_end <= vstart)
+			break;
+		if (end < size || end <= va->va_start)
+			continue;
+		s = (end - size) & ~(align - 1);
+		if (s < va->va_start || s < vstart)
+			continue;
+		if (clip(e, va, s, size, *spare))
+			*spare = NULL;
+		return s;
+	}
+	return 0;
 }
 
 /* The whole vmalloc range, free. */

@@ -16,6 +16,8 @@
  *                  the watermarks split min_free_kbytes
  *   warn           the warning texts, each with its own rules (warn_alloc
  *                  honours __GFP_NOWARN, WARN_ON_ONCE fires once)
+ *   vb_*, pcpu_*,  vm_map_ram's blocks, the per-CPU allocator and kvfree_rcu
+ *   kvfree_rcu     where they differ
  *   test_vmalloc   what the kernel's lib/test_vmalloc.c has
  */
 #ifndef VMCORE_KERNEL_H
@@ -44,6 +46,12 @@ struct kva_ops {
 	 * warning if there is still none (or if the host has no memory). */
 	int (*alloc)(struct vm_engine *e, uint64_t size, uint64_t align, uint64_t vstart,
 		     uint64_t vend, gfp_t gfp, struct vmap_area **ret_va);
+	/* pcpu_get_vm_areas(): the highest range of size inside the vmalloc
+	 * range with its start and end aligned to align, linked into the busy
+	 * tree (vm NULL, no vmap node tag).  Purges once and retries, as
+	 * alloc_vmap_area(); -ENOMEM. */
+	int (*alloc_top)(struct vm_engine *e, uint64_t size, uint64_t align,
+			 struct vmap_area **ret_va);
 	/* A fresh busy range back where it came from, now (a failed call). */
 	void (*unalloc)(struct vm_engine *e, struct vmap_area *va);
 	/* free_vmap_area_noflush(): va, unmapped and no longer findable,
@@ -117,7 +125,28 @@ struct kernel_table {
 	/* Formats. */
 	bool meminfo_vmalloc_used;       /* VmallocUsed is the vmalloc pages (else 0) */
 	bool vmallocinfo_dma_coherent;   /* the flag and its word exist */
-	bool vmallocinfo_unpurged;       /* lazily freed ranges print as "unpurged vm_area" */
+	bool vmallocinfo_unpurged;       /* busy ranges without a vm_struct print: lazily freed
+					  * ones as "unpurged vm_area", vm_map_ram's as
+					  * "vm_map_ram" (one branch of s_show) */
+	/* vm_map_ram's vmap blocks: vm_unmap_aliases() looks at every block
+	 * and purges a fragmented one only with less than a quarter free
+	 * (6.5+), or at the queued ones and purges every fragmented one. */
+	bool vb_unmap_aliases_every_block;
+	/* kvfree_rcu() of vmalloc'd memory exists (5.9+). */
+	bool kvfree_rcu;
+	/* The per-CPU allocator: chunks slotted by their largest free run
+	 * (else by free bytes); a chunk that fails a small request sinks to
+	 * slot 0 (PCPU_SLOT_FAIL_THRESHOLD); sizeof(struct pcpu_block_md) and
+	 * of the memcg object extension (0: none) per page and per 4 bytes of
+	 * a unit, which decide the sizes of a chunk's vmalloc'd maps; the
+	 * caller strings of those maps (alloc_map, bound_map, md_blocks,
+	 * obj_exts) and of the chunk's range in vmallocinfo. */
+	bool pcpu_slot_by_contig;
+	bool pcpu_fail_move;
+	unsigned pcpu_md_block_bytes;
+	unsigned pcpu_obj_ext_bytes;
+	const char *pcpu_map_callers[4];
+	const char *pcpu_vm_caller;
 	/* The warning for a failure, with the kernel's text and rules. */
 	void (*warn)(struct vm_engine *e, enum vmalloc_fail why, const struct vmalloc_fail_info *f);
 	struct vm_test_vmalloc_desc test_vmalloc;

@@ -15,11 +15,16 @@
  *               is HighMem's); min_free_kbytes is clamped to [128, 65536]
  *   vmap        VM_NO_GUARD is honoured; VM_DMA_COHERENT does not exist
  *   /proc       VmallocUsed and VmallocChunk are 0 (4.4+); vmallocinfo walks
- *               vmap_area_list and prints busy areas only, as the seeds'
- *               tree does (SPEC §3.7: no "unpurged vm_area" lines).  Later
- *               4.x trees print lazily freed ranges in place as "unpurged
- *               vm_area" (s_show); the table's vmallocinfo_unpurged is the
- *               one switch between the two.
+ *               vmap_area_list and prints areas with a vm_struct only, as
+ *               the seeds' tree does (SPEC §3.7: no "unpurged vm_area"
+ *               lines, and no "vm_map_ram" ones either: later 4.x trees
+ *               print both, from one branch of s_show); the table's
+ *               vmallocinfo_unpurged is the one switch between the two.
+ *   vm_map_ram  vm_unmap_aliases() flushes the queued blocks' dirty ranges
+ *               and purges every fragmented block
+ *   percpu      chunks slotted by free bytes; block metadata of 20 bytes a
+ *               page, no memcg extensions (three vmalloc'd maps a chunk);
+ *               no kvfree_rcu() (5.9+)
  *   warnings    "vmalloc: allocation failure: N bytes" (__vmalloc_node_range),
  *               "vmap allocation for size N failed: ..." (alloc_vmap_area),
  *               "vmalloc: allocation failure, allocated N of M bytes"
@@ -74,6 +79,18 @@ const struct kernel_table vmi_kernel_4_19 = {
 	.meminfo_vmalloc_used = false,
 	.vmallocinfo_dma_coherent = false,
 	.vmallocinfo_unpurged = false,
+	.vb_unmap_aliases_every_block = false,
+	.kvfree_rcu = false,
+	.pcpu_slot_by_contig = false,
+	.pcpu_fail_move = false,
+	.pcpu_md_block_bytes = 20,       /* five ints: contig hint and start, free edges, first free */
+	.pcpu_obj_ext_bytes = 0,         /* no memcg accounting of per-CPU memory before 5.9 */
+	/* 4.19's offsets are not known here: its lines carry 6.18's. */
+	.pcpu_map_callers = {
+		"pcpu_create_chunk+0x56/0x230", "pcpu_create_chunk+0x80/0x230",
+		"pcpu_create_chunk+0xa0/0x230", NULL,
+	},
+	.pcpu_vm_caller = "pcpu_get_vm_areas+0x0/0x1060",
 	.warn = warn_4_19,
 	/* 4.19 had no lib/test_vmalloc.c.  The first one (5.1) measured this
 	 * allocator: eight cases (fix_size 1 .. pcpu_alloc 128), every case

@@ -16,6 +16,12 @@
  *   watermarks  ZONE_MOVABLE is capped like HighMem; min_free_kbytes is
  *               clamped to [128, 262144]
  *   vmap        VM_NO_GUARD is dropped with a warning
+ *   vm_map_ram  vm_unmap_aliases() flushes every block's dirty range and
+ *               purges a fragmented block only when under a quarter of it
+ *               is free (6.5+)
+ *   percpu      chunks slotted by their largest free run; block metadata
+ *               of 32 bytes a page and memcg object extensions (so four
+ *               vmalloc'd maps a chunk); kvfree_rcu() exists (5.9+)
  *   /proc       VmallocUsed counts vmalloc pages, VmallocChunk is 0;
  *               vmallocinfo is printed vmap node by vmap node, then the
  *               "unpurged vm_area" ranges node by node
@@ -99,6 +105,18 @@ const struct kernel_table vmi_kernel_6_18 = {
 	.meminfo_vmalloc_used = true,
 	.vmallocinfo_dma_coherent = true,
 	.vmallocinfo_unpurged = true,
+	.vb_unmap_aliases_every_block = true,
+	.kvfree_rcu = true,
+	.pcpu_slot_by_contig = true,
+	.pcpu_fail_move = true,
+	.pcpu_md_block_bytes = 32,       /* eight ints: scan and contig hints, free edges, nr_bits */
+	.pcpu_obj_ext_bytes = 8,         /* struct pcpuobj_ext: an obj_cgroup pointer */
+	/* As /proc/vmallocinfo of a 6.18 x86_64 kernel shows them. */
+	.pcpu_map_callers = {
+		"pcpu_create_chunk+0x56/0x230", "pcpu_create_chunk+0x80/0x230",
+		"pcpu_create_chunk+0xa0/0x230", "pcpu_create_chunk+0x217/0x230",
+	},
+	.pcpu_vm_caller = "pcpu_get_vm_areas+0x0/0x1060",
 	.warn = warn_6_18,
 	/* lib/test_vmalloc.c: eleven cases (fix_size 1 .. vm_map_ram 1024),
 	 * run_test_mask 7 by default, align_shift_alloc_test expected to fail

@@ -147,7 +147,10 @@ static int note_table(struct new_tables *nt, uint64_t pfn, uint64_t parent, unsi
 
 /* The last-level table for addr, created on the way if nt is non-NULL;
  * PFN_NONE if missing (or -ENOMEM through *err). */
-static uint64_t leaf_table(struct vm_engine *e, uint64_t addr, struct new_tables *nt, int *err)
+/* Inlined into its two callers (mapping and unmapping, on every vmalloc and
+ * vfree), whatever else calls those. */
+static inline __attribute__((always_inline))
+uint64_t leaf_table(struct vm_engine *e, uint64_t addr, struct new_tables *nt, int *err)
 {
 	const struct layout_desc *l = e->layout;
 	unsigned last = l->pt_levels - 1, mask = (1u << l->pt_index_bits) - 1, level;

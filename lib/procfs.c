@@ -112,10 +112,14 @@ static int show_va(void *ctx, const struct vmap_area *va)
 		if (!(va->vm->flags & VM_UNINITIALIZED) && (!c->filter_uid || va->vm->uid == c->uid))
 			show_area(c, va->vm);
 	} else if (!c->filter_uid && c->e->k->vmallocinfo_unpurged) {
-		/* Lazily freed ranges have no owner any more: only the full
-		 * view has them. */
-		vmi_strbuf_printf(&c->sb, "0x%0*llx-0x%0*llx %7llu unpurged vm_area\n", c->w,
-				  (ull)va->va_start, c->w, (ull)va->va_end, (ull)va_size(va));
+		/* Lazily freed ranges and vm_map_ram's have no vm_struct and
+		 * so no owner: only the full view has them.  A vmap block is
+		 * one line, however many mappings it holds. */
+		bool ram = (va->flags & (VA_VMAP_RAM | VA_LAZY)) == VA_VMAP_RAM;
+
+		vmi_strbuf_printf(&c->sb, "0x%0*llx-0x%0*llx %7llu %s\n", c->w,
+				  (ull)va->va_start, c->w, (ull)va->va_end, (ull)va_size(va),
+				  ram ? "vm_map_ram" : "unpurged vm_area");
 	}
 	return c->sb.err;
 }

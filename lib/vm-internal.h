@@ -47,7 +47,8 @@
 #define PG_pgtable  0x10u  /* a page-table page; private = present entries */
 #define PG_dirty    0x20u  /* resident: the host holds the frame's bytes, which may
 			    * be non-zero; a clean frame is a hole reading as zeros */
-#define PG_OWNED    (PG_user | PG_vmalloc | PG_pgtable)
+#define PG_percpu   0x40u  /* a page of a per-CPU chunk (percpu.c) */
+#define PG_OWNED    (PG_user | PG_vmalloc | PG_pgtable | PG_percpu)
 
 struct page {
 	uint32_t next, prev;   /* free_area list links (pfn), PFN_NONE terminated */
@@ -100,6 +101,8 @@ struct vm_struct;
 /* vmap_area flags (va->flags, as the kernel's). */
 #define VA_LAZY       0x1u  /* 4.19: freed, still in the busy tree until purged (VM_LAZY_FREE) */
 #define VA_FROM_POOL  0x2u  /* 6.18: came from a vmap node pool (undoing the call puts it back) */
+#define VA_VMAP_RAM   0x4u  /* vm_map_ram(): busy without a vm_struct (the kernel's VMAP_RAM) */
+#define VA_VMAP_BLOCK 0x8u  /* ... and a per-CPU vmap block's whole range (VMAP_BLOCK) */
 #define VA_VN_SHIFT   8     /* 6.18: bits 8..: id + 1 of the vmap node that asked for it,
 			     * 0 for none (the kernel's encode_vn_id()) */
 
@@ -240,8 +243,29 @@ struct vm_engine {
 	uint64_t cached_hole_size, cached_vstart, cached_align;
 	struct vmap_area *purge_llist;
 
-	/* Deferred work (workqueue.c): VM_WORK_* bits queued. */
+	/* vm_map_ram (vmap_block.c): per-CPU queues of the vmap blocks that
+	 * still have room, every block by its index, and what they map. */
+	struct vmap_block_queue *vbq;   /* nr_cpus of them */
+	struct vmap_block **vb_hash;    /* chained by addr_to_vb_idx() */
+	uint64_t vb_hash_mask;
+	uint64_t nr_vmap_blocks;
+	unsigned vb_bits;               /* VMAP_BBMAP_BITS: pages in a block */
+	unsigned vmap_max_alloc;        /* VMAP_MAX_ALLOC: the most pages one block serves */
+	uint64_t map_ram_pages;         /* frames mapped by vm_map_ram() */
+	uint64_t nr_map_ram;            /* busy ranges with no vm_struct: blocks and big mappings */
+
+	/* Per-CPU chunks (percpu.c). */
+	struct pcpu *pcpu;
+	uint64_t percpu_pages;          /* frames populated in per-CPU chunks */
+
+	/* kvfree_rcu() (kvfree_rcu.c): areas waiting for a grace period. */
+	struct kfree_rcu_cpu *krc;      /* nr_cpus of them */
+	uint64_t nr_kvfree_rcu;         /* areas queued, every CPU */
+
+	/* Deferred work (workqueue.c): VM_WORK_* bits queued; delayed ones
+	 * wait for their timer (vm_run_deferred_work). */
 	unsigned work_pending;
+	unsigned work_delayed;
 	/* The graded checks (debug.c). */
 	uint64_t nr_bugs;               /* findings reported as "vmalloc bug: ..." */
 	unsigned call_depth;            /* VM_DEBUG 2: public calls under way (nesting) */
@@ -381,6 +405,9 @@ struct vmap_area *vmi_find_lowest_linear(const struct vm_engine *e, uint64_t siz
  * range: set to NULL if it was used. */
 uint64_t vmi_free_tree_alloc(struct vm_engine *e, uint64_t size, uint64_t align, uint64_t vstart,
 			     uint64_t vend, struct vmap_area **spare);
+/* pcpu_get_vm_areas()'s search: the highest aligned fit, cut out as above. */
+uint64_t vmi_free_tree_alloc_top(struct vm_engine *e, uint64_t size, uint64_t align,
+				 uint64_t vstart, uint64_t vend, struct vmap_area **spare);
 /* merge_or_add_vmap_area_augment(): va is consumed. */
 void vmi_free_tree_insert(struct vm_engine *e, struct vmap_area *va);
 uint64_t vmi_free_tree_largest(const struct vm_engine *e);
@@ -398,14 +425,19 @@ extern const struct kva_ops vmi_kva_list;         /* vmap_area_list first fit (u
 unsigned vmi_addr_to_node(const struct vm_engine *e, uint64_t addr);
 
 /* workqueue.c */
-#define VM_WORK_DRAIN_VMAP 0x1u   /* 6.18's drain_vmap_work: a purge */
+#define VM_WORK_DRAIN_VMAP   0x1u   /* 6.18's drain_vmap_work: a purge */
+#define VM_WORK_PCPU_BALANCE 0x2u   /* pcpu_balance_work: spare chunks, populated pages */
+#define VM_WORK_KFREE_RCU    0x4u   /* kfree_rcu_monitor, a grace period, kfree_rcu_work */
+/* schedule_delayed_work() of an item: it runs once its timer expires,
+ * which the engine (keeping no clock) leaves to vm_run_deferred_work(). */
+void vmi_schedule_delayed_work(struct vm_engine *e, unsigned work);
 /* schedule_work(): queue work (already queued: nothing more). */
 void vmi_schedule_work(struct vm_engine *e, unsigned work);
 /* At the start of every allocator call: the worker ran before it. */
 static inline void vmi_run_due_work(struct vm_engine *e)
 {
 	if (e->work_pending)
-		vm_run_deferred_work(e);
+		vm_run_due_work(e);
 }
 
 /* WARN_ON_ONCE sites (bits of e->warned_once). */
@@ -413,6 +445,42 @@ static inline void vmi_run_due_work(struct vm_engine *e)
 #define WARN_VMAP_NO_GUARD      0x2u
 /* True the first time a site fires on this machine. */
 bool vmi_warn_once(struct vm_engine *e, unsigned site);
+
+/* vmalloc.c: a vmalloc area the machine owns (for the per-CPU allocator's
+ * maps): the current identity, caller given, mark (VM_PERCPU) stamped on it
+ * and its page array; no deferred work run, no failure counted.  -ENOMEM,
+ * nothing left behind. */
+int vmi_vmalloc_internal(struct vm_engine *e, uint64_t size, gfp_t gfp, const char *caller,
+			 uint32_t mark, struct vm_struct **ret_vm);
+/* vfree() of an area: KVA lazy, frames back, page array with it. */
+void vmi_vfree_vm(struct vm_engine *e, struct vm_struct *vm);
+/* The same undone at once, KVA straight back (a failing call's). */
+void vmi_vfree_now(struct vm_engine *e, struct vm_struct *vm);
+
+/* vmap_block.c: vm_map_ram's per-CPU vmap blocks. */
+int vmi_vmap_block_init(struct vm_engine *e);
+void vmi_vmap_block_destroy(struct vm_engine *e);
+/* purge_fragmented_blocks_allcpus(): blocks with nothing mapped go (their
+ * ranges lazily freed): the allocation-failure purge does this first. */
+void vmi_purge_fragmented_blocks(struct vm_engine *e);
+/* The blocks' part of vm_unmap_aliases(); true if a flush is owed. */
+bool vmi_vmap_block_unmap_aliases(struct vm_engine *e);
+/* Blocks and big mappings against the page tables; the pages they map. */
+int vmi_vmap_block_check(struct vm_engine *e, uint64_t *ret_mapped, char *msg, size_t msglen);
+
+/* percpu.c: the per-CPU chunk allocator. */
+int vmi_percpu_init(struct vm_engine *e);                   /* the unit size, the slots */
+void vmi_pcpu_balance(struct vm_engine *e);                 /* pcpu_balance_workfn */
+void vmi_percpu_destroy(struct vm_engine *e);
+void vmi_percpu_stats(const struct vm_engine *e, uint64_t *ret_chunks, uint64_t *ret_objects,
+		      uint64_t *ret_unit_size);
+int vmi_percpu_check(struct vm_engine *e, uint64_t *ret_mapped, char *msg, size_t msglen);
+
+/* kvfree_rcu.c: deferred frees after a grace period. */
+int vmi_kvfree_rcu_init(struct vm_engine *e);
+void vmi_kvfree_rcu_destroy(struct vm_engine *e);
+void vmi_kvfree_rcu_drain(struct vm_engine *e);              /* the monitor + GP + kfree_rcu_work */
+int vmi_kvfree_rcu_check(struct vm_engine *e, char *msg, size_t msglen);
 
 /* pgtable.c */
 int vmi_pgtable_init(struct vm_engine *e);

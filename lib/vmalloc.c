@@ -404,6 +404,34 @@ fail:
 	return r;
 }
 
+int vmi_vmalloc_internal(struct vm_engine *e, uint64_t size, gfp_t gfp, const char *caller,
+			 uint32_t mark, struct vm_struct **ret_vm)
+{
+	struct area_req q = {
+		.size = size, .align = VM_PAGE_SIZE, .start = e->layout->vmalloc_start,
+		.end = e->layout->vmalloc_end, .gfp = gfp, .prot = PAGE_KERNEL, .node = NUMA_NO_NODE,
+	};
+	struct vm_struct *vm;
+	bool logged;
+	int r;
+
+	r = vmi_caller_intern(&e->callers, caller, &q.caller);
+	if (r < 0)
+		return r;
+	logged = page_array_bytes(e, PAGE_ALIGN(size) >> VM_PAGE_SHIFT) > VM_PAGE_SIZE;
+	if (logged)
+		vmi_pgtable_log_begin(e);
+	r = vmalloc_node_range(e, &q, &vm);
+	if (logged)
+		vmi_pgtable_log_end(e, r < 0);
+	if (r < 0)
+		return r;
+	for (struct vm_struct *a = vm; a; a = a->array_vm)
+		a->flags |= mark;
+	*ret_vm = vm;
+	return 0;
+}
+
 static int vmalloc_common(struct vm_engine *e, uint64_t size, gfp_t gfp, int node,
 			  uint32_t vm_flags, uint64_t *ret_addr)
 {
@@ -488,6 +516,16 @@ static void vfree_page_array(struct vm_engine *e, struct vm_struct *array_vm)
 	vfree_area(e, array_vm);
 }
 
+void vmi_vfree_vm(struct vm_engine *e, struct vm_struct *vm)
+{
+	vfree_area(e, vm);
+}
+
+void vmi_vfree_now(struct vm_engine *e, struct vm_struct *vm)
+{
+	free_area_now(e, vm);
+}
+
 int vm_vfree(struct vm_engine *e, uint64_t addr)
 {
 	struct vmap_area *va;
@@ -500,7 +538,8 @@ int vm_vfree(struct vm_engine *e, uint64_t addr)
 		return 0;
 	vmi_run_due_work(e);
 	va = vmi_find_busy_va_start(e, addr);
-	if (!va || !va->vm || (va->vm->flags & (VM_ALLOC | VM_PAGE_ARRAY)) != VM_ALLOC)
+	if (!va || !va->vm ||
+	    (va->vm->flags & (VM_ALLOC | VM_PAGE_ARRAY | VM_PERCPU | VM_KVFREE_RCU)) != VM_ALLOC)
 		return -EINVAL;
 	vm = va->vm;
 	vfree_area(e, vm);
@@ -614,28 +653,45 @@ static int area_span(struct vm_engine *e, uint64_t addr, uint64_t len, struct vm
 	if (len && addr > UINT64_MAX - len)
 		return -EINVAL;
 	va = vmi_find_busy_va(e, addr);
+	if (va && !va->vm && (va->flags & VA_VMAP_RAM)) {
+		/* vm_map_ram(): no vm_struct; the bytes of one live mapping,
+		 * which maps PAGE_KERNEL (*ret_vm NULL). */
+		uint64_t start, count;
+
+		if (!vm_is_map_ram_addr(e, addr, &start, &count) ||
+		    addr + len > start + (count << VM_PAGE_SHIFT))
+			return -EFAULT;
+		*ret_vm = NULL;
+		return 0;
+	}
 	if (!va || !va->vm)
 		return -EFAULT;
 	vm = va->vm;
-	if (addr + len > vm->addr + (vm->nr_pages << VM_PAGE_SHIFT))
+	/* A per-CPU chunk has no pages of its own: its populated pages are
+	 * found by the walk, the others fault. */
+	if (addr + len > vm->addr + ((vm->flags & VM_PERCPU) && !vm->nr_pages ? vm->size :
+				     vm->nr_pages << VM_PAGE_SHIFT))
 		return -EFAULT;
 	*ret_vm = vm;
 	return 0;
 }
 
-/* A write of [addr, addr + len) inside vm makes its clean frames resident:
- * -ENOMEM, before anything is written, if they would pass the limit. */
-static int resident_reserve(struct vm_engine *e, const struct vm_struct *vm, uint64_t addr,
-			    uint64_t len)
+/* A write of [addr, addr + len) (mapped throughout: area_span said so)
+ * makes its clean frames resident: -ENOMEM, before anything is written, if
+ * they would pass the limit.  The frames are found by the page tables, as
+ * the copy finds them: a vm_map_ram mapping has no vm_struct and a per-CPU
+ * chunk no page array. */
+static int resident_reserve(struct vm_engine *e, uint64_t addr, uint64_t len)
 {
-	uint64_t first = (addr - vm->addr) >> VM_PAGE_SHIFT;
-	uint64_t last = (addr + len - 1 - vm->addr) >> VM_PAGE_SHIFT, clean = 0;
+	uint64_t first = addr >> VM_PAGE_SHIFT, last = (addr + len - 1) >> VM_PAGE_SHIFT;
+	uint64_t clean = 0, pfn;
 
 	/* Counting is needed only where the whole range might not fit. */
 	if (vmi_resident_reserve(e, last - first + 1) == 0)
 		return 0;
-	for (uint64_t i = first; i <= last; i++)
-		clean += !(pfn_to_page(e, vm->pages[i])->flags & PG_dirty);
+	for (uint64_t pg = first; pg <= last; pg++)
+		if (vmi_walk_pte(e, pg << VM_PAGE_SHIFT, &pfn, NULL) == 0)
+			clean += !(pfn_to_page(e, pfn)->flags & PG_dirty);
 	return vmi_resident_reserve(e, clean);
 }
 
@@ -703,9 +759,9 @@ int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len)
 	r = area_span(e, addr, len, &vm);
 	if (r < 0)
 		return r;
-	if (!(vm->prot & VM_PROT_WRITE))
+	if (vm && !(vm->prot & VM_PROT_WRITE))
 		return -EACCES;
-	if (len && (r = resident_reserve(e, vm, addr, len)) < 0)
+	if (len && (r = resident_reserve(e, addr, len)) < 0)
 		return r;
 	/* The first page's PTE must allow the write: one walk finds the frame
 	 * and checks it. */
@@ -729,7 +785,8 @@ int vm_vrealloc(struct vm_engine *e, uint64_t addr, uint64_t size, gfp_t gfp,
 		return vm___vmalloc(e, size, gfp, ret_addr);
 	vmi_run_due_work(e);
 	va = vmi_find_busy_va_start(e, addr);
-	if (!va || !va->vm || (va->vm->flags & (VM_ALLOC | VM_PAGE_ARRAY)) != VM_ALLOC)
+	if (!va || !va->vm ||
+	    (va->vm->flags & (VM_ALLOC | VM_PAGE_ARRAY | VM_PERCPU | VM_KVFREE_RCU)) != VM_ALLOC)
 		return -EINVAL;
 	if (vmi_check_gfp(e, gfp, NUMA_NO_NODE) < 0)
 		return -EINVAL;

@@ -83,13 +83,22 @@ uint64_t vmi_largest_free(const struct vm_engine *e)
 	return e->k->kva->largest_free(e);
 }
 
+/* _vm_unmap_aliases(): the vmap blocks' dirty ranges and fragmented
+ * blocks, then the lazy purge, whose flush covers the blocks' too. */
 void vm_purge(struct vm_engine *e)
 {
+	uint64_t purges;
+	bool flush;
+
 	VMI_CALL(e);
 	if (!e)
 		return;
 	vmi_run_due_work(e);
+	flush = vmi_vmap_block_unmap_aliases(e);
+	purges = e->nr_purges;
 	e->k->kva->purge(e, false);
+	if (flush && e->nr_purges == purges)
+		e->nr_tlb_flushes++;
 }
 
 int vmi_kva_init(struct vm_engine *e)

@@ -156,7 +156,9 @@ found:
 
 overflow:
 	if (!purged) {
-		/* purge_vmap_area_lazy(), whatever the gfp. */
+		/* purge_vmap_area_lazy(), whatever the gfp: the fragmented
+		 * vmap blocks first, then the lazy ranges. */
+		vmi_purge_fragmented_blocks(e);
 		list_purge(e, true);
 		purged = true;
 		goto retry;
@@ -165,6 +167,58 @@ overflow:
 	e->k->warn(e, VMF_KVA, &(struct vmalloc_fail_info){
 		.gfp = gfp, .kva_size = size, .vstart = vstart, .vend = vend });
 	return -ENOMEM;
+}
+
+/* The highest aligned gap between the ranges of the tree (lazy ones
+ * included, as 4.19's pvm_determine_end() walks vmap_area_root): down the
+ * list from the top, O(n) in the ranges passed. */
+static uint64_t list_top_fit(const struct vm_engine *e, uint64_t size, uint64_t align)
+{
+	uint64_t vstart = (e->layout->vmalloc_start + align - 1) & ~(align - 1);
+	uint64_t vend = e->layout->vmalloc_end & ~(align - 1);
+	uint64_t gap_end = vend;
+
+	for (struct list_node *l = e->busy_list.prev;; l = l->prev) {
+		uint64_t gap_start = l == &e->busy_list ? vstart :
+			list_entry(l, struct vmap_area, list)->va_end;
+		uint64_t end = gap_end & ~(align - 1), s;
+
+		if (end >= size && end > gap_start) {
+			s = (end - size) & ~(align - 1);
+			if (s >= gap_start && s >= vstart)
+				return s;
+		}
+		if (l == &e->busy_list || gap_start <= vstart)
+			return 0;
+		gap_end = list_entry(l, struct vmap_area, list)->va_start;
+	}
+}
+
+static int list_alloc_top(struct vm_engine *e, uint64_t size, uint64_t align,
+			  struct vmap_area **ret_va)
+{
+	struct vmap_area *va = vmi_va_alloc(e);
+	uint64_t s;
+
+	if (!va)
+		return -ENOMEM;
+	s = list_top_fit(e, size, align);
+	if (!s) {
+		vmi_purge_fragmented_blocks(e);
+		list_purge(e, true);
+		s = list_top_fit(e, size, align);
+	}
+	if (!s) {
+		vmi_cache_free(&e->va_cache, va);
+		return -ENOMEM;
+	}
+	va->va_start = s;
+	va->va_end = s + size;
+	va->vm = NULL;
+	va->flags = 0;
+	vmi_busy_insert(e, va);
+	*ret_va = va;
+	return 0;
 }
 
 static void list_unalloc(struct vm_engine *e, struct vmap_area *va)
@@ -275,6 +329,7 @@ const struct kva_ops vmi_kva_list = {
 	.init = list_init_kva,
 	.destroy = list_destroy,
 	.alloc = list_alloc,
+	.alloc_top = list_alloc_top,
 	.unalloc = list_unalloc,
 	.free_lazy = list_free_lazy,
 	.purge = list_purge,

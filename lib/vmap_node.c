@@ -170,6 +170,7 @@ static int vn_alloc(struct vm_engine *e, uint64_t size, uint64_t align, uint64_t
 		/* The overflow path: a request that may sleep purges once,
 		 * pools and all (reclaim_and_purge_vmap_areas), and retries. */
 		if (!purged && ((gfp & __GFP_DIRECT_RECLAIM) || e->k->purge_nonblocking)) {
+			vmi_purge_fragmented_blocks(e);
 			e->k->kva->purge(e, true);
 			purged = true;
 			continue;
@@ -185,6 +186,39 @@ static int vn_alloc(struct vm_engine *e, uint64_t size, uint64_t align, uint64_t
 	va->va_end = s + size;
 	va->vm = NULL;
 	va->flags = tag << VA_VN_SHIFT;
+	vmi_busy_insert(e, va);
+	*ret_va = va;
+	return 0;
+}
+
+static int vn_alloc_top(struct vm_engine *e, uint64_t size, uint64_t align,
+			struct vmap_area **ret_va)
+{
+	struct vmap_area *va = vmi_va_alloc(e), *spare = vmi_va_alloc(e);
+	uint64_t vstart = (e->layout->vmalloc_start + align - 1) & ~(align - 1);
+	uint64_t vend = e->layout->vmalloc_end & ~(align - 1), s;
+
+	if (!va || !spare) {
+		vmi_cache_free(&e->va_cache, va);
+		vmi_cache_free(&e->va_cache, spare);
+		return -ENOMEM;
+	}
+	s = vmi_free_tree_alloc_top(e, size, align, vstart, vend, &spare);
+	if (!s) {
+		/* reclaim_and_purge_vmap_areas(), then once more. */
+		vmi_purge_fragmented_blocks(e);
+		e->k->kva->purge(e, true);
+		s = vmi_free_tree_alloc_top(e, size, align, vstart, vend, &spare);
+	}
+	vmi_cache_free(&e->va_cache, spare);
+	if (!s) {
+		vmi_cache_free(&e->va_cache, va);
+		return -ENOMEM;
+	}
+	va->va_start = s;
+	va->va_end = s + size;
+	va->vm = NULL;
+	va->flags = 0;
 	vmi_busy_insert(e, va);
 	*ret_va = va;
 	return 0;
@@ -501,6 +535,7 @@ const struct kva_ops vmi_kva_vmap_nodes = {
 	.init = vn_init,
 	.destroy = vn_destroy,
 	.alloc = vn_alloc,
+	.alloc_top = vn_alloc_top,
 	.unalloc = vn_unalloc,
 	.free_lazy = vn_free_lazy,
 	.purge = vn_purge,

@@ -85,6 +85,13 @@ enum vm_zone_type {
  * unmapped by itself. */
 #define VM_PAGE_ARRAY     0x00020000u
 
+/* vmallocd's own mark on the areas of the per-CPU allocator: its chunks'
+ * ranges (no pages of their own) and its maps.  vfree refuses them. */
+#define VM_PERCPU         0x00040000u
+/* vmallocd's own mark on an area handed to kvfree_rcu(): freed after a
+ * grace period, refused by vfree, vrealloc and kvfree_rcu meanwhile. */
+#define VM_KVFREE_RCU     0x00080000u
+
 /* Protection bits accepted in the prot argument (pgprot_t). */
 #define VM_PROT_READ      0x1u
 #define VM_PROT_WRITE     0x2u
@@ -187,7 +194,15 @@ int vm_set_current_cpu(struct vm_engine *e, unsigned cpu);
  * Queueing is a bit in the engine: no thread, timer or system call.
  */
 bool vm_work_pending(const struct vm_engine *e);
-/* Run what is pending now.  Can't fail; NULL is fine. */
+/* Delayed work waits for a timer of seconds (kvfree_rcu's batch, 5 s after
+ * its first area): the engine keeps no clock, so it runs only when its
+ * owner runs vm_run_deferred_work().  Can't fail. */
+bool vm_work_delayed(const struct vm_engine *e);
+/* Run what is due now, delayed work left waiting.  Can't fail; NULL is
+ * fine. */
+void vm_run_due_work(struct vm_engine *e);
+/* Run everything queued, delayed work too (its timers have expired).
+ * Can't fail; NULL is fine. */
 void vm_run_deferred_work(struct vm_engine *e);
 
 /* ------------------------------------------------------------------------
@@ -253,6 +268,47 @@ int vm_vmap(struct vm_engine *e, const uint64_t *pfns, uint64_t count,
  * not the start of a live VM_MAP area. */
 int vm_vunmap(struct vm_engine *e, uint64_t addr);
 
+/* vm_map_ram(): map count caller-owned frames (as vm_vmap) for a short
+ * while, without a vm_struct and without a guard page.  Up to
+ * VMAP_MAX_ALLOC pages (64 on x86_64, 32 on i386) come from a per-CPU vmap
+ * block of the current CPU (vm_set_current_cpu), rounded up to a power of
+ * two inside it; more take a range of their own.  -EINVAL for a bad pfn
+ * (not from vm_alloc_pages) or node, -EBUSY if a frame has no map count
+ * left, -ENOMEM without KVA.  vm_unmap_ram() takes exactly what one
+ * vm_map_ram() returned (its address and count; -EINVAL otherwise): the
+ * pages are unmapped now; a block's range is freed (lazily) once all of it
+ * has been mapped and unmapped, a big mapping's at once (lazily). */
+int vm_map_ram(struct vm_engine *e, const uint64_t *pfns, uint64_t count, int node,
+	       uint64_t *ret_addr);
+int vm_unmap_ram(struct vm_engine *e, uint64_t addr, uint64_t count);
+/* True if addr lies in a live vm_map_ram mapping; its start and page count
+ * (either pointer may be NULL).  Can't fail. */
+bool vm_is_map_ram_addr(const struct vm_engine *e, uint64_t addr, uint64_t *ret_start,
+			uint64_t *ret_count);
+
+/* __alloc_percpu(size, align): a zeroed object in every CPU's unit of a
+ * per-CPU chunk, a vmalloc area of the machine's own (percpu.c).  *ret_ptr
+ * is CPU 0's copy; vm_per_cpu_ptr() gives CPU cpu's.  Both are KVA that
+ * vm_vread/vm_vwrite reach through the page tables.  -EINVAL for a size of
+ * 0 or over 32 KiB or an alignment over a page or not a power of two (the
+ * kernel's warning logged), -ENOMEM (no frames or KVA for a chunk: the
+ * kernel's "percpu: allocation failed" logged, ten times at most).
+ * free_percpu(): -EINVAL unless ptr is a live object's; 0 is a no-op. */
+int vm_alloc_percpu(struct vm_engine *e, uint64_t size, uint64_t align, uint64_t *ret_ptr);
+int vm_free_percpu(struct vm_engine *e, uint64_t ptr);
+int vm_per_cpu_ptr(struct vm_engine *e, uint64_t ptr, unsigned cpu, uint64_t *ret_addr);
+/* The object's size as allocated (rounded up to 4 bytes). */
+int vm_percpu_size(struct vm_engine *e, uint64_t ptr, uint64_t *ret_size);
+
+/* kvfree_rcu() (head set: kvfree_rcu(ptr, rhf)) and kvfree_rcu_mightsleep()
+ * of a vmalloc area: queued on the current CPU's batch and vfree'd after a
+ * grace period (kvfree_rcu.c: when the batch is full, as deferred work, or
+ * when its 5-second timer expires).  Until then the area stays mapped and
+ * owned; vfree, vrealloc and kvfree_rcu refuse it (-EINVAL, as for vfree).
+ * -EOPNOTSUPP on a kernel without kvfree_rcu (4.19); addr 0 is a no-op. */
+int vm_kvfree_rcu(struct vm_engine *e, uint64_t addr, bool head);
+uint64_t vm_kvfree_rcu_pending(const struct vm_engine *e);
+
 /* The buddy allocator directly: 2^order contiguous frames. node may be
  * NUMA_NO_NODE.  -EINVAL for a bad order, node or gfp; -ENOMEM if no block. */
 int vm_alloc_pages(struct vm_engine *e, gfp_t gfp, unsigned order, int node,
@@ -300,7 +356,8 @@ int vm_vmalloc_to_pfn(struct vm_engine *e, uint64_t addr, uint64_t *ret_pfn);
 bool vm_is_vmalloc_addr(const struct vm_engine *e, uint64_t addr);
 
 /* Copy bytes through the page tables, page by page.  The whole range must
- * lie inside the mapped pages of one live area: -EFAULT otherwise (past the
+ * lie inside the mapped pages of one live area (or vm_map_ram mapping, or
+ * the populated pages of a per-CPU chunk): -EFAULT otherwise (past the
  * end, into the guard page, unmapped), -EINVAL for len overflow. */
 int vm_vread(struct vm_engine *e, uint64_t addr, void *buf, uint64_t len);
 int vm_vwrite(struct vm_engine *e, uint64_t addr, const void *buf, uint64_t len);
@@ -352,6 +409,14 @@ struct vm_stats {
 	unsigned nr_vmap_nodes;             /* 6.18: min(cpus, 128) on x86_64, else 1 */
 	uint64_t nr_pooled_areas, pooled_pages; /* 6.18: KVA held in the vmap node pools */
 	bool work_pending;                  /* deferred work (a purge) is queued */
+	bool work_delayed;                  /* delayed work (kvfree_rcu's timer) is queued */
+	uint64_t nr_vmap_blocks;            /* vm_map_ram's per-CPU vmap blocks */
+	uint64_t vmap_block_pages;          /* VMAP_BBMAP_BITS: pages a block spans */
+	uint64_t map_ram_pages;             /* frames mapped by vm_map_ram */
+	uint64_t nr_pcpu_chunks, nr_pcpu_objects;
+	uint64_t pcpu_unit_size;            /* bytes per CPU per chunk */
+	uint64_t percpu_pages;              /* frames populated in per-CPU chunks */
+	uint64_t nr_kvfree_rcu;             /* areas waiting for kvfree_rcu's grace period */
 	uint64_t nr_bugs;                   /* the graded checks' findings (vm_debug_level) */
 	uint64_t resident_pages;            /* frames holding bytes in host memory */
 	uint64_t max_resident_pages;        /* the config's limit on them, 0: none */

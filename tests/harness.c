@@ -324,7 +324,7 @@ bool vmd_wait_notify(struct vmd_proc *p, const char *want, int timeout_ms)
 	return seen;
 }
 
-int vmd_start(struct vmd_proc *p, const char *const *args, const char *const *env)
+static int start(struct vmd_proc *p, const char *const *args, const char *const *env, bool logged)
 {
 	const char *bin = getenv("VMALLOCD_BIN");
 	const char *wrap = getenv("VMALLOCD_WRAPPER");
@@ -340,6 +340,8 @@ int vmd_start(struct vmd_proc *p, const char *const *args, const char *const *en
 	snprintf(p->dir, sizeof(p->dir), "%s", tmpl);
 	snprintf(p->sock, sizeof(p->sock), "%s/vmallocd.sock", tmpl);
 	snprintf(p->notify, sizeof(p->notify), "%s/notify.sock", tmpl);
+	if (logged)
+		snprintf(p->log, sizeof(p->log), "%s/stderr.log", tmpl);
 	if (vmd_notify_open(p) < 0)
 		return -errno;
 
@@ -366,6 +368,12 @@ int vmd_start(struct vmd_proc *p, const char *const *args, const char *const *en
 		for (int i = 0; args && args[i] && n < 62; i++)
 			argv[n++] = args[i];
 		argv[n] = NULL;
+		if (logged) {
+			int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+			if (fd < 0 || dup2(fd, 2) < 0)
+				_exit(127);
+		}
 		setenv("NOTIFY_SOCKET", p->notify, 1);
 		unsetenv("LISTEN_FDS");
 		unsetenv("LISTEN_PID");
@@ -379,6 +387,47 @@ int vmd_start(struct vmd_proc *p, const char *const *args, const char *const *en
 		return -ETIMEDOUT;
 	}
 	return 0;
+}
+
+int vmd_start(struct vmd_proc *p, const char *const *args, const char *const *env)
+{
+	return start(p, args, env, false);
+}
+
+int vmd_start_logged(struct vmd_proc *p, const char *const *args, const char *const *env)
+{
+	return start(p, args, env, true);
+}
+
+char *vmd_read_log(const struct vmd_proc *p)
+{
+	FILE *f = p->log[0] ? fopen(p->log, "r") : NULL;
+	char *text = NULL;
+	size_t len = 0, cap = 0, n;
+	char buf[4096];
+
+	if (!f)
+		return NULL;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if (len + n + 1 > cap) {
+			char *t = realloc(text, cap = (len + n + 1) * 2);
+
+			if (!t) {
+				free(text);
+				fclose(f);
+				return NULL;
+			}
+			text = t;
+		}
+		memcpy(text + len, buf, n);
+		len += n;
+	}
+	fclose(f);
+	if (!text)
+		text = calloc(1, 1);
+	else
+		text[len] = 0;
+	return text;
 }
 
 int vmd_stop(struct vmd_proc *p, int timeout_ms)

@@ -25,6 +25,7 @@ struct vmd_proc {
 	char sock[192];         /* the daemon's socket (mode 0666) */
 	char notify[192];       /* our NOTIFY_SOCKET */
 	int notify_fd;
+	char log[192];          /* the daemon's stderr, if started by vmd_start_logged */
 	char status[256];       /* last STATUS= seen */
 	int watchdogs;          /* WATCHDOG=1 seen */
 	long long watchdog_max_gap_ms; /* the longest time between two, see vmd_watchdog_gap */
@@ -40,6 +41,12 @@ void vmd_notify_close(struct vmd_proc *p);
  * extra arguments; env entries ("K=V", NULL-terminated, may be NULL) are
  * added.  Waits up to 20 s for READY=1.  0 or negative errno. */
 int vmd_start(struct vmd_proc *p, const char *const *args, const char *const *env);
+
+/* vmd_start, with the daemon's stderr (its log) going to a file in p->dir
+ * instead of the test's own; vmd_read_log() returns what it holds so far
+ * (malloc'd, NUL-terminated; NULL if it cannot be read). */
+int vmd_start_logged(struct vmd_proc *p, const char *const *args, const char *const *env);
+char *vmd_read_log(const struct vmd_proc *p);
 
 /* Wait up to timeout_ms for a notify line equal to want (e.g. "READY=1"),
  * or starting with want if want ends in '=', among the lines not consumed

@@ -4,6 +4,7 @@
  *
  *   level 1: a free KVA range overlapping a free neighbour on insert;
  *            a busy area missing from its hash chain on erase;
+ *            a vmap block missing from its index chain on free;
  *            a counter given back more than it holds (an underflow);
  *   level 2: the invariant checker after a public call.
  *
@@ -114,6 +115,39 @@ static void test_hash_chain(void)
 	vm_engine_destroy(e);
 }
 
+/* vm_map_ram's block index: a block hidden from its chain is reported
+ * when the block is freed (4.19's vm_unmap_aliases purges every
+ * fragmented block through the per-CPU queues, not the index), and the
+ * count of blocks is left alone. */
+static void test_vmap_block_chain(void)
+{
+	struct logbook book = { .len = 0 };
+	struct vm_engine *e = machine(VM_KERNEL_4_19, &book);
+	uint64_t pfn = 0, addr = 0;
+	unsigned hidden = 0;
+
+	CU_ASSERT_FATAL(e != NULL);
+	CU_ASSERT_FATAL(vm_alloc_pages(e, GFP_KERNEL, 0, NUMA_NO_NODE, &pfn) == 0);
+	CU_ASSERT_FATAL(vm_map_ram(e, &pfn, 1, NUMA_NO_NODE, &addr) == 0);
+	CU_ASSERT_FATAL(vm_unmap_ram(e, addr, 1) == 0);
+	CU_ASSERT_FATAL(e->nr_vmap_blocks == 1);
+	/* The corruption: the one block out of the index behind the engine's back. */
+	for (uint64_t i = 0; i <= e->vb_hash_mask; i++)
+		if (e->vb_hash[i]) {
+			e->vb_hash[i] = NULL;
+			hidden++;
+		}
+	CU_ASSERT_FATAL(hidden == 1);
+	vm_purge(e);
+	T_ASSERT_MSG(logged(&book, "vmalloc bug: vmap block ", "is not in its index chain"),
+		     "log: %s", book.text);
+	CU_ASSERT_EQUAL(e->nr_vmap_blocks, 1);
+	CU_ASSERT(t_stats(e).nr_bugs >= 1);
+	e->nr_vmap_blocks = 0;   /* the block itself is gone: set the count right */
+	CU_ASSERT_EQUAL(vm_free_pages(e, pfn, 0), 0);
+	vm_engine_destroy(e);
+}
+
 /* A counter that lost its pages: giving them back is reported instead of
  * wrapping it to 2^64 - n; it stops at 0.  On both kernels' counters. */
 static void test_underflow(void)
@@ -192,6 +226,7 @@ int main(int argc, char **argv)
 		{ "level", test_level },
 		{ "free_tree_overlap", test_free_tree_overlap },
 		{ "hash_chain", test_hash_chain },
+		{ "vmap_block_chain", test_vmap_block_chain },
 		{ "underflow", test_underflow },
 		{ "after_call", test_after_call },
 		{ "clean", test_clean },

@@ -2,9 +2,10 @@
  * with --kernel 6.18 and with --kernel 4.19 (two CPUs each) says which
  * kernel it follows (Hello, vmctl stat), and does what that kernel does:
  * the order freed stacks come back in after a purge, when a purge over the
- * lazy limit runs (seen by pipelining a vfree and a stat in one write), the
- * page array's own vmallocinfo line, the meminfo values, and the i386 zones
- * of __vmalloc and vrealloc.
+ * lazy limit runs (seen by pipelining a vfree and a stat in one write) and
+ * that PageTables does not fall after it, the
+ * page array's own vmallocinfo line, the meminfo values, the i386 zones
+ * of __vmalloc and vrealloc, and the failure message in the daemon's log.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -176,6 +177,7 @@ static void test_purge_timing(void)
 		struct vmd_proc p;
 		struct vmc_client *c;
 		struct vmc_stat st;
+		struct vmc_meminfo m0, m1;
 		uint8_t buf[512];
 		uint64_t a[5];
 		size_t n;
@@ -187,6 +189,7 @@ static void test_purge_timing(void)
 		CU_ASSERT_FATAL(vmd_connect(p.sock, &c) == 0);
 		for (unsigned i = 0; i < 5; i++)
 			CU_ASSERT_FATAL(vmc_vmalloc(c, 4096, &a[i]) == 0);
+		CU_ASSERT_EQUAL(vmc_meminfo(c, &m0), 0);
 		for (unsigned i = 0; i < 4; i++)
 			CU_ASSERT_EQUAL(vmc_vfree(c, a[i]), 0);
 		fd = raw_connect(p.sock);
@@ -226,6 +229,13 @@ static void test_purge_timing(void)
 		/* Either way the purge has run by the next request. */
 		CU_ASSERT_EQUAL(vmc_stat(c, &st), 0);
 		CU_ASSERT(st.lazy_pages == 0 && st.nr_purges == 1 && !st.work_pending);
+		/* Neither tree frees the range's page-table pages when it unmaps
+		 * (vunmap_page_range() in 4.19, vunmap_range_noflush() in 6.18):
+		 * PageTables stays where the mappings took it. */
+		CU_ASSERT_EQUAL(vmc_meminfo(c, &m1), 0);
+		T_ASSERT_MSG(m0.page_tables > 0 && m1.page_tables == m0.page_tables,
+			     "%s: PageTables %llu before the purge, %llu after", kernel_names[k],
+			     (unsigned long long)m0.page_tables, (unsigned long long)m1.page_tables);
 		vmc_close(c);
 		CU_ASSERT_EQUAL(vmd_stop(&p, 5000), 0);
 	}
@@ -358,6 +368,42 @@ static void test_bad_options(void)
 	}
 }
 
+/* ---- the failure message, in the daemon's log ------------------------------------ */
+
+/* Each tree's words for a vmalloc larger than the machine: 6.18's
+ * __vmalloc_node_range_noprof() "vmalloc error: size %lu, exceeds total
+ * pages" (warn_alloc), 4.19's __vmalloc_node_range() "vmalloc: allocation
+ * failure: %lu bytes"; warnings at the log's warning priority. */
+static void test_failure_message(void)
+{
+	for (unsigned k = 0; k < 2; k++) {
+		const char *args[] = { "--kernel", kernel_names[k], "--memory", "64M", NULL };
+		struct vmd_proc p;
+		struct vmc_client *c;
+		char *log;
+		uint64_t a;
+		int rc;
+
+		CU_ASSERT_FATAL(vmd_start_logged(&p, args, NULL) == 0);
+		CU_ASSERT_FATAL(vmc_connect(p.sock, &c) == 0);
+		CU_ASSERT_EQUAL(vmc_vmalloc(c, (64 << 20) + 1, &a), -ENOMEM);
+		/* A round trip more: the log line is written before the reply. */
+		CU_ASSERT_EQUAL(vmc_vmalloc(c, 4096, &a), 0);
+		log = vmd_read_log(&p);
+		CU_ASSERT_FATAL(log != NULL);
+		T_ASSERT_MSG(strstr(log, k == 0 ? "<4>vmalloc error: size 67108865, exceeds total pages\n" :
+					      "<4>vmalloc: allocation failure: 67108865 bytes\n") &&
+			     !strstr(log, k == 0 ? "allocation failure" : "vmalloc error"),
+			     "%s's log:\n%s", kernel_names[k], log);
+		vmc_close(c);
+		rc = vmd_stop(&p, 5000);
+		CU_ASSERT_EQUAL(rc, 0);
+		if (rc)
+			fprintf(stderr, "%s", log);
+		free(log);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -366,6 +412,7 @@ int main(int argc, char **argv)
 		{ "purge_timing", test_purge_timing },
 		{ "formats", test_formats },
 		{ "i386_zones", test_i386_zones },
+		{ "failure_message", test_failure_message },
 		{ "bad_options", test_bad_options },
 		{ NULL, NULL },
 	};

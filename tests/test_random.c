@@ -41,6 +41,7 @@ struct rcfg {
 	uint64_t ops;
 	unsigned check_every;
 	uint64_t seed;
+	bool objects;                   /* also vm_map_ram, per-CPU objects, kvfree_rcu */
 };
 
 #define K618 VM_KERNEL_6_18
@@ -51,24 +52,34 @@ static const struct rcfg configs[] = {
 	 * check after every step stays cheap and 8 MiB requests run short.
 	 * Each machine runs under both kernels; the 6.18 ones with several
 	 * CPUs have vmap nodes and pools (x86_64) or a larger lazy limit. */
-	{ "x86_64-1node", K618, 1, VM_LAYOUT_X86_64, 1, 24 * MIB, 0, VM_POLICY_ORDER0, false, 100000, 1, 0x5eed0001 },
-	{ "x86_64-4nodes", K618, 4, VM_LAYOUT_X86_64, 4, 24 * MIB, 512, VM_POLICY_ORDER0, false, 100000, 1, 0x5eed0002 },
-	{ "i386-1node", K618, 1, VM_LAYOUT_I386, 1, 24 * MIB, 512, VM_POLICY_ORDER0, true, 100000, 1, 0x5eed0003 },
-	{ "i386-4nodes", K618, 2, VM_LAYOUT_I386, 4, 24 * MIB, 0, VM_POLICY_ORDER0, false, 100000, 1, 0x5eed0004 },
+	{ "x86_64-1node", K618, 1, VM_LAYOUT_X86_64, 1, 24 * MIB, 0, VM_POLICY_ORDER0, false, 100000, 1, 0x5eed0001, false },
+	{ "x86_64-4nodes", K618, 4, VM_LAYOUT_X86_64, 4, 24 * MIB, 512, VM_POLICY_ORDER0, false, 100000, 1, 0x5eed0002, false },
+	{ "i386-1node", K618, 1, VM_LAYOUT_I386, 1, 24 * MIB, 512, VM_POLICY_ORDER0, true, 100000, 1, 0x5eed0003, false },
+	{ "i386-4nodes", K618, 2, VM_LAYOUT_I386, 4, 24 * MIB, 0, VM_POLICY_ORDER0, false, 100000, 1, 0x5eed0004, false },
 	/* HighMem needs more than 896 MiB, where one vm_check() walks 262144
 	 * frames: fewer steps (5000, a dozen fill/drain cycles, each filling
 	 * HighMem to a refusal), checked every 64 below debug level 2; at level
 	 * 2 the engine checks after every call and this is as long as the
 	 * small machines' runs. */
-	{ "i386-highmem", K618, 1, VM_LAYOUT_I386, 2, 1 * GIB, 2048, VM_POLICY_HIGH_ORDER_FIRST, false, 5000, 64, 0x5eed0005 },
-	{ "4.19-x86_64-1node", K419, 1, VM_LAYOUT_X86_64, 1, 24 * MIB, 0, VM_POLICY_ORDER0, false, 100000, 1, 0x5eed0011 },
-	{ "4.19-x86_64-4nodes", K419, 4, VM_LAYOUT_X86_64, 4, 24 * MIB, 512, VM_POLICY_ORDER0, false, 100000, 1, 0x5eed0012 },
-	{ "4.19-i386-1node", K419, 1, VM_LAYOUT_I386, 1, 24 * MIB, 512, VM_POLICY_ORDER0, true, 100000, 1, 0x5eed0013 },
-	{ "4.19-i386-4nodes", K419, 2, VM_LAYOUT_I386, 4, 24 * MIB, 0, VM_POLICY_ORDER0, false, 100000, 1, 0x5eed0014 },
-	{ "4.19-i386-highmem", K419, 1, VM_LAYOUT_I386, 2, 1 * GIB, 2048, VM_POLICY_HIGH_ORDER_FIRST, false, 5000, 64, 0x5eed0015 },
+	{ "i386-highmem", K618, 1, VM_LAYOUT_I386, 2, 1 * GIB, 2048, VM_POLICY_HIGH_ORDER_FIRST, false, 5000, 64, 0x5eed0005, false },
+	{ "4.19-x86_64-1node", K419, 1, VM_LAYOUT_X86_64, 1, 24 * MIB, 0, VM_POLICY_ORDER0, false, 100000, 1, 0x5eed0011, false },
+	{ "4.19-x86_64-4nodes", K419, 4, VM_LAYOUT_X86_64, 4, 24 * MIB, 512, VM_POLICY_ORDER0, false, 100000, 1, 0x5eed0012, false },
+	{ "4.19-i386-1node", K419, 1, VM_LAYOUT_I386, 1, 24 * MIB, 512, VM_POLICY_ORDER0, true, 100000, 1, 0x5eed0013, false },
+	{ "4.19-i386-4nodes", K419, 2, VM_LAYOUT_I386, 4, 24 * MIB, 0, VM_POLICY_ORDER0, false, 100000, 1, 0x5eed0014, false },
+	{ "4.19-i386-highmem", K419, 1, VM_LAYOUT_I386, 2, 1 * GIB, 2048, VM_POLICY_HIGH_ORDER_FIRST, false, 5000, 64, 0x5eed0015, false },
+	/* The same mix with vm_map_ram's vmap blocks, per-CPU chunks and
+	 * kvfree_rcu beside it, on machines of two CPUs (48 MiB: room for a
+	 * few 2 MiB chunks of maps and pages; i386's chunks are 456 KiB).
+	 * 20,000 steps (10 to 28 fill/drain cycles): checked after every call
+	 * at debug level 2, a step here costs about twice a small machine's,
+	 * and 40,000 took 2 to 3 minutes each under ASan. */
+	{ "objects-x86_64", K618, 2, VM_LAYOUT_X86_64, 1, 48 * MIB, 0, VM_POLICY_ORDER0, false, 20000, 8, 0x5eed0021, true },
+	{ "objects-i386", K618, 2, VM_LAYOUT_I386, 2, 48 * MIB, 512, VM_POLICY_ORDER0, false, 20000, 8, 0x5eed0022, true },
+	{ "4.19-objects-x86_64", K419, 2, VM_LAYOUT_X86_64, 1, 48 * MIB, 0, VM_POLICY_ORDER0, false, 20000, 8, 0x5eed0031, true },
+	{ "4.19-objects-i386", K419, 2, VM_LAYOUT_I386, 2, 48 * MIB, 512, VM_POLICY_ORDER0, false, 20000, 8, 0x5eed0032, true },
 };
 
-enum hkind { H_VMALLOC, H_VMAP };
+enum hkind { H_VMALLOC, H_VMAP, H_MAPRAM, H_PERCPU };
 
 struct handle {
 	enum hkind kind;
@@ -78,9 +89,13 @@ struct handle {
 	uint32_t prot;
 	/* vmalloc: the last bytes written, t_pattern(w_seed, w_off) */
 	uint64_t w_off, w_len, w_seed;
-	/* vmap: the frames, in order */
+	/* vmap, vm_map_ram: the frames, in order (vm_map_ram's big mappings:
+	 * nr_pages copies of pfns[0]) */
 	uint64_t pfns[MAX_VMAP_PAGES];
 	unsigned block[MAX_VMAP_PAGES];
+	bool repeat;
+	/* per-CPU: the object's size, and the seed of what each CPU's copy holds */
+	uint64_t pcpu_size;
 };
 
 struct block {
@@ -570,7 +585,7 @@ static void op_vwrite(struct run *r)
 	int rc;
 
 	r->op = "vwrite";
-	if (!h)
+	if (!h || h->kind == H_PERCPU)
 		return;
 	span = h->kind == H_VMALLOC ? h->req : h->nr_pages * PAGE;
 	len = t_rand_range(&r->rng, 1, span < SCRATCH ? span : SCRATCH);
@@ -591,7 +606,10 @@ static void op_vwrite(struct run *r)
 		verify_written(r, h);
 		return;
 	}
-	/* vmap: the bytes are in the caller's frames; look at them there. */
+	/* vmap, vm_map_ram: the bytes are in the caller's frames; look at
+	 * them there (a frame mapped many times holds the last page's). */
+	if (h->repeat)
+		return;
 	for (uint64_t done = 0; done < len && !r->failed;) {
 		uint64_t pos = off + done, page = pos / PAGE, in = pos % PAGE;
 		uint64_t n = PAGE - in < len - done ? PAGE - in : len - done;
@@ -684,8 +702,8 @@ static void op_free_pages(struct run *r)
 	/* Keep the handles' block indices right: move the last block here. */
 	*b = r->b[--r->nb];
 	for (unsigned k = 0; k < r->nh; k++)
-		if (r->h[k].kind == H_VMAP)
-			for (unsigned p = 0; p < r->h[k].nr_pages; p++)
+		if (r->h[k].kind == H_VMAP || r->h[k].kind == H_MAPRAM)
+			for (unsigned p = 0; p < (r->h[k].repeat ? 1 : r->h[k].nr_pages); p++)
 				if (r->h[k].block[p] == r->nb)
 					r->h[k].block[p] = i;
 }
@@ -782,6 +800,237 @@ static void op_purge(struct run *r)
 		 (unsigned long long)st.nr_lazy_areas);
 }
 
+/* ---- vm_map_ram, per-CPU objects, kvfree_rcu (the objects configurations) ------------------ */
+
+static void op_map_ram(struct run *r)
+{
+	uint64_t max = r->cfg->layout == VM_LAYOUT_I386 ? 32 : 64, count, addr = 0, start, n;
+	uint64_t pfns[72];
+	struct vm_stats before;
+	struct handle *h;
+	int rc;
+
+	r->op = "vm_map_ram";
+	if (!r->nb || r->nh == MAX_HANDLES)
+		return;
+	h = &r->h[r->nh];
+	memset(h, 0, sizeof(*h));
+	if (t_rand_below(&r->rng, 6) == 0) {
+		/* More than a block serves: one frame, many times. */
+		unsigned bi = (unsigned)t_rand_below(&r->rng, r->nb);
+
+		count = t_rand_range(&r->rng, max + 1, max + 8);
+		h->repeat = true;
+		h->block[0] = bi;
+		h->pfns[0] = r->b[bi].pfn + t_rand_below(&r->rng, 1ull << r->b[bi].order);
+		for (uint64_t i = 0; i < count; i++)
+			pfns[i] = h->pfns[0];
+	} else {
+		/* Distinct frames, so each page's bytes have one place to be. */
+		count = t_rand_range(&r->rng, 1, MAX_VMAP_PAGES);
+		for (uint64_t i = 0; i < count; i++) {
+			unsigned bi = 0;
+			bool dup = true;
+
+			for (unsigned tries = 0; tries < 8 && dup; tries++) {
+				bi = (unsigned)t_rand_below(&r->rng, r->nb);
+				pfns[i] = r->b[bi].pfn + t_rand_below(&r->rng, 1ull << r->b[bi].order);
+				dup = false;
+				for (uint64_t k = 0; k < i; k++)
+					dup |= pfns[k] == pfns[i];
+			}
+			if (dup) {
+				count = i;
+				break;
+			}
+			h->block[i] = bi;
+			h->pfns[i] = pfns[i];
+		}
+		if (!count)
+			return;
+	}
+	before = t_stats(r->e);
+	rc = vm_map_ram(r->e, pfns, count, NUMA_NO_NODE, &addr);
+	if (rc < 0) {
+		expect_unchanged(r, &before, rc);
+		return;
+	}
+	r->nr_ok++;
+	R_ASSERT(r, vm_is_map_ram_addr(r->e, addr + (count - 1) * PAGE, &start, &n) && start == addr &&
+		 n == count, "vm_map_ram %#llx of %llu pages: not found as such",
+		 (unsigned long long)addr, (unsigned long long)count);
+	R_ASSERT(r, vm_find_vm_area(r->e, addr, NULL) == -ENOENT, "vm_map_ram %#llx has a vm_struct",
+		 (unsigned long long)addr);
+	for (uint64_t i = 0; i < count && !r->failed; i++) {
+		uint64_t pfn;
+
+		rc = vm_vmalloc_to_pfn(r->e, addr + i * PAGE, &pfn);
+		R_ASSERT(r, rc == 0 && pfn == pfns[i], "vm_map_ram page %llu maps %#llx, not %#llx",
+			 (unsigned long long)i, (unsigned long long)pfn, (unsigned long long)pfns[i]);
+	}
+	if (h->repeat)
+		r->b[h->block[0]].maps += (unsigned)count;
+	else
+		for (uint64_t i = 0; i < count; i++)
+			r->b[h->block[i]].maps++;
+	h->kind = H_MAPRAM;
+	h->addr = addr;
+	h->nr_pages = count;
+	h->prot = PAGE_KERNEL;
+	r->nh++;
+}
+
+static void unmap_ram(struct run *r, struct handle *h)
+{
+	int rc = vm_unmap_ram(r->e, h->addr, h->nr_pages);
+
+	R_ASSERT(r, rc == 0, "vm_unmap_ram(%#llx, %llu) = %d", (unsigned long long)h->addr,
+		 (unsigned long long)h->nr_pages, rc);
+	if (h->repeat)
+		r->b[h->block[0]].maps -= (unsigned)h->nr_pages;
+	else
+		for (unsigned p = 0; p < h->nr_pages; p++)
+			r->b[h->block[p]].maps--;
+}
+
+static void op_unmap_ram(struct run *r)
+{
+	struct handle *h = pick(r, H_MAPRAM);
+	int rc;
+
+	r->op = "vm_unmap_ram";
+	if (!h)
+		return;
+	/* Another count names no mapping. */
+	rc = vm_unmap_ram(r->e, h->addr, h->nr_pages + 1 + t_rand_below(&r->rng, 3));
+	R_ASSERT(r, rc == -EINVAL, "vm_unmap_ram with a wrong count = %d", rc);
+	unmap_ram(r, h);
+	drop(r, h);
+}
+
+/* Each CPU's copy of a per-CPU object holds t_pattern(seed + cpu). */
+static void pcpu_pattern(struct run *r, const struct handle *h, bool write)
+{
+	for (unsigned cpu = 0; cpu < r->cfg->cpus && !r->failed; cpu++) {
+		uint64_t at;
+		int rc = vm_per_cpu_ptr(r->e, h->addr, cpu, &at);
+
+		if (!R_ASSERT(r, rc == 0, "per_cpu_ptr(%#llx, %u) = %d", (unsigned long long)h->addr,
+			      cpu, rc))
+			return;
+		t_pattern(r->want, h->pcpu_size, h->w_seed + cpu, 0);
+		if (write) {
+			rc = vm_vwrite(r->e, at, r->want, h->pcpu_size);
+			R_ASSERT(r, rc == 0, "writing CPU %u's copy = %d", cpu, rc);
+			continue;
+		}
+		rc = vm_vread(r->e, at, r->buf, h->pcpu_size);
+		R_ASSERT(r, rc == 0 && memcmp(r->buf, r->want, h->pcpu_size) == 0,
+			 "per-CPU object %#llx: CPU %u's copy read back wrong (rc %d)",
+			 (unsigned long long)h->addr, cpu, rc);
+	}
+}
+
+static void op_alloc_percpu(struct run *r)
+{
+	uint64_t size = t_rand_below(&r->rng, 8) == 0 ? t_rand_range(&r->rng, 4096, SCRATCH) :
+			t_rand_range(&r->rng, 1, 1024);
+	uint64_t align = 1ull << t_rand_range(&r->rng, 1, 12), ptr = 0, sz;
+	struct vm_stats before;
+	struct handle *h;
+	int rc;
+
+	r->op = "alloc_percpu";
+	if (r->nh == MAX_HANDLES)
+		return;
+	before = t_stats(r->e);
+	rc = vm_alloc_percpu(r->e, size, align, &ptr);
+	if (rc < 0) {
+		expect_unchanged(r, &before, rc);
+		return;
+	}
+	r->nr_ok++;
+	R_ASSERT(r, ptr % align == 0 && vm_percpu_size(r->e, ptr, &sz) == 0 && sz == ((size + 3) & ~3ull),
+		 "per-CPU object %#llx of %llu bytes aligned to %llu", (unsigned long long)ptr,
+		 (unsigned long long)size, (unsigned long long)align);
+	h = &r->h[r->nh++];
+	memset(h, 0, sizeof(*h));
+	h->kind = H_PERCPU;
+	h->addr = ptr;
+	h->pcpu_size = size;
+	/* Zeroed in every CPU's copy. */
+	for (unsigned cpu = 0; cpu < r->cfg->cpus && !r->failed; cpu++) {
+		uint64_t at, nz = 0;
+
+		rc = vm_per_cpu_ptr(r->e, ptr, cpu, &at);
+		if (rc == 0)
+			rc = vm_vread(r->e, at, r->buf, size);
+		for (uint64_t k = 0; rc == 0 && k < size; k++)
+			nz += r->buf[k] != 0;
+		R_ASSERT(r, rc == 0 && nz == 0, "per-CPU object %#llx, CPU %u: rc %d, %llu non-zero bytes",
+			 (unsigned long long)ptr, cpu, rc, (unsigned long long)nz);
+	}
+	h->w_seed = t_rand(&r->rng);
+	pcpu_pattern(r, h, true);
+}
+
+static void op_free_percpu(struct run *r)
+{
+	struct handle *h = pick(r, H_PERCPU);
+	int rc;
+
+	r->op = "free_percpu";
+	if (!h)
+		return;
+	pcpu_pattern(r, h, false);
+	rc = vm_free_percpu(r->e, h->addr);
+	R_ASSERT(r, rc == 0, "free_percpu(%#llx) = %d", (unsigned long long)h->addr, rc);
+	rc = vm_free_percpu(r->e, h->addr);
+	R_ASSERT(r, rc == -EINVAL, "free_percpu twice = %d", rc);
+	drop(r, h);
+}
+
+static void op_kvfree_rcu(struct run *r)
+{
+	struct handle *h = pick(r, H_VMALLOC);
+	int rc;
+
+	r->op = "kvfree_rcu";
+	if (!h)
+		return;
+	verify_written(r, h);
+	rc = vm_kvfree_rcu(r->e, h->addr, t_rand_below(&r->rng, 2));
+	if (r->cfg->kernel == K419) {
+		R_ASSERT(r, rc == -EOPNOTSUPP, "4.19 kvfree_rcu = %d", rc);
+		return;
+	}
+	R_ASSERT(r, rc == 0, "kvfree_rcu(%#llx) = %d", (unsigned long long)h->addr, rc);
+	rc = vm_vfree(r->e, h->addr);
+	R_ASSERT(r, rc == -EINVAL || !vm_find_vm_area(r->e, h->addr, NULL),
+		 "vfree after kvfree_rcu = %d", rc);
+	drop(r, h);
+}
+
+static void op_objects(struct run *r)
+{
+	unsigned x = (unsigned)t_rand_below(&r->rng, 100);
+
+	if (x < (r->draining ? 10 : 22))
+		op_map_ram(r);
+	else if (x < 40)
+		op_unmap_ram(r);
+	else if (x < (r->draining ? 48 : 60))
+		op_alloc_percpu(r);
+	else if (x < 80)
+		op_free_percpu(r);
+	else if (x < 92)
+		op_kvfree_rcu(r);
+	else {
+		r->op = "deferred work";
+		vm_run_deferred_work(r->e);
+	}
+}
+
 /* ---- the run ------------------------------------------------------------------------- */
 
 static void step(struct run *r)
@@ -792,6 +1041,12 @@ static void step(struct run *r)
 	 * fewer pages mapped on average than a machine kept full would. */
 	unsigned x = (unsigned)t_rand_below(&r->rng, 100);
 	unsigned alloc = r->draining ? 14 : 34;
+
+	/* The per-CPU balance and kvfree_rcu's drain change frames and areas
+	 * as they run (at the start of the next call): let them run first,
+	 * so that each call's own effect is what the checks see. */
+	if (r->cfg->objects)
+		vm_run_due_work(r->e);
 
 	if (!r->draining && (r->phase_enomem >= 4 || r->nh == MAX_HANDLES)) {
 		r->draining = true;
@@ -809,10 +1064,16 @@ static void step(struct run *r)
 		if (r->nh == before)
 			op_vunmap(r);
 		if (r->nh == before)
+			op_unmap_ram(r);
+		if (r->nh == before)
+			op_free_percpu(r);
+		if (r->nh == before)
 			op_vfree(r);
 		return;
 	}
-	if (x < alloc || r->nh == 0)
+	if (r->cfg->objects && t_rand_below(&r->rng, 4) == 0)
+		op_objects(r);
+	else if (x < alloc || r->nh == 0)
 		op_alloc(r);
 	else if (x < 48)
 		op_vfree(r);
@@ -832,6 +1093,71 @@ static void step(struct run *r)
 		op_vread(r);
 	else
 		op_purge(r);
+}
+
+/* Everything the objects' allocators still hold once their objects are
+ * gone: the kvfree_rcu batches (the timer), the vmap blocks with nothing
+ * mapped (the purge of a KVA search that fails: a 1-page request in a
+ * 1-page window), the lazy ranges. */
+static void objects_teardown(struct run *r)
+{
+	struct vm_alloc_req req = {
+		.size = PAGE, .align = PAGE, .gfp = GFP_KERNEL | __GFP_NOWARN, .prot = PAGE_KERNEL,
+		.node = NUMA_NO_NODE, .start = r->vs, .end = r->vs + PAGE,
+	};
+	uint64_t addr;
+
+	r->op = "objects teardown";
+	vm_run_deferred_work(r->e);
+	R_ASSERT(r, vm___vmalloc_node_range(r->e, &req, &addr) == -ENOMEM,
+		 "a 1-page vmalloc fitted a 1-page window");
+	vm_run_deferred_work(r->e);
+}
+
+static int sum_percpu_areas(void *ctx, const struct vm_area_info *info)
+{
+	if (info->flags & VM_PERCPU)
+		*(uint64_t *)ctx += info->nr_pages + info->nr_array_pages;
+	return 0;
+}
+
+/* Freed and purged, the machine is as it was but for the page tables made
+ * meanwhile and the one spare per-CPU chunk the kernel keeps: its pages
+ * and the vmalloc'd maps, which vmallocinfo lists and nothing else. */
+static void objects_restored(struct run *r, const struct vm_stats *a)
+{
+	struct vm_stats b = t_stats(r->e);
+	uint64_t maps = 0;
+	char *vmi = t_vmallocinfo(r->e);
+	unsigned other = 0;
+
+	vm_for_each_area(r->e, sum_percpu_areas, &maps);
+	for (const char *l = vmi; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t n = nl ? (size_t)(nl - l) : strlen(l);
+		bool ours = false;
+
+		for (const char *p = l; p + 6 <= l + n && !ours; p++)
+			ours = memcmp(p, " pcpu_", 6) == 0;
+		other += !ours;
+		l += n + (nl != NULL);
+	}
+	free(vmi);
+	R_ASSERT(r, other == 0, "%u vmallocinfo lines besides the per-CPU allocator's", other);
+	R_ASSERT(r, b.nr_pcpu_objects == 0 && b.nr_pcpu_chunks <= 1 && b.nr_vmap_blocks == 0 &&
+		 b.map_ram_pages == 0 && b.nr_kvfree_rcu == 0 && b.nr_lazy_areas == 0 &&
+		 b.vmap_pages == 0 && b.vmalloc_pages == maps,
+		 "left: %llu per-CPU objects, %llu chunks, %llu blocks, %llu mapped, %llu kvfree_rcu, "
+		 "%llu lazy, %llu vmalloc pages (%llu of maps)", (unsigned long long)b.nr_pcpu_objects,
+		 (unsigned long long)b.nr_pcpu_chunks, (unsigned long long)b.nr_vmap_blocks,
+		 (unsigned long long)b.map_ram_pages, (unsigned long long)b.nr_kvfree_rcu,
+		 (unsigned long long)b.nr_lazy_areas, (unsigned long long)b.vmalloc_pages,
+		 (unsigned long long)maps);
+	R_ASSERT(r, b.free_pages + (b.pagetable_pages - a->pagetable_pages) + b.percpu_pages + maps ==
+		 a->free_pages, "free pages %llu, then %llu: %llu page-table, %llu per-CPU and %llu map "
+		 "pages between", (unsigned long long)a->free_pages, (unsigned long long)b.free_pages,
+		 (unsigned long long)(b.pagetable_pages - a->pagetable_pages),
+		 (unsigned long long)b.percpu_pages, (unsigned long long)maps);
 }
 
 /* The engine's log: the first "vmalloc bug: ..." it reported, which names
@@ -865,6 +1191,7 @@ static void run_config(const struct rcfg *cfg)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	struct vm_config vc;
+	struct vm_stats start_stats;
 	struct t_snap start;
 	uint64_t ops;
 	char *vmi;
@@ -900,6 +1227,7 @@ static void run_config(const struct rcfg *cfg)
 		r->ve = st.vmalloc_end;
 	}
 	t_snap_take(r->e, &start);
+	start_stats = t_stats(r->e);
 	printf("\n%s: %llu steps, seed %#llx\n", cfg->name, (unsigned long long)ops,
 	       (unsigned long long)r->seed);
 
@@ -928,8 +1256,16 @@ static void run_config(const struct rcfg *cfg)
 		verify_written(r, &r->h[i]);
 	while (r->nh && !r->failed) {
 		struct handle *h = &r->h[r->nh - 1];
-		int rc = h->kind == H_VMALLOC ? vm_vfree(r->e, h->addr) : vm_vunmap(r->e, h->addr);
+		int rc = 0;
 
+		if (h->kind == H_MAPRAM) {
+			unmap_ram(r, h);
+		} else if (h->kind == H_PERCPU) {
+			pcpu_pattern(r, h, false);
+			rc = vm_free_percpu(r->e, h->addr);
+		} else {
+			rc = h->kind == H_VMALLOC ? vm_vfree(r->e, h->addr) : vm_vunmap(r->e, h->addr);
+		}
 		R_ASSERT(r, rc == 0, "freeing %#llx = %d", (unsigned long long)h->addr, rc);
 		if (h->kind == H_VMAP)
 			for (unsigned p = 0; p < h->nr_pages; p++)
@@ -942,8 +1278,13 @@ static void run_config(const struct rcfg *cfg)
 		R_ASSERT(r, rc == 0, "free_pages at teardown = %d", rc);
 		r->nb--;
 	}
+	if (cfg->objects)
+		objects_teardown(r);
 	vm_purge(r->e);
-	if (!r->failed) {
+	if (!r->failed && cfg->objects) {
+		check_now(r, true);
+		objects_restored(r, &start_stats);
+	} else if (!r->failed) {
 		check_now(r, true);
 		vmi = t_vmallocinfo(r->e);
 		CU_ASSERT_STRING_EQUAL(vmi ? vmi : "?", "");

@@ -93,6 +93,10 @@ struct vt_event {
 /* Reset ev to an event of op with every field unknown.  Can't fail. */
 void vt_event_init(struct vt_event *ev, enum vt_op op);
 
+/* Every field of a and b equal, caller and comm compared as strings (both
+ * NULL, or equal text).  Can't fail. */
+bool vt_event_equal(const struct vt_event *a, const struct vt_event *b);
+
 /* "alloc", "free", "realloc", "purge", "page_alloc", "page_free"; NULL for
  * anything else. */
 const char *vt_op_name(enum vt_op op);

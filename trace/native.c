@@ -496,16 +496,16 @@ static int native_next(struct vt_reader *r, struct vt_event *ev)
 		case TAG_EVENT:
 			if (p == end || *p >= VT_NR_OPS)
 				goto bad;
-			vt_event_init(ev, (enum vt_op)*p++);
+			/* Every field of ev is set below: no vt_event_init(). */
+			ev->op = (enum vt_op)*p++;
 			if (get_varint(&p, end, &flags) < 0 || get_varint(&p, end, &mask) < 0 ||
 			    (flags & ~(uint64_t)VT_EV_ALL_FLAGS) || mask >> NR_FIELDS)
 				goto bad;
-			for (unsigned i = 0; i < NR_FIELDS; i++) {
-				if (!(mask & (1ull << i)))
-					continue;
+			/* Only the fields that changed, lowest first. */
+			for (; mask; mask &= mask - 1) {
 				if (get_varint(&p, end, &v) < 0)
 					goto bad;
-				s->prev[i] += unzigzag(v);
+				s->prev[__builtin_ctzll(mask)] += unzigzag(v);
 			}
 			if (s->prev[F_CALLER] > VT_NATIVE_MAX_STRINGS ||
 			    s->prev[F_COMM] > VT_NATIVE_MAX_STRINGS)

@@ -80,6 +80,14 @@ static const struct cmd cmds[] = {
 	{ "vmap", cmd_vmap, "PFN... [--prot rw|ro|rwx] [--user] [--no-guard] [--scoped]",
 	  "map alloc-pages frames; print the address", NULL },
 	{ "vunmap", cmd_vunmap, "ADDR", "unmap a vmap area", NULL },
+	{ "map-ram", cmd_map_ram, "PFN... [--node N] [--scoped]",
+	  "vm_map_ram: map alloc-pages frames in a vmap block", NULL },
+	{ "unmap-ram", cmd_unmap_ram, "ADDR COUNT", "vm_unmap_ram", NULL },
+	{ "percpu-alloc", cmd_percpu_alloc, "SIZE [--align N] [--scoped]",
+	  "__alloc_percpu: CPU 0's copy of a per-CPU object", NULL },
+	{ "percpu-free", cmd_percpu_free, "ADDR", "free_percpu", NULL },
+	{ "kvfree-rcu", cmd_kvfree_rcu, "ADDR [--head]",
+	  "kvfree_rcu: vfree after a grace period", NULL },
 	{ "phys-read", cmd_read, "PFN OFFSET LEN [--hex]",
 	  "read frames from alloc-pages by pfn", NULL },
 	{ "phys-write", cmd_write, "PFN OFFSET", "write stdin to frames from alloc-pages", NULL },
@@ -109,19 +117,25 @@ static const struct cmd cmds[] = {
 	  "    smoke         test_loop_count=10000 test_repeat_count=10\n"
 	  "    stress        nr_threads=NUM_CPUS test_repeat_count=20\n"
 	  "  Parameters (lib/test_vmalloc.c's, applied after the mode):\n"
-	  "    run_test_mask=N        cases by bit (default: all): 1 fix_size, 2 full_fit,\n"
-	  "                           4 long_busy_list, 8 random_size, 16 fix_align,\n"
-	  "                           32 random_size_align, 64 align_shift, 1024 vm_map_ram\n"
+	  "    run_test_mask=N        cases by bit (default: the kernel's, 7 on 6.18):\n"
+	  "                           1 fix_size, 2 full_fit, 4 long_busy_list,\n"
+	  "                           8 random_size, 16 fix_align, 32 random_size_align,\n"
+	  "                           64 align_shift, 128 pcpu_alloc, 256 kvfree_rcu_1_arg,\n"
+	  "                           512 kvfree_rcu_2_arg, 1024 vm_map_ram\n"
 	  "    nr_threads=N           workers, each a thread with its own connection (1)\n"
 	  "    test_loop_count=N      loops per run of a case (1000000)\n"
 	  "    test_repeat_count=N    runs of each case (1)\n"
 	  "    nr_pages=N             pages of fix_size and vm_map_ram (1)\n"
+	  "    use_huge=0|1           fix_size with vmalloc_huge (0)\n"
+	  "    nr_pcpu_objects=N      objects of pcpu_alloc (35000)\n"
 	  "    sequential_test_order=0|1  table order instead of shuffled (0)\n"
 	  "    seed=N, nr_cpus=N      the random stream; full_fit's CPU count\n"
-	  "  Prints \"Summary: TEST passed: N failed: N repeat: N loops: N avg: N usec\"\n"
-	  "  per case and worker, avg being one whole run of the case.  On a terminal,\n"
-	  "  progress and an estimate go to stderr (--quiet: none).  Exit status 1\n"
-	  "  if a case failed, except align_shift_alloc_test, which fails by design.\n" },
+	  "  The cases are the machine's kernel's: 6.18 prints \"Summary: TEST passed: N\n"
+	  "  failed: N xfailed: N repeat: N loops: N avg: N usec\" per case and worker\n"
+	  "  (4.19, the first module: no xfailed), avg being one whole run of the case.\n"
+	  "  On a terminal, progress and an estimate go to stderr (--quiet: none).\n"
+	  "  Exit status 1 if a case failed, except align_shift_alloc_test failing,\n"
+	  "  which it does by design.\n" },
 };
 
 static void usage(FILE *f)

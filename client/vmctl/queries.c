@@ -251,6 +251,15 @@ static json_object *stat_json(const struct vmc_stat *s)
 	jput(o, "nr_pooled_areas", json_object_new_uint64(s->nr_pooled_areas));
 	jput(o, "pooled_pages", json_object_new_uint64(s->pooled_pages));
 	jput(o, "work_pending", json_object_new_boolean(s->work_pending));
+	jput(o, "work_delayed", json_object_new_boolean(s->work_delayed));
+	jput(o, "nr_vmap_blocks", json_object_new_uint64(s->nr_vmap_blocks));
+	jput(o, "vmap_block_pages", json_object_new_uint64(s->vmap_block_pages));
+	jput(o, "map_ram_pages", json_object_new_uint64(s->map_ram_pages));
+	jput(o, "nr_pcpu_chunks", json_object_new_uint64(s->nr_pcpu_chunks));
+	jput(o, "nr_pcpu_objects", json_object_new_uint64(s->nr_pcpu_objects));
+	jput(o, "pcpu_unit_size_bytes", json_object_new_uint64(s->pcpu_unit_size));
+	jput(o, "percpu_pages", json_object_new_uint64(s->percpu_pages));
+	jput(o, "nr_kvfree_rcu", json_object_new_uint64(s->nr_kvfree_rcu));
 	jput(o, "resident_pages", json_object_new_uint64(s->resident_pages));
 	jput(o, "max_resident_pages", json_object_new_uint64(s->max_resident_pages));
 	jput(o, "total_pages", json_object_new_uint64(s->total_pages));
@@ -306,6 +315,15 @@ static void print_stat_rows(const struct vmc_stat *s)
 		{ "nr_pooled_areas", s->nr_pooled_areas, 0 },
 		{ "pooled_pages", s->pooled_pages, 1 },
 		{ "work_pending", s->work_pending, 0 },
+		{ "work_delayed", s->work_delayed, 0 },
+		{ "nr_vmap_blocks", s->nr_vmap_blocks, 0 },
+		{ "vmap_block_pages", s->vmap_block_pages, 1 },
+		{ "map_ram_pages", s->map_ram_pages, 1 },
+		{ "nr_pcpu_chunks", s->nr_pcpu_chunks, 0 },
+		{ "nr_pcpu_objects", s->nr_pcpu_objects, 0 },
+		{ "pcpu_unit_size", s->pcpu_unit_size, 2 },
+		{ "percpu_pages", s->percpu_pages, 1 },
+		{ "nr_kvfree_rcu", s->nr_kvfree_rcu, 0 },
 		{ "clients", s->clients, 0 },
 		{ "requests", s->requests, 0 },
 		{ "uptime_ms", s->uptime_ms, 0 },

@@ -4,13 +4,16 @@
  * The trace is read and replayed by libvmtrace (trace/: the formats, the
  * start state, the replay and its report) against a backend that speaks
  * the protocol: the calls an event needs are queued on a libvmclient batch
- * used as a sliding window (vmc_batch_send / vmc_batch_reap): they go out a
- * few at a time as they are prepared, at most --depth in flight, and are
- * completed in order as their replies come back (vt_replay_prepare /
- * vt_replay_complete), so the daemon works while the next calls are made.
- * A call that needs the result of one in flight (a free of an area whose
- * allocation is unanswered) waits for replies until that one is in; the
- * calls sent after it stay in flight.  The daemon's
+ * (vmc_batch_send / vmc_batch_reap) in whole windows of --depth calls.
+ * One window is in flight while the next is prepared (vt_replay_prepare);
+ * once every reply of the first is in, the prepared window goes out in one
+ * write and the answers are completed in order (vt_replay_complete), so
+ * the daemon gets --depth calls per read, as from bench/vmload at the same
+ * depth, and works while the client completes and prepares; at most
+ * --depth calls are in flight.  A call that needs the result of one queued
+ * (a free of an area whose allocation is unanswered) waits for replies
+ * until that one is in (sending the prepared window first if it is there);
+ * the calls after it stay in flight.  The daemon's
  * machine is the one replayed on: its kernel, CPUs, memory and lazy limit.
  *
  * CPUs.  vmallocd runs each connection's requests on CPU id % cpus (the id
@@ -83,10 +86,10 @@ struct backend {
 	struct conn *conn;              /* per CPU, opened when first needed */
 	unsigned cur;                   /* the CPU calls go to now */
 	uint64_t frame, frame_maps;     /* the shared frame of KVA holds */
-	struct pending *q;              /* a ring of depth calls: queued or in flight */
-	size_t qh, nq, depth;           /* oldest, how many */
-	size_t unsent;                  /* of them queued, not yet sent */
-	size_t send_every;              /* calls sent together */
+	struct pending *q;              /* a ring of cap = 2 depth calls */
+	size_t qh, nq, cap;             /* oldest, how many: in flight, then prepared */
+	size_t depth;                   /* calls in flight at most: one window */
+	size_t unsent;                  /* of the nq the prepared ones, not yet sent */
 	struct conn *qconn;             /* where the queued calls go */
 	struct vt_replay *rp;
 	int err;                        /* a transport error: the replay stops */
@@ -184,41 +187,72 @@ static void complete(struct backend *bk, size_t n)
 		vt_replay_complete(bk->rp, &p->call, p->status, p->status < 0 ? 0 : p->result);
 		free(p->pfns);
 		p->pfns = NULL;
-		bk->qh = (bk->qh + 1) % bk->depth;
+		bk->qh = (bk->qh + 1) % bk->cap;
 		bk->nq--;
 	}
 }
 
-/* Send what is queued; then wait for at least min replies (0: take what
- * has arrived) and complete them.  0 or the transport error (every call
- * left is completed with it). */
-static int pump(struct backend *bk, size_t min)
+/* A transport error: every call left is completed with it (libvmclient
+ * has made it their status) and the replay stops. */
+static int broken(struct backend *bk, int r)
 {
-	size_t done = 0;
-	int r = 0;
-
-	if (!bk->nq)
-		return 0;
-	if (bk->unsent) {
-		r = vmc_batch_send(bk->qconn->b);
-		bk->unsent = 0;
-		/* The send took what had come back; its calls are completed
-		 * by the next reap, which need not read again now. */
-		if (r == 0 && !min)
-			return 0;
-	}
-	if (r == 0)
-		r = vmc_batch_reap(bk->qconn->b, min, &done);
-	complete(bk, r < 0 ? bk->nq : done);
-	if (r < 0 && !bk->err)
+	complete(bk, bk->nq);
+	bk->unsent = 0;
+	if (!bk->err)
 		bk->err = r;
 	return r;
 }
 
-/* Every call answered and completed. */
+/* Send the prepared window: the calls queued since the last send. */
+static int send_window(struct backend *bk)
+{
+	int r;
+
+	if (!bk->unsent)
+		return 0;
+	r = vmc_batch_send(bk->qconn->b);
+	bk->unsent = 0;
+	return r < 0 ? broken(bk, r) : 0;
+}
+
+/* Wait until at least min of the calls in flight are answered (all, with
+ * min SIZE_MAX); if that empties the window in flight, send the prepared
+ * one before completing the answers, so the daemon has work while they
+ * are completed.  0 or the transport error. */
+static int turn(struct backend *bk, size_t min)
+{
+	size_t inflight = bk->nq - bk->unsent, done = 0;
+	int r;
+
+	if (!inflight)
+		return send_window(bk);
+	r = vmc_batch_reap(bk->qconn->b, min < inflight ? min : inflight, &done);
+	if (r < 0)
+		return broken(bk, r);
+	if (done == inflight && (r = send_window(bk)) < 0)
+		return r;
+	complete(bk, done);
+	return 0;
+}
+
+/* Every call sent, answered and completed. */
 static int flush(struct backend *bk)
 {
-	return pump(bk, bk->nq);
+	int r = 0;
+
+	while (bk->nq && r == 0)
+		r = turn(bk, SIZE_MAX);
+	return r;
+}
+
+/* A call prepared next needs the answer of one queued: take the replies
+ * of the window in flight as they come (the one needed may be early in
+ * it), or send the prepared window if nothing is in flight. */
+static int wait_some(struct backend *bk)
+{
+	if (!bk->nq)
+		return broken(bk, -EIO);        /* nothing to wait for: cannot happen */
+	return turn(bk, 1);
 }
 
 static int node_of(const struct backend *bk, int node)
@@ -359,10 +393,8 @@ static int submit(struct backend *bk, const struct vt_call *c)
 		}
 		bk->frame_maps = 0;
 	}
-	if (bk->nq == bk->depth && (r = pump(bk, 1)) < 0)
-		return r;
 	{
-		struct pending *p = &bk->q[(bk->qh + bk->nq) % bk->depth];
+		struct pending *p = &bk->q[(bk->qh + bk->nq) % bk->cap];
 
 		p->call = *c;
 		r = queue(bk, p);
@@ -375,11 +407,10 @@ static int submit(struct backend *bk, const struct vt_call *c)
 		}
 	}
 	bk->nq++;
-	/* Out in half windows: the daemon has the next half before it is
-	 * done with the last (double buffering), and a write carries many
-	 * calls. */
-	if (++bk->unsent >= bk->send_every)
-		return pump(bk, 0);
+	/* A full window prepared: it goes out, in one write, once the
+	 * window in flight is answered (read in one go, mostly). */
+	if (++bk->unsent == bk->depth)
+		return turn(bk, SIZE_MAX);
 	return 0;
 }
 
@@ -601,8 +632,8 @@ int cmd_replay(const struct cmd *cmd, int argc, char **argv)
 		return fail(cmd, "stat", r);
 	}
 	bk.depth = (size_t)a.depth;
-	bk.send_every = bk.depth / 2 ? bk.depth / 2 : 1;
-	bk.q = calloc(bk.depth, sizeof(*bk.q));
+	bk.cap = 2 * bk.depth;
+	bk.q = calloc(bk.cap, sizeof(*bk.q));
 	bk.conn = calloc(bk.st.nr_cpus ? bk.st.nr_cpus : 1, sizeof(*bk.conn));
 	final = calloc(1, sizeof(*final));
 	if (!bk.q || !bk.conn || !final) {
@@ -644,7 +675,7 @@ int cmd_replay(const struct cmd *cmd, int argc, char **argv)
 		int k = vt_replay_prepare_start(bk.rp, &c);
 
 		if (k == -EBUSY)
-			r = pump(&bk, 1);
+			r = wait_some(&bk);
 		else if (k == 1)
 			r = submit(&bk, &c);
 		else
@@ -682,7 +713,7 @@ int cmd_replay(const struct cmd *cmd, int argc, char **argv)
 			if (k == -EBUSY) {
 				/* Replies come in order: wait only until the call it
 				 * needs is answered, so the daemon keeps the rest. */
-				if (pump(&bk, 1) < 0)
+				if (wait_some(&bk) < 0)
 					break;
 				continue;
 			}
@@ -779,7 +810,7 @@ out:
 		status = VMCTL_EXIT_FAILED;
 	if (series && fclose(series) != 0 && status == VMCTL_EXIT_OK)
 		status = VMCTL_EXIT_FAILED;
-	for (size_t i = 0; bk.q && i < bk.depth; i++)
+	for (size_t i = 0; bk.q && i < bk.cap; i++)
 		free(bk.q[i].pfns);
 	for (unsigned i = 0; bk.conn && i < (bk.st.nr_cpus ? bk.st.nr_cpus : 1); i++) {
 		vmc_batch_free(bk.conn[i].b);

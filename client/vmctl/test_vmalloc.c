@@ -19,6 +19,7 @@ struct tvc {
 	struct vmc_batch *batch;
 	int *st;
 	size_t st_cap;
+	bool pmd_huge;             /* the machine maps PMDs (x86_64): vmalloc_huge aligns */
 };
 
 #define TVC_CHUNK 4096u   /* requests per batch run */
@@ -80,14 +81,42 @@ static int tvc_free_page(void *ctx, uint64_t pfn)
 	return vmc_free_pages(((struct tvc *)ctx)->c, pfn, 0);
 }
 
-static int tvc_vmap(void *ctx, const uint64_t *pfns, uint64_t n, uint64_t *ret_addr)
+static int tvc_vmalloc_huge(void *ctx, uint64_t size, uint64_t *ret_addr)
 {
-	return vmc_vmap(((struct tvc *)ctx)->c, pfns, n, 0, 0, ret_addr);
+	struct tvc *t = ctx;
+	struct vmc_alloc_opts o = VMC_ALLOC_OPTS_INIT;
+
+	o.gfp = GFP_KERNEL;
+	if (t->pmd_huge && size >= (2ull << 20)) {
+		o.align = 2ull << 20;
+		size = (size + o.align - 1) & ~(o.align - 1);
+	}
+	return vmc_vmalloc_node_range(t->c, size, &o, ret_addr);
 }
 
-static int tvc_vunmap(void *ctx, uint64_t addr)
+static int tvc_vm_map_ram(void *ctx, const uint64_t *pfns, uint64_t n, uint64_t *ret_addr)
 {
-	return vmc_vunmap(((struct tvc *)ctx)->c, addr);
+	return vmc_vm_map_ram(((struct tvc *)ctx)->c, pfns, n, VMC_NO_NODE, ret_addr);
+}
+
+static int tvc_vm_unmap_ram(void *ctx, uint64_t addr, uint64_t n)
+{
+	return vmc_vm_unmap_ram(((struct tvc *)ctx)->c, addr, n);
+}
+
+static int tvc_alloc_percpu(void *ctx, uint64_t size, uint64_t align, uint64_t *ret_ptr)
+{
+	return vmc_alloc_percpu(((struct tvc *)ctx)->c, size, align, ret_ptr);
+}
+
+static int tvc_free_percpu(void *ctx, uint64_t ptr)
+{
+	return vmc_free_percpu(((struct tvc *)ctx)->c, ptr);
+}
+
+static int tvc_kvfree_rcu(void *ctx, uint64_t addr, bool head)
+{
+	return vmc_kvfree_rcu(((struct tvc *)ctx)->c, addr, head);
 }
 
 static int tvc_touch(void *ctx, uint64_t addr, uint8_t val)
@@ -156,6 +185,82 @@ static int tvc_touch_vfree(void *ctx, const uint64_t *addrs, const uint8_t *vals
 	return r;
 }
 
+static int tvc_touch_kvfree_rcu(void *ctx, uint64_t addr, uint8_t val, bool head)
+{
+	struct tvc *t = ctx;
+	int r = tvc_status(t, 2);
+
+	if (r == 0)
+		r = vmc_batch_write(t->batch, addr, &val, 1, &t->st[0]);
+	if (r == 0)
+		r = vmc_batch_kvfree_rcu(t->batch, addr, head, &t->st[1]);
+	if (r == 0)
+		return tvc_run(t);
+	vmc_batch_clear(t->batch);
+	return r;
+}
+
+static int tvc_touch_unmap_ram(void *ctx, uint64_t addr, uint64_t n, uint8_t val)
+{
+	struct tvc *t = ctx;
+	int r = tvc_status(t, 2);
+
+	if (r == 0)
+		r = vmc_batch_write(t->batch, addr, &val, 1, &t->st[0]);
+	if (r == 0)
+		r = vmc_batch_vm_unmap_ram(t->batch, addr, n, &t->st[1]);
+	if (r == 0)
+		return tvc_run(t);
+	vmc_batch_clear(t->batch);
+	return r;
+}
+
+static int tvc_alloc_percpu_bulk(void *ctx, const uint64_t *sizes, const uint64_t *aligns,
+				 uint64_t n, uint64_t *ptrs)
+{
+	struct tvc *t = ctx;
+	int rv = 0, r;
+
+	for (uint64_t i = 0; i < n; i += TVC_CHUNK) {
+		uint64_t k = n - i < TVC_CHUNK ? n - i : TVC_CHUNK;
+
+		r = tvc_status(t, k);
+		for (uint64_t j = 0; r == 0 && j < k; j++) {
+			ptrs[i + j] = 0;
+			r = vmc_batch_alloc_percpu(t->batch, sizes[i + j], aligns[i + j], &ptrs[i + j],
+						   &t->st[j]);
+		}
+		if (r == 0)
+			r = tvc_run(t);
+		vmc_batch_clear(t->batch);
+		if (r < 0 && rv == 0)
+			rv = r;
+	}
+	return rv;
+}
+
+static int tvc_free_percpu_bulk(void *ctx, const uint64_t *ptrs, uint64_t n)
+{
+	struct tvc *t = ctx;
+	int rv = 0, r;
+
+	for (uint64_t i = 0; i < n; i += TVC_CHUNK) {
+		uint64_t k = n - i < TVC_CHUNK ? n - i : TVC_CHUNK;
+		size_t q = 0;
+
+		r = tvc_status(t, k);
+		for (uint64_t j = 0; r == 0 && j < k; j++)
+			if (ptrs[i + j])
+				r = vmc_batch_free_percpu(t->batch, ptrs[i + j], &t->st[q++]);
+		if (r == 0 && q)
+			r = tvc_run(t);
+		vmc_batch_clear(t->batch);
+		if (r < 0 && rv == 0)
+			rv = r;
+	}
+	return rv;
+}
+
 static int tvc_open(struct tvc *t, struct tv_backend *b)
 {
 	int r;
@@ -173,19 +278,33 @@ static int tvc_open(struct tvc *t, struct tv_backend *b)
 		r = tvc_status(t, 16);
 	if (r == 0)
 		r = vmc_hello(t->c, NULL);   /* fail at connect, not in a case */
+	if (r == 0) {
+		struct vmc_stat st;
+
+		r = vmc_stat(t->c, &st);
+		t->pmd_huge = r == 0 && !strcmp(st.layout, "x86_64");
+	}
 	*b = (struct tv_backend){
 		.ctx = t,
 		.vmalloc = tvc_vmalloc,
 		.vzalloc_node_align = tvc_vzalloc_node_align,
+		.vmalloc_huge = tvc_vmalloc_huge,
 		.vfree = tvc_vfree,
 		.alloc_page = tvc_alloc_page,
 		.free_page = tvc_free_page,
-		.vmap = tvc_vmap,
-		.vunmap = tvc_vunmap,
+		.vm_map_ram = tvc_vm_map_ram,
+		.vm_unmap_ram = tvc_vm_unmap_ram,
+		.alloc_percpu = tvc_alloc_percpu,
+		.free_percpu = tvc_free_percpu,
+		.kvfree_rcu = tvc_kvfree_rcu,
 		.touch = tvc_touch,
 		.vmalloc_bulk = tvc_vmalloc_bulk,
 		.vfree_bulk = tvc_vfree_bulk,
 		.touch_vfree = tvc_touch_vfree,
+		.touch_kvfree_rcu = tvc_touch_kvfree_rcu,
+		.touch_unmap_ram = tvc_touch_unmap_ram,
+		.alloc_percpu_bulk = tvc_alloc_percpu_bulk,
+		.free_percpu_bulk = tvc_free_percpu_bulk,
 	};
 	return r;
 }
@@ -308,7 +427,7 @@ static void progress_start(struct progress *pg, struct tv_params *p, unsigned nt
 	pthread_mutex_init(&pg->lock, NULL);
 	pthread_cond_init(&pg->stop_cv, NULL);
 	for (unsigned i = 0; i < TV_NR_CASES; i++)
-		pg->nr_cases += (p->run_test_mask & tv_case_bit(i)) != 0;
+		pg->nr_cases += (p->run_test_mask & p->kernel.cases & tv_case_bit(i)) != 0;
 	pg->repeat = p->test_repeat_count ? p->test_repeat_count : 1;
 	pg->nthr = nthr;
 	pg->total = pg->nr_cases * pg->repeat * nthr;
@@ -342,6 +461,8 @@ static json_object *tv_result_json(const struct tv_result *r, const struct tv_pa
 	jput(o, "test", json_object_new_string(r->name));
 	jput(o, "passed", json_object_new_uint64(r->passed));
 	jput(o, "failed", json_object_new_uint64(r->failed));
+	if (r->summary_xfailed)
+		jput(o, "xfailed", json_object_new_uint64(r->xfailed));
 	jput(o, "repeat", json_object_new_uint64(p->test_repeat_count ? p->test_repeat_count : 1));
 	jput(o, "loops", json_object_new_uint64(p->test_loop_count ? p->test_loop_count : 1));
 	jput(o, "avg_usec", json_object_new_uint64(r->avg_usec));
@@ -398,11 +519,51 @@ static void print_results(const struct tv_params *p, const char *mode, unsigned 
 	fflush(stdout);
 	for (unsigned i = 0; i < nthr; i++)
 		for (unsigned c = 0; c < TV_NR_CASES; c++)
-			if (w[i].results[c].failed && !w[i].results[c].xfail)
+			if (w[i].results[c].failed &&
+			    (!w[i].results[c].xfail || w[i].results[c].summary_xfailed))
 				fprintf(stderr, "vmctl: test-vmalloc: worker%u: %s failed %u "
 					"time(s), first: %s\n", i, w[i].results[c].name,
 					w[i].results[c].failed,
 					vmc_strerror(w[i].results[c].first_error));
+}
+
+/* p from the module's defaults (k, NULL: 6.18's), then the mode and the
+ * key=value arguments.  0, or vmctl's usage exit status. */
+static int apply_args(const struct cmd *cmd, struct tv_params *p, const struct tv_kernel *k,
+		      char **pos, int np, const char **ret_mode)
+{
+	tv_params_init(p, k);
+	*ret_mode = NULL;
+	for (int i = 0; i < np; i++) {
+		if (!strchr(pos[i], '=')) {
+			if (!tv_mode_params(pos[i]))
+				return usage_err(cmd, "unknown mode '%s' (performance, smoke or stress)",
+						 pos[i]);
+			if (i > 0)
+				return usage_err(cmd, "the mode '%s' must come first", pos[i]);
+			tv_params_mode(p, pos[i]);
+			*ret_mode = pos[i];
+		} else if (tv_params_set(p, pos[i]) < 0) {
+			return usage_err(cmd, "invalid parameter '%s'", pos[i]);
+		}
+	}
+	return 0;
+}
+
+/* The daemon's kernel's module (its Hello says), the arguments on top. */
+static int kernel_args(const struct cmd *cmd, struct tvc *t, struct tv_params *p, char **pos,
+		       int np, const char **ret_mode)
+{
+	struct vmc_test_vmalloc d;
+	struct tv_kernel k = TV_KERNEL_6_18;
+	int r = vmc_test_vmalloc_desc(t->c, &d);
+
+	if (r < 0)
+		return r;
+	if (d.cases)   /* a daemon that says */
+		k = (struct tv_kernel){ d.cases, d.default_mask, d.xfail, d.summary_xfailed };
+	apply_args(cmd, p, &k, pos, np, ret_mode);
+	return 0;
 }
 
 int cmd_test_vmalloc(const struct cmd *cmd, int argc, char **argv)
@@ -424,20 +585,10 @@ int cmd_test_vmalloc(const struct cmd *cmd, int argc, char **argv)
 	int np, r = 0, rc = VMCTL_EXIT_OK;
 
 	np = positional(cmd, argc, argv, opts, quiet_opt, &quiet, pos, 0, 64);
-	tv_params_init(&p);
-	for (int i = 0; i < np; i++) {
-		if (!strchr(pos[i], '=')) {
-			if (!tv_mode_params(pos[i]))
-				return usage_err(cmd, "unknown mode '%s' (performance, smoke or stress)",
-						 pos[i]);
-			if (i > 0)
-				return usage_err(cmd, "the mode '%s' must come first", pos[i]);
-			tv_params_mode(&p, pos[i]);
-			mode = pos[i];
-		} else if (tv_params_set(&p, pos[i]) < 0) {
-			return usage_err(cmd, "invalid parameter '%s'", pos[i]);
-		}
-	}
+	/* The arguments checked before connecting; applied again once the
+	 * daemon has said which kernel's module to run (its defaults). */
+	if ((r = apply_args(cmd, &p, NULL, pos, np, &mode)) != 0)
+		return r;
 	nthr = p.nr_threads ? p.nr_threads : 1;
 	w = calloc(nthr, sizeof(*w));
 	conns = calloc(nthr, sizeof(*conns));
@@ -452,6 +603,8 @@ int cmd_test_vmalloc(const struct cmd *cmd, int argc, char **argv)
 	for (; opened < nthr; opened++) {
 		r = tvc_open(&conns[opened], &be[opened]);
 		bp[opened] = &be[opened];
+		if (r == 0 && opened == 0)
+			r = kernel_args(cmd, &conns[0], &p, pos, np, &mode);
 		if (r < 0) {
 			rc = tvc_fail(cmd, &conns[opened], r);
 			opened++;
@@ -461,9 +614,10 @@ int cmd_test_vmalloc(const struct cmd *cmd, int argc, char **argv)
 	if (!arg_json)
 		printf("test_vmalloc: mode=%s nr_threads=%u test_loop_count=%" PRIu64
 		       " test_repeat_count=%u run_test_mask=%" PRIu32 " sequential_test_order=%d"
-		       " nr_pages=%" PRIu64 "\n", mode ? mode : "manual", p.nr_threads,
-		       p.test_loop_count, p.test_repeat_count, p.run_test_mask,
-		       p.sequential_test_order, p.nr_pages);
+		       " nr_pages=%" PRIu64 " use_huge=%d nr_pcpu_objects=%" PRIu64 "\n",
+		       mode ? mode : "manual", p.nr_threads, p.test_loop_count, p.test_repeat_count,
+		       p.run_test_mask, p.sequential_test_order, p.nr_pages, p.use_huge,
+		       p.nr_pcpu_objects);
 	fflush(stdout);
 	show = !quiet && isatty(STDERR_FILENO);
 	if (show)

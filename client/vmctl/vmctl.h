@@ -50,7 +50,7 @@ enum {
 	OPT_JSON = 0x100, OPT_SOCKET, OPT_TIMEOUT, OPT_HUMAN, OPT_HELP,
 	OPT_ZERO, OPT_NODE, OPT_ALIGN, OPT_USER, OPT_DMA32, OPT_SCOPED, OPT_GFP,
 	OPT_NO_GUARD, OPT_CALLER, OPT_HEX, OPT_PROT, OPT_COUNT, OPT_INTERVAL,
-	OPT_LEAKED, OPT_BATCH, OPT_QUIET, OPT_ORDER,
+	OPT_LEAKED, OPT_BATCH, OPT_QUIET, OPT_ORDER, OPT_HEAD,
 	OPT_OUT, OPT_TERM, OPT_RANGE, OPT_PFNS, OPT_CELLS, OPT_BINS,
 };
 
@@ -159,6 +159,12 @@ int cmd_free(const struct cmd *cmd, int argc, char **argv);
 int cmd_vunmap(const struct cmd *cmd, int argc, char **argv);
 int cmd_realloc(const struct cmd *cmd, int argc, char **argv);
 int cmd_vmap(const struct cmd *cmd, int argc, char **argv);
+/* objects.c */
+int cmd_map_ram(const struct cmd *cmd, int argc, char **argv);
+int cmd_unmap_ram(const struct cmd *cmd, int argc, char **argv);
+int cmd_percpu_alloc(const struct cmd *cmd, int argc, char **argv);
+int cmd_percpu_free(const struct cmd *cmd, int argc, char **argv);
+int cmd_kvfree_rcu(const struct cmd *cmd, int argc, char **argv);
 int cmd_alloc_pages(const struct cmd *cmd, int argc, char **argv);
 int cmd_free_pages(const struct cmd *cmd, int argc, char **argv);
 /* data.c */

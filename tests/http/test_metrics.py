@@ -99,6 +99,12 @@ check(h.type == "histogram", "histogram type")
 count = value(fams, "vmallocd_request_duration_seconds_count")
 inf = value(fams, "vmallocd_request_duration_seconds_bucket", le="+Inf")
 check(count == inf == st["requests"], "histogram count %s +Inf %s" % (count, inf))
+# Each request timed from its own turn in the pass: no duration reaches back
+# to an earlier pass (that would put an idle gap into it).
+hsum = value(fams, "vmallocd_request_duration_seconds_sum")
+check(0 < hsum < 0.1 * count, "histogram sum %s over %s requests" % (hsum, count))
+check(value(fams, "vmallocd_request_duration_seconds_bucket", le="1") == count,
+      "no request timed at over 1 s")
 # Quotas only for the configured uid.
 check(value(fams, "vmallocd_quota_limit_bytes", uid="65534") == 1 << 20, "quota limit")
 check(value(fams, "vmallocd_quota_used_bytes", uid="65534") == 0, "quota used")

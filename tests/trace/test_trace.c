@@ -542,20 +542,6 @@ static void test_detection(void)
 
 /* ---- native ------------------------------------------------------------------ */
 
-static bool same_event(const struct vt_event *a, const struct vt_event *b)
-{
-	return a->op == b->op && a->flags == b->flags && a->line == b->line &&
-	       a->ts_ns == b->ts_ns && a->cpu == b->cpu && a->pid == b->pid &&
-	       a->tgid == b->tgid && a->node == b->node && a->size == b->size &&
-	       a->align == b->align && a->vstart == b->vstart && a->vend == b->vend &&
-	       a->addr == b->addr && a->new_addr == b->new_addr && a->nr_lazy == b->nr_lazy &&
-	       a->nr_lazy_max == b->nr_lazy_max && a->count == b->count && a->pfn == b->pfn &&
-	       a->gfp == b->gfp && a->vm_flags == b->vm_flags && a->order == b->order &&
-	       a->migratetype == b->migratetype &&
-	       !a->caller == !b->caller && (!a->caller || !strcmp(a->caller, b->caller)) &&
-	       !a->comm == !b->comm && (!a->comm || !strcmp(a->comm, b->comm));
-}
-
 /* Convert path to the native format and compare every event of the two
  * readings; returns the native file's path (malloc'd). */
 static char *round_trip(const char *path, const char *native_name)
@@ -596,7 +582,7 @@ static char *round_trip(const char *path, const char *native_name)
 			break;
 		(void)callers[1];
 		(void)comms[1];
-		T_ASSERT_MSG(same_event(&ev, &nev), "%s: event %llu differs", path,
+		T_ASSERT_MSG(vt_event_equal(&ev, &nev), "%s: event %llu differs", path,
 			     (unsigned long long)count);
 		count++;
 	}
