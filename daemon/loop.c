@@ -47,6 +47,10 @@ static void on_reload_due(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	l->reload_pending = false;
 	l->reload_last = now_usec();
+	/* Listen again: a SIGHUP that came while the reload was due is still
+	 * pending in the kernel and asks for the next one. */
+	if (event_add(l->sig_hup, NULL) < 0)
+		vmd_log(VM_LOG_ERR, "cannot watch for SIGHUP again: reloads stop");
 	if (l->on_reload)
 		l->on_reload(l->ctx);
 }
@@ -57,11 +61,16 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
 	uint64_t now = now_usec(), wait = 0;
 	struct signalfd_siginfo si[16];
 	struct timeval tv;
+	ssize_t n;
 
 	(void)what;
-	/* Drain: the kernel keeps one SIGHUP pending however many are sent. */
-	while (read(fd, si, sizeof(si)) > 0)
-		;
+	/* One read takes what is pending: the kernel keeps one SIGHUP however
+	 * many were sent.  Not a loop: a sender that never stops would re-raise
+	 * it between reads and keep the loop here; one sent after this read
+	 * makes the descriptor readable again for a later turn, after the
+	 * clients that are waiting. */
+	n = read(fd, si, sizeof(si));   /* -1 (EAGAIN): nothing left */
+	(void)n;
 	if (l->reload_pending) {
 		l->reloads_coalesced++;
 		return;
@@ -76,6 +85,9 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	l->reload_pending = true;
+	/* Until the reload runs, more SIGHUPs change nothing: stop reading
+	 * them, so a storm wakes the loop twice per reload, not per signal. */
+	event_del(l->sig_hup);
 }
 
 static void on_ignore(evutil_socket_t sig, short what, void *arg)
