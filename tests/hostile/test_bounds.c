@@ -516,7 +516,7 @@ static void test_caller_strings(void)
 static int vmap_attack(void *arg)
 {
 	struct vmc_client *c;
-	uint64_t pfn, a, *pfns;
+	uint64_t pfn, a, a2, *pfns;
 	int r, ok = 0;
 
 	(void)arg;
@@ -533,6 +533,13 @@ static int vmap_attack(void *arg)
 	 * of 2 with the frame itself. */
 	r = vmc_vmap(c, pfns, 1, 0, 0, &a);
 	ok = ok && r == -EDQUOT;
+	/* vm_map_ram has no guard page: the frame mapped once fits the quota
+	 * (its vmap block's page table, charged too, stays after it); the
+	 * second mapping does not. */
+	ok = ok && vmc_vm_map_ram(c, pfns, 1, VMC_NO_NODE, &a) == 0;
+	ok = ok && vmc_vm_map_ram(c, pfns, 1, VMC_NO_NODE, &a2) == -EDQUOT &&
+	     strstr(vmc_last_message(c), "over the quota");
+	ok = ok && vmc_vm_unmap_ram(c, a, 1) == 0;
 	free(pfns);
 	vmc_close(c);
 	return ok ? 0 : 3;
