@@ -251,7 +251,6 @@ int loop_run(struct loop *l)
 				until = now + l->busy_poll_us;
 			else if (now - last >= POLL_PREEMPTED_US) {
 				l->poll_yield_until = now + POLL_YIELD_USEC;
-				l->poll_yields++;
 				break;
 			}
 			if (now >= until || event_base_got_break(l->base))
