@@ -242,7 +242,9 @@ int loop_run(struct loop *l)
 		if (l->poll_yield_until && last < l->poll_yield_until)
 			continue;
 		until = last + l->busy_poll_us;
-		for (;;) {
+		/* A break is looked at before each pass: event_base_loop()
+		 * forgets one made before it starts. */
+		while (!event_base_got_break(l->base) && !event_base_got_exit(l->base)) {
 			seen = progress(l);
 			if (event_base_loop(l->base, EVLOOP_NONBLOCK) < 0)
 				return -EIO;
@@ -253,7 +255,7 @@ int loop_run(struct loop *l)
 				l->poll_yield_until = now + POLL_YIELD_USEC;
 				break;
 			}
-			if (now >= until || event_base_got_break(l->base))
+			if (now >= until)
 				break;
 			last = now;
 		}
