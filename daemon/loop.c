@@ -210,54 +210,27 @@ static uint64_t progress(const struct loop *l)
 
 /*
  * With busy_poll_us set, a turn that did work (l->progress moved) is
- * followed by polling without sleeping, renewed by every turn that does
- * more, so the next request of a chatty client is picked up without the
- * wake-up latency of an idle CPU; an idle daemon sleeps as usual.
- *
- * The poll gives way on a busy machine.  Polling takes a CPU for the
- * wake-up it saves; with CPUs to spare that CPU is idle anyway, but when
- * more threads want to run than there are CPUs it is taken from one of
- * them, often the very client whose next request the poll waits for
- * (vmctl replay prepares its next window while the daemon serves this
- * one): on 2 loaded CPUs polling doubled the daemon's CPU time per
- * replayed event and cut the replay's rate by a third.  A poll that was
- * itself preempted (one empty pass took POLL_PREEMPTED_US or more: the
- * scheduler ran something else on its CPU) shows such a machine, and the
- * daemon then sleeps at once after its work for POLL_YIELD_USEC, and
- * polls again after that to see whether the CPUs are free again.
+ * followed by polling without sleeping for that long, renewed by every
+ * turn that does more, so the next request of a chatty client is picked
+ * up without the wake-up latency of an idle CPU; an idle daemon sleeps as
+ * usual.
  */
-#define POLL_PREEMPTED_US 20u
-#define POLL_YIELD_USEC 100000u
-
 int loop_run(struct loop *l)
 {
 	while (!event_base_got_break(l->base) && !event_base_got_exit(l->base)) {
-		uint64_t seen = progress(l), until, last, now;
+		uint64_t seen = progress(l), until;
 
 		if (event_base_loop(l->base, EVLOOP_ONCE) < 0)
 			return -EIO;
 		if (!l->busy_poll_us || progress(l) == seen)
 			continue;
-		last = now_usec();
-		if (l->poll_yield_until && last < l->poll_yield_until)
-			continue;
-		until = last + l->busy_poll_us;
-		/* A break is looked at before each pass: event_base_loop()
-		 * forgets one made before it starts. */
-		while (!event_base_got_break(l->base) && !event_base_got_exit(l->base)) {
+		until = now_usec() + l->busy_poll_us;
+		while (now_usec() < until && !event_base_got_break(l->base)) {
 			seen = progress(l);
 			if (event_base_loop(l->base, EVLOOP_NONBLOCK) < 0)
 				return -EIO;
-			now = now_usec();
 			if (progress(l) != seen)
-				until = now + l->busy_poll_us;
-			else if (now - last >= POLL_PREEMPTED_US) {
-				l->poll_yield_until = now + POLL_YIELD_USEC;
-				break;
-			}
-			if (now >= until)
-				break;
-			last = now;
+				until = now_usec() + l->busy_poll_us;
 		}
 	}
 	return 0;

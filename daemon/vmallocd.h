@@ -240,7 +240,6 @@ struct loop {
 	uint64_t watchdog_usec;    /* systemd's WatchdogSec=, 0: none */
 	uint64_t watchdog_last;    /* now_usec() of the last ping */
 	unsigned busy_poll_us;     /* poll this long after work before sleeping */
-	uint64_t poll_yield_until; /* now_usec() until which the daemon does not poll (loop.c) */
 	const uint64_t *progress;  /* moves when work was done (busy polling), may be NULL */
 	void (*on_reload)(void *ctx);   /* SIGHUP */
 	void (*on_tick)(void *ctx);     /* once a second */
