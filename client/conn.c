@@ -472,6 +472,7 @@ static void store_hello(struct vmc_client *c, const Vmallocd__V1__HelloReply *h)
 	c->hello.pid = h->pid;
 	snprintf(c->hello.kernel, sizeof(c->hello.kernel), "%s", h->kernel ? h->kernel : "");
 	c->hello.nr_cpus = h->cpus;
+	c->id = (struct vmc_identity){ h->boot_id, h->state_generation };
 	if (h->test_vmalloc)
 		c->tv = (struct vmc_test_vmalloc){ h->test_vmalloc->cases, h->test_vmalloc->default_mask,
 						   h->test_vmalloc->xfail,

@@ -45,6 +45,7 @@ struct vmc_client {
 	uint32_t max_frame;         /* largest request payload we send */
 	struct vmc_hello hello;     /* from the last Hello reply */
 	struct vmc_test_vmalloc tv; /* ... and its test_vmalloc module */
+	struct vmc_identity id;     /* ... and the daemon's identity */
 
 	/* Outgoing frames: bytes [wpos, wlen) of wbuf are packed, not yet sent. */
 	uint8_t *wbuf;

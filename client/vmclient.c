@@ -395,6 +395,18 @@ VMC_EXPORT int vmc_test_vmalloc_desc(struct vmc_client *c, struct vmc_test_vmall
 	return r;
 }
 
+VMC_EXPORT int vmc_identity(struct vmc_client *c, struct vmc_identity *out)
+{
+	int r;
+
+	if (!c || !out)
+		return -EINVAL;
+	r = vmc_hello(c, NULL);
+	if (r == 0)
+		*out = c->id;
+	return r;
+}
+
 VMC_EXPORT int vmc_alloc_pages(struct vmc_client *c, uint32_t gfp, unsigned order, int node,
 			       uint64_t *pfn)
 {

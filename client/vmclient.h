@@ -196,6 +196,21 @@ struct vmc_test_vmalloc {
 };
 int vmc_test_vmalloc_desc(struct vmc_client *c, struct vmc_test_vmalloc *out);
 
+/* Which daemon answers, and which machine it serves, from a Hello (one
+ * round trip).  boot_id is drawn at random each time a daemon process
+ * starts: a different one means the daemon was restarted (an upgrade, a
+ * crash).  state_generation names the machine's lineage: it stays the same
+ * while the machine's state continues across restarts (areas, bytes and
+ * owners kept, vmallocd(8) "Nothing lost"), and is new when the daemon
+ * started with an empty machine (no state kept, --discard-state).  An
+ * address learned from a daemon of another state_generation means nothing
+ * here.  Both are 0 from a daemon that does not say. */
+struct vmc_identity {
+	uint64_t boot_id;
+	uint64_t state_generation;
+};
+int vmc_identity(struct vmc_client *c, struct vmc_identity *out);
+
 /* ---- the vmalloc family -------------------------------------------------------
  *
  * As the kernel functions of the same names; addr gets the area's start.
