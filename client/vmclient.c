@@ -395,6 +395,72 @@ VMC_EXPORT int vmc_test_vmalloc_desc(struct vmc_client *c, struct vmc_test_vmall
 	return r;
 }
 
+/* A snapshot chunk: written to the file as it comes. */
+struct snap_out {
+	int fd;
+	uint64_t off, total, got;
+	int err;
+};
+
+static int take_snapshot(const Vmallocd__V1__Reply *rep, void *out)
+{
+	struct snap_out *o = out;
+	const uint8_t *p;
+	size_t n;
+
+	if (!rep->read)
+		return -EPROTO;
+	p = rep->read->data.data;
+	n = rep->read->data.len;
+	/* The stream's header (vmallocd(8), "Snapshots") gives its length at
+	 * bytes 16..23. */
+	if (o->off == 0) {
+		if (n < 24)
+			return -EPROTO;
+		memcpy(&o->total, p + 16, 8);
+	}
+	o->got = n;
+	while (n) {
+		ssize_t w = pwrite(o->fd, p, n, (off_t)o->off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			o->err = w < 0 ? -errno : -EIO;
+			return 0;
+		}
+		p += w;
+		n -= (size_t)w;
+		o->off += (uint64_t)w;
+	}
+	return 0;
+}
+
+VMC_EXPORT int vmc_snapshot_save(struct vmc_client *c, int fd, uint64_t *ret_len)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__SnapshotRequest sr = VMALLOCD__V1__SNAPSHOT_REQUEST__INIT;
+	struct snap_out o = { .fd = fd };
+	int r;
+
+	if (!c || fd < 0)
+		return -EINVAL;
+	req.op_case = VMALLOCD__V1__REQUEST__OP_SNAPSHOT;
+	req.snapshot = &sr;
+	do {
+		sr.offset = o.off;
+		sr.length = 1u << 20;
+		r = call(c, &req, VMALLOCD__V1__REPLY__RESULT_READ, take_snapshot, &o);
+		if (r == 0 && o.err)
+			r = o.err;
+		if (r == 0 && o.got == 0 && o.off < o.total)
+			r = -EPROTO;
+	} while (r == 0 && o.off < o.total);
+	if (r == 0 && ret_len)
+		*ret_len = o.total;
+	return r;
+}
+
 VMC_EXPORT int vmc_identity(struct vmc_client *c, struct vmc_identity *out)
 {
 	int r;

@@ -211,6 +211,15 @@ struct vmc_identity {
 };
 int vmc_identity(struct vmc_client *c, struct vmc_identity *out);
 
+/* Write the whole machine (its configuration, the engine's state, the
+ * daemon's tables: owners, callers, quotas' charges, and the bytes of every
+ * frame that holds any) to fd, from its current offset 0: the machine as
+ * it is at this call, taken in one step by the daemon and read in chunks.
+ * `vmallocd --restore FILE` starts a daemon from it.  Root only (-EPERM).
+ * 0 with the snapshot's length in *ret_len (may be NULL), a daemon error,
+ * or a write error of fd (negative errno). */
+int vmc_snapshot_save(struct vmc_client *c, int fd, uint64_t *ret_len);
+
 /* ---- the vmalloc family -------------------------------------------------------
  *
  * As the kernel functions of the same names; addr gets the area's start.

@@ -56,6 +56,8 @@ void options_free(struct options *o)
 	o->http = NULL;
 	free(o->state_dir);
 	o->state_dir = NULL;
+	free(o->restore);
+	o->restore = NULL;
 	o->config_file = o->socket_path = NULL;
 	o->quotas = NULL;
 	o->nr_quotas = 0;
@@ -191,7 +193,7 @@ enum key {
 	K_LAZY_MAX, K_PAGE_POLICY, K_SCRUB, K_MAX_CLIENTS, K_MAX_FRAME, K_OUTPUT_LIMIT,
 	K_STALL_TIMEOUT, K_IDLE_TIMEOUT, K_BUSY_POLL, K_QUOTA, K_QUOTA_UID, K_LOG_LEVEL,
 	K_MAX_RESIDENT, K_MAX_AREAS, K_MAX_CLIENTS_UID,
-	K_HTTP, K_STATE_DIR, K_FD_STORE, K_DISCARD_STATE, K_JOURNAL_SIZE,
+	K_HTTP, K_STATE_DIR, K_FD_STORE, K_DISCARD_STATE, K_JOURNAL_SIZE, K_RESTORE,
 };
 
 static const struct keydef {
@@ -230,6 +232,7 @@ static const struct keydef {
 	{ "discard-state", K_DISCARD_STATE, "[=BOOL]", "move a state that fails validation aside, "
 	  "start empty (no)" },
 	{ "journal-size", K_JOURNAL_SIZE, "SIZE", "journal bytes that trigger a checkpoint (64M)" },
+	{ "restore", K_RESTORE, "FILE", "start from the machine of a snapshot (vmctl snapshot save)" },
 };
 
 static int set_key(struct options *o, enum key k, const char *v)
@@ -376,6 +379,10 @@ static int set_key(struct options *o, enum key k, const char *v)
 		return parse_bool(v, &o->fd_store);
 	case K_DISCARD_STATE:
 		return parse_bool(v, &o->discard_state);
+	case K_RESTORE:
+		if (!*v || strlen(v) > 4000)
+			return -EINVAL;
+		return set_string(&o->restore, v);
 	case K_JOURNAL_SIZE:
 		r = cv_parse_size(v, &bytes);
 		if (r == 0 && (bytes < (1u << 20) || bytes > (1ull << 40)))

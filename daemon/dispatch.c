@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fastdecode.h"
 #include "vmalloc.pb-c.h"
@@ -1567,6 +1568,49 @@ static int op_purge(struct ctx *x, const void *msg)
 	return 0;
 }
 
+/* The machine as one stream (state.c makes it, at offset 0), read in
+ * chunks; the session holds it until it is read to the end or closes. */
+static int op_snapshot(struct ctx *x, const void *msg)
+{
+	const Vmallocd__V1__SnapshotRequest *m = msg;
+	struct session *s = x->s;
+	uint64_t len;
+	ssize_t n;
+	int r;
+
+	if (s->uid != 0)
+		return fail(x, -EPERM, "snapshot: root only (the whole machine, every owner's bytes)");
+	if (m->offset == 0) {
+		if (s->snap_fd >= 0)
+			close(s->snap_fd);
+		s->snap_fd = -1;
+		r = state_snapshot(x->dp, &s->snap_fd, &s->snap_len);
+		if (r < 0)
+			return fail(x, r, "snapshot");
+	}
+	if (s->snap_fd < 0)
+		return fail(x, -EINVAL, "snapshot: offset %llu without a snapshot taken (offset 0 "
+			    "takes one)", (unsigned long long)m->offset);
+	if (m->offset > s->snap_len)
+		return fail(x, -EINVAL, "snapshot: offset %llu is past its end (%llu bytes)",
+			    (unsigned long long)m->offset, (unsigned long long)s->snap_len);
+	len = s->snap_len - m->offset;
+	if (len > m->length)
+		len = m->length;
+	if (len > VMD_MAX_IO)
+		len = VMD_MAX_IO;
+	if (scratch_reserve(s, len) < 0)
+		return fail(x, -ENOMEM, "snapshot: %llu bytes", (unsigned long long)len);
+	n = pread(s->snap_fd, s->scratch, len, (off_t)m->offset);
+	if (n < 0 || (uint64_t)n != len)
+		return fail(x, n < 0 ? -errno : -EIO, "snapshot: reading it back");
+	if (m->offset + len == s->snap_len) {
+		close(s->snap_fd);
+		s->snap_fd = -1;
+	}
+	return result_data(x, len);
+}
+
 /* ---- scoped release ------------------------------------------------------------------------ */
 
 #define SCOPED_BATCH 64
@@ -1717,6 +1761,7 @@ void session_trim(struct session *s)
 void session_init(struct session *s, uint64_t id, uint32_t uid, uint32_t pid)
 {
 	memset(s, 0, sizeof(*s));
+	s->snap_fd = -1;
 	s->id = id;
 	s->uid = uid;
 	s->pid = pid;
@@ -1740,6 +1785,9 @@ void dispatch_session_end(struct dispatch *dp, struct session *s)
 	free(s->scratch);
 	s->scratch = NULL;
 	s->scratch_cap = 0;
+	if (s->snap_fd >= 0)
+		close(s->snap_fd);
+	s->snap_fd = -1;
 }
 
 void dispatch_pass_done(struct dispatch *dp)
@@ -1800,6 +1848,7 @@ static const struct op ops[] = {
 	[OP(ALLOC_PERCPU)] = { op_alloc_percpu, RESULT(ALLOC),     NULL },
 	[OP(FREE_PERCPU)] = { op_free_percpu, STATUS_ONLY,         NULL },
 	[OP(KVFREE_RCU)]  = { op_kvfree_rcu,  STATUS_ONLY,         NULL },
+	[OP(SNAPSHOT)]    = { op_snapshot,    RESULT(READ),        NULL },
 };
 
 /* Reply's results share one oneof, a union of pointers that protobuf-c
@@ -1851,12 +1900,12 @@ static const char *const op_names[DISPATCH_NR_OPS] = {
 	"none", "", "hello", "alloc", "free", "realloc", "vmap", "vunmap", "alloc_pages",
 	"free_pages", "read", "write", "phys_read", "phys_write", "translate", "area_info",
 	"query", "check", "purge", "vm_map_ram", "vm_unmap_ram", "alloc_percpu", "free_percpu",
-	"kvfree_rcu",
+	"kvfree_rcu", "snapshot",
 };
 /* The counters are indexed by op case: a row of ops[] past them would
  * write beyond by_op. */
 _Static_assert(sizeof(ops) / sizeof(ops[0]) == DISPATCH_NR_OPS &&
-	       VMALLOCD__V1__REQUEST__OP_KVFREE_RCU == DISPATCH_NR_OPS - 1 &&
+	       VMALLOCD__V1__REQUEST__OP_SNAPSHOT == DISPATCH_NR_OPS - 1 &&
 	       VMALLOCD__V1__REQUEST__OP_HELLO == 2, "op_names and by_op follow Request's op cases");
 
 const char *dispatch_op_name(unsigned op)

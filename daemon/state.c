@@ -787,8 +787,6 @@ out:
 	return r;
 }
 
-/* ---- a fresh machine -------------------------------------------------------------------- */
-
 struct membuf {
 	uint8_t *p;
 	size_t len, cap;
@@ -814,6 +812,254 @@ static int mem_write(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
+/* ---- snapshots ------------------------------------------------------------------------- */
+
+/* A snapshot file: this header, the engine's image, the daemon's tables,
+ * the extents of the frames that hold bytes ({ offset, length } in bytes,
+ * u64 each), then those bytes in order. */
+#define SNAP_MAGIC "VMDSNAP\0"
+struct snap_hdr {
+	char magic[8];
+	uint32_t version, hcrc;   /* hcrc of the bytes after it */
+	uint64_t total_len;
+	uint64_t image_len, tables_len, nr_extents, data_len;
+	uint32_t meta_crc;        /* of the image, tables and extents */
+	uint32_t data_crc;        /* of the data */
+	uint64_t lineage;
+};
+_Static_assert(sizeof(struct snap_hdr) == 72, "no padding in the snapshot's header");
+
+/* The extents of fd's data in [0, size): malloc'd pairs. */
+static int data_extents(int fd, uint64_t size, uint64_t **ret, uint64_t *ret_n)
+{
+	uint64_t *v = NULL, n = 0, cap = 0;
+	off_t pos = 0;
+
+	while ((uint64_t)pos < size) {
+		off_t d = lseek(fd, pos, SEEK_DATA), h;
+
+		if (d < 0 && errno == ENXIO)
+			break;
+		if (d < 0)
+			goto err;
+		h = lseek(fd, d, SEEK_HOLE);
+		if (h < 0)
+			goto err;
+		if ((uint64_t)h > size)
+			h = (off_t)size;
+		if (n == cap) {
+			uint64_t *p = realloc(v, (cap = cap ? cap * 2 : 64) * 2 * sizeof(*v));
+
+			if (!p) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = p;
+		}
+		v[2 * n] = (uint64_t)d;
+		v[2 * n + 1] = (uint64_t)(h - d);
+		n++;
+		pos = h;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+err:
+	free(v);
+	return -errno;
+}
+
+static int copy_range(int from, uint64_t off, int to, uint64_t to_off, uint64_t len, uint32_t *c)
+{
+	static uint8_t buf[1 << 16];
+
+	while (len) {
+		size_t k = len > sizeof(buf) ? sizeof(buf) : (size_t)len;
+		int r = pread_all(from, buf, k, off);
+
+		if (r < 0 || (r = pwrite_all(to, buf, k, to_off)) < 0)
+			return r;
+		if (c)
+			*c = crc(*c, buf, k);
+		off += k;
+		to_off += k;
+		len -= k;
+	}
+	return 0;
+}
+
+int state_snapshot(struct dispatch *dp, int *ret_fd, uint64_t *ret_len)
+{
+	struct snap_hdr h = { .magic = SNAP_MAGIC, .version = STATE_VERSION };
+	struct membuf m = { 0 };
+	struct buf tb = { 0 };
+	struct vm_stats st;
+	uint64_t *ext = NULL, next = 0, pos;
+	int fd = -1, ffd = vm_engine_frames_fd(dp->engine), r;
+
+	if (ffd < 0)
+		return -EOPNOTSUPP;
+	vm_get_stats(dp->engine, &st);
+	if ((r = vm_engine_save(dp->engine, mem_write, &m)) < 0 || (r = tables_encode(dp, &tb)) < 0 ||
+	    (r = data_extents(ffd, st.total_pages << VM_PAGE_SHIFT, &ext, &next)) < 0)
+		goto out;
+	h.image_len = m.len;
+	h.tables_len = tb.len;
+	h.nr_extents = next;
+	for (uint64_t i = 0; i < next; i++)
+		h.data_len += ext[2 * i + 1];
+	h.total_len = sizeof(h) + h.image_len + h.tables_len + 16 * next + h.data_len;
+	h.lineage = dp->state_generation;
+	h.meta_crc = crc(crc(crc(0, m.p, m.len), tb.p, tb.len), ext, 16 * next);
+	if ((fd = memfd_create("vmallocd-snapshot", MFD_CLOEXEC)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	pos = sizeof(h);
+	if ((r = pwrite_all(fd, m.p, m.len, pos)) < 0 ||
+	    (r = pwrite_all(fd, tb.p, tb.len, pos += m.len)) < 0 ||
+	    (r = pwrite_all(fd, ext, 16 * next, pos += tb.len)) < 0)
+		goto out;
+	pos += 16 * next;
+	for (uint64_t i = 0; i < next && r == 0; i++) {
+		r = copy_range(ffd, ext[2 * i], fd, pos, ext[2 * i + 1], &h.data_crc);
+		pos += ext[2 * i + 1];
+	}
+	if (r < 0)
+		goto out;
+	h.hcrc = crc(0, (uint8_t *)&h + 16, sizeof(h) - 16);
+	if ((r = pwrite_all(fd, &h, sizeof(h), 0)) < 0)
+		goto out;
+	vmd_log(VM_LOG_INFO, "snapshot: %llu bytes (%llu of frames' bytes in %llu extents)",
+		(unsigned long long)h.total_len, (unsigned long long)h.data_len,
+		(unsigned long long)next);
+	*ret_fd = fd;
+	*ret_len = h.total_len;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(m.p);
+	free(tb.p);
+	free(ext);
+	return r;
+}
+
+/* Build the machine a snapshot file holds onto frames_fd (all holes, the
+ * machine's size): 0 with d->engine, or a negative errno after saying why. */
+static int restore(struct daemon *d, const struct vm_config *cfg, const char *file, int frames_fd)
+{
+	struct snap_hdr h;
+	struct vm_config have;
+	struct options rules;
+	struct vm_engine *e = NULL;
+	const uint8_t *p = MAP_FAILED, *ext;
+	struct stat sb;
+	uint64_t pos;
+	uint32_t c = 0;
+	int fd = open(file, O_RDONLY | O_CLOEXEC), r = -EBADMSG;
+
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		r = -errno;
+		vmd_log(VM_LOG_ERR, "restore: %s: %s", file, strerror(-r));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	if ((uint64_t)sb.st_size < sizeof(h) || pread_all(fd, &h, sizeof(h), 0) < 0 ||
+	    memcmp(h.magic, SNAP_MAGIC, 8) != 0) {
+		vmd_log(VM_LOG_ERR, "restore: %s is not a vmallocd snapshot", file);
+		goto out;
+	}
+	if (h.version != STATE_VERSION) {
+		vmd_log(VM_LOG_ERR, "restore: %s is a snapshot of format version %u, this vmallocd "
+			"reads version %u", file, h.version, STATE_VERSION);
+		r = -EPROTONOSUPPORT;
+		goto out;
+	}
+	if (crc(0, (uint8_t *)&h + 16, sizeof(h) - 16) != h.hcrc || h.total_len != (uint64_t)sb.st_size ||
+	    h.nr_extents > (uint64_t)sb.st_size / 16 ||
+	    sizeof(h) + h.image_len + h.tables_len + 16 * h.nr_extents + h.data_len != h.total_len) {
+		vmd_log(VM_LOG_ERR, "restore: %s: the snapshot's header fails its checksum or does not "
+			"match the file's %lld bytes (cut short?)", file, (long long)sb.st_size);
+		goto out;
+	}
+	p = mmap(NULL, h.total_len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED) {
+		r = -errno;
+		goto out;
+	}
+	pos = sizeof(h);
+	if (crc(0, p + pos, h.image_len + h.tables_len + 16 * h.nr_extents) != h.meta_crc) {
+		vmd_log(VM_LOG_ERR, "restore: %s: the snapshot's machine fails its checksum", file);
+		goto out;
+	}
+	ext = p + pos + h.image_len + h.tables_len;
+	c = crc(0, ext + 16 * h.nr_extents, h.data_len);
+	if (c != h.data_crc) {
+		vmd_log(VM_LOG_ERR, "restore: %s: the snapshot's frames fail their checksum", file);
+		goto out;
+	}
+	vm_config_init(&have);
+	if ((r = vm_state_config(p + pos, h.image_len, &have)) < 0) {
+		vmd_log(VM_LOG_ERR, "restore: %s: the engine image is %s", file,
+			r == -EPROTONOSUPPORT ? "of a format this vmallocd does not read" : "corrupt");
+		goto out;
+	}
+	if ((r = same_machine(cfg, &have, file)) < 0)
+		goto out;
+	{
+		const uint8_t *data = ext + 16 * h.nr_extents;
+
+		for (uint64_t i = 0; i < h.nr_extents; i++) {
+			uint64_t off, len;
+
+			memcpy(&off, ext + 16 * i, 8);
+			memcpy(&len, ext + 16 * i + 8, 8);
+			if (off > cfg->memory_bytes || len > cfg->memory_bytes - off ||
+			    len > (uint64_t)(p + h.total_len - data)) {
+				vmd_log(VM_LOG_ERR, "restore: %s: extent %llu lies outside the machine", file,
+					(unsigned long long)i);
+				r = -EBADMSG;
+				goto out;
+			}
+			if ((r = pwrite_all(frames_fd, data, len, off)) < 0)
+				goto out;
+			data += len;
+		}
+	}
+	if ((r = vm_engine_load(cfg, frames_fd, p + pos, h.image_len, &e)) < 0) {
+		vmd_log(VM_LOG_ERR, "restore: %s: the engine refused the image: %s", file, strerror(-r));
+		goto out;
+	}
+	memcpy(&rules, &d->opt, sizeof(rules));
+	rules.quotas = NULL;
+	rules.nr_quotas = 0;
+	r = tables_decode(&d->dp, &rules, p + pos + h.image_len, h.tables_len);
+	free(rules.quotas);
+	if (r < 0) {
+		vmd_log(VM_LOG_ERR, "restore: %s: the daemon's tables are corrupt", file);
+		vm_engine_destroy(e);
+		account_done(&d->dp.acct);
+		objects_done(&d->dp.objs);
+		goto out;
+	}
+	d->engine = d->dp.engine = e;
+	if ((r = vm_reconcile_resident(e)) < 0)
+		vmd_log(VM_LOG_WARNING, "restore: the frames' residency not derived: %s", strerror(-r));
+	dispatch_release_all_scoped(&d->dp);
+	vmd_log(VM_LOG_INFO, "restore: the machine of %s: %llu bytes of frames in %llu extents", file,
+		(unsigned long long)h.data_len, (unsigned long long)h.nr_extents);
+	r = 0;
+out:
+	if (p != MAP_FAILED)
+		munmap((void *)p, h.total_len);
+	close(fd);
+	return r;
+}
+
+/* ---- a fresh machine -------------------------------------------------------------------- */
+
 static int write_header(struct state *st, uint64_t memory)
 {
 	struct state_hdr h = { .magic = STATE_MAGIC, .version = STATE_VERSION };
@@ -834,22 +1080,59 @@ static int write_header(struct state *st, uint64_t memory)
 	return 0;
 }
 
-/* A new machine and its state: 0 with d->engine, or a negative errno
- * after saying why. */
-static int fresh(struct state *st, struct daemon *d, const struct vm_config *cfg)
+/* A machine that does not continue a kept state: the snapshot --restore
+ * names, or a new one.  On frames_fd (a file of the machine's size, all
+ * holes) if not -1, else in a memfd of its own.  0 with d->engine, or a
+ * negative errno after saying why. */
+static int new_machine(struct daemon *d, const struct vm_config *cfg, int frames_fd)
 {
 	struct vm_engine *e = NULL;
-	char *tmp = NULL, *final = NULL;
-	int r;
+	struct membuf m = { 0 };
+	int own = -1, r;
 
-	r = vm_engine_create(cfg, &e);
-	if (r < 0)
+	if (d->opt.restore) {
+		if (frames_fd < 0) {
+			own = memfd_create("vmallocd-physmem", MFD_CLOEXEC);
+			if (own < 0 || ftruncate(own, (off_t)cfg->memory_bytes) < 0) {
+				r = -errno;
+				vmd_log(VM_LOG_ERR, "restore: no memfd for the frames: %s", strerror(-r));
+				if (own >= 0)
+					close(own);
+				return r;
+			}
+			frames_fd = own;
+		}
+		r = restore(d, cfg, d->opt.restore, frames_fd);
+		if (own >= 0)
+			close(own);   /* the engine keeps its own dup */
 		return r;
+	}
+	if ((r = vm_engine_create(cfg, &e)) < 0)
+		return r;
+	if (frames_fd >= 0) {
+		/* A new machine's frames are all zero, as a new sparse file
+		 * reads, so its image loads onto the file unchanged. */
+		r = vm_engine_save(e, mem_write, &m);
+		vm_engine_destroy(e);
+		e = NULL;
+		if (r == 0)
+			r = vm_engine_load(cfg, frames_fd, m.p, m.len, &e);
+		free(m.p);
+		if (r < 0)
+			return r;
+	}
+	d->engine = d->dp.engine = e;
+	return 0;
+}
+
+/* A new machine (or the snapshot's) and its state: 0 with d->engine, or a
+ * negative errno after saying why. */
+static int fresh(struct state *st, struct daemon *d, const struct vm_config *cfg)
+{
+	char *tmp = NULL, *final = NULL;
+	int r = 0;
+
 	if (st->dir) {
-		/* The frames in a file of ours: a new machine's frames are all
-		 * zero, as a new sparse file reads, so the engine's image loads
-		 * onto it unchanged. */
-		struct membuf m = { 0 };
 		char *fp = path_in(st->dir, "frames");
 
 		r = fp ? 0 : -ENOMEM;
@@ -857,17 +1140,12 @@ static int fresh(struct state *st, struct daemon *d, const struct vm_config *cfg
 			r = -errno;
 		if (r == 0 && ftruncate(st->frames_fd, (off_t)cfg->memory_bytes) < 0)
 			r = -errno;
-		if (r == 0)
-			r = vm_engine_save(e, mem_write, &m);
-		vm_engine_destroy(e);
-		e = NULL;
-		if (r == 0)
-			r = vm_engine_load(cfg, st->frames_fd, m.p, m.len, &e);
-		free(m.p);
 		if (r < 0)
 			vmd_log(VM_LOG_ERR, "state: cannot make the frames file %s: %s", fp ? fp : "",
 				strerror(-r));
 		free(fp);
+		if (r == 0)
+			r = new_machine(d, cfg, st->frames_fd);
 		if (r < 0)
 			return r;
 		tmp = path_in(st->dir, "state.new");
@@ -877,7 +1155,9 @@ static int fresh(struct state *st, struct daemon *d, const struct vm_config *cfg
 		else if ((st->state_fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
 			r = -errno;
 	} else {
-		st->frames_fd = fcntl(vm_engine_frames_fd(e), F_DUPFD_CLOEXEC, 3);
+		if ((r = new_machine(d, cfg, -1)) < 0)
+			return r;
+		st->frames_fd = fcntl(vm_engine_frames_fd(d->engine), F_DUPFD_CLOEXEC, 3);
 		if (st->frames_fd < 0)
 			r = -errno;
 		else if ((st->state_fd = memfd_create(STATE_NAME, MFD_CLOEXEC)) < 0)
@@ -886,7 +1166,6 @@ static int fresh(struct state *st, struct daemon *d, const struct vm_config *cfg
 	st->lineage = random64();
 	st->cur = -1;
 	st->gen = 0;
-	d->engine = d->dp.engine = e;
 	if (r == 0)
 		r = write_header(st, cfg->memory_bytes);
 	if (r == 0)
@@ -939,10 +1218,8 @@ int state_start(struct daemon *d)
 	d->dp.boot_id = random64();
 	cfg = d->machine;
 	if (!d->opt.state_dir && !d->opt.fd_store) {
-		r = vm_engine_create(&cfg, &d->engine);
-		d->dp.engine = d->engine;
 		d->dp.state_generation = random64();
-		return r;
+		return new_machine(d, &cfg, -1);
 	}
 	if (!(st = calloc(1, sizeof(*st))))
 		return -ENOMEM;
@@ -995,6 +1272,12 @@ int state_start(struct daemon *d)
 		if (r < 0)
 			goto refused;
 	}
+	if (where && d->opt.restore) {
+		vmd_log(VM_LOG_ERR, "restore: %s holds a machine already: refused (it is kept; "
+			"--discard-state moves it aside and starts from the snapshot)", where);
+		r = -EEXIST;
+		goto refused;
+	}
 	if (where) {
 		r = recover(st, d, &cfg, where);
 		if (r < 0)
@@ -1005,8 +1288,8 @@ int state_start(struct daemon *d)
 		if (!from_store)
 			store_fds(st);
 	} else {
-		vmd_log(VM_LOG_INFO, "state: none kept%s%s: a new machine", st->dir ? " in " : "",
-			st->dir ? st->dir : "");
+		vmd_log(VM_LOG_INFO, "state: none kept%s%s: %s", st->dir ? " in " : "",
+			st->dir ? st->dir : "", d->opt.restore ? "the snapshot's machine" : "a new machine");
 		if ((r = fresh(st, d, &cfg)) < 0)
 			goto fail;
 		d->dp.state_generation = st->lineage;

@@ -85,6 +85,7 @@ struct options {
 	char *state_dir;          /* the state kept in files there, NULL: not on disk */
 	bool fd_store;            /* hand the state's descriptors to systemd's fd store */
 	bool discard_state;       /* a state that fails validation is moved aside, start empty */
+	char *restore;            /* start from this snapshot file, NULL: none */
 	uint64_t journal_size;    /* bytes of journal that trigger a checkpoint */
 };
 
@@ -305,6 +306,8 @@ struct session {
 	uint8_t *scratch;          /* vread target, up to VMD_MAX_IO */
 	size_t scratch_cap;
 	bool big_pass;             /* this pass needed large buffers: keep them */
+	int snap_fd;               /* a snapshot being read (op_snapshot), -1: none */
+	uint64_t snap_len;
 };
 
 /* What handling a journaled request reads besides its frame and the
@@ -334,7 +337,7 @@ struct daemon;
  * that did not decode) and status (-errno, 0 success; larger ones in the
  * last), and, while timing is on, their durations in buckets whose upper
  * bounds are dispatch_lat_bounds (seconds; the last bucket is +Inf). */
-#define DISPATCH_NR_OPS      24   /* Request's op cases + 1: dispatch.c checks */
+#define DISPATCH_NR_OPS      25   /* Request's op cases + 1: dispatch.c checks */
 #define DISPATCH_NR_STATUS   134
 #define DISPATCH_LAT_BUCKETS 13
 extern const double dispatch_lat_bounds[DISPATCH_LAT_BUCKETS];
@@ -442,6 +445,10 @@ void state_tick(struct state *st, struct dispatch *dp);
  * errno (the change must then not happen). */
 int state_journal(struct state *st, struct dispatch *dp, enum jrec_kind kind,
 		  const struct dispatch_inputs *in, const uint8_t *payload, size_t len);
+/* The whole machine as one stream (config and engine image, the daemon's
+ * tables, the frames that hold bytes) in a new memfd: 0 with *ret_fd and
+ * its length, or a negative errno. */
+int state_snapshot(struct dispatch *dp, int *ret_fd, uint64_t *ret_len);
 /* Close the files (the state stays in them).  NULL-safe. */
 void state_close(struct state *st);
 

@@ -498,7 +498,98 @@ static void test_corrupt_state(void)
 	remove_dir(dir);
 }
 
+/* ---- snapshots ---------------------------------------------------------------------------- */
+
+static void test_snapshot_round_trip(void)
+{
+	const char *args[] = { "--memory", "96M", "--cpus", "2", NULL };
+	const char *bin = getenv("VMALLOCD_BIN");
+	char file[] = "/tmp/vmd-snap.XXXXXX", *vi1, *bi1, *mi1, *vi2, *bi2, *mi2, msg[512], log[8192];
+	struct vmd_proc p;
+	struct vmc_client *c;
+	struct owned a[40];
+	uint64_t len = 0, pfn;
+	static uint8_t buf[50000], got[50000];
+	int fd;
+
+	CU_ASSERT_FATAL(bin != NULL);
+	fd = mkstemp(file);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_start(&p, args, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(p.sock, &c), 0);
+	vmc_set_caller(c, "snapshot_owner");
+	for (int i = 0; i < 40; i++) {
+		a[i].size = 3000 + (uint64_t)i * 1111;
+		CU_ASSERT_EQUAL_FATAL(vmc_vmalloc(c, a[i].size, &a[i].addr), 0);
+		for (uint64_t b = 0; b < a[i].size; b++)
+			buf[b] = (uint8_t)(b ^ (uint64_t)i * 29);
+		CU_ASSERT_EQUAL(vmc_write(c, a[i].addr, buf, a[i].size), 0);
+	}
+	for (int i = 1; i < 40; i += 3) {
+		CU_ASSERT_EQUAL(vmc_vfree(c, a[i].addr), 0);
+		a[i].addr = 0;
+	}
+	CU_ASSERT_EQUAL(vmc_alloc_pages(c, 0, 2, -1, &pfn), 0);
+	CU_ASSERT_EQUAL(as_uid(1000, make_areas, p.sock), 0);
+	CU_ASSERT_EQUAL(vmc_snapshot_save(c, fd, &len), 0);
+	close(fd);
+	CU_ASSERT(len > 4096);
+	vi1 = text(c, VMC_VMALLOCINFO);
+	bi1 = text(c, VMC_BUDDYINFO);
+	mi1 = text(c, VMC_MEMINFO);
+	vmc_close(c);
+	CU_ASSERT_EQUAL(vmd_stop(&p, 10000), 0);
+
+	/* Another daemon, from the file. */
+	{
+		const char *rargs[] = { "--memory", "96M", "--cpus", "2", "--restore", file, NULL };
+
+		CU_ASSERT_EQUAL_FATAL(vmd_start(&p, rargs, NULL), 0);
+	}
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(p.sock, &c), 0);
+	vi2 = text(c, VMC_VMALLOCINFO);
+	bi2 = text(c, VMC_BUDDYINFO);
+	mi2 = text(c, VMC_MEMINFO);
+	T_TEXT_EQ(vi2, vi1);
+	T_TEXT_EQ(bi2, bi1);
+	T_TEXT_EQ(mi2, mi1);
+	for (int i = 0; i < 40; i++) {
+		if (!a[i].addr)
+			continue;
+		for (uint64_t b = 0; b < a[i].size; b++)
+			buf[b] = (uint8_t)(b ^ (uint64_t)i * 29);
+		CU_ASSERT_EQUAL(vmc_read(c, a[i].addr, got, a[i].size), 0);
+		CU_ASSERT_EQUAL(memcmp(buf, got, a[i].size), 0);
+	}
+	CU_ASSERT_EQUAL(vmc_check(c, msg, sizeof(msg)), 0);
+	vmc_close(c);
+	CU_ASSERT_EQUAL(vmd_stop(&p, 10000), 0);
+
+	/* A snapshot of another machine than the command line asks for. */
+	{
+		const char *argv[] = { bin, "--config", "/dev/null", "--socket", "/tmp/vmd-never.sock",
+				       "--memory", "96M", "--cpus", "2", "--kernel", "4.19",
+				       "--restore", file, NULL };
+
+		CU_ASSERT_NOT_EQUAL(vmd_run(argv, NULL, 0, NULL, 0, log, sizeof(log)), 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(log, "holds another machine"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(log, "Linux 6.18"));
+	}
+	/* A snapshot cut short. */
+	{
+		const char *argv[] = { bin, "--config", "/dev/null", "--socket", "/tmp/vmd-never.sock",
+				       "--memory", "96M", "--cpus", "2", "--restore", file, NULL };
+
+		CU_ASSERT_EQUAL(truncate(file, (off_t)len - 1), 0);
+		CU_ASSERT_NOT_EQUAL(vmd_run(argv, NULL, 0, NULL, 0, log, sizeof(log)), 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(log, "cut short"));
+	}
+	unlink(file);
+	free(vi1); free(bi1); free(mi1); free(vi2); free(bi2); free(mi2);
+}
+
 static const struct t_case cases[] = {
+	{ "snapshot_round_trip", test_snapshot_round_trip },
 	{ "clean_restart", test_clean_restart },
 	{ "kill_during_storm", test_kill_during_storm },
 	{ "corrupt_state", test_corrupt_state },

@@ -39,8 +39,10 @@ static json_object *hello_json(const struct vmc_hello *h, const struct vmc_ident
 	jput(o, "pid", json_object_new_uint64(h->pid));
 	jput(o, "kernel", json_object_new_string(h->kernel));
 	jput(o, "cpus", json_object_new_uint64(h->nr_cpus));
-	jput(o, "boot_id", json_object_new_uint64(id->boot_id));
-	jput(o, "state_generation", json_object_new_uint64(id->state_generation));
+	if (id) {
+		jput(o, "boot_id", json_object_new_uint64(id->boot_id));
+		jput(o, "state_generation", json_object_new_uint64(id->state_generation));
+	}
 	return o;
 }
 
@@ -113,7 +115,7 @@ int cmd_ping(const struct cmd *cmd, int argc, char **argv)
 		return fail(cmd, NULL, r);
 	}
 	if (arg_json) {
-		json_object *o = hello_json(&h), *samples = json_object_new_array();
+		json_object *o = hello_json(&h, NULL), *samples = json_object_new_array();
 
 		for (long i = 0; i < count; i++)
 			json_object_array_add(samples, jus(rtt[i]));
