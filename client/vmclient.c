@@ -114,16 +114,48 @@ static int one_done(struct vmci_xfer *x, size_t i, const Vmallocd__V1__Reply *re
 	return r;
 }
 
+/* The connection dropped under a call (the daemon went away), as opposed
+ * to a daemon error or a timeout (a wedged daemon is not retried). */
+static bool dropped(const struct vmc_client *c, int r)
+{
+	return r < 0 && c->fd < 0 && r != -ETIMEDOUT && r != -ENOMEM && r != -EPROTO &&
+	       r != -EBADMSG;
+}
+
+/* Calls that change nothing: retried once on a new connection when the
+ * old one drops (vmclient.h, "Reconnecting"). */
+static bool idempotent(Vmallocd__V1__Request__OpCase op)
+{
+	switch (op) {
+	case VMALLOCD__V1__REQUEST__OP_HELLO:
+	case VMALLOCD__V1__REQUEST__OP_READ:
+	case VMALLOCD__V1__REQUEST__OP_PHYS_READ:
+	case VMALLOCD__V1__REQUEST__OP_TRANSLATE:
+	case VMALLOCD__V1__REQUEST__OP_AREA_INFO:
+	case VMALLOCD__V1__REQUEST__OP_QUERY:
+	case VMALLOCD__V1__REQUEST__OP_CHECK:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int call(struct vmc_client *c, const Vmallocd__V1__Request *req,
 		Vmallocd__V1__Reply__ResultCase want, take_fn *take, void *out)
 {
-	struct one o = { req, want, take, out, 0 };
-	struct vmci_xfer x = { .n = 1, .build = one_build, .done = one_done,
-			       .c = c, .ctx = &o };
-	int r;
+	for (int attempt = 0;; attempt++) {
+		struct one o = { req, want, take, out, 0 };
+		struct vmci_xfer x = { .n = 1, .build = one_build, .done = one_done,
+				       .c = c, .ctx = &o };
+		int r = vmci_xfer_run(&x, NULL);
 
-	r = vmci_xfer_run(&x, NULL);
-	return r < 0 ? r : o.status;
+		if (r == 0)
+			return o.status;
+		if (attempt || !dropped(c, r) || !idempotent(req->op_case))
+			return r;
+		if ((r = vmci_reconnect(c)) < 0)
+			return r;
+	}
 }
 
 static int take_addr(const Vmallocd__V1__Reply *rep, void *out)
@@ -461,6 +493,11 @@ VMC_EXPORT int vmc_snapshot_save(struct vmc_client *c, int fd, uint64_t *ret_len
 	return r;
 }
 
+VMC_EXPORT unsigned vmc_reconnects(const struct vmc_client *c)
+{
+	return c ? c->nr_reconnects : 0;
+}
+
 VMC_EXPORT int vmc_identity(struct vmc_client *c, struct vmc_identity *out)
 {
 	int r;
@@ -617,11 +654,25 @@ static int do_rw(struct vmc_client *c, struct rw *w)
 	return r < 0 ? r : w->status;
 }
 
+/* A read is idempotent: once again on a new connection if the old one
+ * dropped under it. */
+static int read_rw(struct vmc_client *c, const struct rw *w0)
+{
+	struct rw w = *w0;
+	int r = do_rw(c, &w);
+
+	if (c && dropped(c, r) && (r = vmci_reconnect(c)) == 0) {
+		w = *w0;
+		r = do_rw(c, &w);
+	}
+	return r;
+}
+
 VMC_EXPORT int vmc_read(struct vmc_client *c, uint64_t addr, void *buf, uint64_t len)
 {
 	struct rw w = { .addr = addr, .dst = buf, .len = len };
 
-	return do_rw(c, &w);
+	return read_rw(c, &w);
 }
 
 VMC_EXPORT int vmc_write(struct vmc_client *c, uint64_t addr, const void *buf, uint64_t len)
@@ -636,7 +687,7 @@ VMC_EXPORT int vmc_phys_read(struct vmc_client *c, uint64_t pfn, uint64_t offset
 {
 	struct rw w = { .phys = true, .addr = pfn, .offset = offset, .dst = buf, .len = len };
 
-	return do_rw(c, &w);
+	return read_rw(c, &w);
 }
 
 VMC_EXPORT int vmc_phys_write(struct vmc_client *c, uint64_t pfn, uint64_t offset,

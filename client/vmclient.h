@@ -211,6 +211,23 @@ struct vmc_identity {
 };
 int vmc_identity(struct vmc_client *c, struct vmc_identity *out);
 
+/* Reconnecting.  When the connection drops under a call that changes
+ * nothing -- vmc_hello, vmc_test_vmalloc_desc, vmc_identity, vmc_read,
+ * vmc_phys_read, vmc_translate, vmc_area_info, vmc_query_text, vmc_areas,
+ * vmc_meminfo, vmc_zones, vmc_map, vmc_stat, vmc_check -- the library
+ * connects again to the same socket once (waiting up to 5 s for a
+ * restarting daemon to listen), says Hello, and sends the call again:
+ * the caller sees only its result.  If the new daemon serves another
+ * machine (its state_generation differs: it started empty), the call fails
+ * with -ESTALE instead, and vmc_last_message says so.  Calls that change
+ * the machine (the vmalloc family, frees, writes, batches, purge) are never
+ * sent twice: they fail with the transport's error (-EPIPE, -ECONNRESET,
+ * -ENOTCONN), as whether they took effect is not known.  Scoped areas of
+ * the dropped connection are gone (the daemon released them, or they did
+ * not survive its restart).  The number of such reconnects so far; compare
+ * vmc_identity()'s boot_id to tell the daemon restarted. */
+unsigned vmc_reconnects(const struct vmc_client *c);
+
 /* Write the whole machine (its configuration, the engine's state, the
  * daemon's tables: owners, callers, quotas' charges, and the bytes of every
  * frame that holds any) to fd, from its current offset 0: the machine as

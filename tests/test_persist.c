@@ -308,7 +308,11 @@ static char *text(struct vmc_client *c, enum vmc_query q)
 static void test_clean_restart(void)
 {
 	char *dir = make_dir();
-	const char *args[] = { "--memory", "128M", "--state-dir", NULL, "--kernel", "4.19", NULL };
+	const char *args[] = { "--memory", "128M", "--state-dir", NULL, "--kernel", "4.19",
+			       "--socket", NULL, NULL };
+	char sock[256];
+	struct vmc_client *keep;
+	struct vmc_identity id1, id2;
 	struct vmd_proc p;
 	struct vmc_client *c;
 	struct vmc_hello h1, h2;
@@ -319,8 +323,12 @@ static void test_clean_restart(void)
 
 	CU_ASSERT_FATAL(dir != NULL);
 	args[3] = dir;
+	/* One socket path for both daemons, so that a client may reconnect. */
+	snprintf(sock, sizeof(sock), "%s/sock", dir);
+	args[7] = sock;
 	CU_ASSERT_EQUAL_FATAL(vmd_start(&p, args, NULL), 0);
-	CU_ASSERT_EQUAL_FATAL(vmd_connect(p.sock, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(sock, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(sock, &keep), 0);
 	vmc_set_caller(c, "persist_root_owner");
 	for (int i = 0; i < 30; i++) {
 		mine[i].size = 4096 * (uint64_t)(1 + i % 13) + (uint64_t)i;
@@ -336,9 +344,10 @@ static void test_clean_restart(void)
 	CU_ASSERT_EQUAL(vmc_alloc_pages(c, 0, 3, -1, &pfn), 0);
 	CU_ASSERT_EQUAL(vmc_phys_write(c, pfn, 100, "alloc_pages bytes", 17), 0);
 	CU_ASSERT_EQUAL(vmc_alloc_percpu(c, 256, 8, &pcpu), 0);
-	CU_ASSERT_EQUAL(as_uid(1000, make_areas, p.sock), 0);
+	CU_ASSERT_EQUAL(as_uid(1000, make_areas, sock), 0);
 	/* A scoped area goes with its connection, here and after a restart alike. */
 	CU_ASSERT_EQUAL(vmc_hello(c, &h1), 0);
+	CU_ASSERT_EQUAL(vmc_identity(keep, &id1), 0);
 	vi1 = text(c, VMC_VMALLOCINFO);
 	bi1 = text(c, VMC_BUDDYINFO);
 	mi1 = text(c, VMC_MEMINFO);
@@ -346,8 +355,22 @@ static void test_clean_restart(void)
 	CU_ASSERT_EQUAL(vmd_stop(&p, 10000), 0);
 
 	CU_ASSERT_EQUAL_FATAL(vmd_start(&p, args, NULL), 0);
-	CU_ASSERT_EQUAL_FATAL(vmd_connect(p.sock, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(sock, &c), 0);
 	CU_ASSERT_EQUAL(vmc_hello(c, &h2), 0);
+	/* The connection kept from before: a read goes through on a new one,
+	 * the same machine (state generation) behind another daemon (boot id);
+	 * a free is not sent twice. */
+	{
+		uint64_t a = mine[1].addr;
+
+		CU_ASSERT_EQUAL(vmc_read(keep, a, got, 64), 0);
+		CU_ASSERT_EQUAL(vmc_reconnects(keep), 1);
+		CU_ASSERT_EQUAL(vmc_identity(keep, &id2), 0);
+		CU_ASSERT_NOT_EQUAL(id1.boot_id, id2.boot_id);
+		CU_ASSERT_EQUAL(id1.state_generation, id2.state_generation);
+		CU_ASSERT_NOT_EQUAL(id2.state_generation, 0);
+	}
+	vmc_close(keep);
 	vi2 = text(c, VMC_VMALLOCINFO);
 	bi2 = text(c, VMC_BUDDYINFO);
 	mi2 = text(c, VMC_MEMINFO);
