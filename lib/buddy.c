@@ -545,6 +545,7 @@ int vm_phys_write(struct vm_engine *e, uint64_t pfn, uint64_t offset, const void
 		return -ENOMEM;
 	for (uint64_t f = first; f <= last; f++)
 		vmi_frame_dirty(e, pfn + f);
-	memcpy(pfn_to_virt(e, pfn) + offset, buf, len);
+	if (!e->replay)
+		memcpy(pfn_to_virt(e, pfn) + offset, buf, len);
 	return 0;
 }

@@ -98,6 +98,11 @@ static int alloc_table(struct vm_engine *e, uint64_t *ret_pfn)
 	if (r == 0) {
 		e->pagetable_pages++;
 		vmi_frame_dirty(e, *ret_pfn);
+		/* A replay keeps the bytes as they are, but a new table starts
+		 * empty whatever the frame held at the end of the original run;
+		 * its entries are written again as the replay maps. */
+		if (e->replay)
+			memset(pfn_to_virt(e, *ret_pfn), 0, VM_PAGE_SIZE);
 	}
 	return r;
 }

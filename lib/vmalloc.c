@@ -716,7 +716,8 @@ static int kva_copy(struct vm_engine *e, uint64_t addr, void *rbuf, const void *
 			n = len;
 		if (wbuf) {
 			vmi_frame_dirty(e, pfn);
-			memcpy(pfn_to_virt(e, pfn) + off, wbuf, n);
+			if (!e->replay)
+				memcpy(pfn_to_virt(e, pfn) + off, wbuf, n);
 			wbuf = (const uint8_t *)wbuf + n;
 		} else if (rbuf) {
 			/* A clean frame is a hole: reading it through the
@@ -726,7 +727,7 @@ static int kva_copy(struct vm_engine *e, uint64_t addr, void *rbuf, const void *
 			else
 				memset(rbuf, 0, n);
 			rbuf = (uint8_t *)rbuf + n;
-		} else if (pfn_to_page(e, pfn)->flags & PG_dirty) {
+		} else if (!e->replay && (pfn_to_page(e, pfn)->flags & PG_dirty)) {
 			memset(pfn_to_virt(e, pfn) + off, 0, n);
 		}
 		addr += n;
