@@ -62,7 +62,7 @@ static char *make_dir(void)
 
 	if (!mkdtemp(tmpl))
 		return NULL;
-	chmod(tmpl, 0700);
+	chmod(tmpl, 0755);   /* the socket of clean_restart is there, for uid 1000 too */
 	return strdup(tmpl);
 }
 
