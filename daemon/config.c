@@ -513,7 +513,8 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		char left[40];
 
-		snprintf(left, sizeof(left), "--%s %s", keys[i].name, keys[i].arg);
+		snprintf(left, sizeof(left), "--%s%s%s", keys[i].name, keys[i].arg[0] == '[' ? "" : " ",
+			 keys[i].arg);
 		fprintf(out, "  %-20s %s\n", left, keys[i].help);
 	}
 	fprintf(out, "  --help               this text\n  --version            the version\n\n"

@@ -69,7 +69,6 @@ struct slot_hdr {               /* at desc.off */
 	uint32_t version, hcrc;   /* hcrc of the bytes after it */
 	uint64_t gen;
 	uint64_t image_len, tables_len;
-	uint64_t pt_len;          /* the page tables' bytes: { pfn u64, a page } each */
 };
 
 struct jrec {                   /* a journal record; the payload follows, padded to 8 */
@@ -83,7 +82,7 @@ struct jrec {                   /* a journal record; the payload follows, padded
 	uint32_t ppid, parent_gone, pad;
 };
 _Static_assert(sizeof(struct jrec) == 64, "journal records are packed by hand");
-_Static_assert(sizeof(struct state_desc) == 32 && sizeof(struct slot_hdr) == 48,
+_Static_assert(sizeof(struct state_desc) == 32 && sizeof(struct slot_hdr) == 40,
 	       "no padding in the state's headers");
 
 struct state {
@@ -380,13 +379,6 @@ static int slot_write(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
-static int table_write(void *ctx, uint64_t pfn, const void *bytes)
-{
-	int r = slot_write(ctx, &pfn, sizeof(pfn));
-
-	return r ? r : slot_write(ctx, bytes, VM_PAGE_SIZE);
-}
-
 /* The checkpoint at off, not past limit: 0 with its length and checksum. */
 static int write_slot(struct state *st, struct dispatch *dp, uint64_t off, uint64_t limit,
 		      uint64_t gen, uint64_t *ret_len, uint32_t *ret_crc)
@@ -406,16 +398,6 @@ static int write_slot(struct state *st, struct dispatch *dp, uint64_t off, uint6
 	if (r < 0)
 		return r;
 	h.tables_len = tb.len;
-	/* The page tables as they are now: the frames will move on, and a
-	 * replay must start from these. */
-	{
-		uint64_t before = w.pos;
-
-		r = vm_for_each_pagetable(dp->engine, table_write, &w);
-		if (r < 0)
-			return r;
-		h.pt_len = w.pos - before;
-	}
 	h.hcrc = crc(0, (uint8_t *)&h + 16, sizeof(h) - 16);
 	if (off + sizeof(h) > limit)
 		return -ENOSPC;
@@ -738,8 +720,7 @@ static int recover(struct state *st, struct daemon *d, const struct vm_config *c
 	if (crc(0, slot + sizeof(sh), st->desc[best].len - sizeof(sh)) != st->desc[best].crc ||
 	    memcmp(sh.magic, SLOT_MAGIC, 8) != 0 || sh.version != STATE_VERSION ||
 	    crc(0, (uint8_t *)&sh + 16, sizeof(sh) - 16) != sh.hcrc || sh.gen != st->gen ||
-	    sizeof(sh) + sh.image_len + sh.tables_len + sh.pt_len != st->desc[best].len ||
-	    sh.pt_len % (8 + VM_PAGE_SIZE)) {
+	    sizeof(sh) + sh.image_len + sh.tables_len != st->desc[best].len) {
 		vmd_log(VM_LOG_ERR, "state: %s: checkpoint %llu (%llu bytes) fails its checksum: refused",
 			where, (unsigned long long)st->gen, (unsigned long long)st->desc[best].len);
 		goto out;
@@ -760,24 +741,9 @@ static int recover(struct state *st, struct daemon *d, const struct vm_config *c
 		r = -EBADMSG;
 		goto out;
 	}
-	/* The page tables back as they were at the checkpoint: the journal's
-	 * calls rebuild them from there. */
-	for (const uint8_t *p = slot + sizeof(sh) + sh.image_len + sh.tables_len,
-	     *end = p + sh.pt_len; p < end; p += 8 + VM_PAGE_SIZE) {
-		uint64_t pfn;
-
-		memcpy(&pfn, p, 8);
-		if (pfn >= cfg->memory_bytes >> VM_PAGE_SHIFT) {
-			vmd_log(VM_LOG_ERR, "state: %s: checkpoint %llu: a page table at pfn %llu, "
-				"outside the machine: refused", where, (unsigned long long)st->gen,
-				(unsigned long long)pfn);
-			r = -EBADMSG;
-			goto out;
-		}
-		if ((r = pwrite_all(st->frames_fd, p + 8, VM_PAGE_SIZE, pfn << VM_PAGE_SHIFT)) < 0)
-			goto out;
-	}
-	r = vm_engine_load_replay(cfg, st->frames_fd, slot + sizeof(sh), sh.image_len, &e);
+	/* The image holds the page tables as they were and puts them back
+	 * in the frames: the journal's calls rebuild them from there. */
+	r = vm_engine_load(cfg, st->frames_fd, slot + sizeof(sh), sh.image_len, &e);
 	if (r < 0) {
 		vmd_log(VM_LOG_ERR, "state: %s: checkpoint %llu: the engine refused its image: %s",
 			where, (unsigned long long)st->gen, strerror(-r));

@@ -383,29 +383,3 @@ int vmi_pgtable_check(struct vm_engine *e, uint64_t *ret_present, uint64_t *ret_
 	*ret_tables = 0;
 	return check_table(e, e->pgd_pfn, 0, ret_present, ret_tables, msg, msglen);
 }
-
-/* ---- the tables' bytes, for a checkpoint ------------------------------------------------ */
-
-static int each_table(struct vm_engine *e, uint64_t table, unsigned level, vm_table_fn *fn,
-		      void *ctx)
-{
-	int r = fn(ctx, table, pfn_to_virt(e, table));
-
-	if (r || level + 1 == e->layout->pt_levels)
-		return r;
-	for (unsigned idx = 0; idx < pt_entries(e); idx++) {
-		uint64_t ent = read_entry(e, table, idx);
-
-		if ((ent & PTE_PRESENT) &&
-		    (r = each_table(e, entry_pfn(ent), level + 1, fn, ctx)) != 0)
-			return r;
-	}
-	return 0;
-}
-
-int vm_for_each_pagetable(struct vm_engine *e, vm_table_fn *fn, void *ctx)
-{
-	if (!e || !fn)
-		return -EINVAL;
-	return each_table(e, e->pgd_pfn, 0, fn, ctx);
-}

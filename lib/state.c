@@ -1346,8 +1346,8 @@ static int check_kva(struct loader *ld)
 	return 0;
 }
 
-static int engine_load(const struct vm_config *cfg, int frames_fd, const void *buf, size_t len,
-		       bool check, struct vm_engine **ret_engine)
+int vm_engine_load(const struct vm_config *cfg, int frames_fd, const void *buf, size_t len,
+		   struct vm_engine **ret_engine)
 {
 	struct loader ld = { 0 };
 	char msg[256];
@@ -1413,7 +1413,7 @@ static int engine_load(const struct vm_config *cfg, int frames_fd, const void *b
 		r = -EBADMSG;
 		goto fail;
 	}
-	if (check && ld.e->nr_pages <= LOAD_CHECK_MAX_PAGES && vm_check(ld.e, msg, sizeof(msg)) < 0) {
+	if (ld.e->nr_pages <= LOAD_CHECK_MAX_PAGES && vm_check(ld.e, msg, sizeof(msg)) < 0) {
 		vmi_log(ld.e, VM_LOG_ERR, "state image refused: %s", msg);
 		r = -EBADMSG;
 		ld.what = NULL;
@@ -1434,18 +1434,6 @@ fail:
 	vm_engine_destroy(ld.e);
 	free(ld.callers);
 	return r == -ENOMEM ? r : (r == -EMFILE ? r : -EBADMSG);
-}
-
-int vm_engine_load(const struct vm_config *cfg, int frames_fd, const void *buf, size_t len,
-		   struct vm_engine **ret_engine)
-{
-	return engine_load(cfg, frames_fd, buf, len, true, ret_engine);
-}
-
-int vm_engine_load_replay(const struct vm_config *cfg, int frames_fd, const void *buf, size_t len,
-			  struct vm_engine **ret_engine)
-{
-	return engine_load(cfg, frames_fd, buf, len, false, ret_engine);
 }
 
 int vm_engine_frames_fd(const struct vm_engine *e)

@@ -565,22 +565,6 @@ int vm_state_config(const void *buf, size_t len, struct vm_config *ret_cfg);
 int vm_engine_load(const struct vm_config *cfg, int frames_fd, const void *buf, size_t len,
 		   struct vm_engine **ret_engine);
 
-/* The same, for a replay to follow: the frames may be newer than the image
- * (page tables made by the calls the replay will run again), so the
- * invariant checker is not run here; every section is still checked.  The
- * caller runs vm_check() once the replay is done. */
-int vm_engine_load_replay(const struct vm_config *cfg, int frames_fd, const void *buf, size_t len,
-			  struct vm_engine **ret_engine);
-
-/* Each page-table frame reachable from the top table, parents before
- * children: fn(ctx, pfn, its VM_PAGE_SIZE bytes as they are now).  The
- * image does not hold the tables (they are frames); an owner that replays
- * calls over frames newer than an image puts these bytes back first, so
- * that the replay finds the tables as they were when the image was saved.
- * fn's non-zero return stops the walk and is returned; 0 otherwise. */
-typedef int vm_table_fn(void *ctx, uint64_t pfn, const void *bytes);
-int vm_for_each_pagetable(struct vm_engine *e, vm_table_fn *fn, void *ctx);
-
 /* The memfd of the machine's frames (the engine keeps owning it; dup it to
  * keep it). */
 int vm_engine_frames_fd(const struct vm_engine *e);
