@@ -135,6 +135,7 @@ void vm_engine_destroy(struct vm_engine *e)
 		if (va->vm && va->vm->pages != &va->vm->page_inline)
 			free(va->vm->pages);
 	}
+	vm_set_replay(e, false);
 	vmi_kvfree_rcu_destroy(e);
 	vmi_percpu_destroy(e);
 	vmi_vmap_block_destroy(e);

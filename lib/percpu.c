@@ -841,6 +841,7 @@ int vm_alloc_percpu(struct vm_engine *e, uint64_t size, uint64_t align, uint64_t
 	p->nr_objects++;
 	if (p->nr_empty_pop_pages < PCPU_EMPTY_POP_PAGES_LOW)
 		vmi_schedule_work(e, VM_WORK_PCPU_BALANCE);
+	vmi_punch_flush(e);
 	*ret_ptr = unit_addr(p, c, 0, 0) + (off << PCPU_MIN_ALLOC_SHIFT);
 	return 0;
 }

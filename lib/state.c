@@ -20,6 +20,9 @@
  *             vm_structs; 6.18: free ranges, each vmap node's lazy list and
  *             pools in list order; 4.19: vmap_purge_list in order, the hint
  *   PERCPU, VMAP_BLOCK, KVFREE_RCU   those structures' own parts (their files)
+ *   PGTABLE   the page tables' entries (pgtable.c): they are in the frames
+ *             memfd too, but a memfd that has moved on since the image (a
+ *             replay's) holds later ones, so loading writes them back
  * Pointers are addresses (a vm_struct is named by its area's start) or
  * indices (callers); the trees are rebuilt from the ranges, which gives the
  * same answers to every lookup (the free tree's search is lowest- or
@@ -56,7 +59,7 @@
 
 enum {
 	SEC_END = 0, SEC_ENGINE, SEC_CALLERS, SEC_ZONES, SEC_MEMMAP, SEC_KVA,
-	SEC_PERCPU, SEC_VMAP_BLOCK, SEC_KVFREE_RCU, NR_SECTIONS
+	SEC_PERCPU, SEC_VMAP_BLOCK, SEC_KVFREE_RCU, SEC_PGTABLE, NR_SECTIONS
 };
 
 /* Caller references: 0 none, 1 the per-CPU chunks' static string, 2 + i
@@ -741,6 +744,8 @@ int vm_engine_save(struct vm_engine *e, vm_save_fn *write, void *ctx)
 	flush_section(&s, SEC_VMAP_BLOCK);
 	vmi_kvfree_rcu_save(e, o);
 	flush_section(&s, SEC_KVFREE_RCU);
+	vmi_pgtable_save(e, o);
+	flush_section(&s, SEC_PGTABLE);
 	flush_section(&s, SEC_END);
 
 	free(o->buf);
@@ -768,7 +773,7 @@ static int next_section(struct loader *ld, uint32_t tag, struct vmi_in *ret)
 
 	static const char *const names[NR_SECTIONS] = {
 		"end", "engine", "callers", "zones", "memmap", "kva", "percpu", "vmap_block",
-		"kvfree_rcu",
+		"kvfree_rcu", "pgtable",
 	};
 
 	ld->what = names[tag];
@@ -1407,11 +1412,23 @@ int vm_engine_load(const struct vm_config *cfg, int frames_fd, const void *buf, 
 	if ((r = next_section(&ld, SEC_KVFREE_RCU, &sec)) < 0 ||
 	    (r = vmi_kvfree_rcu_load(ld.e, &sec)) < 0 || (r = section_done(&sec)) < 0)
 		goto fail;
-	if ((r = next_section(&ld, SEC_END, &sec)) < 0)
+	if ((r = next_section(&ld, SEC_PGTABLE, &sec)) < 0)
 		goto fail;
-	if (sec.p != sec.end || ld.img.p != ld.img.end) {
-		r = -EBADMSG;
-		goto fail;
+	{
+		struct vmi_in tables = sec;
+
+		if ((r = vmi_pgtable_load(ld.e, &sec, false)) < 0 || (r = section_done(&sec)) < 0)
+			goto fail;
+		if ((r = next_section(&ld, SEC_END, &sec)) < 0)
+			goto fail;
+		if (sec.p != sec.end || ld.img.p != ld.img.end) {
+			r = -EBADMSG;
+			goto fail;
+		}
+		/* Everything read and in range: the tables go into their
+		 * frames (the same bytes, unless the memfd has moved on). */
+		if ((r = vmi_pgtable_load(ld.e, &tables, true)) < 0)
+			goto fail;
 	}
 	if (ld.e->nr_pages <= LOAD_CHECK_MAX_PAGES && vm_check(ld.e, msg, sizeof(msg)) < 0) {
 		vmi_log(ld.e, VM_LOG_ERR, "state image refused: %s", msg);
@@ -1443,6 +1460,68 @@ int vm_engine_frames_fd(const struct vm_engine *e)
 
 /* ---- replay ------------------------------------------------------------------------------ */
 
+bool vmi_frame_has_bytes(const struct vm_engine *e, uint64_t pfn)
+{
+	off_t off = (off_t)(pfn << VM_PAGE_SHIFT);
+
+	if (!e->replay)
+		return e->memmap[pfn].flags & PG_dirty;
+	return e->memfd < 0 || lseek(e->memfd, off, SEEK_DATA) == off;
+}
+
+struct replay_stash {
+	struct replay_stash *next;
+	uint64_t pfn;
+	bool hole;
+	uint8_t bytes[VM_PAGE_SIZE];
+};
+
+void vmi_replay_stash(struct vm_engine *e, uint64_t pfn)
+{
+	struct replay_stash *s = malloc(sizeof(*s));
+	off_t off = (off_t)(pfn << VM_PAGE_SHIFT), d;
+
+	if (!s)
+		return;
+	s->pfn = pfn;
+	d = e->memfd >= 0 ? lseek(e->memfd, off, SEEK_DATA) : off;
+	s->hole = d < 0 || d >= off + (off_t)VM_PAGE_SIZE;
+	if (!s->hole)
+		memcpy(s->bytes, pfn_to_virt(e, pfn), VM_PAGE_SIZE);
+	s->next = e->stash;
+	e->stash = s;
+}
+
+void vmi_replay_unstash(struct vm_engine *e, uint64_t pfn)
+{
+	for (struct replay_stash **pp = &e->stash; *pp; pp = &(*pp)->next) {
+		struct replay_stash *s = *pp;
+
+		if (s->pfn != pfn)
+			continue;
+		if (s->hole && e->memfd >= 0)
+			fallocate(e->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				  (off_t)(pfn << VM_PAGE_SHIFT), (off_t)VM_PAGE_SIZE);
+		else if (s->hole)
+			memset(pfn_to_virt(e, pfn), 0, VM_PAGE_SIZE);
+		else
+			memcpy(pfn_to_virt(e, pfn), s->bytes, VM_PAGE_SIZE);
+		*pp = s->next;
+		free(s);
+		return;
+	}
+}
+
+static void stash_drop(struct vm_engine *e)
+{
+	while (e->stash) {
+		struct replay_stash *s = e->stash;
+
+		e->stash = s->next;
+		free(s);
+	}
+}
+
 void vm_set_replay(struct vm_engine *e, bool on)
 {
 	if (!e)
@@ -1450,6 +1529,8 @@ void vm_set_replay(struct vm_engine *e, bool on)
 	/* A punch owed from before is the normal run's: made now. */
 	if (on && e->punch.len)
 		vmi_punch_flush(e);
+	if (!on)
+		stash_drop(e);
 	e->replay = on;
 }
 

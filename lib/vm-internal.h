@@ -288,8 +288,9 @@ struct vm_engine {
 	uint32_t cur_vm_flags;
 
 	/* Replay mode (state.c): the frames' bytes are not touched, nothing is
-	 * counted as resident. */
+	 * counted as resident; what the page tables made meanwhile held. */
 	bool replay;
+	struct replay_stash *stash;
 };
 
 _Static_assert(VM_MAX_NODES - 1 <= UINT8_MAX, "node ids do not fit vm_engine.node_order");
@@ -373,6 +374,11 @@ static inline void vmi_frame_dirty(struct vm_engine *e, uint64_t pfn)
 		e->resident_pages++;
 	}
 }
+
+/* Whether reading the frame through the mapping finds bytes rather than
+ * a hole (which the read would populate): PG_dirty, or in replay mode,
+ * where the flags are not kept, the memfd's own answer. */
+bool vmi_frame_has_bytes(const struct vm_engine *e, uint64_t pfn);
 
 /* buddy.c */
 void vmi_buddy_init_zone(struct vm_engine *e, struct zone *z);
@@ -629,6 +635,15 @@ void vmi_percpu_save(const struct vm_engine *e, struct vmi_out *o);
 int vmi_percpu_load(struct vm_engine *e, struct vmi_in *in);
 void vmi_vmap_block_save(const struct vm_engine *e, struct vmi_out *o);
 int vmi_vmap_block_load(struct vm_engine *e, struct vmi_in *in);
+/* Replay mode: a frame about to become a page table keeps what it held
+ * (as a hole, or its bytes) until the replay ends; a table freed again
+ * gets it back.  A stash that fails (no memory) keeps nothing. */
+void vmi_replay_stash(struct vm_engine *e, uint64_t pfn);
+void vmi_replay_unstash(struct vm_engine *e, uint64_t pfn);
+/* The page tables' entries, from the root down; load reads them (and
+ * writes them into the table frames when write is set). */
+void vmi_pgtable_save(const struct vm_engine *e, struct vmi_out *o);
+int vmi_pgtable_load(struct vm_engine *e, struct vmi_in *in, bool write);
 void vmi_kvfree_rcu_save(const struct vm_engine *e, struct vmi_out *o);
 int vmi_kvfree_rcu_load(struct vm_engine *e, struct vmi_in *in);
 
