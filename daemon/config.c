@@ -232,7 +232,7 @@ static const struct keydef {
 	{ "discard-state", K_DISCARD_STATE, "[=BOOL]", "move a state that fails validation aside, "
 	  "start empty (no)" },
 	{ "journal-size", K_JOURNAL_SIZE, "SIZE", "journal bytes that trigger a checkpoint (64M)" },
-	{ "restore", K_RESTORE, "FILE", "start from the machine of a snapshot (vmctl snapshot save)" },
+	{ "restore", K_RESTORE, "FILE", "start from the machine a snapshot file holds" },
 };
 
 static int set_key(struct options *o, enum key k, const char *v)
