@@ -451,6 +451,11 @@ int state_checkpoint(struct state *st, struct dispatch *dp)
 				(off_t)other->off, (off_t)other->len);
 	if (off == base)
 		(void)ftruncate(st->state_fd, (off_t)ROUND_PAGE(off + len));
+	/* So do the records the checkpoint made dead (they fail the new
+	 * generation's test whether they are there or not). */
+	if (st->jused)
+		(void)fallocate(st->state_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, HDR_SIZE,
+				(off_t)ROUND_PAGE(st->jused));
 	st->desc[n] = d;
 	st->cur = n;
 	st->gen = d.gen;
