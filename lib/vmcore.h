@@ -542,8 +542,9 @@ typedef int vm_save_fn(void *ctx, const void *buf, size_t len);
  * config (kernel, layout, memory, nodes, cpus, movable, lazy limit, page
  * policy, init_on_free), then sections each with its length and a CRC-32C.
  * Its size is proportional to what is used (areas, touched frames), not to
- * the machine's size.  Does not change the engine.  0, the writer's error,
- * or -ENOMEM. */
+ * the machine's size.  Does not change the engine (frames released but
+ * not yet punched out of the memfd are punched first, so that memfd and
+ * image agree).  0, the writer's error, or -ENOMEM. */
 int vm_engine_save(struct vm_engine *e, vm_save_fn *write, void *ctx);
 
 /* The config recorded in an image (callbacks and max_resident_pages left as
