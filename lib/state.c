@@ -1274,6 +1274,14 @@ static int load_kva(struct loader *ld, struct vmi_in *in)
 
 	if (in->err)
 		return in->err;
+	/* The hash at its final size first, not doubled n times on the way. */
+	while (e->busy_hash_mask + 1 < n) {
+		uint64_t mask = e->busy_hash_mask;
+
+		vmi_busy_hash_grow(e);
+		if (e->busy_hash_mask == mask)
+			break;          /* no memory: longer chains, still right */
+	}
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t gap = vmi_in_u64(in), size = vmi_in_u64(in);
 		uint64_t flags = vmi_in_max(in, UINT32_MAX), has_vm = vmi_in_max(in, 1);
