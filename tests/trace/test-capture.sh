@@ -15,8 +15,12 @@ kind=$1 src=$2 vmreplay=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# A failing capture is kept for study: a live capture cannot be made again.
 fail() {
 	echo "test-capture: $*" >&2
+	if [ -s "$tmp/cap" ] && kept=$(mktemp "${TMPDIR:-/tmp}/vmallocd-capture-failed.XXXXXX"); then
+		cp "$tmp/cap" "$kept" && echo "test-capture: the capture is kept in $kept" >&2
+	fi
 	exit 1
 }
 
