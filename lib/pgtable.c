@@ -104,8 +104,15 @@ static int alloc_table(struct vm_engine *e, uint64_t *ret_pfn)
 		 * frame held is kept until the replay ends, for a table that a
 		 * failing call frees again (its frame's later owner's bytes). */
 		if (e->replay) {
+			struct page *p = pfn_to_page(e, *ret_pfn);
+
 			vmi_replay_stash(e, *ret_pfn);
 			memset(pfn_to_virt(e, *ret_pfn), 0, VM_PAGE_SIZE);
+			/* Resident as every table is (the checker says so). */
+			if (!(p->flags & PG_dirty)) {
+				p->flags |= PG_dirty;
+				e->resident_pages++;
+			}
 		}
 	}
 	return r;

@@ -516,6 +516,7 @@ static void oracle_machine(const struct machine *m, uint64_t seed)
 			break;
 	}
 	CU_ASSERT(saves == 6);
+	CU_ASSERT_EQUAL(t_stats(a.e).nr_bugs, 0);
 	/* (4.19 purges in the call: its work is rarely pending.) */
 	T_ASSERT_MSG(lazy && blocks && chunks && (work || m->kernel == VM_KERNEL_4_19),
 		     "%s: images held lazy %llu, vmap blocks "
@@ -737,6 +738,9 @@ static void replay_machine(const struct machine *m, uint64_t seed)
 	T_ASSERT_MSG(a.nlog == b.nlog && memcmp(a.log, b.log, a.nlog * 8) == 0,
 		     "%s: results differ after the replay", m->name);
 	bytes_same(a.e, b.e);
+	/* The graded checks (at debug level 2, after every call, replayed
+	 * ones too) found nothing. */
+	CU_ASSERT_EQUAL(t_stats(b.e).nr_bugs, 0);
 	vm_engine_destroy(a.e);
 	vm_engine_destroy(b.e);
 	free(a.log);
