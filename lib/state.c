@@ -961,10 +961,12 @@ static int load_memmap(struct loader *ld, struct vmi_in *in)
 			return in->err;
 		if (!len)
 			return gap ? -EBADMSG : section_done(in);
-		if (gap > n - cursor || len > n - cursor - gap || (cursor && !gap))
+		/* Runs ascend; two may touch where a zone or its deferred
+		 * range ends and the next part begins. */
+		if (gap > n - cursor || len > n - cursor - gap)
 			return -EBADMSG;
 		cursor += gap;
-		/* A run may cross zones; each frame must be in a touched part. */
+		/* Each frame must be in a touched part. */
 		for (uint64_t pfn = cursor; pfn < cursor + len; pfn++) {
 			struct page *p = &e->memmap[pfn];
 			uint64_t h = vmi_in_max(in, 0xfffu), v;

@@ -395,15 +395,18 @@ struct machine {
 	unsigned nodes, cpus;
 	uint64_t memory;
 	bool init_on_free;
+	uint64_t movable;               /* per node, ZONE_MOVABLE */
 };
 
 static const struct machine machines[] = {
-	{ "6.18-x86_64-1cpu", VM_KERNEL_6_18, VM_LAYOUT_X86_64, 1, 1, 32 * MIB, false },
-	{ "6.18-x86_64-4cpu-2node", VM_KERNEL_6_18, VM_LAYOUT_X86_64, 2, 4, 48 * MIB, true },
-	{ "6.18-i386-2cpu", VM_KERNEL_6_18, VM_LAYOUT_I386, 1, 2, 32 * MIB, false },
-	{ "4.19-x86_64-2cpu", VM_KERNEL_4_19, VM_LAYOUT_X86_64, 1, 2, 32 * MIB, false },
-	{ "4.19-x86_64-3cpu-2node", VM_KERNEL_4_19, VM_LAYOUT_X86_64, 2, 3, 48 * MIB, true },
-	{ "4.19-i386-1cpu", VM_KERNEL_4_19, VM_LAYOUT_I386, 1, 1, 32 * MIB, false },
+	{ "6.18-x86_64-1cpu", VM_KERNEL_6_18, VM_LAYOUT_X86_64, 1, 1, 32 * MIB, false, 0 },
+	{ "6.18-x86_64-4cpu-2node", VM_KERNEL_6_18, VM_LAYOUT_X86_64, 2, 4, 48 * MIB, true, 0 },
+	{ "6.18-i386-2cpu", VM_KERNEL_6_18, VM_LAYOUT_I386, 1, 2, 32 * MIB, false, 0 },
+	{ "4.19-x86_64-2cpu", VM_KERNEL_4_19, VM_LAYOUT_X86_64, 1, 2, 32 * MIB, false, 0 },
+	{ "4.19-x86_64-3cpu-2node", VM_KERNEL_4_19, VM_LAYOUT_X86_64, 2, 3, 48 * MIB, true, 0 },
+	{ "4.19-i386-1cpu", VM_KERNEL_4_19, VM_LAYOUT_I386, 1, 1, 32 * MIB, false, 0 },
+	{ "6.18-x86_64-3node-movable", VM_KERNEL_6_18, VM_LAYOUT_X86_64, 3, 2, 60 * MIB, false,
+	  6 * MIB },
 };
 
 /* The engine's refusals, printed (the loader says which part failed). */
@@ -424,6 +427,7 @@ static void machine_cfg(const struct machine *m, struct vm_config *cfg)
 	cfg->nr_cpus = m->cpus;
 	cfg->memory_bytes = m->memory;
 	cfg->init_on_free = m->init_on_free;
+	cfg->movable_bytes = m->movable;
 	if (m->cpus > 2)
 		cfg->lazy_max_pages = 256;   /* purges (and 6.18's pools) often */
 }
@@ -756,6 +760,42 @@ static void test_replay(void)
 		replay_machine(&machines[i], seed + i);
 }
 
+/* A machine filled to its last frame (every zone's deferred range used
+ * up, memmap runs meeting at the zones' edges), and emptied again. */
+static void test_full(void)
+{
+	struct vm_config cfg;
+	struct world a = { 0 }, b;
+	struct image im = { 0 };
+	struct views va;
+	uint64_t *held, n;
+
+	vm_config_init(&cfg);
+	cfg.memory_bytes = 24 * MIB;
+	cfg.nr_nodes = 2;
+	cfg.movable_bytes = 2 * MIB;
+	a.e = t_machine_cfg(&cfg);
+	CU_ASSERT_FATAL(a.e != NULL);
+	held = t_frame_array(a.e);
+	CU_ASSERT_FATAL(held != NULL);
+	n = t_take_frames(a.e, GFP_KERNEL | __GFP_HIGHMEM | __GFP_MOVABLE, NUMA_NO_NODE, held);
+	CU_ASSERT(n > 0);
+	CU_ASSERT_FATAL(save(a.e, &im) && clone_world(&a, &cfg, &im, &b));
+	views_take(a.e, &va);
+	views_same(b.e, &va, "full");
+	t_snap_free(&va.s);
+	t_free_frames(a.e, held, n);
+	t_free_frames(b.e, held, n);
+	views_take(a.e, &va);
+	views_same(b.e, &va, "emptied");
+	t_snap_free(&va.s);
+	T_CHECK(b.e);
+	free(held);
+	vm_engine_destroy(a.e);
+	vm_engine_destroy(b.e);
+	free(im.buf);
+}
+
 /* A fresh machine's image is small, and a big machine's as small. */
 static void test_size(void)
 {
@@ -825,6 +865,7 @@ int main(int argc, char **argv)
 		{ "corruption", test_corruption },
 		{ "version_and_config", test_version_and_config },
 		{ "replay", test_replay },
+		{ "full", test_full },
 		{ "size", test_size },
 		{ NULL, NULL },
 	};
