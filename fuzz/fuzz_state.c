@@ -113,6 +113,7 @@ static void try_load(const uint8_t *data, size_t size)
 	struct vm_config cfg;
 	struct vm_engine *e = NULL, *e2 = NULL;
 	struct image a = { 0 }, b = { 0 };
+	char msg[256];
 	uint64_t addr;
 	int fd, r;
 
@@ -133,7 +134,10 @@ static void try_load(const uint8_t *data, size_t size)
 			CHECK(vm_vfree(e, addr) == 0);
 		vm_purge(e);
 		vm_run_deferred_work(e);
-		CHECK(vm_check(e, NULL, 0) == 0);
+		if (vm_check(e, msg, sizeof(msg)) < 0) {
+			fprintf(stderr, "fuzz_state: after a few calls: %s\n", msg);
+			abort();
+		}
 		vm_engine_destroy(e);
 		/* The loaded machine's image: it loads, to the same image. */
 		r = vm_engine_load(&cfg, fd, a.buf, a.len, &e2);

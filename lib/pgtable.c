@@ -104,8 +104,15 @@ static int alloc_table(struct vm_engine *e, uint64_t *ret_pfn)
 		 * frame held is kept until the replay ends, for a table that a
 		 * failing call frees again (its frame's later owner's bytes). */
 		if (e->replay) {
+			struct page *p = pfn_to_page(e, *ret_pfn);
+
 			vmi_replay_stash(e, *ret_pfn);
 			memset(pfn_to_virt(e, *ret_pfn), 0, VM_PAGE_SIZE);
+			/* Resident as every table is (the checker says so). */
+			if (!(p->flags & PG_dirty)) {
+				p->flags |= PG_dirty;
+				e->resident_pages++;
+			}
 		}
 	}
 	return r;
@@ -434,11 +441,17 @@ void vmi_pgtable_save(const struct vm_engine *e, struct vmi_out *o)
 	save_table(e, o, e->pgd_pfn, 0);
 }
 
+/* The tables seen by a load, to find one reached twice. */
+struct table_seen {
+	uint64_t *v;
+	uint64_t n;
+};
+
 /* Read (and with write, also write) one table and those below it:
  * entries in range, child tables PG_pgtable frames, as many tables as
  * pagetable_pages says. */
 static int load_table(struct vm_engine *e, struct vmi_in *in, uint64_t table, unsigned level,
-		      bool write, uint64_t *nr_tables)
+		      bool write, struct table_seen *seen)
 {
 	uint64_t prev_pfn = 0, prev_flags = PTE_PRESENT | PTE_GLOBAL;
 	unsigned n = pt_entries(e), at = 0;
@@ -448,8 +461,9 @@ static int load_table(struct vm_engine *e, struct vmi_in *in, uint64_t table, un
 	int r = 0;
 
 	if (table >= e->nr_pages || !(pfn_to_page(e, table)->flags & PG_pgtable) ||
-	    ++*nr_tables > e->pagetable_pages)
+	    seen->n >= e->pagetable_pages)
 		return vmi_in_fail(in);
+	seen->v[seen->n++] = table;
 	if (write)
 		memset(pfn_to_virt(e, table), 0, VM_PAGE_SIZE);
 	if (!leaf) {
@@ -460,11 +474,9 @@ static int load_table(struct vm_engine *e, struct vmi_in *in, uint64_t table, un
 	for (;;) {
 		uint64_t h = vmi_in_u64(in), d, flags = prev_flags, v, pfn;
 
-		if (in->err)
+		if (in->err || !h)
 			break;
-		if (!h)
-			break;
-		if ((h >> 1) > n - at || !(h >> 1)) {
+		if ((h >> 1) > n - at) {
 			vmi_in_fail(in);
 			break;
 		}
@@ -493,17 +505,37 @@ static int load_table(struct vm_engine *e, struct vmi_in *in, uint64_t table, un
 		prev_pfn = pfn + 1;
 	}
 	for (unsigned i = 0; i < nr_kids && !in->err && r == 0; i++)
-		r = load_table(e, in, kids[i], level + 1, write, nr_tables);
+		r = load_table(e, in, kids[i], level + 1, write, seen);
 	free(kids);
 	return in->err ? in->err : r;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 int vmi_pgtable_load(struct vm_engine *e, struct vmi_in *in, bool write)
 {
-	uint64_t nr_tables = 0;
-	int r = load_table(e, in, e->pgd_pfn, 0, write, &nr_tables);
+	struct table_seen seen = { malloc((e->pagetable_pages ? e->pagetable_pages : 1) *
+					  sizeof(uint64_t)), 0 };
+	int r;
 
-	if (r == 0 && nr_tables != e->pagetable_pages)
-		return vmi_in_fail(in);
+	if (!seen.v)
+		return -ENOMEM;
+	r = load_table(e, in, e->pgd_pfn, 0, write, &seen);
+	/* Every table once: a table reached from two entries would be
+	 * written through both. */
+	if (r == 0 && seen.n != e->pagetable_pages)
+		r = vmi_in_fail(in);
+	if (r == 0) {
+		qsort(seen.v, seen.n, sizeof(*seen.v), cmp_u64);
+		for (uint64_t i = 1; i < seen.n && r == 0; i++)
+			if (seen.v[i] == seen.v[i - 1])
+				r = vmi_in_fail(in);
+	}
+	free(seen.v);
 	return r;
 }

@@ -8,8 +8,8 @@
  *   sections  u32 tag, u64 length, u32 CRC-32C of the payload, payload;
  *             in a fixed order, the last one END (empty), nothing after it
  * fixed-width fields little-endian, the rest LEB128 varints.  Sections:
- *   ENGINE    counters, the current identity and CPU, work bits, the pending
- *             punch run, the page-table root, 4.19's hint values
+ *   ENGINE    counters, the current identity and CPU, work bits, the
+ *             page-table root, 4.19's hint values
  *   CALLERS   the interned caller strings in use
  *   ZONES     per zone: free_pages, its deferred range, per order the free
  *             list's head and length
@@ -415,8 +415,6 @@ static void save_engine(struct saver *s)
 	vmi_out_u64(o, e->vmap_pages);
 	vmi_out_u64(o, e->pagetable_pages);
 	vmi_out_u64(o, e->resident_pages);
-	vmi_out_u64(o, e->punch.start);
-	vmi_out_u64(o, e->punch.len);
 	vmi_out_u64(o, e->lazy_pages);
 	vmi_out_u64(o, e->nr_purges);
 	vmi_out_u64(o, e->nr_tlb_flushes);
@@ -460,6 +458,8 @@ static int collect_callers(struct saver *s)
 	s->nr_callers = n;
 	/* Indices by content, so that equal machines write equal images;
 	 * looked up by address. */
+	if (!n)
+		return 0;
 	qsort(s->callers, n, sizeof(*s->callers), cmp_str);
 	for (size_t i = 0; i < n; i++)
 		s->by_addr[i] = (struct caller_index){ s->callers[i], i };
@@ -700,6 +700,10 @@ int vm_engine_save(struct vm_engine *e, vm_save_fn *write, void *ctx)
 
 	if (!e || !write)
 		return -EINVAL;
+	/* Frames released but not yet punched: punched now, so that the
+	 * memfd and the image agree on which frames hold bytes (nothing of
+	 * the metadata changes). */
+	vmi_punch_flush(e);
 	r = collect_callers(&s);
 	if (r < 0) {
 		free(s.callers);
@@ -856,8 +860,6 @@ static int load_engine(struct loader *ld, struct vmi_in *in)
 	e->vmap_pages = vmi_in_max(in, UINT64_MAX);
 	e->pagetable_pages = vmi_in_max(in, n);
 	e->resident_pages = vmi_in_max(in, n);
-	e->punch.start = vmi_in_max(in, n);
-	e->punch.len = vmi_in_max(in, n - e->punch.start);
 	e->lazy_pages = vmi_in_u64(in);
 	e->nr_purges = vmi_in_u64(in);
 	e->nr_tlb_flushes = vmi_in_u64(in);
@@ -959,10 +961,12 @@ static int load_memmap(struct loader *ld, struct vmi_in *in)
 			return in->err;
 		if (!len)
 			return gap ? -EBADMSG : section_done(in);
-		if (gap > n - cursor || len > n - cursor - gap || (cursor && !gap))
+		/* Runs ascend; two may touch where a zone or its deferred
+		 * range ends and the next part begins. */
+		if (gap > n - cursor || len > n - cursor - gap)
 			return -EBADMSG;
 		cursor += gap;
-		/* A run may cross zones; each frame must be in a touched part. */
+		/* Each frame must be in a touched part. */
 		for (uint64_t pfn = cursor; pfn < cursor + len; pfn++) {
 			struct page *p = &e->memmap[pfn];
 			uint64_t h = vmi_in_max(in, 0xfffu), v;
@@ -1272,6 +1276,14 @@ static int load_kva(struct loader *ld, struct vmi_in *in)
 
 	if (in->err)
 		return in->err;
+	/* The hash at its final size first, not doubled n times on the way. */
+	while (e->busy_hash_mask + 1 < n) {
+		uint64_t mask = e->busy_hash_mask;
+
+		vmi_busy_hash_grow(e);
+		if (e->busy_hash_mask == mask)
+			break;          /* no memory: longer chains, still right */
+	}
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t gap = vmi_in_u64(in), size = vmi_in_u64(in);
 		uint64_t flags = vmi_in_max(in, UINT32_MAX), has_vm = vmi_in_max(in, 1);
