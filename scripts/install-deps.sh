@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="gcc clang meson ninja-build pkg-config
-libevent-dev libprotobuf-c-dev protobuf-c-compiler libsystemd-dev zlib1g-dev
+libevent-dev libprotobuf-c-dev protobuf-c-compiler libsystemd-dev
 libcunit1-dev libinih-dev libjson-c-dev libncurses-dev
 libclang-rt-14-dev valgrind redis-server redis-tools scdoc systemd man-db util-linux
 git tmux bpftrace time gnuplot-nox
