@@ -1114,7 +1114,8 @@ static struct vmap_area *new_va(struct vm_engine *e, uint64_t start, uint64_t si
 }
 
 /* A range outside the busy tree, in [vmalloc_start, vmalloc_end). */
-static struct vmap_area *in_range(struct loader *ld, struct vmi_in *in, uint64_t *prev_end, int *err)
+static struct vmap_area *in_range(struct loader *ld, struct vmi_in *in, uint64_t *prev_end,
+				  int *err)
 {
 	const struct layout_desc *l = ld->e->layout;
 	int64_t d = unzigzag(vmi_in_u64(in));
