@@ -358,8 +358,7 @@ static void test_clean_restart(void)
 	CU_ASSERT_EQUAL_FATAL(vmd_connect(sock, &c), 0);
 	CU_ASSERT_EQUAL(vmc_hello(c, &h2), 0);
 	/* The connection kept from before: a read goes through on a new one,
-	 * the same machine (state generation) behind another daemon (boot id);
-	 * a free is not sent twice. */
+	 * the same machine (state generation) behind another daemon (boot id). */
 	{
 		uint64_t a = mine[1].addr;
 
