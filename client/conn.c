@@ -197,6 +197,7 @@ VMC_EXPORT int vmc_connect(const char *socket_path, struct vmc_client **out)
 	c->max_io = VMC_MAX_IO;
 	c->max_frame = VMD_MAX_FRAME;
 	vmd_arena_init(&c->arena, ARENA_LIMIT);
+	snprintf(c->path, sizeof(c->path), "%s", socket_path);
 	r = sock_connect(socket_path, &c->fd);
 	if (r < 0)
 		goto fail;
@@ -222,6 +223,37 @@ VMC_EXPORT void vmc_close(struct vmc_client *c)
 	free(c->caller);
 	vmci_caller_free(c);
 	free(c);
+}
+
+int vmci_reconnect(struct vmc_client *c)
+{
+	struct vmc_identity before = c->id;
+	struct timespec pause = { 0, 50 * 1000000L };
+	int r;
+
+	vmci_disconnect(c);
+	/* A daemon that binds its own socket takes a moment to come back;
+	 * systemd's socket is there all along. */
+	for (int i = 0; i < 100; i++) {
+		r = sock_connect(c->path, &c->fd);
+		if (r != -ENOENT && r != -ECONNREFUSED)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	if (r < 0)
+		return r;
+	if ((r = send_hello(c)) < 0 || (r = vmci_settle(c)) < 0)
+		return r;
+	c->nr_reconnects++;
+	if (before.state_generation && c->id.state_generation != before.state_generation) {
+		snprintf(c->msg, sizeof(c->msg), "the connection dropped and the daemon now serves "
+			 "another machine (state generation %016llx, was %016llx): addresses from "
+			 "before mean nothing there", (unsigned long long)c->id.state_generation,
+			 (unsigned long long)before.state_generation);
+		c->msg_kept = true;
+		return -ESTALE;
+	}
+	return 0;
 }
 
 void vmci_disconnect(struct vmc_client *c)
@@ -472,6 +504,7 @@ static void store_hello(struct vmc_client *c, const Vmallocd__V1__HelloReply *h)
 	c->hello.pid = h->pid;
 	snprintf(c->hello.kernel, sizeof(c->hello.kernel), "%s", h->kernel ? h->kernel : "");
 	c->hello.nr_cpus = h->cpus;
+	c->id = (struct vmc_identity){ h->boot_id, h->state_generation };
 	if (h->test_vmalloc)
 		c->tv = (struct vmc_test_vmalloc){ h->test_vmalloc->cases, h->test_vmalloc->default_mask,
 						   h->test_vmalloc->xfail,

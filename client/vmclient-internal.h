@@ -45,6 +45,9 @@ struct vmc_client {
 	uint32_t max_frame;         /* largest request payload we send */
 	struct vmc_hello hello;     /* from the last Hello reply */
 	struct vmc_test_vmalloc tv; /* ... and its test_vmalloc module */
+	struct vmc_identity id;     /* ... and the daemon's identity */
+	char path[108];             /* the socket, for a reconnect */
+	unsigned nr_reconnects;     /* transparent reconnects made */
 
 	/* Outgoing frames: bytes [wpos, wlen) of wbuf are packed, not yet sent. */
 	uint8_t *wbuf;
@@ -153,6 +156,13 @@ int vmci_settle(struct vmc_client *c);
 /* Data bytes to put in one read or write frame: max_io, less if the
  * daemon's max_frame is smaller.  Can't fail. */
 uint32_t vmci_chunk(const struct vmc_client *c);
+
+/* The connection dropped (the daemon restarted): connect again to the
+ * same socket (waiting up to 5 s for it to come back), say Hello and wait
+ * for the answer.  0; -ESTALE if the daemon now serves another machine
+ * (its state_generation changed: addresses learned before mean nothing);
+ * or the connect's error. */
+int vmci_reconnect(struct vmc_client *c);
 
 /* Close the socket after a transport error; later calls get -ENOTCONN. */
 void vmci_disconnect(struct vmc_client *c);

@@ -114,16 +114,48 @@ static int one_done(struct vmci_xfer *x, size_t i, const Vmallocd__V1__Reply *re
 	return r;
 }
 
+/* The connection dropped under a call (the daemon went away), as opposed
+ * to a daemon error or a timeout (a wedged daemon is not retried). */
+static bool dropped(const struct vmc_client *c, int r)
+{
+	return r < 0 && c->fd < 0 && r != -ETIMEDOUT && r != -ENOMEM && r != -EPROTO &&
+	       r != -EBADMSG;
+}
+
+/* Calls that change nothing: retried once on a new connection when the
+ * old one drops (vmclient.h, "Reconnecting"). */
+static bool idempotent(Vmallocd__V1__Request__OpCase op)
+{
+	switch (op) {
+	case VMALLOCD__V1__REQUEST__OP_HELLO:
+	case VMALLOCD__V1__REQUEST__OP_READ:
+	case VMALLOCD__V1__REQUEST__OP_PHYS_READ:
+	case VMALLOCD__V1__REQUEST__OP_TRANSLATE:
+	case VMALLOCD__V1__REQUEST__OP_AREA_INFO:
+	case VMALLOCD__V1__REQUEST__OP_QUERY:
+	case VMALLOCD__V1__REQUEST__OP_CHECK:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int call(struct vmc_client *c, const Vmallocd__V1__Request *req,
 		Vmallocd__V1__Reply__ResultCase want, take_fn *take, void *out)
 {
-	struct one o = { req, want, take, out, 0 };
-	struct vmci_xfer x = { .n = 1, .build = one_build, .done = one_done,
-			       .c = c, .ctx = &o };
-	int r;
+	for (int attempt = 0;; attempt++) {
+		struct one o = { req, want, take, out, 0 };
+		struct vmci_xfer x = { .n = 1, .build = one_build, .done = one_done,
+				       .c = c, .ctx = &o };
+		int r = vmci_xfer_run(&x, NULL);
 
-	r = vmci_xfer_run(&x, NULL);
-	return r < 0 ? r : o.status;
+		if (r == 0)
+			return o.status;
+		if (attempt || !dropped(c, r) || !idempotent(req->op_case))
+			return r;
+		if ((r = vmci_reconnect(c)) < 0)
+			return r;
+	}
 }
 
 static int take_addr(const Vmallocd__V1__Reply *rep, void *out)
@@ -395,6 +427,89 @@ VMC_EXPORT int vmc_test_vmalloc_desc(struct vmc_client *c, struct vmc_test_vmall
 	return r;
 }
 
+/* A snapshot chunk: written to the file as it comes. */
+struct snap_out {
+	int fd;
+	uint64_t off, total, got;
+	int err;
+};
+
+static int take_snapshot(const Vmallocd__V1__Reply *rep, void *out)
+{
+	struct snap_out *o = out;
+	const uint8_t *p;
+	size_t n;
+
+	if (!rep->read)
+		return -EPROTO;
+	p = rep->read->data.data;
+	n = rep->read->data.len;
+	/* The stream's header (vmallocd(8), "Snapshots") gives its length at
+	 * bytes 16..23. */
+	if (o->off == 0) {
+		if (n < 24)
+			return -EPROTO;
+		memcpy(&o->total, p + 16, 8);
+	}
+	o->got = n;
+	while (n) {
+		ssize_t w = pwrite(o->fd, p, n, (off_t)o->off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			o->err = w < 0 ? -errno : -EIO;
+			return 0;
+		}
+		p += w;
+		n -= (size_t)w;
+		o->off += (uint64_t)w;
+	}
+	return 0;
+}
+
+VMC_EXPORT int vmc_snapshot_save(struct vmc_client *c, int fd, uint64_t *ret_len)
+{
+	Vmallocd__V1__Request req = VMALLOCD__V1__REQUEST__INIT;
+	Vmallocd__V1__SnapshotRequest sr = VMALLOCD__V1__SNAPSHOT_REQUEST__INIT;
+	struct snap_out o = { .fd = fd };
+	int r;
+
+	if (!c || fd < 0)
+		return -EINVAL;
+	req.op_case = VMALLOCD__V1__REQUEST__OP_SNAPSHOT;
+	req.snapshot = &sr;
+	do {
+		sr.offset = o.off;
+		sr.length = 1u << 20;
+		r = call(c, &req, VMALLOCD__V1__REPLY__RESULT_READ, take_snapshot, &o);
+		if (r == 0 && o.err)
+			r = o.err;
+		if (r == 0 && o.got == 0 && o.off < o.total)
+			r = -EPROTO;
+	} while (r == 0 && o.off < o.total);
+	if (r == 0 && ret_len)
+		*ret_len = o.total;
+	return r;
+}
+
+VMC_EXPORT unsigned vmc_reconnects(const struct vmc_client *c)
+{
+	return c ? c->nr_reconnects : 0;
+}
+
+VMC_EXPORT int vmc_identity(struct vmc_client *c, struct vmc_identity *out)
+{
+	int r;
+
+	if (!c || !out)
+		return -EINVAL;
+	r = vmc_hello(c, NULL);
+	if (r == 0)
+		*out = c->id;
+	return r;
+}
+
 VMC_EXPORT int vmc_alloc_pages(struct vmc_client *c, uint32_t gfp, unsigned order, int node,
 			       uint64_t *pfn)
 {
@@ -539,11 +654,25 @@ static int do_rw(struct vmc_client *c, struct rw *w)
 	return r < 0 ? r : w->status;
 }
 
+/* A read is idempotent: once again on a new connection if the old one
+ * dropped under it. */
+static int read_rw(struct vmc_client *c, const struct rw *w0)
+{
+	struct rw w = *w0;
+	int r = do_rw(c, &w);
+
+	if (c && dropped(c, r) && (r = vmci_reconnect(c)) == 0) {
+		w = *w0;
+		r = do_rw(c, &w);
+	}
+	return r;
+}
+
 VMC_EXPORT int vmc_read(struct vmc_client *c, uint64_t addr, void *buf, uint64_t len)
 {
 	struct rw w = { .addr = addr, .dst = buf, .len = len };
 
-	return do_rw(c, &w);
+	return read_rw(c, &w);
 }
 
 VMC_EXPORT int vmc_write(struct vmc_client *c, uint64_t addr, const void *buf, uint64_t len)
@@ -558,7 +687,7 @@ VMC_EXPORT int vmc_phys_read(struct vmc_client *c, uint64_t pfn, uint64_t offset
 {
 	struct rw w = { .phys = true, .addr = pfn, .offset = offset, .dst = buf, .len = len };
 
-	return do_rw(c, &w);
+	return read_rw(c, &w);
 }
 
 VMC_EXPORT int vmc_phys_write(struct vmc_client *c, uint64_t pfn, uint64_t offset,

@@ -196,6 +196,47 @@ struct vmc_test_vmalloc {
 };
 int vmc_test_vmalloc_desc(struct vmc_client *c, struct vmc_test_vmalloc *out);
 
+/* Which daemon answers, and which machine it serves, from a Hello (one
+ * round trip).  boot_id is drawn at random each time a daemon process
+ * starts: a different one means the daemon was restarted (an upgrade, a
+ * crash).  state_generation names the machine's lineage: it stays the same
+ * while the machine's state continues across restarts (areas, bytes and
+ * owners kept, vmallocd(8) "Nothing lost"), and is new when the daemon
+ * started with an empty machine (no state kept, --discard-state).  An
+ * address learned from a daemon of another state_generation means nothing
+ * here.  Both are 0 from a daemon that does not say. */
+struct vmc_identity {
+	uint64_t boot_id;
+	uint64_t state_generation;
+};
+int vmc_identity(struct vmc_client *c, struct vmc_identity *out);
+
+/* Reconnecting.  When the connection drops under a call that changes
+ * nothing -- vmc_hello, vmc_test_vmalloc_desc, vmc_identity, vmc_read,
+ * vmc_phys_read, vmc_translate, vmc_area_info, vmc_query_text, vmc_areas,
+ * vmc_meminfo, vmc_zones, vmc_map, vmc_stat, vmc_check -- the library
+ * connects again to the same socket once (waiting up to 5 s for a
+ * restarting daemon to listen), says Hello, and sends the call again:
+ * the caller sees only its result.  If the new daemon serves another
+ * machine (its state_generation differs: it started empty), the call fails
+ * with -ESTALE instead, and vmc_last_message says so.  Calls that change
+ * the machine (the vmalloc family, frees, writes, batches, purge) are never
+ * sent twice: they fail with the transport's error (-EPIPE, -ECONNRESET,
+ * -ENOTCONN), as whether they took effect is not known.  Scoped areas of
+ * the dropped connection are gone (the daemon released them, or they did
+ * not survive its restart).  The number of such reconnects so far; compare
+ * vmc_identity()'s boot_id to tell the daemon restarted. */
+unsigned vmc_reconnects(const struct vmc_client *c);
+
+/* Write the whole machine (its configuration, the engine's state, the
+ * daemon's tables: owners, callers, quotas' charges, and the bytes of every
+ * frame that holds any) to fd, from its current offset 0: the machine as
+ * it is at this call, taken in one step by the daemon and read in chunks.
+ * `vmallocd --restore FILE` starts a daemon from it.  Root only (-EPERM).
+ * 0 with the snapshot's length in *ret_len (may be NULL), a daemon error,
+ * or a write error of fd (negative errno). */
+int vmc_snapshot_save(struct vmc_client *c, int fd, uint64_t *ret_len);
+
 /* ---- the vmalloc family -------------------------------------------------------
  *
  * As the kernel functions of the same names; addr gets the area's start.

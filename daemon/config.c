@@ -44,6 +44,7 @@ void options_init(struct options *o)
 	 * on an otherwise idle machine; an idle daemon still sleeps. */
 	o->busy_poll_us = 50;
 	o->log_level = VM_LOG_INFO;
+	o->journal_size = 64ull << 20;
 }
 
 void options_free(struct options *o)
@@ -53,6 +54,10 @@ void options_free(struct options *o)
 	free(o->quotas);
 	free(o->http);
 	o->http = NULL;
+	free(o->state_dir);
+	o->state_dir = NULL;
+	free(o->restore);
+	o->restore = NULL;
 	o->config_file = o->socket_path = NULL;
 	o->quotas = NULL;
 	o->nr_quotas = 0;
@@ -188,7 +193,7 @@ enum key {
 	K_LAZY_MAX, K_PAGE_POLICY, K_SCRUB, K_MAX_CLIENTS, K_MAX_FRAME, K_OUTPUT_LIMIT,
 	K_STALL_TIMEOUT, K_IDLE_TIMEOUT, K_BUSY_POLL, K_QUOTA, K_QUOTA_UID, K_LOG_LEVEL,
 	K_MAX_RESIDENT, K_MAX_AREAS, K_MAX_CLIENTS_UID,
-	K_HTTP,
+	K_HTTP, K_STATE_DIR, K_FD_STORE, K_DISCARD_STATE, K_JOURNAL_SIZE, K_RESTORE,
 };
 
 static const struct keydef {
@@ -222,6 +227,12 @@ static const struct keydef {
 	{ "max-resident", K_MAX_RESIDENT, "SIZE", "host memory the frames may occupy, auto: "
 	  "3/4 of the cgroup's or host's (auto)" },
 	{ "http", K_HTTP, "ADDR:PORT", "serve /metrics and the live page there (off)" },
+	{ "state-dir", K_STATE_DIR, "DIR", "keep the machine in files there across restarts (off)" },
+	{ "fd-store", K_FD_STORE, "[=BOOL]", "keep the machine in systemd's fd store (no)" },
+	{ "discard-state", K_DISCARD_STATE, "[=BOOL]", "move a state that fails validation aside, "
+	  "start empty (no)" },
+	{ "journal-size", K_JOURNAL_SIZE, "SIZE", "journal bytes that trigger a checkpoint (64M)" },
+	{ "restore", K_RESTORE, "FILE", "start from the machine a snapshot file holds" },
 };
 
 static int set_key(struct options *o, enum key k, const char *v)
@@ -355,6 +366,30 @@ static int set_key(struct options *o, enum key k, const char *v)
 		if (r == 0)
 			o->max_resident = bytes;
 		return r;
+	case K_STATE_DIR:
+		if (!*v || strcmp(v, "off") == 0) {
+			free(o->state_dir);
+			o->state_dir = NULL;
+			return 0;
+		}
+		if (strlen(v) > 4000)
+			return -EINVAL;
+		return set_string(&o->state_dir, v);
+	case K_FD_STORE:
+		return parse_bool(v, &o->fd_store);
+	case K_DISCARD_STATE:
+		return parse_bool(v, &o->discard_state);
+	case K_RESTORE:
+		if (!*v || strlen(v) > 4000)
+			return -EINVAL;
+		return set_string(&o->restore, v);
+	case K_JOURNAL_SIZE:
+		r = cv_parse_size(v, &bytes);
+		if (r == 0 && (bytes < (1u << 20) || bytes > (1ull << 40)))
+			r = -EINVAL;
+		if (r == 0)
+			o->journal_size = bytes;
+		return r;
 	case K_HTTP:
 		/* "off" or empty: none; else checked when the socket is bound. */
 		if (!*v || strcmp(v, "off") == 0) {
@@ -478,7 +513,8 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		char left[40];
 
-		snprintf(left, sizeof(left), "--%s %s", keys[i].name, keys[i].arg);
+		snprintf(left, sizeof(left), "--%s%s%s", keys[i].name, keys[i].arg[0] == '[' ? "" : " ",
+			 keys[i].arg);
 		fprintf(out, "  %-20s %s\n", left, keys[i].help);
 	}
 	fprintf(out, "  --help               this text\n  --version            the version\n\n"
@@ -491,8 +527,11 @@ int options_parse(struct options *o, int argc, char **argv)
 	size_t n = 0;
 	int c, r;
 
+	/* --discard-state and --fd-store alone mean yes. */
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		lopts[n++] = (struct option){ keys[i].name, required_argument, NULL, (int)keys[i].key };
+		lopts[n++] = (struct option){ keys[i].name,
+			keys[i].key == K_DISCARD_STATE || keys[i].key == K_FD_STORE ?
+			optional_argument : required_argument, NULL, (int)keys[i].key };
 	lopts[n++] = (struct option){ "config", required_argument, NULL, K_CONFIG };
 	lopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	lopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
@@ -528,7 +567,7 @@ int options_parse(struct options *o, int argc, char **argv)
 				argv[optind - 1]);
 			return -EINVAL;
 		default:
-			r = set_key(o, (enum key)c, optarg);
+			r = set_key(o, (enum key)c, optarg ? optarg : "yes");
 			if (r < 0) {
 				for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 					if (keys[i].key == (enum key)c && r == -ENOMEM)
@@ -567,6 +606,9 @@ static void warn_restart_only(const struct options *o, const struct options *n)
 		{ "page-policy", o->page_policy != n->page_policy },
 		{ "scrub", o->scrub != n->scrub },
 		{ "max-resident", o->max_resident != n->max_resident },
+		{ "state-dir", (o->state_dir == NULL) != (n->state_dir == NULL) ||
+			       (o->state_dir && strcmp(o->state_dir, n->state_dir) != 0) },
+		{ "fd-store", o->fd_store != n->fd_store },
 		{ "socket", (o->socket_path == NULL) != (n->socket_path == NULL) ||
 			    (o->socket_path && strcmp(o->socket_path, n->socket_path) != 0) },
 		{ "socket-mode", o->socket_mode != n->socket_mode },
@@ -604,6 +646,7 @@ int options_reload(struct options *o, int argc, char **argv)
 	o->busy_poll_us = n.busy_poll_us;
 	o->default_quota = n.default_quota;
 	o->log_level = n.log_level;
+	o->journal_size = n.journal_size;
 	free(o->quotas);
 	o->quotas = n.quotas;
 	o->nr_quotas = n.nr_quotas;

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fastdecode.h"
 #include "vmalloc.pb-c.h"
@@ -341,19 +342,19 @@ static int parent_of(uint32_t pid, uint32_t *ret_ppid)
 static int allocating_pid(struct ctx *x, const char *what, uint32_t parent_pid,
 			  uint32_t *ret_pid)
 {
-	uint32_t ppid;
-	int r;
+	const struct dispatch_inputs *in = &x->dp->in;
 
 	*ret_pid = x->s->pid;
 	if (!parent_pid)
 		return 0;
 	if (parent_pid > INT32_MAX)   /* kill() would take it for a process group */
 		return fail(x, -EINVAL, "%s: parent_pid %u: not a pid", what, parent_pid);
-	r = parent_of(x->s->pid, &ppid);
-	if (r == 0 && ppid != parent_pid)
+	/* What /proc and kill() said was read before the request ran
+	 * (inputs_of), so that a replay decides the same. */
+	if (in->parent_r == 0 && in->ppid != parent_pid)
 		return fail(x, -EINVAL, "%s: parent_pid %u is not the parent of pid %u (%u is)", what,
-			    parent_pid, x->s->pid, ppid);
-	if (r < 0 && kill((pid_t)parent_pid, 0) < 0 && errno == ESRCH)
+			    parent_pid, x->s->pid, in->ppid);
+	if (in->parent_r < 0 && in->parent_gone)
 		return fail(x, -EINVAL, "%s: parent_pid %u: no such process", what, parent_pid);
 	*ret_pid = parent_pid;
 	return 0;
@@ -1524,6 +1525,8 @@ static int op_hello(struct ctx *x, const void *msg)
 	h->pid = x->s->pid;
 	h->kernel = (char *)vm_kernel_name(x->dp->opt->kernel);
 	h->cpus = x->dp->opt->cpus;
+	h->boot_id = x->dp->boot_id;
+	h->state_generation = x->dp->state_generation;
 	if ((tvd = vm_kernel_test_vmalloc(x->dp->opt->kernel))) {
 		x->q.tv = (Vmallocd__V1__TestVmalloc)VMALLOCD__V1__TEST_VMALLOC__INIT;
 		x->q.tv.cases = tvd->cases;
@@ -1565,12 +1568,56 @@ static int op_purge(struct ctx *x, const void *msg)
 	return 0;
 }
 
+/* The machine as one stream (state.c makes it, at offset 0), read in
+ * chunks; the session holds it until it is read to the end or closes. */
+static int op_snapshot(struct ctx *x, const void *msg)
+{
+	const Vmallocd__V1__SnapshotRequest *m = msg;
+	struct session *s = x->s;
+	uint64_t len;
+	ssize_t n;
+	int r;
+
+	if (s->uid != 0)
+		return fail(x, -EPERM, "snapshot: root only (the whole machine, every owner's bytes)");
+	if (m->offset == 0) {
+		if (s->snap_fd >= 0)
+			close(s->snap_fd);
+		s->snap_fd = -1;
+		r = state_snapshot(x->dp, &s->snap_fd, &s->snap_len);
+		if (r < 0)
+			return fail(x, r, "snapshot");
+	}
+	if (s->snap_fd < 0)
+		return fail(x, -EINVAL, "snapshot: offset %llu without a snapshot taken (offset 0 "
+			    "takes one)", (unsigned long long)m->offset);
+	if (m->offset > s->snap_len)
+		return fail(x, -EINVAL, "snapshot: offset %llu is past its end (%llu bytes)",
+			    (unsigned long long)m->offset, (unsigned long long)s->snap_len);
+	len = s->snap_len - m->offset;
+	if (len > m->length)
+		len = m->length;
+	if (len > VMD_MAX_IO)
+		len = VMD_MAX_IO;
+	if (scratch_reserve(s, len) < 0)
+		return fail(x, -ENOMEM, "snapshot: %llu bytes", (unsigned long long)len);
+	n = pread(s->snap_fd, s->scratch, len, (off_t)m->offset);
+	if (n < 0 || (uint64_t)n != len)
+		return fail(x, n < 0 ? -errno : -EIO, "snapshot: reading it back");
+	if (m->offset + len == s->snap_len) {
+		close(s->snap_fd);
+		s->snap_fd = -1;
+	}
+	return result_data(x, len);
+}
+
 /* ---- scoped release ------------------------------------------------------------------------ */
 
 #define SCOPED_BATCH 64
 
 struct scoped_list {
 	uint64_t cookie;
+	bool every;                /* any cookie */
 	struct vm_area_info *v;
 	size_t n, cap;
 	bool truncated;            /* more were there than v could take */
@@ -1581,7 +1628,7 @@ static int collect_scoped(void *ctx, const struct vm_area_info *info)
 {
 	struct scoped_list *l = ctx;
 
-	if (info->cookie != l->cookie || !(info->flags & VM_SCOPED))
+	if ((!l->every && info->cookie != l->cookie) || !(info->flags & VM_SCOPED))
 		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap * 2;
@@ -1601,7 +1648,9 @@ static int collect_scoped(void *ctx, const struct vm_area_info *info)
 	return 0;
 }
 
-static void release_scoped(struct dispatch *dp, const struct session *s)
+/* The scoped areas, objects and blocks of session s, or with every of all
+ * sessions. */
+static void release_scoped(struct dispatch *dp, const struct session *s, bool every)
 {
 	struct account *a = &dp->acct;
 	size_t total = 0;
@@ -1613,7 +1662,7 @@ static void release_scoped(struct dispatch *dp, const struct session *s)
 	 * walk again: each pass frees at least SCOPED_BATCH areas, and none of
 	 * them is ever left behind. */
 	while (more) {
-		struct scoped_list l = { .cookie = s->id, .cap = SCOPED_BATCH };
+		struct scoped_list l = { .cookie = s->id, .every = every, .cap = SCOPED_BATCH };
 		size_t freed = 0;
 
 		l.v = l.first;
@@ -1647,7 +1696,7 @@ static void release_scoped(struct dispatch *dp, const struct session *s)
 		struct vmd_object *o = &dp->objs.v[i];
 		int r;
 
-		if (o->addr == UINT64_MAX || o->tomb || o->cookie != s->id || !o->scoped)
+		if (o->addr == UINT64_MAX || o->tomb || (!every && o->cookie != s->id) || !o->scoped)
 			continue;
 		if (o->kind == VMD_OBJ_MAP_RAM) {
 			r = vm_unmap_ram(dp->engine, o->addr, o->count);
@@ -1668,7 +1717,7 @@ static void release_scoped(struct dispatch *dp, const struct session *s)
 		}
 	}
 	for (struct page_block *b = account_first_block(a); b; b = account_next_block(a, b)) {
-		if (b->cookie != s->id || !b->scoped)
+		if ((!every && b->cookie != s->id) || !b->scoped)
 			continue;
 		if (vm_free_pages(dp->engine, b->pfn, b->order) == 0) {
 			account_uncharge(a, b->uid, 1ull << b->order);
@@ -1680,6 +1729,18 @@ static void release_scoped(struct dispatch *dp, const struct session *s)
 			(unsigned long long)s->id, total);
 }
 
+
+/* Work that is due runs, journaled first when it changes the machine. */
+static void run_due_work(struct dispatch *dp)
+{
+	struct dispatch_inputs in = { 0 };
+
+	if (!vm_work_pending(dp->engine))
+		return;
+	if (dp->journal && state_journal(dp->journal, dp, JREC_WORK_DUE, &in, NULL, 0) < 0)
+		return;   /* it runs with the next allocator call, journaled with it */
+	vm_run_due_work(dp->engine);
+}
 
 void session_trim(struct session *s)
 {
@@ -1700,6 +1761,7 @@ void session_trim(struct session *s)
 void session_init(struct session *s, uint64_t id, uint32_t uid, uint32_t pid)
 {
 	memset(s, 0, sizeof(*s));
+	s->snap_fd = -1;
 	s->id = id;
 	s->uid = uid;
 	s->pid = pid;
@@ -1708,20 +1770,29 @@ void session_init(struct session *s, uint64_t id, uint32_t uid, uint32_t pid)
 
 void dispatch_session_end(struct dispatch *dp, struct session *s)
 {
-	if (s->nr_scoped)
-		release_scoped(dp, s);
+	struct dispatch_inputs in = { .session = s->id, .uid = s->uid, .pid = s->pid };
+
+	/* A release the journal cannot record does not happen: the areas stay
+	 * (as if the client were still there) rather than come back after a
+	 * crash. */
+	if (s->nr_scoped && (!dp->journal ||
+			     state_journal(dp->journal, dp, JREC_SESSION_END, &in, NULL, 0) == 0))
+		release_scoped(dp, s, false);
 	/* Work the releases queued (a purge) runs now, as the kernel's worker
 	 * would right after them; delayed work keeps waiting for its timer. */
-	vm_run_due_work(dp->engine);
+	run_due_work(dp);
 	vmd_arena_done(&s->arena);
 	free(s->scratch);
 	s->scratch = NULL;
 	s->scratch_cap = 0;
+	if (s->snap_fd >= 0)
+		close(s->snap_fd);
+	s->snap_fd = -1;
 }
 
 void dispatch_pass_done(struct dispatch *dp)
 {
-	vm_run_due_work(dp->engine);
+	run_due_work(dp);
 }
 
 void dispatch_tick(struct dispatch *dp)
@@ -1731,9 +1802,15 @@ void dispatch_tick(struct dispatch *dp)
 	if (!vm_work_delayed(dp->engine))
 		dp->delayed_ticks = 0;
 	else if (++dp->delayed_ticks >= 5) {
+		struct dispatch_inputs in = { 0 };
+
+		if (dp->journal && state_journal(dp->journal, dp, JREC_WORK_DEFERRED, &in, NULL, 0) < 0)
+			return;   /* tried again at the next tick */
 		vm_run_deferred_work(dp->engine);
 		dp->delayed_ticks = 0;
 	}
+	if (dp->journal)
+		state_tick(dp->journal, dp);
 }
 
 /* ---- the table of operations --------------------------------------------------------------- */
@@ -1771,6 +1848,7 @@ static const struct op ops[] = {
 	[OP(ALLOC_PERCPU)] = { op_alloc_percpu, RESULT(ALLOC),     NULL },
 	[OP(FREE_PERCPU)] = { op_free_percpu, STATUS_ONLY,         NULL },
 	[OP(KVFREE_RCU)]  = { op_kvfree_rcu,  STATUS_ONLY,         NULL },
+	[OP(SNAPSHOT)]    = { op_snapshot,    RESULT(READ),        NULL },
 };
 
 /* Reply's results share one oneof, a union of pointers that protobuf-c
@@ -1822,12 +1900,12 @@ static const char *const op_names[DISPATCH_NR_OPS] = {
 	"none", "", "hello", "alloc", "free", "realloc", "vmap", "vunmap", "alloc_pages",
 	"free_pages", "read", "write", "phys_read", "phys_write", "translate", "area_info",
 	"query", "check", "purge", "vm_map_ram", "vm_unmap_ram", "alloc_percpu", "free_percpu",
-	"kvfree_rcu",
+	"kvfree_rcu", "snapshot",
 };
 /* The counters are indexed by op case: a row of ops[] past them would
  * write beyond by_op. */
 _Static_assert(sizeof(ops) / sizeof(ops[0]) == DISPATCH_NR_OPS &&
-	       VMALLOCD__V1__REQUEST__OP_KVFREE_RCU == DISPATCH_NR_OPS - 1 &&
+	       VMALLOCD__V1__REQUEST__OP_SNAPSHOT == DISPATCH_NR_OPS - 1 &&
 	       VMALLOCD__V1__REQUEST__OP_HELLO == 2, "op_names and by_op follow Request's op cases");
 
 const char *dispatch_op_name(unsigned op)
@@ -1907,17 +1985,111 @@ int run_op(struct dispatch *dp, struct session *s, const struct dispatch_env *en
 
 /* ---- entry ------------------------------------------------------------------------------------ */
 
+/* The parent_pid a request names, for the operations that take one. */
+static uint32_t parent_pid_of(const Request *req)
+{
+	switch (req->op_case) {
+	case VMALLOCD__V1__REQUEST__OP_ALLOC:
+		return req->alloc->parent_pid;
+	case VMALLOCD__V1__REQUEST__OP_VMAP:
+		return req->vmap->parent_pid;
+	case VMALLOCD__V1__REQUEST__OP_ALLOC_PAGES:
+		return req->alloc_pages->parent_pid;
+	case VMALLOCD__V1__REQUEST__OP_VM_MAP_RAM:
+		return req->vm_map_ram->parent_pid;
+	case VMALLOCD__V1__REQUEST__OP_ALLOC_PERCPU:
+		return req->alloc_percpu->parent_pid;
+	default:
+		return 0;
+	}
+}
+
+/* Operations that may change the machine or the daemon's tables: they are
+ * journaled.  Reads, queries and the checker change nothing; a write's
+ * bytes are in the frames already, and what it changes of the metadata
+ * (PG_dirty, resident pages) is derived again from the frames at recovery. */
+static bool op_changes(Vmallocd__V1__Request__OpCase op)
+{
+	switch (op) {
+	case VMALLOCD__V1__REQUEST__OP_ALLOC:
+	case VMALLOCD__V1__REQUEST__OP_FREE:
+	case VMALLOCD__V1__REQUEST__OP_REALLOC:
+	case VMALLOCD__V1__REQUEST__OP_VMAP:
+	case VMALLOCD__V1__REQUEST__OP_VUNMAP:
+	case VMALLOCD__V1__REQUEST__OP_ALLOC_PAGES:
+	case VMALLOCD__V1__REQUEST__OP_FREE_PAGES:
+	case VMALLOCD__V1__REQUEST__OP_VM_MAP_RAM:
+	case VMALLOCD__V1__REQUEST__OP_VM_UNMAP_RAM:
+	case VMALLOCD__V1__REQUEST__OP_ALLOC_PERCPU:
+	case VMALLOCD__V1__REQUEST__OP_FREE_PERCPU:
+	case VMALLOCD__V1__REQUEST__OP_KVFREE_RCU:
+	case VMALLOCD__V1__REQUEST__OP_PURGE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The inputs of a request about to run live: who sent it and, if it names
+ * a parent_pid, what the host says of it now. */
+static void inputs_of(struct dispatch *dp, const struct session *s, uint32_t parent_pid)
+{
+	struct dispatch_inputs *in = &dp->in;
+
+	in->session = s->id;
+	in->uid = s->uid;
+	in->pid = s->pid;
+	in->proto_version = s->proto_version;
+	in->parent_r = 0;
+	in->ppid = 0;
+	in->parent_gone = 0;
+	if (parent_pid && parent_pid <= INT32_MAX) {
+		in->parent_r = parent_of(s->pid, &in->ppid);
+		in->parent_gone = in->parent_r < 0 && kill((pid_t)parent_pid, 0) < 0 && errno == ESRCH;
+	}
+}
+
+/* Journal a request that may change the machine before it runs: 0, or the
+ * reply to refuse it with has been queued (r: 0 or -ENOMEM) and *done set. */
+static int journal_frame(struct dispatch *dp, struct session *s, uint64_t id, uint32_t parent_pid,
+			 const uint8_t *payload, size_t len, struct iobuf *out, bool *done)
+{
+	int r;
+
+	*done = false;
+	if (dp->replaying)
+		return 0;
+	inputs_of(dp, s, parent_pid);
+	if (!dp->journal)
+		return 0;
+	r = state_journal(dp->journal, dp, JREC_FRAME, &dp->in, payload, len);
+	if (r == 0)
+		return 0;
+	*done = true;
+	return decode_error(dp, out, id, r, "request %llu refused: the state journal cannot record "
+			    "it: %s", (unsigned long long)id, strerror(-r));
+}
+
 int dispatch_frame(struct dispatch *dp, struct session *s, const struct dispatch_env *env,
 		   const uint8_t *payload, size_t len, struct iobuf *out)
 {
 	struct vmd_fast_req fast;
 	Request *req;
+	bool done;
+	int r;
 
 	dp->nr_requests++;
 	/* The hottest shapes skip protobuf-c's generic unpacker. */
 	if (vmd_fast_decode(payload, len, &fast)) {
-		if (fast.op == VMALLOCD__V1__REQUEST__OP_ALLOC)
+		if (fast.op == VMALLOCD__V1__REQUEST__OP_ALLOC) {
+			r = journal_frame(dp, s, fast.id, fast.alloc.parent_pid, payload, len, out, &done);
+			if (done)
+				return r;
 			return run_op(dp, s, env, &ops[OP(ALLOC)], fast.id, &fast.alloc, out);
+		}
+		r = journal_frame(dp, s, fast.id, 0, payload, len, out, &done);
+		if (done)
+			return r;
 		return run_op(dp, s, env, &ops[OP(FREE)], fast.id, &fast.free, out);
 	}
 	vmd_arena_reset(&s->arena);
@@ -1932,5 +2104,122 @@ int dispatch_frame(struct dispatch *dp, struct session *s, const struct dispatch
 	if (!req)
 		return decode_error(dp, out, 0, -EBADMSG,
 				    "malformed request: %zu bytes that do not parse as a Request", len);
+	if (op_changes(req->op_case) && op_of(req)) {
+		r = journal_frame(dp, s, req->id, parent_pid_of(req), payload, len, out, &done);
+		if (done)
+			return r;
+	}
 	return run_op(dp, s, env, op_of(req), req->id, op_msg(req), out);
+}
+
+/* ---- replay ------------------------------------------------------------------------------------ */
+
+void dispatch_replay(struct dispatch *dp, enum jrec_kind kind, const struct dispatch_inputs *in,
+		     const uint8_t *payload, size_t len)
+{
+	struct dispatch_env env = { 0 };
+	struct session s;
+	struct iobuf out = { 0 };
+
+	session_init(&s, in->session, in->uid, in->pid);
+	s.proto_version = in->proto_version;
+	dp->in = *in;
+	dp->replaying = true;
+	switch (kind) {
+	case JREC_FRAME:
+		(void)dispatch_frame(dp, &s, &env, payload, len, &out);
+		iobuf_free(&out);
+		break;
+	case JREC_WORK_DUE:
+		vm_run_due_work(dp->engine);
+		break;
+	case JREC_WORK_DEFERRED:
+		vm_run_deferred_work(dp->engine);
+		break;
+	case JREC_SESSION_END:
+		release_scoped(dp, &s, false);
+		break;
+	case JREC_RULES:
+		break;   /* state.c applies them */
+	}
+	dp->replaying = false;
+	vmd_arena_done(&s.arena);
+	free(s.scratch);
+}
+
+void dispatch_release_all_scoped(struct dispatch *dp)
+{
+	struct session s;
+
+	session_init(&s, 0, 0, 0);
+	release_scoped(dp, &s, true);
+	vm_run_due_work(dp->engine);
+	vmd_arena_done(&s.arena);
+}
+
+/* Rules payload: default_quota u64, max_areas u32, nr u32, then nr of
+ * { uid u32, pad u32, pages u64 }. */
+int dispatch_rules_encode(const struct options *o, uint8_t **ret, size_t *ret_len)
+{
+	size_t len = 16 + (size_t)o->nr_quotas * 16;
+	uint8_t *p = calloc(1, len);
+	uint32_t v32;
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, &o->default_quota, 8);
+	v32 = o->max_areas;
+	memcpy(p + 8, &v32, 4);
+	v32 = o->nr_quotas;
+	memcpy(p + 12, &v32, 4);
+	for (unsigned i = 0; i < o->nr_quotas; i++) {
+		memcpy(p + 16 + i * 16, &o->quotas[i].uid, 4);
+		memcpy(p + 24 + i * 16, &o->quotas[i].pages, 8);
+	}
+	*ret = p;
+	*ret_len = len;
+	return 0;
+}
+
+int dispatch_rules_decode(struct options *o, const uint8_t *p, size_t len)
+{
+	struct quota_rule *q = NULL;
+	uint32_t max_areas, nr;
+	uint64_t dq;
+
+	if (len < 16)
+		return -EBADMSG;
+	memcpy(&dq, p, 8);
+	memcpy(&max_areas, p + 8, 4);
+	memcpy(&nr, p + 12, 4);
+	if ((len - 16) / 16 != nr || (len - 16) % 16)
+		return -EBADMSG;
+	if (nr && !(q = calloc(nr, sizeof(*q))))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < nr; i++) {
+		memcpy(&q[i].uid, p + 16 + i * 16, 4);
+		memcpy(&q[i].pages, p + 24 + i * 16, 8);
+	}
+	free(o->quotas);
+	o->quotas = q;
+	o->nr_quotas = nr;
+	o->default_quota = dq;
+	o->max_areas = max_areas;
+	return 0;
+}
+
+int dispatch_rules_changed(struct dispatch *dp)
+{
+	struct dispatch_inputs in = { 0 };
+	uint8_t *p;
+	size_t len;
+	int r;
+
+	if (!dp->journal)
+		return 0;
+	if ((r = dispatch_rules_encode(dp->opt, &p, &len)) < 0)
+		return r;
+	r = state_journal(dp->journal, dp, JREC_RULES, &in, p, len);
+	free(p);
+	return r;
 }

@@ -45,7 +45,7 @@ struct listener {
 int listener_activated_unix(int *ret_fd, int *ret_http_fd)
 {
 	char **names = NULL;
-	int n = sd_listen_fds_with_names(1, &names), fd = -1, r = 0;
+	int n = sd_listen_fds_with_names(1, &names), fd = -1, r = 0, nr_state = 0;
 
 	*ret_http_fd = -1;
 	/* $LISTEN_FDS unset, or not ours: bind our own socket. */
@@ -57,6 +57,11 @@ int listener_activated_unix(int *ret_fd, int *ret_http_fd)
 		int f = SD_LISTEN_FDS_START + i;
 		bool http = names && names[i] && strcmp(names[i], "http") == 0;
 
+		/* The machine's state from the fd store is state.c's. */
+		if (names && names[i] && strncmp(names[i], "vmallocd-", 9) == 0) {
+			nr_state++;
+			continue;
+		}
 		if (http ? *ret_http_fd >= 0 : fd >= 0) {
 			vmd_log(VM_LOG_ERR, "systemd passed %d sockets, expected the protocol's and at "
 				"most one named http", n);
@@ -78,6 +83,8 @@ int listener_activated_unix(int *ret_fd, int *ret_http_fd)
 	for (int i = 0; names && i < n; i++)
 		free(names[i]);
 	free(names);
+	if (r == 0 && fd < 0 && *ret_http_fd < 0 && nr_state == n)
+		return 0;   /* only the state: bind our own socket */
 	if (r == 0 && fd < 0) {
 		vmd_log(VM_LOG_ERR, "systemd passed no protocol socket, only the http one");
 		r = -EINVAL;

@@ -49,6 +49,9 @@ static void reload(void *ctx)
 		vmd_log(VM_LOG_ERR, "reload failed, keeping the old configuration");
 	} else {
 		log_set_level(d->opt.log_level);
+		if (dispatch_rules_changed(&d->dp) < 0)
+			vmd_log(VM_LOG_ERR, "reload: the new quota rules could not be journaled: a "
+				"recovery would replay under the old ones");
 		d->loop.busy_poll_us = d->opt.busy_poll_us;
 		clients_apply_timeouts(&d->clients);
 		vmd_log(VM_LOG_INFO, "configuration reloaded");
@@ -129,8 +132,9 @@ static int build_machine(struct daemon *d)
 	cfg.log = log_engine;
 	cfg.resched = resched;
 	cfg.resched_ctx = d;
-	r = vm_engine_create(&cfg, &d->engine);
-	if (r < 0)
+	d->machine = cfg;
+	r = state_start(d);
+	if (r < 0 && !d->engine)
 		vmd_log(VM_LOG_ERR, "cannot build a %llu MiB %s machine with %u node(s) and %u CPU(s) "
 			"running Linux %s: %s", (unsigned long long)(d->opt.memory >> 20),
 			vm_layout_name(d->opt.layout), d->opt.nodes, d->opt.cpus,
@@ -194,6 +198,11 @@ out:
 	d.http = http_close(d.http);
 	clients_done(&d.clients);
 	d.listener = listener_free(d.listener);
+	/* What the closed connections released is in the journal; a checkpoint
+	 * makes the next start quick. */
+	if (d.state && d.engine)
+		(void)state_checkpoint(d.state, &d.dp);
+	state_close(d.state);
 	loop_done(&d.loop);
 	vm_engine_destroy(d.engine);
 	account_done(&d.dp.acct);

@@ -82,6 +82,11 @@ struct options {
 	unsigned nr_quotas;
 	int log_level;            /* VM_LOG_* */
 	char *http;               /* "ADDR:PORT" of the HTTP window, NULL: off */
+	char *state_dir;          /* the state kept in files there, NULL: not on disk */
+	bool fd_store;            /* hand the state's descriptors to systemd's fd store */
+	bool discard_state;       /* a state that fails validation is moved aside, start empty */
+	char *restore;            /* start from this snapshot file, NULL: none */
+	uint64_t journal_size;    /* bytes of journal that trigger a checkpoint */
 };
 
 void options_init(struct options *o);
@@ -301,13 +306,38 @@ struct session {
 	uint8_t *scratch;          /* vread target, up to VMD_MAX_IO */
 	size_t scratch_cap;
 	bool big_pass;             /* this pass needed large buffers: keep them */
+	int snap_fd;               /* a snapshot being read (op_snapshot), -1: none */
+	uint64_t snap_len;
 };
+
+/* What handling a journaled request reads besides its frame and the
+ * machine: who sent it, and what the host said about its processes.  Live,
+ * dispatch fills it before the request runs and the journal records it;
+ * in replay it comes from the record, so the request runs identically. */
+struct dispatch_inputs {
+	uint64_t session;          /* the session's id (its cookie, its CPU) */
+	uint32_t uid, pid, proto_version;
+	int32_t parent_r;          /* parent_of(pid)'s result when parent_pid was given */
+	uint32_t ppid;             /* the parent it found */
+	uint32_t parent_gone;      /* kill(parent_pid, 0) said ESRCH */
+};
+
+/* The journal's records (state.c writes them, dispatch replays them). */
+enum jrec_kind {
+	JREC_FRAME = 1,            /* a request frame that may change the machine */
+	JREC_WORK_DUE = 2,         /* vm_run_due_work() at a pass's end */
+	JREC_WORK_DEFERRED = 3,    /* vm_run_deferred_work() at a tick */
+	JREC_SESSION_END = 4,      /* a session's scoped areas released */
+	JREC_RULES = 5,            /* the quota rules changed (a reload) */
+};
+struct state;
+struct daemon;
 
 /* Requests counted by operation (the Request's op case; 0: none, a frame
  * that did not decode) and status (-errno, 0 success; larger ones in the
  * last), and, while timing is on, their durations in buckets whose upper
  * bounds are dispatch_lat_bounds (seconds; the last bucket is +Inf). */
-#define DISPATCH_NR_OPS      24   /* Request's op cases + 1: dispatch.c checks */
+#define DISPATCH_NR_OPS      25   /* Request's op cases + 1: dispatch.c checks */
 #define DISPATCH_NR_STATUS   134
 #define DISPATCH_LAT_BUCKETS 13
 extern const double dispatch_lat_bounds[DISPATCH_LAT_BUCKETS];
@@ -334,7 +364,13 @@ struct dispatch {
 	char resident_why[400];    /* where max-resident comes from, for -ENOMEM messages */
 	struct dispatch_stats st;
 	unsigned delayed_ticks;    /* ticks delayed work has waited (kvfree_rcu's 5 s) */
+	struct dispatch_inputs in; /* of the request being handled */
+	bool replaying;            /* in: comes from a journal record */
+	struct state *journal;     /* every change is journaled there first, NULL: none */
+	uint64_t boot_id;          /* random per process start, in HelloReply */
+	uint64_t state_generation; /* the machine's lineage, new when it does not continue */
 };
+
 
 /* The facts of the moment a frame is handled, from the connection layer. */
 struct dispatch_env {
@@ -374,6 +410,47 @@ void dispatch_pass_done(struct dispatch *dp);
 /* Once a second: delayed work (kvfree_rcu's batch) that has waited its
  * five seconds runs.  Can't fail. */
 void dispatch_tick(struct dispatch *dp);
+
+/* Re-run one journal record (state.c, at recovery): the machine and the
+ * tables change as they did when it was first handled.  Can't fail (a
+ * request's own failure is part of what it did). */
+void dispatch_replay(struct dispatch *dp, enum jrec_kind kind, const struct dispatch_inputs *in,
+		     const uint8_t *payload, size_t len);
+/* The quota rules as a journal payload (JREC_RULES, checkpoints): 0 or
+ * -ENOMEM, *ret malloc'd. */
+int dispatch_rules_encode(const struct options *o, uint8_t **ret, size_t *ret_len);
+/* Back from such a payload into o's default_quota, max_areas and quotas:
+ * 0 or -EBADMSG / -ENOMEM (o unchanged). */
+int dispatch_rules_decode(struct options *o, const uint8_t *p, size_t len);
+/* Release the scoped areas, objects and blocks of every session: after a
+ * restart no connection survives.  Can't fail. */
+void dispatch_release_all_scoped(struct dispatch *dp);
+/* The reload changed the rules: journal them.  0 or negative errno. */
+int dispatch_rules_changed(struct dispatch *dp);
+
+/* ---- the machine kept across restarts (state.c) ---------------------------------------------- */
+
+/* Find the state (systemd's fd store, then --state-dir), validate it,
+ * load the newest checkpoint and replay its journal, or build a fresh
+ * machine where there is none; then checkpoint and start journaling.
+ * Builds d->engine.  0, or a negative errno after saying why (a state
+ * refused is kept as it was). */
+int state_start(struct daemon *d);
+/* A checkpoint (clean shutdown; the journal grew past journal-size).
+ * 0 or negative errno after saying why; the previous one stays current. */
+int state_checkpoint(struct state *st, struct dispatch *dp);
+/* Once a second: a checkpoint if the journal passed journal_size. */
+void state_tick(struct state *st, struct dispatch *dp);
+/* Append a record before what it describes happens: 0, or a negative
+ * errno (the change must then not happen). */
+int state_journal(struct state *st, struct dispatch *dp, enum jrec_kind kind,
+		  const struct dispatch_inputs *in, const uint8_t *payload, size_t len);
+/* The whole machine as one stream (config and engine image, the daemon's
+ * tables, the frames that hold bytes) in a new memfd: 0 with *ret_fd and
+ * its length, or a negative errno. */
+int state_snapshot(struct dispatch *dp, int *ret_fd, uint64_t *ret_len);
+/* Close the files (the state stays in them).  NULL-safe. */
+void state_close(struct state *st);
 
 /* ---- maps (memmap.c) ------------------------------------------------------------------ */
 
@@ -504,6 +581,8 @@ struct daemon {
 	struct clients clients;
 	struct dispatch dp;
 	struct http_window *http;  /* NULL: the window is off */
+	struct state *state;       /* NULL: nothing persists */
+	struct vm_config machine;  /* what the options ask the machine to be */
 	char last_status[256];     /* the STATUS= line last sent */
 };
 

@@ -456,6 +456,9 @@ int vm_alloc_pages(struct vm_engine *e, gfp_t gfp, unsigned order, int node, uin
 		return r;
 	}
 	e->user_pages += 1ull << order;
+	/* __GFP_ZERO's holes are made before the call returns: nothing of a
+	 * frame's old bytes outlives the call in the frames memfd. */
+	vmi_punch_flush(e);
 	*ret_pfn = pfn;
 	return 0;
 }
@@ -545,6 +548,7 @@ int vm_phys_write(struct vm_engine *e, uint64_t pfn, uint64_t offset, const void
 		return -ENOMEM;
 	for (uint64_t f = first; f <= last; f++)
 		vmi_frame_dirty(e, pfn + f);
-	memcpy(pfn_to_virt(e, pfn) + offset, buf, len);
+	if (!e->replay)
+		memcpy(pfn_to_virt(e, pfn) + offset, buf, len);
 	return 0;
 }

@@ -24,7 +24,7 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->page_policy = VM_POLICY_ORDER0;
 }
 
-static int check_config(const struct vm_config *cfg)
+int vmi_check_config(const struct vm_config *cfg)
 {
 	uint64_t nr_pages, per_node;
 
@@ -60,14 +60,12 @@ static uint64_t lazy_max_pages(unsigned cpus)
 	return fls * ((32ull << 20) >> VM_PAGE_SHIFT);
 }
 
-int vm_engine_create(const struct vm_config *cfg, struct vm_engine **ret_engine)
+int vmi_engine_alloc(const struct vm_config *cfg, int frames_fd, struct vm_engine **ret_engine)
 {
 	struct vm_engine *e;
 	int r;
 
-	if (!cfg || !ret_engine)
-		return -EINVAL;
-	r = check_config(cfg);
+	r = vmi_check_config(cfg);
 	if (r < 0)
 		return r;
 	e = calloc(1, sizeof(*e));
@@ -84,13 +82,10 @@ int vm_engine_create(const struct vm_config *cfg, struct vm_engine **ret_engine)
 	vmi_cache_init(&e->va_cache, sizeof(struct vmap_area));
 	vmi_cache_init(&e->vm_cache, sizeof(struct vm_struct));
 
-	r = vmi_physmem_init(e);
+	r = vmi_physmem_init(e, frames_fd);
 	if (r < 0)
 		goto fail;
 	r = vmi_kva_init(e);
-	if (r < 0)
-		goto fail;
-	r = vmi_pgtable_init(e);
 	if (r < 0)
 		goto fail;
 	r = vmi_vmap_block_init(e);
@@ -109,6 +104,26 @@ fail:
 	return r;
 }
 
+int vm_engine_create(const struct vm_config *cfg, struct vm_engine **ret_engine)
+{
+	struct vm_engine *e;
+	int r;
+
+	if (!cfg || !ret_engine)
+		return -EINVAL;
+	r = vmi_engine_alloc(cfg, -1, &e);
+	if (r < 0)
+		return r;
+	/* The top-level table is the first frame the machine takes. */
+	r = vmi_pgtable_init(e);
+	if (r < 0) {
+		vm_engine_destroy(e);
+		return r;
+	}
+	*ret_engine = e;
+	return 0;
+}
+
 void vm_engine_destroy(struct vm_engine *e)
 {
 	if (!e)
@@ -120,6 +135,7 @@ void vm_engine_destroy(struct vm_engine *e)
 		if (va->vm && va->vm->pages != &va->vm->page_inline)
 			free(va->vm->pages);
 	}
+	vm_set_replay(e, false);
 	vmi_kvfree_rcu_destroy(e);
 	vmi_percpu_destroy(e);
 	vmi_vmap_block_destroy(e);

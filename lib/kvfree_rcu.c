@@ -167,3 +167,47 @@ int vmi_kvfree_rcu_check(struct vm_engine *e, char *msg, size_t msglen)
 			    (unsigned long long)e->nr_kvfree_rcu);
 	return 0;
 }
+
+/* ---- the state image (state.c) ----------------------------------------------------------- */
+
+/* Each CPU's batch in queue order, by the areas' start addresses. */
+void vmi_kvfree_rcu_save(const struct vm_engine *e, struct vmi_out *o)
+{
+	for (unsigned c = 0; c < e->nr_cpus; c++) {
+		const struct kfree_rcu_cpu *k = &e->krc[c];
+
+		vmi_out_u64(o, k->n);
+		for (uint64_t i = 0; i < k->n; i++)
+			vmi_out_u64(o, k->v[i]->addr - e->layout->vmalloc_start);
+	}
+}
+
+int vmi_kvfree_rcu_load(struct vm_engine *e, struct vmi_in *in)
+{
+	for (unsigned c = 0; c < e->nr_cpus; c++) {
+		struct kfree_rcu_cpu *k = &e->krc[c];
+		uint64_t n = vmi_in_max(in, (uint64_t)(in->end - in->p));
+
+		if (in->err)
+			return in->err;
+		if (n) {
+			k->v = malloc(n * sizeof(*k->v));
+			if (!k->v)
+				return -ENOMEM;
+			k->cap = n;
+		}
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t off = vmi_in_max(in, e->layout->vmalloc_end - e->layout->vmalloc_start);
+			struct vmap_area *va;
+
+			if (in->err)
+				return in->err;
+			va = vmi_find_busy_va_start(e, e->layout->vmalloc_start + off);
+			if (!va || !va->vm || !(va->vm->flags & VM_KVFREE_RCU))
+				return -EBADMSG;
+			k->v[k->n++] = va->vm;
+			e->nr_kvfree_rcu++;
+		}
+	}
+	return 0;
+}

@@ -833,7 +833,7 @@ int vm_alloc_percpu(struct vm_engine *e, uint64_t size, uint64_t align, uint64_t
 
 			if (n > size - done)
 				n = size - done;
-			if (pfn_to_page(e, pfn)->flags & PG_dirty)
+			if (!e->replay && (pfn_to_page(e, pfn)->flags & PG_dirty))
 				memset(pfn_to_virt(e, pfn) + in, 0, n);
 			done += n;
 		}
@@ -841,6 +841,7 @@ int vm_alloc_percpu(struct vm_engine *e, uint64_t size, uint64_t align, uint64_t
 	p->nr_objects++;
 	if (p->nr_empty_pop_pages < PCPU_EMPTY_POP_PAGES_LOW)
 		vmi_schedule_work(e, VM_WORK_PCPU_BALANCE);
+	vmi_punch_flush(e);
 	*ret_ptr = unit_addr(p, c, 0, 0) + (off << PCPU_MIN_ALLOC_SHIFT);
 	return 0;
 }
@@ -1146,4 +1147,146 @@ int vmi_percpu_check(struct vm_engine *e, uint64_t *ret_mapped, char *msg, size_
 			    (ull)p->nr_empty_pop_pages, (ull)e->percpu_pages);
 	*ret_mapped = pages;
 	return 0;
+}
+
+/* ---- the state image (state.c) ----------------------------------------------------------- */
+
+/* The allocator's counters, then each slot's chunks in list order: the
+ * chunk's and its maps' areas by their starts, its counters and bitmaps,
+ * and its populated pages' frames.  The per-page hints are recomputed from
+ * the allocation map on load, as they are after every change. */
+void vmi_percpu_save(const struct vm_engine *e, struct vmi_out *o)
+{
+	const struct pcpu *p = e->pcpu;
+	uint64_t vs = e->layout->vmalloc_start;
+
+	vmi_out_u64(o, p->nr_chunks);
+	vmi_out_u64(o, p->nr_empty_pop_pages);
+	vmi_out_u64(o, p->nr_objects);
+	vmi_out_u64(o, p->atomic_alloc_failed);
+	vmi_out_u64(o, p->warnings);
+	for (int s = 0; s < p->nr_slots; s++) {
+		const struct list_node *h = &p->slots[s];
+		uint64_t n = 0;
+
+		for (const struct list_node *l = h->next; l != h; l = l->next)
+			n++;
+		vmi_out_u64(o, n);
+		for (const struct list_node *l = h->next; l != h; l = l->next) {
+			const struct pcpu_chunk *c = list_entry(l, struct pcpu_chunk, list);
+
+			vmi_out_u64(o, c->vm->addr - vs);
+			for (int i = 0; i < 4; i++)
+				vmi_out_u64(o, c->maps[i] ? c->maps[i]->addr - vs + 1 : 0);
+			vmi_out_u64(o, c->free_bytes);
+			vmi_out_u64(o, c->contig_bits);
+			vmi_out_u64(o, c->first_free);
+			vmi_out_u64(o, c->nr_populated);
+			vmi_out_u64(o, c->nr_empty_pop_pages);
+			vmi_out_bitmap(o, c->alloc_map, p->map_bits);
+			vmi_out_bitmap(o, c->bound_map, p->map_bits + 1);
+			vmi_out_bitmap(o, c->populated, p->nr_pages);
+			for (uint64_t pg = 0; pg < p->nr_pages; pg++)
+				if (tbit(c->populated, pg))
+					for (unsigned u = 0; u < p->nr_units; u++)
+					{
+						uint32_t f = c->pfns[(uint64_t)u * p->nr_pages + pg];
+
+						/* Units past the CPUs (wasted to the atom)
+						 * are never populated. */
+						vmi_out_u64(o, f == PFN_NONE ? 0 : (uint64_t)f + 1);
+					}
+		}
+	}
+}
+
+/* An area of the allocator's own, by its start (0: none). */
+static int pcpu_area(struct vm_engine *e, uint64_t ref, bool chunk, struct vm_struct **ret)
+{
+	struct vmap_area *va;
+
+	*ret = NULL;
+	if (!ref)
+		return chunk ? -EBADMSG : 0;
+	va = vmi_find_busy_va_start(e, e->layout->vmalloc_start + ref - !chunk);
+	if (!va || !va->vm || !(va->vm->flags & VM_PERCPU))
+		return -EBADMSG;
+	if (chunk && (va->vm->nr_pages || va->vm->caller != e->k->pcpu_vm_caller ||
+		      va_size(va) != (uint64_t)e->pcpu->nr_units * e->pcpu->unit_size))
+		return -EBADMSG;
+	*ret = va->vm;
+	return 0;
+}
+
+int vmi_percpu_load(struct vm_engine *e, struct vmi_in *in)
+{
+	struct pcpu *p = e->pcpu;
+	uint64_t words = (p->map_bits + 63) / 64, bwords = (p->map_bits + 1 + 63) / 64;
+	uint64_t span = e->layout->vmalloc_end - e->layout->vmalloc_start, total = 0;
+
+	p->nr_chunks = vmi_in_max(in, (uint64_t)(in->end - in->p));
+	p->nr_empty_pop_pages = vmi_in_u64(in);
+	p->nr_objects = vmi_in_u64(in);
+	p->atomic_alloc_failed = vmi_in_max(in, 1);
+	p->warnings = (unsigned)vmi_in_max(in, PCPU_WARN_LIMIT);
+	for (int s = 0; s < p->nr_slots; s++) {
+		uint64_t n = vmi_in_max(in, p->nr_chunks);
+
+		if (in->err)
+			return in->err;
+		for (uint64_t i = 0; i < n; i++) {
+			struct pcpu_chunk *c = calloc(1, sizeof(*c));
+			int r;
+
+			if (!c)
+				return -ENOMEM;
+			/* Linked at once: the engine's destroy frees it. */
+			list_add_tail(&c->list, &p->slots[s]);
+			c->slot = s;
+			c->alloc_map = calloc(words, 8);
+			c->bound_map = calloc(bwords, 8);
+			c->populated = calloc((p->nr_pages + 63) / 64, 8);
+			c->pfns = malloc((size_t)p->nr_units * p->nr_pages * sizeof(*c->pfns));
+			c->block_used = calloc(p->nr_pages, sizeof(*c->block_used));
+			c->md = malloc(p->nr_pages * sizeof(*c->md));
+			if (!c->alloc_map || !c->bound_map || !c->populated || !c->pfns ||
+			    !c->block_used || !c->md)
+				return -ENOMEM;
+			if ((r = pcpu_area(e, vmi_in_max(in, span), true, &c->vm)) < 0)
+				return r;
+			for (int m = 0; m < 4; m++)
+				if ((r = pcpu_area(e, vmi_in_max(in, span + 1), false, &c->maps[m])) < 0)
+					return r;
+			c->free_bytes = (uint32_t)vmi_in_max(in, p->unit_size);
+			c->contig_bits = (uint32_t)vmi_in_max(in, p->map_bits);
+			c->first_free = (uint32_t)vmi_in_max(in, p->map_bits);
+			c->nr_populated = (uint32_t)vmi_in_max(in, p->nr_pages);
+			c->nr_empty_pop_pages = (uint32_t)vmi_in_max(in, p->nr_pages);
+			vmi_in_bitmap(in, c->alloc_map, p->map_bits);
+			vmi_in_bitmap(in, c->bound_map, p->map_bits + 1);
+			vmi_in_bitmap(in, c->populated, p->nr_pages);
+			for (uint64_t k = 0; k < (uint64_t)p->nr_units * p->nr_pages; k++)
+				c->pfns[k] = PFN_NONE;
+			for (uint64_t pg = 0; pg < p->nr_pages && !in->err; pg++) {
+				uint64_t used = 0;
+
+				if (tbit(c->populated, pg))
+					for (unsigned u = 0; u < p->nr_units; u++) {
+						uint64_t f = vmi_in_max(in, e->nr_pages);
+
+						c->pfns[(uint64_t)u * p->nr_pages + pg] =
+							f ? (uint32_t)(f - 1) : PFN_NONE;
+					}
+				for (uint64_t b = pg * PCPU_BITS_PER_PAGE;
+				     b < (pg + 1) * PCPU_BITS_PER_PAGE; b += 64)
+					used += (uint64_t)__builtin_popcountll(c->alloc_map[b / 64]);
+				c->block_used[pg] = (uint32_t)used;
+				block_refresh(c, pg);
+			}
+			if (in->err)
+				return in->err;
+			total++;
+		}
+	}
+	return total == p->nr_chunks ? 0 : -EBADMSG;
 }

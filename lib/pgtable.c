@@ -98,6 +98,22 @@ static int alloc_table(struct vm_engine *e, uint64_t *ret_pfn)
 	if (r == 0) {
 		e->pagetable_pages++;
 		vmi_frame_dirty(e, *ret_pfn);
+		/* A replay keeps the bytes as they are, but a new table starts
+		 * empty whatever the frame held at the end of the original run;
+		 * its entries are written again as the replay maps.  What the
+		 * frame held is kept until the replay ends, for a table that a
+		 * failing call frees again (its frame's later owner's bytes). */
+		if (e->replay) {
+			struct page *p = pfn_to_page(e, *ret_pfn);
+
+			vmi_replay_stash(e, *ret_pfn);
+			memset(pfn_to_virt(e, *ret_pfn), 0, VM_PAGE_SIZE);
+			/* Resident as every table is (the checker says so). */
+			if (!(p->flags & PG_dirty)) {
+				p->flags |= PG_dirty;
+				e->resident_pages++;
+			}
+		}
 	}
 	return r;
 }
@@ -105,6 +121,8 @@ static int alloc_table(struct vm_engine *e, uint64_t *ret_pfn)
 static void free_table(struct vm_engine *e, uint64_t pfn)
 {
 	VMI_SUB(e, e->pagetable_pages, 1);
+	if (e->replay)
+		vmi_replay_unstash(e, pfn);
 	vmi_free_pages(e, pfn, 0);
 }
 
@@ -377,4 +395,147 @@ int vmi_pgtable_check(struct vm_engine *e, uint64_t *ret_present, uint64_t *ret_
 	*ret_present = 0;
 	*ret_tables = 0;
 	return check_table(e, e->pgd_pfn, 0, ret_present, ret_tables, msg, msglen);
+}
+
+/* ---- the state image (state.c) ----------------------------------------------------------- */
+
+/* The tables' bytes are the frames memfd's, but an image is loaded over
+ * a memfd that may have moved on (a replay's), so the tables go into the
+ * image too: from the root down, each table's non-zero entries as (index
+ * step << 1 | flags changed, pfn step, [flags]), its child tables after
+ * it in entry order.  An entry's flags are its bits outside the pfn. */
+static void save_table(const struct vm_engine *e, struct vmi_out *o, uint64_t table,
+		       unsigned level)
+{
+	uint64_t prev_pfn = 0, prev_flags = PTE_PRESENT | PTE_GLOBAL;
+	unsigned n = pt_entries(e), last = 0;
+	bool leaf = level + 1 == e->layout->pt_levels;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t v = read_entry(e, table, i), pfn = entry_pfn(v), flags = v & ~PTE_PFN_MASK;
+		int64_t d = (int64_t)pfn - (int64_t)prev_pfn;
+
+		if (!v)
+			continue;
+		vmi_out_u64(o, (uint64_t)(i + 1 - last) << 1 | (flags != prev_flags));
+		vmi_out_u64(o, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
+		if (flags != prev_flags)
+			vmi_out_u64(o, (flags & 0xfff) | (flags >> 63) << 12);
+		prev_flags = flags;
+		prev_pfn = pfn + 1;
+		last = i + 1;
+	}
+	vmi_out_u64(o, 0);
+	if (leaf)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t v = read_entry(e, table, i);
+
+		if (v & PTE_PRESENT)
+			save_table(e, o, entry_pfn(v), level + 1);
+	}
+}
+
+void vmi_pgtable_save(const struct vm_engine *e, struct vmi_out *o)
+{
+	save_table(e, o, e->pgd_pfn, 0);
+}
+
+/* The tables seen by a load, to find one reached twice. */
+struct table_seen {
+	uint64_t *v;
+	uint64_t n;
+};
+
+/* Read (and with write, also write) one table and those below it:
+ * entries in range, child tables PG_pgtable frames, as many tables as
+ * pagetable_pages says. */
+static int load_table(struct vm_engine *e, struct vmi_in *in, uint64_t table, unsigned level,
+		      bool write, struct table_seen *seen)
+{
+	uint64_t prev_pfn = 0, prev_flags = PTE_PRESENT | PTE_GLOBAL;
+	unsigned n = pt_entries(e), at = 0;
+	bool leaf = level + 1 == e->layout->pt_levels;
+	uint64_t *kids = NULL;
+	unsigned nr_kids = 0;
+	int r = 0;
+
+	if (table >= e->nr_pages || !(pfn_to_page(e, table)->flags & PG_pgtable) ||
+	    seen->n >= e->pagetable_pages)
+		return vmi_in_fail(in);
+	seen->v[seen->n++] = table;
+	if (write)
+		memset(pfn_to_virt(e, table), 0, VM_PAGE_SIZE);
+	if (!leaf) {
+		kids = malloc(n * sizeof(*kids));
+		if (!kids)
+			return -ENOMEM;
+	}
+	for (;;) {
+		uint64_t h = vmi_in_u64(in), d, flags = prev_flags, v, pfn;
+
+		if (in->err || !h)
+			break;
+		if ((h >> 1) > n - at) {
+			vmi_in_fail(in);
+			break;
+		}
+		at += (unsigned)(h >> 1);
+		d = vmi_in_u64(in);
+		pfn = prev_pfn + (uint64_t)((int64_t)(d >> 1) ^ -(int64_t)(d & 1));
+		if (h & 1) {
+			uint64_t f = vmi_in_max(in, 0x1fff);
+
+			flags = (f & 0xfff) | (f >> 12) << 63;
+		}
+		if (in->err || pfn >= e->nr_pages || (e->layout->pte_size == 4 && (flags >> 32))) {
+			vmi_in_fail(in);
+			break;
+		}
+		v = (pfn << VM_PAGE_SHIFT) | flags;
+		if (!v) {
+			vmi_in_fail(in);
+			break;
+		}
+		if (write)
+			write_entry(e, table, at - 1, v);
+		if (!leaf && (v & PTE_PRESENT))
+			kids[nr_kids++] = pfn;
+		prev_flags = flags;
+		prev_pfn = pfn + 1;
+	}
+	for (unsigned i = 0; i < nr_kids && !in->err && r == 0; i++)
+		r = load_table(e, in, kids[i], level + 1, write, seen);
+	free(kids);
+	return in->err ? in->err : r;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int vmi_pgtable_load(struct vm_engine *e, struct vmi_in *in, bool write)
+{
+	struct table_seen seen = { malloc((e->pagetable_pages ? e->pagetable_pages : 1) *
+					  sizeof(uint64_t)), 0 };
+	int r;
+
+	if (!seen.v)
+		return -ENOMEM;
+	r = load_table(e, in, e->pgd_pfn, 0, write, &seen);
+	/* Every table once: a table reached from two entries would be
+	 * written through both. */
+	if (r == 0 && seen.n != e->pagetable_pages)
+		r = vmi_in_fail(in);
+	if (r == 0) {
+		qsort(seen.v, seen.n, sizeof(*seen.v), cmp_u64);
+		for (uint64_t i = 1; i < seen.n && r == 0; i++)
+			if (seen.v[i] == seen.v[i - 1])
+				r = vmi_in_fail(in);
+	}
+	free(seen.v);
+	return r;
 }

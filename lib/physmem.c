@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vm-internal.h"
@@ -112,8 +113,9 @@ void vmi_clear_frame(struct vm_engine *e, uint64_t pfn)
 	struct page *p = pfn_to_page(e, pfn);
 
 	/* A never-written frame is a hole already; touching it would make the
-	 * host populate it. */
-	if (!(p->flags & PG_dirty))
+	 * host populate it.  A replay leaves the bytes as its outcome left
+	 * them (vm_set_replay). */
+	if (e->replay || !(p->flags & PG_dirty))
 		return;
 	p->flags &= (uint8_t)~PG_dirty;
 	VMI_SUB(e, e->resident_pages, 1);
@@ -155,6 +157,8 @@ int vmi_resident_reserve(struct vm_engine *e, uint64_t frames)
 {
 	uint64_t max = e->cfg.max_resident_pages;
 
+	if (e->replay)
+		return 0;
 	if (max && (e->resident_pages > max || frames > max - e->resident_pages))
 		return -ENOMEM;
 	return 0;
@@ -230,14 +234,25 @@ static void setup_node_order(struct vm_engine *e)
 	}
 }
 
-int vmi_physmem_init(struct vm_engine *e)
+int vmi_physmem_init(struct vm_engine *e, int frames_fd)
 {
 	uint64_t bytes = e->nr_pages << VM_PAGE_SHIFT;
 	uint64_t per_node;
+	struct stat st;
 	void *mem;
 
-	e->memfd = memfd_create("vmallocd-physmem", MFD_CLOEXEC);
-	if (e->memfd >= 0) {
+	if (frames_fd >= 0) {
+		/* Someone else's frames (a state image's): used as they are. */
+		if (fstat(frames_fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    (uint64_t)st.st_size < bytes)
+			return -EBADF;
+		e->memfd = fcntl(frames_fd, F_DUPFD_CLOEXEC, 0);
+		if (e->memfd < 0)
+			return errno == EMFILE || errno == ENFILE ? -EMFILE : -EBADF;
+	} else {
+		e->memfd = memfd_create("vmallocd-physmem", MFD_CLOEXEC);
+	}
+	if (e->memfd >= 0 && frames_fd < 0) {
 		if (ftruncate(e->memfd, (off_t)bytes) < 0) {
 			close(e->memfd);
 			e->memfd = -1;

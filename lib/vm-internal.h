@@ -30,6 +30,7 @@
 #ifndef VMCORE_INTERNAL_H
 #define VMCORE_INTERNAL_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -285,6 +286,11 @@ struct vm_engine {
 	uint64_t cur_cookie;
 	const char *cur_caller;
 	uint32_t cur_vm_flags;
+
+	/* Replay mode (state.c): the frames' bytes are not touched, nothing is
+	 * counted as resident; what the page tables made meanwhile held. */
+	bool replay;
+	struct replay_stash *stash;
 };
 
 _Static_assert(VM_MAX_NODES - 1 <= UINT8_MAX, "node ids do not fit vm_engine.node_order");
@@ -335,7 +341,9 @@ static inline void list_del(struct list_node *n)
 
 /* physmem.c */
 const struct layout_desc *vmi_layout(enum vm_layout l);
-int vmi_physmem_init(struct vm_engine *e);
+/* frames_fd >= 0: the frames are that file's (a dup of it is kept), which
+ * must be at least the machine's size (-EBADF otherwise). */
+int vmi_physmem_init(struct vm_engine *e, int frames_fd);
 void vmi_physmem_destroy(struct vm_engine *e);
 struct zone *vmi_pfn_zone(struct vm_engine *e, uint64_t pfn);
 int vmi_pfn_node(const struct vm_engine *e, uint64_t pfn);
@@ -357,6 +365,8 @@ static inline void vmi_frame_dirty(struct vm_engine *e, uint64_t pfn)
 {
 	struct page *p = pfn_to_page(e, pfn);
 
+	if (e->replay)
+		return;
 	if (e->punch.len)
 		vmi_punch_flush(e);
 	if (!(p->flags & PG_dirty)) {
@@ -364,6 +374,11 @@ static inline void vmi_frame_dirty(struct vm_engine *e, uint64_t pfn)
 		e->resident_pages++;
 	}
 }
+
+/* Whether reading the frame through the mapping finds bytes rather than
+ * a hole (which the read would populate): PG_dirty, or in replay mode,
+ * where the flags are not kept, the memfd's own answer. */
+bool vmi_frame_has_bytes(const struct vm_engine *e, uint64_t pfn);
 
 /* buddy.c */
 void vmi_buddy_init_zone(struct vm_engine *e, struct zone *z);
@@ -518,6 +533,10 @@ void vmi_caller_put(struct caller_table *t, const char *s);
 void vmi_caller_destroy(struct caller_table *t);
 
 /* engine.c */
+int vmi_check_config(const struct vm_config *cfg);
+/* An engine with every structure empty and no page tables yet (the loader
+ * of a state image fills it in); frames_fd as vmi_physmem_init's. */
+int vmi_engine_alloc(const struct vm_config *cfg, int frames_fd, struct vm_engine **ret_engine);
 void vmi_log(struct vm_engine *e, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -581,6 +600,52 @@ void vmi_strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 /* Append what was built to *buf (malloc'd, NUL-terminated, NULL to start);
  * on -ENOMEM *buf and *len are left as they were. Frees sb's own buffer. */
 int vmi_strbuf_end(struct strbuf *sb, char **buf, size_t *len);
+
+/* state.c: the state image's codec, which each structure's own part of
+ * the image (percpu.c, vmap_block.c, kvfree_rcu.c) writes and reads.
+ * Integers are LEB128 varints; errors are sticky: after one, writes do
+ * nothing and reads return 0. */
+struct vmi_out {
+	uint8_t *buf;
+	size_t len, cap;
+	int err;                /* -ENOMEM */
+};
+struct vmi_in {
+	const uint8_t *p, *end;
+	int err;                /* -EBADMSG: short, overlong or out of range */
+};
+void vmi_out_u64(struct vmi_out *o, uint64_t v);
+/* The set bits of map[0, nbits) as runs. */
+void vmi_out_bitmap(struct vmi_out *o, const uint64_t *map, uint64_t nbits);
+uint64_t vmi_in_u64(struct vmi_in *in);
+/* A value that must not pass max (else corrupt, 0 returned). */
+uint64_t vmi_in_max(struct vmi_in *in, uint64_t max);
+/* Into map (nbits, cleared first). */
+void vmi_in_bitmap(struct vmi_in *in, uint64_t *map, uint64_t nbits);
+static inline int vmi_in_fail(struct vmi_in *in)
+{
+	if (!in->err)
+		in->err = -EBADMSG;
+	return in->err;
+}
+/* The structures' parts: save cannot fail but for o->err; load returns 0,
+ * -EBADMSG or -ENOMEM, and leaves what it made linked where the engine's
+ * destroy finds it. */
+void vmi_percpu_save(const struct vm_engine *e, struct vmi_out *o);
+int vmi_percpu_load(struct vm_engine *e, struct vmi_in *in);
+void vmi_vmap_block_save(const struct vm_engine *e, struct vmi_out *o);
+int vmi_vmap_block_load(struct vm_engine *e, struct vmi_in *in);
+/* Replay mode: a frame about to become a page table keeps what it held
+ * (as a hole, or its bytes) until the replay ends; a table freed again
+ * gets it back.  A stash that fails (no memory) keeps nothing. */
+void vmi_replay_stash(struct vm_engine *e, uint64_t pfn);
+void vmi_replay_unstash(struct vm_engine *e, uint64_t pfn);
+/* The page tables' entries, from the root down; load reads them (and
+ * writes them into the table frames when write is set). */
+void vmi_pgtable_save(const struct vm_engine *e, struct vmi_out *o);
+int vmi_pgtable_load(struct vm_engine *e, struct vmi_in *in, bool write);
+void vmi_kvfree_rcu_save(const struct vm_engine *e, struct vmi_out *o);
+int vmi_kvfree_rcu_load(struct vm_engine *e, struct vmi_in *in);
 
 #include "kernel.h"
 

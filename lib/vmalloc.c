@@ -397,9 +397,14 @@ int vm___vmalloc_node_range(struct vm_engine *e, const struct vm_alloc_req *req,
 	vmi_caller_put(&e->callers, q.caller);
 	if (r < 0)
 		goto fail;
+	/* __GFP_ZERO's holes are made before the call returns, so that the
+	 * frames memfd never holds an owner's stale bytes between calls (a
+	 * replay after a crash trusts it). */
+	vmi_punch_flush(e);
 	*ret_addr = vm->addr;
 	return 0;
 fail:
+	vmi_punch_flush(e);
 	e->nr_alloc_failures++;
 	return r;
 }
@@ -716,17 +721,18 @@ static int kva_copy(struct vm_engine *e, uint64_t addr, void *rbuf, const void *
 			n = len;
 		if (wbuf) {
 			vmi_frame_dirty(e, pfn);
-			memcpy(pfn_to_virt(e, pfn) + off, wbuf, n);
+			if (!e->replay)
+				memcpy(pfn_to_virt(e, pfn) + off, wbuf, n);
 			wbuf = (const uint8_t *)wbuf + n;
 		} else if (rbuf) {
 			/* A clean frame is a hole: reading it through the
 			 * mapping would make the host populate it. */
-			if (pfn_to_page(e, pfn)->flags & PG_dirty)
+			if (vmi_frame_has_bytes(e, pfn))
 				memcpy(rbuf, pfn_to_virt(e, pfn) + off, n);
 			else
 				memset(rbuf, 0, n);
 			rbuf = (uint8_t *)rbuf + n;
-		} else if (pfn_to_page(e, pfn)->flags & PG_dirty) {
+		} else if (!e->replay && (pfn_to_page(e, pfn)->flags & PG_dirty)) {
 			memset(pfn_to_virt(e, pfn) + off, 0, n);
 		}
 		addr += n;

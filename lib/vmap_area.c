@@ -99,6 +99,7 @@ void vm_purge(struct vm_engine *e)
 	e->k->kva->purge(e, false);
 	if (flush && e->nr_purges == purges)
 		e->nr_tlb_flushes++;
+	vmi_punch_flush(e);
 }
 
 int vmi_kva_init(struct vm_engine *e)

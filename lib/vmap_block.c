@@ -722,3 +722,150 @@ int vmi_vmap_block_check(struct vm_engine *e, uint64_t *ret_mapped, char *msg, s
 	*ret_mapped = mapped;
 	return 0;
 }
+
+/* ---- the state image (state.c) ----------------------------------------------------------- */
+
+/* Every block (its range's start, counters, maps), then each CPU's queue
+ * in order, by the blocks' starts. */
+static int cmp_block(const void *a, const void *b)
+{
+	uint64_t x = (*(const struct vmap_block *const *)a)->va->va_start;
+	uint64_t y = (*(const struct vmap_block *const *)b)->va->va_start;
+
+	return x < y ? -1 : x > y;
+}
+
+void vmi_vmap_block_save(const struct vm_engine *e, struct vmi_out *o)
+{
+	uint64_t vs = e->layout->vmalloc_start, n = 0;
+	const struct vmap_block **v = NULL;
+
+	/* In address order: equal machines write equal images, whatever
+	 * their index's history. */
+	if (e->nr_vmap_blocks) {
+		v = malloc(e->nr_vmap_blocks * sizeof(*v));
+		if (!v) {
+			o->err = -ENOMEM;
+			return;
+		}
+	}
+	for (uint64_t i = 0; i <= e->vb_hash_mask; i++)
+		for (const struct vmap_block *vb = e->vb_hash[i]; vb; vb = vb->hnext)
+			if (n < e->nr_vmap_blocks)
+				v[n++] = vb;
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_block);
+	vmi_out_u64(o, n);
+	for (uint64_t i = 0; i < n; i++) {
+		const struct vmap_block *vb = v[i];
+		unsigned last = 0;
+
+		vmi_out_u64(o, vb->va->va_start - vs);
+		vmi_out_u64(o, vb->free);
+		vmi_out_u64(o, vb->dirty);
+		vmi_out_u64(o, vb->dirty_min);
+		vmi_out_u64(o, vb->dirty_max);
+		vmi_out_u64(o, vb->cpu);
+		vmi_out_bitmap(o, vb->used_map, e->vb_bits);
+		/* The live mappings: (page from the last one + 1, count). */
+		for (unsigned p = 0; p < e->vb_bits; p++) {
+			if (!vb->count_at[p])
+				continue;
+			vmi_out_u64(o, p + 1 - last);
+			vmi_out_u64(o, vb->count_at[p]);
+			last = p + 1;
+		}
+		vmi_out_u64(o, 0);
+	}
+	free(v);
+	for (unsigned c = 0; c < e->nr_cpus; c++) {
+		const struct list_node *h = &e->vbq[c].free;
+		uint64_t m = 0;
+
+		for (const struct list_node *l = h->next; l != h; l = l->next)
+			m++;
+		vmi_out_u64(o, m);
+		for (const struct list_node *l = h->next; l != h; l = l->next)
+			vmi_out_u64(o, list_entry(l, struct vmap_block, free_list)->va->va_start - vs);
+	}
+}
+
+int vmi_vmap_block_load(struct vm_engine *e, struct vmi_in *in)
+{
+	uint64_t vs = e->layout->vmalloc_start, span = e->layout->vmalloc_end - vs;
+	uint64_t n = vmi_in_max(in, (uint64_t)(in->end - in->p) / 8);
+	size_t words = (e->vb_bits + 63) / 64;
+
+	if (in->err)
+		return in->err;
+	while (e->vb_hash_mask + 1 < n) {
+		uint64_t nb = (e->vb_hash_mask + 1) * 2;
+		struct vmap_block **t = calloc(nb, sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		free(e->vb_hash);
+		e->vb_hash = t;
+		e->vb_hash_mask = nb - 1;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t off = vmi_in_max(in, span), k;
+		struct vmap_block *vb;
+		struct vmap_area *va;
+
+		if (in->err)
+			return in->err;
+		va = vmi_find_busy_va_start(e, vs + off);
+		if (!va || va->vm || (va->flags & (VA_VMAP_RAM | VA_VMAP_BLOCK)) !=
+		    (VA_VMAP_RAM | VA_VMAP_BLOCK) || va_size(va) != block_size(e) || vb_find(e, vs + off))
+			return -EBADMSG;
+		vb = calloc(1, sizeof(*vb) + words * sizeof(uint64_t) + e->vb_bits);
+		if (!vb)
+			return -ENOMEM;
+		vb->va = va;
+		vb->used_map = (uint64_t *)(vb + 1);
+		vb->count_at = (uint8_t *)(vb->used_map + words);
+		list_init(&vb->free_list);
+		k = vb_bucket(e, vb_idx(e, va->va_start));
+		vb->hnext = e->vb_hash[k];
+		e->vb_hash[k] = vb;
+		e->nr_vmap_blocks++;
+		vb->free = (unsigned)vmi_in_max(in, e->vb_bits);
+		vb->dirty = (unsigned)vmi_in_max(in, e->vb_bits);
+		vb->dirty_min = (unsigned)vmi_in_max(in, e->vb_bits);
+		vb->dirty_max = (unsigned)vmi_in_max(in, e->vb_bits);
+		vb->cpu = (unsigned)vmi_in_max(in, e->nr_cpus - 1);
+		vmi_in_bitmap(in, vb->used_map, e->vb_bits);
+		for (uint64_t p = 0;;) {
+			uint64_t d = vmi_in_max(in, e->vb_bits), cnt;
+
+			if (in->err)
+				return in->err;
+			if (!d)
+				break;
+			p += d;
+			cnt = vmi_in_max(in, e->vmap_max_alloc);
+			if (p > e->vb_bits || !cnt || p - 1 + cnt > e->vb_bits)
+				return vmi_in_fail(in);
+			vb->count_at[p - 1] = (uint8_t)cnt;
+		}
+		if (vb->free + vb->dirty > e->vb_bits)
+			return -EBADMSG;
+	}
+	for (unsigned c = 0; c < e->nr_cpus; c++) {
+		uint64_t m = vmi_in_max(in, n);
+
+		for (uint64_t i = 0; i < m && !in->err; i++) {
+			uint64_t off = vmi_in_max(in, span);
+			struct vmap_block *vb = in->err ? NULL : vb_find(e, vs + off);
+
+			if (!vb || vb->va->va_start != vs + off || vb->queued || vb->cpu != c)
+				return vmi_in_fail(in);
+			list_add_tail(&vb->free_list, &e->vbq[c].free);
+			vb->queued = true;
+		}
+		if (in->err)
+			return in->err;
+	}
+	return 0;
+}

@@ -526,6 +526,74 @@ int vm_check(struct vm_engine *e, char *msg, size_t msglen);
  * VM_LOG_ERR and counted in vm_stats.nr_bugs.  Can't fail. */
 unsigned vm_debug_level(void);
 
+/* ------------------------------------------------------------------------
+ * The state image (lib/state.c): the machine's whole metadata, saved and
+ * loaded exactly, so that a restarted owner carries on with the same
+ * machine.  The frames' bytes are not in it: they stay in the frames memfd,
+ * which outlives the process when its owner keeps it (an fd store, a file).
+ */
+
+/* A writer for vm_engine_save: take len bytes; 0 or a negative errno (which
+ * ends the save). */
+typedef int vm_save_fn(void *ctx, const void *buf, size_t len);
+
+/* Write the machine's whole metadata (not the frames' bytes: they stay in
+ * the frames memfd) as a state image: magic, format version, the machine's
+ * config (kernel, layout, memory, nodes, cpus, movable, lazy limit, page
+ * policy, init_on_free), then sections each with its length and a CRC-32C.
+ * Its size is proportional to what is used (areas, touched frames), not to
+ * the machine's size.  Does not change the engine (frames released but
+ * not yet punched out of the memfd are punched first, so that memfd and
+ * image agree).  0, the writer's error, or -ENOMEM. */
+int vm_engine_save(struct vm_engine *e, vm_save_fn *write, void *ctx);
+
+/* The config recorded in an image (callbacks and max_resident_pages left as
+ * in *ret_cfg), after checking magic, version and the header's checksum:
+ * 0, -EBADMSG (not an image / corrupt), -EPROTONOSUPPORT (another format
+ * version). */
+int vm_state_config(const void *buf, size_t len, struct vm_config *ret_cfg);
+
+/* Build a machine from an image and the memfd holding its frames' bytes
+ * (frames_fd: the engine takes its own dup; the caller keeps its
+ * descriptor).  cfg supplies the callbacks (log, resched) and
+ * max_resident_pages; its machine fields must equal the image's, else
+ * -EINVAL.  Every section is checked (lengths, checksums, every index and
+ * pfn in range, lists well-formed) before it is trusted: a corrupt or
+ * truncated image is -EBADMSG (logged through cfg->log, naming the
+ * section), never a crash, and nothing is leaked.  The loaded engine passes
+ * vm_check (run by the load itself on machines up to 2^25 frames) and
+ * behaves exactly as the saved one would from then on.  The page tables
+ * are written from the image into their frames once every section has
+ * passed its checks (the same bytes unless the memfd has moved on since
+ * the image).  -ENOMEM if the host refuses memory, -EBADF for a frames_fd
+ * that is not a regular file of the machine's size or more, -EMFILE if it
+ * cannot be duplicated. */
+int vm_engine_load(const struct vm_config *cfg, int frames_fd, const void *buf, size_t len,
+		   struct vm_engine **ret_engine);
+
+/* The memfd of the machine's frames (the engine keeps owning it; dup it to
+ * keep it). */
+int vm_engine_frames_fd(const struct vm_engine *e);
+
+/* Replay mode: while on, the engine does not touch the frames' bytes (no
+ * zeroing on allocation, scrubbing on free, hole punching, vrealloc copy,
+ * per-CPU zeroing) and does no resident accounting; page-table frames are
+ * still written.  Used to re-run journaled calls on top of a frames memfd
+ * that already holds their outcome.  A frame that becomes a page table is
+ * zeroed, what it held kept until the replay ends and given back if a
+ * failing call frees the table again.  Reads ask the memfd which frames
+ * hold bytes.  Can't fail; NULL is fine. */
+void vm_set_replay(struct vm_engine *e, bool on);
+
+/* After a replay: each frame's PG_dirty and resident_pages re-derived from
+ * the memfd's data extents (lseek SEEK_DATA/SEEK_HOLE, or for a memfd
+ * without holes support every owned frame resident).  Bytes in a frame
+ * never handed out (still deferred), or with init_on_free in a frame that
+ * nothing owns, are punched; without init_on_free a free frame keeps its
+ * bytes (and stays resident), as before the restart.  0, -EINVAL, or the
+ * negative errno of lseek. */
+int vm_reconcile_resident(struct vm_engine *e);
+
 /* Names for printing. */
 const char *vm_layout_name(enum vm_layout layout);
 int vm_layout_from_name(const char *name, enum vm_layout *ret_layout);

@@ -68,6 +68,7 @@ void vm_run_due_work(struct vm_engine *e)
 		e->work_pending = 0;
 		run_items(e, w);
 	}
+	vmi_punch_flush(e);
 }
 
 void vm_run_deferred_work(struct vm_engine *e)
@@ -81,4 +82,5 @@ void vm_run_deferred_work(struct vm_engine *e)
 		e->work_pending = e->work_delayed = 0;
 		run_items(e, w);
 	}
+	vmi_punch_flush(e);
 }

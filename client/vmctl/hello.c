@@ -27,7 +27,7 @@ static json_object *jus(double us)
 	return json_object_new_double_s(us, b);
 }
 
-static json_object *hello_json(const struct vmc_hello *h)
+static json_object *hello_json(const struct vmc_hello *h, const struct vmc_identity *id)
 {
 	json_object *o = json_object_new_object();
 
@@ -39,20 +39,27 @@ static json_object *hello_json(const struct vmc_hello *h)
 	jput(o, "pid", json_object_new_uint64(h->pid));
 	jput(o, "kernel", json_object_new_string(h->kernel));
 	jput(o, "cpus", json_object_new_uint64(h->nr_cpus));
+	if (id) {
+		jput(o, "boot_id", json_object_new_uint64(id->boot_id));
+		jput(o, "state_generation", json_object_new_uint64(id->state_generation));
+	}
 	return o;
 }
 
 int cmd_hello(const struct cmd *cmd, int argc, char **argv)
 {
 	struct vmc_hello h;
+	struct vmc_identity id;
 	int r;
 
 	positional(cmd, argc, argv, common_only, NULL, NULL, NULL, 0, 0);
 	r = vmc_hello(client(cmd), &h);
+	if (r == 0)
+		r = vmc_identity(client(cmd), &id);
 	if (r < 0)
 		return fail(cmd, NULL, r);
 	if (arg_json) {
-		jprint(hello_json(&h));
+		jprint(hello_json(&h, &id));
 	} else {
 		char f[24], io[24];
 
@@ -60,6 +67,8 @@ int cmd_hello(const struct cmd *cmd, int argc, char **argv)
 		       "uid:       %" PRIu32 "\npid:       %" PRIu32 "\nkernel:    %s\ncpus:      %u\n",
 		       h.server, h.version, size_text(h.max_frame, f), size_text(h.max_io, io), h.uid,
 		       h.pid, h.kernel, h.nr_cpus);
+		printf("boot_id:   %016" PRIx64 "\nstate_generation: %016" PRIx64 "\n", id.boot_id,
+		       id.state_generation);
 	}
 	return VMCTL_EXIT_OK;
 }
@@ -106,7 +115,7 @@ int cmd_ping(const struct cmd *cmd, int argc, char **argv)
 		return fail(cmd, NULL, r);
 	}
 	if (arg_json) {
-		json_object *o = hello_json(&h), *samples = json_object_new_array();
+		json_object *o = hello_json(&h, NULL), *samples = json_object_new_array();
 
 		for (long i = 0; i < count; i++)
 			json_object_array_add(samples, jus(rtt[i]));

@@ -74,6 +74,8 @@ static const struct cmd cmds[] = {
 	  "  nearly every frame while it runs; everything is scoped and goes when it exits.\n" },
 	{ "check", cmd_check, "", "run the daemon's invariant checker", NULL },
 	{ "purge", cmd_purge, "", "purge the lazily freed areas now (root only)", NULL },
+	{ "snapshot", cmd_snapshot, "save FILE",
+	  "the whole machine into FILE, for a daemon to start from (root only)", NULL },
 	{ "alloc-pages", cmd_alloc_pages, "ORDER [--node N] [--gfp FLAGS] [--scoped]",
 	  "alloc_pages: 2^ORDER frames; the first pfn", NULL },
 	{ "free-pages", cmd_free_pages, "PFN ORDER", "free_pages", NULL },

@@ -184,6 +184,7 @@ int cmd_frag(const struct cmd *cmd, int argc, char **argv);
 int cmd_stat(const struct cmd *cmd, int argc, char **argv);
 int cmd_check(const struct cmd *cmd, int argc, char **argv);
 int cmd_purge(const struct cmd *cmd, int argc, char **argv);
+int cmd_snapshot(const struct cmd *cmd, int argc, char **argv);
 /* top.c */
 int cmd_top(const struct cmd *cmd, int argc, char **argv);
 /* hello.c */

@@ -146,7 +146,7 @@ if [ "${HAVE_MAN:-no}" = yes ]; then
 		[ -s "$STAGE$MANDIR/$m" ] || fail "meson install did not install $MANDIR/$m"
 	done
 fi
-grep -qx "ExecStart=$SBINDIR/vmallocd" "$STAGE$UNITDIR/vmallocd.service" ||
+grep -qx "ExecStart=$SBINDIR/vmallocd --fd-store" "$STAGE$UNITDIR/vmallocd.service" ||
 	fail "the installed vmallocd.service does not start $SBINDIR/vmallocd"
 
 # Fold top-level directories that are symlinks on the host (/lib -> usr/lib
@@ -312,7 +312,9 @@ ns systemd-sysusers "$SYSUSERSDIR/vmallocd.conf"
 ns systemd-sysusers --inline \
 	'u vmtest-member - "vmallocd test, in the vmalloc group"' \
 	'm vmtest-member vmalloc' \
-	'u vmtest-outsider - "vmallocd test, not in the vmalloc group"'
+	'u vmtest-outsider - "vmallocd test, not in the vmalloc group"' \
+	'u vmtest-member2 - "vmallocd test, another member"' \
+	'm vmtest-member2 vmalloc'
 ns getent passwd vmalloc >/dev/null || fail "sysusers did not create the vmalloc user"
 ns getent group vmalloc | grep -q vmtest-member || fail "vmtest-member is not in the vmalloc group"
 VMALLOC_UID=$(ns id -u vmalloc)
@@ -461,6 +463,117 @@ is_prop vmallocd.socket ActiveState active || fail "the socket went down with th
 [ "$(ns stat -c %i $SOCK)" = "$SOCK_INODE" ] || fail "the socket was recreated"
 ns_as vmtest-member "${VMCTL[@]}" hello >/dev/null || fail "vmctl fails after the restart"
 echo "restarted: pid $MAINPID -> $NEWPID, NRestarts=1, same socket (inode $SOCK_INODE)"
+
+# ---- nothing lost: the machine in the fd store across restarts and crashes -------------
+
+PC=$WORK/persist-client
+cp "$PERSIST_CLIENT" "$PC"
+chmod 0755 "$PC"
+PCRUN=(env LD_LIBRARY_PATH="$LIBDIR" VMALLOCD_SOCKET="$SOCK" "$PC")
+
+log "10,000 areas of three owners with known bytes"
+ns mkdir -p /tmp/persist
+ns chmod 0777 /tmp/persist
+ns "${PCRUN[@]}" fill 4000 persist_root >"$WORK/list.root" || fail "fill as root"
+ns_as vmtest-member "${PCRUN[@]}" fill 3000 persist_member >"$WORK/list.member" || fail "fill as vmtest-member"
+ns_as vmtest-member2 "${PCRUN[@]}" fill 3000 persist_member2 >"$WORK/list.member2" || fail "fill as vmtest-member2"
+[ "$(cat "$WORK"/list.* | wc -l)" = 10000 ] || fail "not 10,000 areas made"
+check_all() {
+	ns "${PCRUN[@]}" check persist_root <"$WORK/list.root" &&
+	ns_as vmtest-member "${PCRUN[@]}" check persist_member <"$WORK/list.member" &&
+	ns_as vmtest-member2 "${PCRUN[@]}" check persist_member2 <"$WORK/list.member2"
+}
+check_all >/dev/null || fail "the areas do not read back before any restart"
+ns "${VMCTL[@]}" vmallocinfo >"$WORK/vi.before"
+ns "${VMCTL[@]}" buddyinfo >"$WORK/bi.before"
+boot_before=$(ns "${VMCTL[@]}" hello | sed -n 's/^boot_id: *//p')
+gen_before=$(ns "${VMCTL[@]}" hello | sed -n 's/^state_generation: *//p')
+[ -n "$boot_before" ] && [ -n "$gen_before" ] || fail "hello shows no boot id or state generation"
+[ "$(prop vmallocd.service FileDescriptorStoreMax)" = 8 ] || fail "FileDescriptorStoreMax=$(prop vmallocd.service FileDescriptorStoreMax)"
+
+log "systemctl restart vmallocd.service: every area, byte, owner and caller back"
+PID_BEFORE=$(prop vmallocd.service MainPID)
+t_restart=$(date +%s%N)
+ns systemctl restart vmallocd.service
+is_prop vmallocd.service SubState running || fail "not running after the restart"
+[ "$(prop vmallocd.service MainPID)" != "$PID_BEFORE" ] || fail "the restart kept the main pid"
+ns "${VMCTL[@]}" vmallocinfo >"$WORK/vi.after"
+ns "${VMCTL[@]}" buddyinfo >"$WORK/bi.after"
+echo "restart to answering: $((($(date +%s%N) - t_restart) / 1000000)) ms with 10,000 areas"
+cmp -s "$WORK/vi.before" "$WORK/vi.after" ||
+	fail "vmallocinfo differs after the restart: $(diff "$WORK/vi.before" "$WORK/vi.after" | head -5)"
+cmp -s "$WORK/bi.before" "$WORK/bi.after" ||
+	fail "buddyinfo differs after the restart: $(diff "$WORK/bi.before" "$WORK/bi.after")"
+check_all || fail "areas lost or changed by the restart"
+[ "$(ns "${VMCTL[@]}" hello | sed -n 's/^state_generation: *//p')" = "$gen_before" ] ||
+	fail "the state generation changed across a restart that kept the state"
+[ "$(ns "${VMCTL[@]}" hello | sed -n 's/^boot_id: *//p')" != "$boot_before" ] ||
+	fail "the boot id did not change across a restart"
+ns "${VMCTL[@]}" check >/dev/null || fail "the checker fails after the restart"
+echo "vmallocinfo ($(wc -l <"$WORK/vi.after") lines) and buddyinfo byte-identical; 10,000 areas read back"
+
+log "kill -9 of the main pid during a storm of writes, 20 times at random instants"
+# The restarts come quicker here than the unit's start limit allows.
+mkdir -p "$UNITS/vmallocd.service.d"
+printf '[Unit]\nStartLimitIntervalSec=0\n[Service]\nRestartSec=50ms\n' >"$UNITS/vmallocd.service.d/persist-test.conf"
+ns systemctl daemon-reload
+LEDGER=/tmp/persist/ledger
+ns touch "$LEDGER"
+ns chmod 0666 "$LEDGER"
+restarts=$(prop vmallocd.service NRestarts)
+storm_pids=()
+for round in $(seq 20); do
+	pid=$(prop vmallocd.service MainPID)
+	storm_pids=()
+	ns "${PCRUN[@]}" storm "$LEDGER" 0 & storm_pids+=($!)
+	ns_as vmtest-member "${PCRUN[@]}" storm "$LEDGER" 1 & storm_pids+=($!)
+	ns_as vmtest-member2 "${PCRUN[@]}" storm "$LEDGER" 2 & storm_pids+=($!)
+	ns "${PCRUN[@]}" storm "$LEDGER" 3 & storm_pids+=($!)
+	sleep "0.$((RANDOM % 4 + 1))$((RANDOM % 10))"
+	ns kill -9 "$pid"
+	wait "${storm_pids[@]}" || true
+	back() { is_prop vmallocd.service SubState running && [ "$(prop vmallocd.service MainPID)" != "$pid" ]; }
+	wait_for 20 "the restart after kill $round" back
+	out=$(ns "${PCRUN[@]}" verify "$LEDGER" 2>&1) || fail "round $round: $out"
+	echo "round $round: $out"
+done
+[ "$(prop vmallocd.service NRestarts)" -ge $((restarts + 20)) ] || fail "NRestarts=$(prop vmallocd.service NRestarts)"
+check_all >/dev/null || fail "the 10,000 areas did not survive the kills"
+rm "$UNITS/vmallocd.service.d/persist-test.conf"
+ns systemctl daemon-reload
+
+log "a corrupted state memfd: refused, logged, kept"
+c=$(cursor)
+MP=$(prop vmallocd.service MainPID)
+# The state memfd is one of the daemon's descriptors; flip a byte of its
+# newest checkpoint (the descriptor at 512 or 1024 names it) through /proc.
+statefd=$(ns sh -c "for f in /proc/$MP/fd/*; do case \$(readlink \$f) in *vmallocd-state*) echo \$f; break;; esac; done")
+[ -n "$statefd" ] || fail "no vmallocd-state memfd among the daemon's descriptors"
+ns python3 - "$statefd" "$WORK/state.corrupt" <<'PY' || fail "could not corrupt the state memfd"
+import struct, sys
+p = sys.argv[1]
+with open(p, 'r+b') as f:
+    f.seek(512); d0 = struct.unpack('<QQQ', f.read(24))
+    f.seek(1024); d1 = struct.unpack('<QQQ', f.read(24))
+    gen, off, ln = max(d0, d1)
+    f.seek(off + ln // 2); b = f.read(1)
+    f.seek(off + ln // 2); f.write(bytes([b[0] ^ 0x5a]))
+    f.seek(0); data = f.read()
+with open(sys.argv[2], 'wb') as o:
+    o.write(data)
+PY
+ns kill -9 "$MP"
+refusals() { since "$c" _SYSTEMD_UNIT=vmallocd.service | grep -cF "fails its checksum: refused"; }
+# Each automatic restart finds the same corrupted memfd in the store and
+# refuses it again: the daemon never rewrote it.
+twice() { [ "$(refusals)" -ge 2 ]; }
+wait_for 20 "two restarts to refuse the corrupted state" twice
+since "$c" _SYSTEMD_UNIT=vmallocd.service | grep -F "state:" | head -3
+is_prop vmallocd.service SubState running && fail "the daemon runs on a corrupted state"
+echo "refused $(refusals) times, not running: $(prop vmallocd.service ActiveState)/$(prop vmallocd.service SubState)"
+# A stop empties the store; the next start is a new machine.
+ns systemctl stop vmallocd.service
+ns systemctl reset-failed vmallocd.service 2>/dev/null || true
 
 # ---- the HTTP window: vmallocd-http.socket passes a socket named http --------------------
 
