@@ -476,7 +476,9 @@ static int load_table(struct vm_engine *e, struct vmi_in *in, uint64_t table, un
 
 		if (in->err || !h)
 			break;
-		if ((h >> 1) > n - at) {
+		/* Every entry steps at least one index on (a step of 0 would
+		 * name the entry before the table's first). */
+		if (!(h >> 1) || (h >> 1) > n - at) {
 			vmi_in_fail(in);
 			break;
 		}
