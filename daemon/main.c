@@ -200,8 +200,8 @@ out:
 	d.listener = listener_free(d.listener);
 	/* What the closed connections released is in the journal; a checkpoint
 	 * makes the next start quick. */
-	if (d.state && d.engine)
-		(void)state_checkpoint(d.state, &d.dp);
+	if (d.state && d.engine && state_checkpoint(d.state, &d.dp) == 0)
+		state_release_journal(d.state);
 	state_close(d.state);
 	loop_done(&d.loop);
 	vm_engine_destroy(d.engine);

@@ -449,6 +449,16 @@ static int write_slot(struct state *st, struct dispatch *dp, uint64_t off, uint6
 	return 0;
 }
 
+/* Give the journal's pages from byte FROM on back to the host, keeping
+ * every live record (those below jused). */
+static void journal_trim(struct state *st, uint64_t from)
+{
+	from = from > ROUND_PAGE(st->jused) ? from : ROUND_PAGE(st->jused);
+	if (st->jmap && from < st->jcap)
+		(void)fallocate(st->state_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)(HDR_SIZE + from), (off_t)(st->jcap - from));
+}
+
 int state_checkpoint(struct state *st, struct dispatch *dp)
 {
 	uint64_t t0 = now_usec(), base = HDR_SIZE + st->jcap, off = base, limit = UINT64_MAX, len = 0;
@@ -492,16 +502,18 @@ int state_checkpoint(struct state *st, struct dispatch *dp)
 				(off_t)other->off, (off_t)other->len);
 	if (off == base)
 		(void)ftruncate(st->state_fd, (off_t)ROUND_PAGE(off + len));
-	/* So do the records the checkpoint made dead (they fail the new
-	 * generation's test whether they are there or not). */
-	if (st->jused)
-		(void)fallocate(st->state_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, HDR_SIZE,
-				(off_t)ROUND_PAGE(st->jused));
 	st->desc[n] = d;
 	st->cur = n;
 	st->gen = d.gen;
 	st->jused = 0;
 	st->seq = 0;
+	/* The records the checkpoint made dead fail the new generation's test
+	 * whether they are there or not.  Their first journal_size bytes stay
+	 * in memory: the next records overwrite them, and a page given back
+	 * here would be faulted in again by the next record that reaches it
+	 * (that fault was most of the journal's cost per request).  Only what
+	 * a late checkpoint let the journal grow past that goes back. */
+	journal_trim(st, ROUND_PAGE(dp->opt->journal_size));
 	st->nr_checkpoints++;
 	st->last_ckpt_us = now_usec() - t0;
 	st->last_ckpt_bytes = len;
@@ -614,6 +626,12 @@ static int map_journal(struct state *st)
 		return -errno;
 	}
 	return 0;
+}
+
+void state_release_journal(struct state *st)
+{
+	if (st)
+		journal_trim(st, 0);
 }
 
 void state_close(struct state *st)

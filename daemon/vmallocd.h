@@ -439,6 +439,10 @@ int state_start(struct daemon *d);
 /* A checkpoint (clean shutdown; the journal grew past journal-size).
  * 0 or negative errno after saying why; the previous one stays current. */
 int state_checkpoint(struct state *st, struct dispatch *dp);
+/* Give the pages of the journal past its live records back to the host:
+ * for a daemon about to exit after its last checkpoint (between
+ * checkpoints they stay, up to journal_size, for the next records). */
+void state_release_journal(struct state *st);
 /* Once a second: a checkpoint if the journal passed journal_size. */
 void state_tick(struct state *st, struct dispatch *dp);
 /* Append a record before what it describes happens: 0, or a negative

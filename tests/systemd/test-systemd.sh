@@ -429,7 +429,7 @@ notified() {
 }
 # logged CURSOR TEXT: vmallocd logged a line containing TEXT after CURSOR.
 logged() {
-	since "$1" _SYSTEMD_UNIT=vmallocd.service | grep -qF "$2"
+	since "$1" _SYSTEMD_UNIT=vmallocd.service | grep -F "$2" >/dev/null
 }
 
 # ---- reload: RELOADING=1 then READY=1 ----------------------------------------------------
@@ -586,7 +586,10 @@ ns systemctl start vmallocd-http.socket
 is_prop vmallocd-http.socket ActiveState active || fail "vmallocd-http.socket is not active"
 metrics=$(ns curl -s --max-time 10 http://127.0.0.1:9848/metrics) || fail "no /metrics on 127.0.0.1:9848"
 echo "$metrics" | grep -q '^vmallocd_memory_total_bytes [0-9]' || fail "unexpected /metrics: $metrics"
-ns curl -s --max-time 10 http://127.0.0.1:9848/ | grep -q '<canvas' || fail "no page at /"
+# Read whole, not piped to grep -q: grep stopping at the match would end
+# curl with SIGPIPE, and pipefail would call that a missing page.
+page=$(ns curl -s --max-time 10 http://127.0.0.1:9848/) || fail "no page at / (curl failed)"
+grep -q '<canvas' <<<"$page" || fail "no page at /"
 echo "/metrics and / served through the socket systemd passed: $(echo "$metrics" | wc -l) lines"
 ns "${VMCTL[@]}" hello >/dev/null || fail "the protocol socket does not answer beside the http one"
 sec=$(ns systemd-analyze security --no-pager vmallocd.service 2>&1) || true
