@@ -2063,11 +2063,38 @@ static int journal_frame(struct dispatch *dp, struct session *s, uint64_t id, ui
 	if (!dp->journal)
 		return 0;
 	r = state_journal(dp->journal, dp, JREC_FRAME, &dp->in, payload, len);
-	if (r == 0)
+	if (r == 0) {
+		vm_resident_mark(dp->engine);
 		return 0;
+	}
 	*done = true;
 	return decode_error(dp, out, id, r, "request %llu refused: the state journal cannot record "
 			    "it: %s", (unsigned long long)id, strerror(-r));
+}
+
+/* After a journaled request ran: if the host's memory refused it some
+ * frames, say which reservations in a record after its own, before its
+ * reply leaves, so that its replay is refused the same (replay mode keeps
+ * no residency to decide by).  Returns r. */
+static int journal_refusals(struct dispatch *dp, int r)
+{
+	const uint32_t *list;
+	uint32_t nr;
+	struct dispatch_inputs in = { 0 };
+	int q;
+
+	if (!dp->journal || dp->replaying)
+		return r;
+	q = vm_resident_refusals(dp->engine, &list, &nr);
+	if (!nr)
+		return r;
+	if (q == 0)
+		q = state_journal(dp->journal, dp, JREC_REFUSED, &in, (const uint8_t *)list,
+				  nr * sizeof(*list));
+	if (q < 0)
+		vmd_log(VM_LOG_ERR, "state: a refusal of host memory could not be journaled (%s): "
+			"a recovery may grant what this request was refused", strerror(-q));
+	return r;
 }
 
 int dispatch_frame(struct dispatch *dp, struct session *s, const struct dispatch_env *env,
@@ -2085,12 +2112,14 @@ int dispatch_frame(struct dispatch *dp, struct session *s, const struct dispatch
 			r = journal_frame(dp, s, fast.id, fast.alloc.parent_pid, payload, len, out, &done);
 			if (done)
 				return r;
-			return run_op(dp, s, env, &ops[OP(ALLOC)], fast.id, &fast.alloc, out);
+			return journal_refusals(dp, run_op(dp, s, env, &ops[OP(ALLOC)], fast.id,
+							   &fast.alloc, out));
 		}
 		r = journal_frame(dp, s, fast.id, 0, payload, len, out, &done);
 		if (done)
 			return r;
-		return run_op(dp, s, env, &ops[OP(FREE)], fast.id, &fast.free, out);
+		return journal_refusals(dp, run_op(dp, s, env, &ops[OP(FREE)], fast.id, &fast.free,
+						   out));
 	}
 	vmd_arena_reset(&s->arena);
 	req = vmallocd__v1__request__unpack(&s->arena.pb, len, payload);
@@ -2108,6 +2137,7 @@ int dispatch_frame(struct dispatch *dp, struct session *s, const struct dispatch
 		r = journal_frame(dp, s, req->id, parent_pid_of(req), payload, len, out, &done);
 		if (done)
 			return r;
+		return journal_refusals(dp, run_op(dp, s, env, op_of(req), req->id, op_msg(req), out));
 	}
 	return run_op(dp, s, env, op_of(req), req->id, op_msg(req), out);
 }
@@ -2140,11 +2170,24 @@ void dispatch_replay(struct dispatch *dp, enum jrec_kind kind, const struct disp
 		release_scoped(dp, &s, false);
 		break;
 	case JREC_RULES:
+	case JREC_REFUSED:
 		break;   /* state.c applies them */
 	}
 	dp->replaying = false;
 	vmd_arena_done(&s.arena);
 	free(s.scratch);
+}
+
+void dispatch_replay_refused(struct dispatch *dp, const struct dispatch_inputs *in,
+			     const uint8_t *payload, size_t len, const uint32_t *refused,
+			     uint32_t nr)
+{
+	vm_resident_mark(dp->engine);
+	if (vm_replay_refusals(dp->engine, refused, nr) < 0)
+		vmd_log(VM_LOG_WARNING, "state: a journaled refusal of host memory that does not "
+			"apply (%u reservations): the request is replayed without it", nr);
+	dispatch_replay(dp, JREC_FRAME, in, payload, len);
+	vm_resident_mark(dp->engine);
 }
 
 void dispatch_release_all_scoped(struct dispatch *dp)

@@ -679,29 +679,51 @@ static int same_machine(const struct vm_config *want, const struct vm_config *ha
 	return -EINVAL;
 }
 
+/* The valid record of sequence number n at pos of the journal, or NULL
+ * (the journal ends there); *ret_size its bytes. */
+static const struct jrec *record_at(const struct state *st, uint64_t pos, uint64_t n,
+				    size_t *ret_size)
+{
+	const struct jrec *j = (const struct jrec *)(st->jmap + pos);
+	size_t size;
+
+	if (pos + sizeof(*j) > st->jcap || j->len > st->jcap)
+		return NULL;
+	size = sizeof(*j) + ROUND8((size_t)j->len);
+	if (pos + size > st->jcap || j->gen != st->gen || j->seq != n ||
+	    crc(0, (const uint8_t *)j + 4, size - 4) != j->crc)
+		return NULL;
+	*ret_size = size;
+	return j;
+}
+
 /* Replay the journal after checkpoint gen: the number of records. */
 static uint64_t replay(struct state *st, struct dispatch *dp, struct options *rules)
 {
 	uint64_t pos = 0, n = 0;
+	const struct jrec *j, *next;
+	size_t size, next_size;
 
-	for (;;) {
-		const struct jrec *j = (const struct jrec *)(st->jmap + pos);
-		struct dispatch_inputs in;
-		size_t size;
-
-		if (pos + sizeof(*j) > st->jcap || j->len > st->jcap)
-			break;
-		size = sizeof(*j) + ROUND8((size_t)j->len);
-		if (pos + size > st->jcap || j->gen != st->gen || j->seq != n ||
-		    crc(0, (const uint8_t *)j + 4, size - 4) != j->crc)
-			break;
-		in = (struct dispatch_inputs){ .session = j->session, .uid = j->uid, .pid = j->pid,
+	while ((j = record_at(st, pos, n, &size))) {
+		struct dispatch_inputs in = { .session = j->session, .uid = j->uid, .pid = j->pid,
 			.proto_version = j->proto_version, .parent_r = j->parent_r, .ppid = j->ppid,
 			.parent_gone = j->parent_gone };
+
 		if (j->kind == JREC_RULES) {
 			if (dispatch_rules_decode(rules, (const uint8_t *)(j + 1), j->len) < 0)
 				vmd_log(VM_LOG_WARNING, "state: journal record %llu: quota rules that do "
 					"not decode, skipped", (unsigned long long)n);
+		} else if (j->kind == JREC_FRAME && (next = record_at(st, pos + size, n + 1, &next_size)) &&
+			   next->kind == JREC_REFUSED) {
+			/* The frame was refused host memory: its replay is too.  (A
+			 * refusal with no frame before it began a journal after a
+			 * checkpoint that already holds the refused request.) */
+			dispatch_replay_refused(dp, &in, (const uint8_t *)(j + 1), j->len,
+						(const uint32_t *)(next + 1),
+						next->len / (uint32_t)sizeof(uint32_t));
+			pos += size;
+			n++;
+			size = next_size;
 		} else if (j->kind >= JREC_FRAME && j->kind <= JREC_SESSION_END) {
 			dispatch_replay(dp, (enum jrec_kind)j->kind, &in, (const uint8_t *)(j + 1), j->len);
 		}

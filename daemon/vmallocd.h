@@ -329,6 +329,8 @@ enum jrec_kind {
 	JREC_WORK_DEFERRED = 3,    /* vm_run_deferred_work() at a tick */
 	JREC_SESSION_END = 4,      /* a session's scoped areas released */
 	JREC_RULES = 5,            /* the quota rules changed (a reload) */
+	JREC_REFUSED = 6,          /* the frame before was refused host memory: which
+				    * reservations (uint32_t each, vm_resident_refusals) */
 };
 struct state;
 struct daemon;
@@ -416,6 +418,11 @@ void dispatch_tick(struct dispatch *dp);
  * request's own failure is part of what it did). */
 void dispatch_replay(struct dispatch *dp, enum jrec_kind kind, const struct dispatch_inputs *in,
 		     const uint8_t *payload, size_t len);
+/* The same for a JREC_FRAME whose run was refused host memory at the
+ * reservations numbered in refused[0..nr) (its JREC_REFUSED record). */
+void dispatch_replay_refused(struct dispatch *dp, const struct dispatch_inputs *in,
+			     const uint8_t *payload, size_t len, const uint32_t *refused,
+			     uint32_t nr);
 /* The quota rules as a journal payload (JREC_RULES, checkpoints): 0 or
  * -ENOMEM, *ret malloc'd. */
 int dispatch_rules_encode(const struct options *o, uint8_t **ret, size_t *ret_len);

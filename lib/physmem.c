@@ -155,12 +155,64 @@ void vmi_punch_flush(struct vm_engine *e)
  * would pass the configured limit. */
 int vmi_resident_reserve(struct vm_engine *e, uint64_t frames)
 {
+	uint32_t n = e->reserves++;
+
+	/* A replay counts no residency: it refuses where the run did. */
+	if (e->replay) {
+		if (e->replay_refuse_pos < e->nr_replay_refuse &&
+		    e->replay_refuse[e->replay_refuse_pos] == n) {
+			e->replay_refuse_pos++;
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	if (vmi_resident_fits(e, frames))
+		return 0;
+	if (e->nr_refused < VM_REFUSALS_MAX)
+		e->refused[e->nr_refused++] = n;
+	else
+		e->refused_lost = true;
+	return -ENOMEM;
+}
+
+bool vmi_resident_fits(const struct vm_engine *e, uint64_t frames)
+{
 	uint64_t max = e->cfg.max_resident_pages;
 
-	if (e->replay)
-		return 0;
-	if (max && (e->resident_pages > max || frames > max - e->resident_pages))
-		return -ENOMEM;
+	return e->replay || !max || (e->resident_pages <= max && frames <= max - e->resident_pages);
+}
+
+void vm_resident_mark(struct vm_engine *e)
+{
+	if (!e)
+		return;
+	e->reserves = 0;
+	e->nr_refused = 0;
+	e->refused_lost = false;
+	e->replay_refuse = NULL;
+	e->nr_replay_refuse = e->replay_refuse_pos = 0;
+}
+
+int vm_resident_refusals(const struct vm_engine *e, const uint32_t **ret_list, uint32_t *ret_nr)
+{
+	if (!e || !ret_list || !ret_nr)
+		return -EINVAL;
+	*ret_list = e->refused;
+	*ret_nr = e->nr_refused;
+	return e->refused_lost ? -E2BIG : 0;
+}
+
+int vm_replay_refusals(struct vm_engine *e, const uint32_t *list, uint32_t nr)
+{
+	if (!e || (!list && nr) || nr > VM_REFUSALS_MAX)
+		return -EINVAL;
+	for (uint32_t i = 1; i < nr; i++)
+		if (list[i] <= list[i - 1])
+			return -EINVAL;
+	e->reserves = 0;
+	e->replay_refuse = list;
+	e->nr_replay_refuse = nr;
+	e->replay_refuse_pos = 0;
 	return 0;
 }
 

@@ -291,6 +291,17 @@ struct vm_engine {
 	 * counted as resident; what the page tables made meanwhile held. */
 	bool replay;
 	struct replay_stash *stash;
+
+	/* Host-memory refusals (physmem.c), so that a replay refuses what the
+	 * run refused: the reservations asked since vm_resident_mark() are
+	 * numbered from 0; at run time the numbers of those refused are kept
+	 * (refused_lost: more than VM_REFUSALS_MAX), in replay mode exactly
+	 * those listed in replay_refuse are refused. */
+	uint32_t reserves;
+	uint32_t refused[VM_REFUSALS_MAX], nr_refused;
+	bool refused_lost;
+	const uint32_t *replay_refuse;
+	uint32_t nr_replay_refuse, replay_refuse_pos;
 };
 
 _Static_assert(VM_MAX_NODES - 1 <= UINT8_MAX, "node ids do not fit vm_engine.node_order");
@@ -349,7 +360,12 @@ struct zone *vmi_pfn_zone(struct vm_engine *e, uint64_t pfn);
 int vmi_pfn_node(const struct vm_engine *e, uint64_t pfn);
 void vmi_clear_frame(struct vm_engine *e, uint64_t pfn);
 void vmi_punch_flush(struct vm_engine *e);
+/* Room for frames more resident frames: 0, or -ENOMEM past the limit (a
+ * numbered reservation: see vm_resident_mark). */
 int vmi_resident_reserve(struct vm_engine *e, uint64_t frames);
+/* The same test, neither numbered nor remembered: a probe whose refusal
+ * is followed by a precise reservation. */
+bool vmi_resident_fits(const struct vm_engine *e, uint64_t frames);
 
 /* A long loop passed another stretch of frames (vm_config.resched). */
 static inline void vmi_cond_resched(struct vm_engine *e)

@@ -692,7 +692,7 @@ static int resident_reserve(struct vm_engine *e, uint64_t addr, uint64_t len)
 	uint64_t clean = 0, pfn;
 
 	/* Counting is needed only where the whole range might not fit. */
-	if (vmi_resident_reserve(e, last - first + 1) == 0)
+	if (vmi_resident_fits(e, last - first + 1))
 		return 0;
 	for (uint64_t pg = first; pg <= last; pg++)
 		if (vmi_walk_pte(e, pg << VM_PAGE_SHIFT, &pfn, NULL) == 0)

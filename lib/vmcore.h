@@ -585,6 +585,24 @@ int vm_engine_frames_fd(const struct vm_engine *e);
  * hold bytes.  Can't fail; NULL is fine. */
 void vm_set_replay(struct vm_engine *e, bool on);
 
+/* Host-memory refusals, made the same in a replay.  Whether a call finds
+ * room for resident frames (max_resident_pages) depends on the frames'
+ * bytes, which replay mode does not track; so the run tells which of a
+ * call's reservations were refused, and the replay of that call refuses
+ * exactly those.  vm_resident_mark() starts numbering the reservations of
+ * the calls that follow from 0 (and forgets a replay list).
+ * vm_resident_refusals(): the numbers of those refused since, ascending,
+ * in *ret_list (the engine's, valid until the next call) and *ret_nr; 0, or
+ * -E2BIG when more than VM_REFUSALS_MAX were refused (the first ones are
+ * listed), -EINVAL for NULL.  vm_replay_refusals(): in replay mode, the
+ * reservations numbered in list (ascending; kept by reference until the
+ * next mark) are refused and the others granted, numbered from 0 again;
+ * 0 or -EINVAL (NULL, too many, not ascending). */
+#define VM_REFUSALS_MAX 16
+void vm_resident_mark(struct vm_engine *e);
+int vm_resident_refusals(const struct vm_engine *e, const uint32_t **ret_list, uint32_t *ret_nr);
+int vm_replay_refusals(struct vm_engine *e, const uint32_t *list, uint32_t nr);
+
 /* After a replay: each frame's PG_dirty and resident_pages re-derived from
  * the memfd's data extents (lseek SEEK_DATA/SEEK_HOLE, or for a memfd
  * without holes support every owned frame resident).  Bytes in a frame

@@ -396,6 +396,64 @@ static void test_clean_restart(void)
 	remove_dir(dir);
 }
 
+/* ---- a refusal of host memory, replayed ------------------------------------------------ */
+
+/* A vmalloc refused because the frames reached --max-resident (its page
+ * tables found no room) must stay refused after a kill -9: the journal's
+ * replay keeps no residency of its own and would grant it. */
+static void test_refusal_replayed(void)
+{
+	char *dir = make_dir();
+	const char *args[] = { "--memory", "64M", "--max-resident", "1M", "--state-dir", NULL, NULL };
+	static uint8_t page[4096];
+	struct vmd_proc p;
+	struct vmc_client *c;
+	uint64_t big, addr = 0, written = 0;
+	char *vi1, *mi1, *vi2, *mi2, msg[512];
+	int r;
+
+	CU_ASSERT_FATAL(dir != NULL);
+	args[5] = dir;
+	memset(page, 0x5a, sizeof(page));
+	CU_ASSERT_EQUAL_FATAL(vmd_start(&p, args, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(p.sock, &c), 0);
+	/* Fill the budget with written pages, page by page, to the limit. */
+	CU_ASSERT_EQUAL_FATAL(vmc_vmalloc(c, 2u << 20, &big), 0);
+	while ((r = vmc_write(c, big + written, page, sizeof(page))) == 0 && written < (2u << 20))
+		written += sizeof(page);
+	CU_ASSERT_EQUAL(r, -ENOMEM);
+	CU_ASSERT(written > 0 && written < (1u << 20));
+	/* 8 MiB further on needs page tables of its own: refused. */
+	r = vmc_vmalloc(c, 8u << 20, &addr);
+	CU_ASSERT_EQUAL(r, -ENOMEM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(vmc_last_message(c), "host memory"));
+	vi1 = text(c, VMC_VMALLOCINFO);
+	mi1 = text(c, VMC_MEMINFO);
+	vmc_close(c);
+	kill(p.pid, SIGKILL);
+	CU_ASSERT_EQUAL(vmd_stop(&p, 5000), 128 + SIGKILL);
+
+	CU_ASSERT_EQUAL_FATAL(vmd_start(&p, args, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(vmd_connect(p.sock, &c), 0);
+	vi2 = text(c, VMC_VMALLOCINFO);
+	mi2 = text(c, VMC_MEMINFO);
+	CU_ASSERT_STRING_EQUAL(vi1, vi2);
+	CU_ASSERT_STRING_EQUAL(mi1, mi2);
+	CU_ASSERT_EQUAL(vmc_check(c, msg, sizeof(msg)), 0);
+	/* The written pages are back; the budget still holds. */
+	{
+		static uint8_t got[4096];
+
+		CU_ASSERT_EQUAL(vmc_read(c, big + written - sizeof(got), got, sizeof(got)), 0);
+		CU_ASSERT_EQUAL(memcmp(got, page, sizeof(got)), 0);
+	}
+	CU_ASSERT_EQUAL(vmc_vmalloc(c, 8u << 20, &addr), -ENOMEM);
+	vmc_close(c);
+	CU_ASSERT_EQUAL(vmd_stop(&p, 10000), 0);
+	free(vi1); free(mi1); free(vi2); free(mi2);
+	remove_dir(dir);
+}
+
 /* ---- a corrupted state ---------------------------------------------------------------- */
 
 static char *slurp(const char *path, size_t *len)
@@ -615,6 +673,7 @@ static const struct t_case cases[] = {
 	{ "clean_restart", test_clean_restart },
 	{ "kill_during_storm", test_kill_during_storm },
 	{ "corrupt_state", test_corrupt_state },
+	{ "refusal_replayed", test_refusal_replayed },
 	{ NULL, NULL },
 };
 
