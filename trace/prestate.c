@@ -395,6 +395,8 @@ static int on_alloc(struct vt_prestate *ps, uint64_t a, uint64_t k, uint64_t ali
 		return -ENOMEM;
 	g = &ps->groups[gi];
 	idx = g->count++;
+	take = (struct take){ .addr = a, .k = k, .fit = whole ? fit_pages(k, align) : 0,
+			      .group = gi, .idx = idx, .first = NONE, .retaken = NONE };
 	if (ps->busy_keys.nr && (e = vt_keymap_find(&ps->busy_keys, a))) {
 		uint32_t ri = (uint32_t)e->addr;
 
@@ -428,12 +430,6 @@ static int on_alloc(struct vt_prestate *ps, uint64_t a, uint64_t k, uint64_t ali
 	if (g->double_ascent != NONE && a > g->max_from_double)
 		g->max_from_double = a;
 	g->prev = a;
-	take.addr = a;
-	take.k = k;
-	take.fit = whole ? fit_pages(k, align) : 0;
-	take.group = gi;
-	take.idx = idx;
-	take.first = take.retaken = NONE;
 	if (first) {
 		if (ps->nr_ranges >= VT_PRESTATE_MAX_RANGES) {
 			ps->st.capped = true;

@@ -347,6 +347,28 @@ static void test_pool_below_reach(void)
 	CU_ASSERT_EQUAL(r.st->holes, 4);
 	EXACT(&r, "a valley without evidence");
 	run_free(&r);
+
+	/* The same after a purge, for an area from before at the bottom: the
+	 * trace frees it (5 pages by the nr_lazy step), the purge pools it,
+	 * and node 1 hands it out after 0x1000000, below where the one-page
+	 * area had gone.  So it was tagged with node 1 (made on its CPU):
+	 * untagged, the purge would have put it in the free tree, under the
+	 * one-page area. */
+	tb_init(&t);
+	tb_alloc(&t, 1, 0x1000000);
+	tb_free(&t, 0, 0x1000000, 16382);
+	tb_free(&t, 0, 0x200000, 16387);
+	tb_purge(&t);
+	tb_alloc_k(&t, 1, 0x1400000, 8192, 1);
+	tb_alloc(&t, 1, 0x1000000);
+	tb_alloc(&t, 1, 0x200000);
+	tb_alloc(&t, 1, 0x1408000);
+	tb_alloc(&t, 1, 0x1410000);
+	tb_alloc(&t, 1, 0x1418000);
+	CU_ASSERT_FATAL(run_tb(&r, &t, "valley-before.trace", VM_KERNEL_6_18, 1 * GIB));
+	CU_ASSERT_EQUAL(r.st->busy, 1);
+	EXACT(&r, "an area from before below the free tree's reach");
+	run_free(&r);
 }
 
 /* An area from before: its size from the nr_lazy step (a free of 5 pages
