@@ -269,6 +269,22 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* How many of the n ascending values v[] are at most x. */
+static uint32_t count_upto(const uint64_t *v, uint32_t n, uint64_t x)
+{
+	uint32_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid] <= x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* The end of the current epoch (a purge, or the end of the trace): every
  * group of it is complete, so which of its allocations came from the free
  * tree is known, and what they say of the ranges the pools handed out.
@@ -308,25 +324,18 @@ static int settle_epoch(struct vt_prestate *ps)
 				fits[j++] = fits[i];
 		n = j;
 	}
-	/* reach[] is a Fenwick tree of the highest free-tree address per
-	 * fit (the distinct fits, in order), read as a prefix maximum. */
+	/* reach[] is a Fenwick tree over the distinct fits, ascending: its
+	 * prefix maximum up to the fits of at most k pages is the highest
+	 * address the free tree served so far in the epoch to a request a
+	 * free range of k pages would have held (0: none). */
 	for (i = 0; i < ps->nr_takes; i++) {
 		const struct take *t = &ps->takes[i];
 		const struct group *g = &ps->groups[t->group];
-		uint32_t lo = 0, hi = n;
 
 		if (g->node >= 0 && (t->first != NONE || t->retaken != NONE)) {
 			uint64_t max = 0;
 
-			while (lo < hi) {       /* the fits of at most k pages: [0, lo) */
-				uint32_t mid = lo + (hi - lo) / 2;
-
-				if (fits[mid] <= t->k)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			for (j = lo; j > 0; j -= j & -j)
+			for (j = count_upto(fits, n, t->k); j > 0; j -= j & -j)
 				if (reach[j] > max)
 					max = reach[j];
 			if (max >= t->addr + (t->k << PAGE_SHIFT)) {
@@ -337,17 +346,8 @@ static int settle_epoch(struct vt_prestate *ps)
 			}
 		}
 		if (t->fit && (g->node < 0 || t->idx >= free_start(g))) {
-			lo = 0;
-			hi = n;
-			while (lo < hi) {       /* the place of t->fit */
-				uint32_t mid = lo + (hi - lo) / 2;
-
-				if (fits[mid] < t->fit)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			for (j = lo + 1; j <= n; j += j & -j)
+			/* Served by the free tree: t->fit is fits[count - 1]. */
+			for (j = count_upto(fits, n, t->fit); j <= n; j += j & -j)
 				if (reach[j] < t->addr)
 					reach[j] = t->addr;
 		}

@@ -1,7 +1,8 @@
 /* test_prestate.c -- the start state of a capture (trace/prestate.c): the
  * page set it keeps, what it infers from hand-made traces of each case
  * (pooled ranges in batches, free-tree holes, areas from before of the size
- * their nr_lazy step says, ranges lazily freed at the start and purged in
+ * their nr_lazy step says, a pool's last range below where the free tree's
+ * lowest fit had already gone, ranges lazily freed at the start and purged in
  * the trace, a pool that hands out old ranges after a purge's decay, large
  * gaps and ranges), checked by replaying each trace on a two-CPU 6.18
  * machine and finding every allocation at the trace's own address; the
