@@ -14,9 +14,15 @@
  *            ranges: where it last went down (the end of the pool's part)
  *            and first went up (the end of the purge's own batch), and the
  *            highest address taken after the last descent (the free tree's
- *            reach), an epoch being the events between two purges.
- * Invariant between events: every first range kept is in placed, and
- * ranges.nr == first + busy ranges kept <= VT_PRESTATE_MAX_RANGES.
+ *            reach), an epoch being the events between two purges;
+ *   takes    the current epoch's allocations that say where the free
+ *            tree's lowest fit had reached, or may lie below that (pool
+ *            ranges), read at the epoch's end (settle_epoch) and dropped:
+ *            within an epoch every allocation takes KVA that nothing frees
+ *            before the next purge, so they follow the KVA too.
+ * Invariant between events: every first range kept is in placed,
+ * ranges.nr == first + busy ranges kept <= VT_PRESTATE_MAX_RANGES, and
+ * takes holds allocations of the current epoch only, in trace order.
  *
  * The plan (vt_ps_step over vt_ps_range) is made once the scan has read the
  * last event; the replay runs it before the first event (replay.c).
@@ -58,7 +64,10 @@ struct group {
  * (each purge's batch highest first), the free tree's lowest fit climbs.
  * So the pool's part ends at the first two steps up in a row, or after the
  * last step down, whichever comes first; without a step down there is no
- * pool part at all. */
+ * pool part at all.  The shape alone cannot tell whether the bottom of a
+ * descent that a climb follows was the pool's last range or the free
+ * tree's first: it counts as the free tree's here, and the free tree's
+ * reach (settle_epoch) moves it to the pool where the trace says so. */
 static uint32_t free_start(const struct group *g)
 {
 	if (g->node < 0 || g->last_desc == 0)
@@ -78,6 +87,7 @@ struct first {
 	uint32_t range;         /* its vt_ps_range */
 	uint32_t group, idx;    /* its group and place in it */
 	uint32_t epoch;
+	bool below;             /* under the free tree's reach when taken: not in the free tree */
 };
 
 /* An area from before that the trace takes again after freeing it: its
@@ -85,6 +95,18 @@ struct first {
 struct retaken {
 	uint32_t range;
 	uint32_t group, idx;
+	bool below;             /* as a first's */
+};
+
+/* An allocation of the current epoch that may say where the free tree's
+ * lowest fit had reached (a whole-range request: the search starts at
+ * VMALLOC_START) or ask whether a pool's range lay below that (a first or
+ * retaken range of a pool's size). */
+struct take {
+	uint64_t addr, k;
+	uint64_t fit;           /* the pages a free range needs for this search to find it; 0: a window */
+	uint32_t group, idx;
+	uint32_t first, retaken;        /* index in firsts / retaken, NONE */
 };
 
 struct vt_prestate {
@@ -102,6 +124,9 @@ struct vt_prestate {
 	struct vt_keymap busy_keys;     /* address -> range + 1 of an area from before, until taken again */
 	struct retaken *retaken;
 	uint32_t nr_retaken, cap_retaken;
+	struct take *takes;     /* this epoch's, in trace order */
+	uint32_t nr_takes, cap_takes;
+	bool takes_full;        /* VT_PRESTATE_MAX_RANGES of them: the rest of the epoch unread */
 	uint32_t epoch;
 	unsigned last_cpu;
 	bool have_lazy, purge_since, first_free_seen;
@@ -228,9 +253,125 @@ static int mark_freed(struct vt_prestate *ps, uint64_t addr, uint64_t k)
 	return vt_pageset_add(&ps->freed, addr >> PAGE_SHIFT, k ? k : 1);
 }
 
-static int on_alloc(struct vt_prestate *ps, uint64_t a, uint64_t k, bool whole)
+/* The pages a free range must have for 6.18's lowest-fit search from
+ * VMALLOC_START to find it for a request of k pages aligned to align bytes:
+ * k, and for an alignment above a page the search asks for a block of
+ * size + align - 1 (it walks past smaller ones). */
+static uint64_t fit_pages(uint64_t k, uint64_t align)
+{
+	return align > VT_PAGE_SIZE ? k + (align - 1 + VT_PAGE_SIZE - 1) / VT_PAGE_SIZE : k;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* How many of the n ascending values v[] are at most x. */
+static uint32_t count_upto(const uint64_t *v, uint32_t n, uint64_t x)
+{
+	uint32_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid] <= x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The end of the current epoch (a purge, or the end of the trace): every
+ * group of it is complete, so which of its allocations came from the free
+ * tree is known, and what they say of the ranges the pools handed out.
+ *
+ * Within an epoch nothing returns to the free tree (a free is lazy until
+ * the next purge), so the free tree only shrinks.  A whole-range request
+ * the free tree served at A, needing a free range of f pages, says that
+ * every free range of at least f pages lay at or above A then, and so for
+ * the rest of the epoch.  A range of k >= f pages that the trace takes
+ * later in the epoch, ending at or below A, was therefore not in the free
+ * tree: it came from its node's pool, even where the order of its group
+ * alone (a descent's last range followed by a climb) would make it the
+ * free tree's first.  Left there, it would take the earlier allocations
+ * that the kernel served above it. */
+static int settle_epoch(struct vt_prestate *ps)
+{
+	uint64_t *fits = NULL, *reach = NULL;
+	uint32_t n = 0, i, j;
+	int r = 0;
+
+	for (i = 0; i < ps->nr_takes; i++)
+		n += ps->takes[i].fit != 0;
+	if (n) {
+		fits = malloc(n * sizeof(*fits));
+		reach = calloc(n + 1, sizeof(*reach));
+		if (!fits || !reach) {
+			r = -ENOMEM;
+			goto out;
+		}
+		n = 0;
+		for (i = 0; i < ps->nr_takes; i++)
+			if (ps->takes[i].fit)
+				fits[n++] = ps->takes[i].fit;
+		qsort(fits, n, sizeof(*fits), cmp_u64);
+		for (i = 1, j = 1; i < n; i++)
+			if (fits[i] != fits[j - 1])
+				fits[j++] = fits[i];
+		n = j;
+	}
+	/* reach[] is a Fenwick tree over the distinct fits, ascending: its
+	 * prefix maximum up to the fits of at most k pages is the highest
+	 * address the free tree served so far in the epoch to a request a
+	 * free range of k pages would have held (0: none). */
+	for (i = 0; i < ps->nr_takes; i++) {
+		const struct take *t = &ps->takes[i];
+		const struct group *g = &ps->groups[t->group];
+
+		if (g->node >= 0 && (t->first != NONE || t->retaken != NONE)) {
+			uint64_t max = 0;
+
+			for (j = count_upto(fits, n, t->k); j > 0; j -= j & -j)
+				if (reach[j] > max)
+					max = reach[j];
+			if (max >= t->addr + (t->k << PAGE_SHIFT)) {
+				if (t->first != NONE)
+					ps->firsts[t->first].below = true;
+				else
+					ps->retaken[t->retaken].below = true;
+			}
+		}
+		if (t->fit && (g->node < 0 || t->idx >= free_start(g))) {
+			/* Served by the free tree: t->fit is fits[count - 1]. */
+			for (j = count_upto(fits, n, t->fit); j <= n; j += j & -j)
+				if (reach[j] < t->addr)
+					reach[j] = t->addr;
+		}
+	}
+out:
+	free(fits);
+	free(reach);
+	ps->nr_takes = 0;
+	ps->takes_full = false;
+	return r;
+}
+
+static int next_epoch(struct vt_prestate *ps)
+{
+	int r = settle_epoch(ps);
+
+	ps->epoch++;
+	return r;
+}
+
+static int on_alloc(struct vt_prestate *ps, uint64_t a, uint64_t k, uint64_t align, bool whole)
 {
 	struct vt_keymap_entry *e;
+	struct take take;
 	struct group *g;
 	uint32_t gi, idx;
 	bool first, poolable = ps->m.nr_vmap_nodes > 1 && whole && k <= POOL_MAX_PAGES;
@@ -254,6 +395,8 @@ static int on_alloc(struct vt_prestate *ps, uint64_t a, uint64_t k, bool whole)
 		return -ENOMEM;
 	g = &ps->groups[gi];
 	idx = g->count++;
+	take = (struct take){ .addr = a, .k = k, .fit = whole ? fit_pages(k, align) : 0,
+			      .group = gi, .idx = idx, .first = NONE, .retaken = NONE };
 	if (ps->busy_keys.nr && (e = vt_keymap_find(&ps->busy_keys, a))) {
 		uint32_t ri = (uint32_t)e->addr;
 
@@ -263,6 +406,7 @@ static int on_alloc(struct vt_prestate *ps, uint64_t a, uint64_t k, bool whole)
 				 ps->nr_retaken + 1);
 			if (r < 0)
 				return r;
+			take.retaken = ps->nr_retaken;
 			ps->retaken[ps->nr_retaken++] = (struct retaken){ .range = ri, .group = gi,
 									  .idx = idx };
 		}
@@ -304,8 +448,24 @@ static int on_alloc(struct vt_prestate *ps, uint64_t a, uint64_t k, bool whole)
 				r = vt_pageset_add(&ps->placed, a >> PAGE_SHIFT, k);
 			if (r < 0)
 				return r;
+			take.first = ps->nr_firsts;
 			ps->firsts[ps->nr_firsts++] = (struct first){
 				.range = ri, .group = gi, .idx = idx, .epoch = ps->epoch };
+		}
+	}
+	/* Kept for the epoch's end (settle_epoch) where it can tell anything:
+	 * only with pools, and only what the free tree served or a pool may
+	 * have. */
+	if (ps->m.nr_vmap_nodes > 1 && !ps->takes_full &&
+	    (take.fit || ((take.first != NONE || take.retaken != NONE) && node >= 0))) {
+		if (ps->nr_takes >= VT_PRESTATE_MAX_RANGES) {
+			ps->takes_full = true;
+		} else {
+			r = grow((void **)&ps->takes, &ps->cap_takes, sizeof(*ps->takes),
+				 ps->nr_takes + 1);
+			if (r < 0)
+				return r;
+			ps->takes[ps->nr_takes++] = take;
 		}
 	}
 	r = vt_keymap_insert(&ps->live, a, &e);
@@ -330,8 +490,8 @@ static int on_free(struct vt_prestate *ps, uint64_t a, const struct vt_event *ev
 		if (ps->have_lazy && !ps->purge_since) {
 			if (ev->nr_lazy > ps->prev_lazy)
 				delta = ev->nr_lazy - ps->prev_lazy;
-			else if (ev->nr_lazy < ps->prev_lazy / 2)
-				ps->epoch++;
+			else if (ev->nr_lazy < ps->prev_lazy / 2 && (r = next_epoch(ps)) < 0)
+				return r;
 		}
 		if (!ps->first_free_seen) {
 			ps->first_free_seen = true;
@@ -402,7 +562,8 @@ static int scan_event(struct vt_prestate *ps, const struct vt_event *ev)
 		if (!addr || (ev->flags & VT_EV_FAILED) || !ev->size)
 			return 0;
 		return on_alloc(ps, ev->addr, (ev->flags & VT_EV_KVA_SIZE) ?
-				pages_of(ev->size) : pages_of(ev->size) + 1, whole_window(ps, ev));
+				pages_of(ev->size) : pages_of(ev->size) + 1, ev->align,
+				whole_window(ps, ev));
 	case VT_OP_FREE:
 		return addr ? on_free(ps, ev->addr, ev) : 0;
 	case VT_OP_REALLOC: {
@@ -414,13 +575,12 @@ static int scan_event(struct vt_prestate *ps, const struct vt_event *ev)
 		if (ev->addr && moved)
 			r = on_free(ps, ev->addr, NULL);
 		if (r == 0 && ev->size && (ev->flags & VT_EV_NEW_ADDR) && ev->new_addr && moved)
-			r = on_alloc(ps, ev->new_addr, pages_of(ev->size) + 1, true);
+			r = on_alloc(ps, ev->new_addr, pages_of(ev->size) + 1, VT_PAGE_SIZE, true);
 		return r;
 	}
 	case VT_OP_PURGE:
-		ps->epoch++;
 		ps->purge_since = true;
-		return 0;
+		return next_epoch(ps);
 	default:
 		return 0;
 	}
@@ -452,14 +612,14 @@ static void classify(struct vt_prestate *ps)
 		const struct retaken *t = &ps->retaken[i];
 		const struct group *g = &ps->groups[t->group];
 
-		if (t->idx < free_start(g))
+		if (g->node >= 0 && (t->idx < free_start(g) || t->below))
 			ps->ranges[t->range].cpu = g->node;
 	}
 	for (uint32_t i = 0; i < ps->nr_firsts; i++) {
 		const struct first *f = &ps->firsts[i];
 		const struct group *g = &ps->groups[f->group];
 		struct vt_ps_range *r = &ps->ranges[f->range];
-		bool pool = f->idx < free_start(g);
+		bool pool = f->idx < free_start(g) || (g->node >= 0 && f->below);
 
 		if (pool)
 			r->kind = f->epoch == 0 || f->idx >= g->first_ascent ? VT_PS_POOL : VT_PS_LAZY_TAGGED;
@@ -920,6 +1080,7 @@ void vt_prestate_free(struct vt_prestate *ps)
 	free(ps->ghash);
 	free(ps->firsts);
 	free(ps->retaken);
+	free(ps->takes);
 	free(ps->ranges);
 	free(ps->steps);
 	free(ps);
@@ -960,6 +1121,10 @@ int vt_prestate_scan(struct vt_reader *rd, const struct vt_prestate_machine *m,
 		ps->st.partial = true;
 		r = 0;
 	}
+	if (r == 0)
+		r = settle_epoch(ps);
+	free(ps->takes);
+	ps->takes = NULL;
 	if (r == 0)
 		r = plan(ps, m->total_pages);
 	/* What only the scan needed. */

@@ -18,8 +18,13 @@
  *            the CPU that took it (6.18 with several CPUs, a whole-range
  *            request of at most 256 pages), when the allocations of that
  *            node and size go down in address (a pool hands out its most
- *            recently purged range first, in descending order); otherwise
- *            in the free tree (lowest first fit goes up).  A range first
+ *            recently purged range first, in descending order), or when
+ *            it lies below the free tree's reach (an earlier allocation of
+ *            the same epoch that the free tree served above it, and that
+ *            would have fit in it: within an epoch the free tree only
+ *            shrinks, and its lowest fit from VMALLOC_START would have
+ *            taken it); otherwise in the free tree (lowest first fit goes
+ *            up).  A range first
  *            taken after the trace's k-th purge from the batch that purge
  *            made was lazily freed at the start (tagged with its node);
  *            one taken from the free tree after a purge, below where an

@@ -1,7 +1,8 @@
 /* test_prestate.c -- the start state of a capture (trace/prestate.c): the
  * page set it keeps, what it infers from hand-made traces of each case
  * (pooled ranges in batches, free-tree holes, areas from before of the size
- * their nr_lazy step says, ranges lazily freed at the start and purged in
+ * their nr_lazy step says, a pool's last range below where the free tree's
+ * lowest fit had already gone, ranges lazily freed at the start and purged in
  * the trace, a pool that hands out old ranges after a purge's decay, large
  * gaps and ranges), checked by replaying each trace on a two-CPU 6.18
  * machine and finding every allocation at the trace's own address; the
@@ -300,6 +301,77 @@ static void test_batches(void)
 	run_free(&r);
 }
 
+/* The bottom of a pool's descent, below where the free tree's lowest fit
+ * already went.  CPU 1 takes three one-page areas (two pages of KVA) going
+ * up from 0x1400000 and a two-page one at 0x180000 between them: the free
+ * tree's lowest fit for two pages was at 0x1400000, so nothing of two pages
+ * or more was free below it.  Then thread stacks go down from 0x1210000 to
+ * 0x100000 and up again from 0x1408000.  By its shape alone the climb could
+ * begin at 0x100000, but a free five-page range there would have taken the
+ * first one-page area: it was in node 1's pool with the others (and the
+ * three-page range at 0x180000 in the pool of its size).  Without the
+ * one-page areas nothing says so, and the range is a hole of the free tree
+ * (which places it the same). */
+static void tb_valley(struct tb *t, bool small_first)
+{
+	tb_init(t);
+	if (small_first) {
+		tb_alloc_k(t, 1, 0x1400000, 8192, 1);
+		tb_alloc_k(t, 1, 0x1402000, 8192, 1);
+		tb_alloc_k(t, 1, 0x180000, 12288, 1);
+		tb_alloc_k(t, 1, 0x1404000, 8192, 1);
+	}
+	tb_alloc(t, 1, 0x1210000);
+	tb_alloc(t, 1, 0x1208000);
+	tb_alloc(t, 1, 0x1200000);
+	tb_alloc(t, 1, 0x100000);
+	tb_alloc(t, 1, 0x1408000);
+	tb_alloc(t, 1, 0x1410000);
+	tb_alloc(t, 1, 0x1418000);
+}
+
+static void test_pool_below_reach(void)
+{
+	struct tb t;
+	struct run r;
+
+	tb_valley(&t, true);
+	CU_ASSERT_FATAL(run_tb(&r, &t, "valley.trace", VM_KERNEL_6_18, 1 * GIB));
+	CU_ASSERT_EQUAL(r.st->pooled, 5);               /* four stacks, the three-page range */
+	CU_ASSERT_EQUAL(r.st->holes, 3 + 3);
+	EXACT(&r, "pool below the free tree's reach");
+	run_free(&r);
+
+	tb_valley(&t, false);
+	CU_ASSERT_FATAL(run_tb(&r, &t, "valley-alone.trace", VM_KERNEL_6_18, 1 * GIB));
+	CU_ASSERT_EQUAL(r.st->pooled, 3);
+	CU_ASSERT_EQUAL(r.st->holes, 4);
+	EXACT(&r, "a valley without evidence");
+	run_free(&r);
+
+	/* The same after a purge, for an area from before at the bottom: the
+	 * trace frees it (5 pages by the nr_lazy step), the purge pools it,
+	 * and node 1 hands it out after 0x1000000, below where the one-page
+	 * area had gone.  So it was tagged with node 1 (made on its CPU):
+	 * untagged, the purge would have put it in the free tree, under the
+	 * one-page area. */
+	tb_init(&t);
+	tb_alloc(&t, 1, 0x1000000);
+	tb_free(&t, 0, 0x1000000, 16382);
+	tb_free(&t, 0, 0x200000, 16387);
+	tb_purge(&t);
+	tb_alloc_k(&t, 1, 0x1400000, 8192, 1);
+	tb_alloc(&t, 1, 0x1000000);
+	tb_alloc(&t, 1, 0x200000);
+	tb_alloc(&t, 1, 0x1408000);
+	tb_alloc(&t, 1, 0x1410000);
+	tb_alloc(&t, 1, 0x1418000);
+	CU_ASSERT_FATAL(run_tb(&r, &t, "valley-before.trace", VM_KERNEL_6_18, 1 * GIB));
+	CU_ASSERT_EQUAL(r.st->busy, 1);
+	EXACT(&r, "an area from before below the free tree's reach");
+	run_free(&r);
+}
+
 /* An area from before: its size from the nr_lazy step (a free of 5 pages
  * before it at 100, it at 105).  The first free of a trace has no step:
  * its area's size is unknown, and it stays unmatched. */
@@ -440,6 +512,8 @@ static void test_captures(void)
 		{ "captures/fork-20-kmem.trace", 99 },
 		{ "captures/fork-600.trace-cmd", 99 },
 		{ "captures/fork-1500.bpftrace", 99 },
+		{ "captures/fork-300-pool-bottom-a.bpftrace", 99 },
+		{ "captures/fork-300-pool-bottom-b.bpftrace", 99 },
 	};
 
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
@@ -503,6 +577,7 @@ int main(int argc, char **argv)
 		{ "pageset", test_pageset },
 		{ "pool_and_free_tree", test_pool_and_free_tree },
 		{ "batches", test_batches },
+		{ "pool_below_reach", test_pool_below_reach },
 		{ "areas_from_before", test_areas_from_before },
 		{ "lazy_at_start", test_lazy_at_start },
 		{ "decay", test_decay },

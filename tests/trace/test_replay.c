@@ -131,6 +131,8 @@ static void test_captures(void)
 		{ "captures/fork-20-kmem.trace", 2, 4552, 54 },
 		{ "captures/fork-600.trace-cmd", 2, 911, 3 },
 		{ "captures/fork-1500.bpftrace", 2, 1669, 8 },
+		{ "captures/fork-300-pool-bottom-a.bpftrace", 2, 508, 7 },
+		{ "captures/fork-300-pool-bottom-b.bpftrace", 2, 362, 7 },
 	};
 
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
