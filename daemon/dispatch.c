@@ -1793,6 +1793,10 @@ void dispatch_session_end(struct dispatch *dp, struct session *s)
 void dispatch_pass_done(struct dispatch *dp)
 {
 	run_due_work(dp);
+	/* A journal past journal_size is checkpointed now, its replies out,
+	 * rather than at the next tick: it then never grows much past it. */
+	if (dp->journal)
+		state_tick(dp->journal, dp);
 }
 
 void dispatch_tick(struct dispatch *dp)

@@ -511,9 +511,11 @@ int state_checkpoint(struct state *st, struct dispatch *dp)
 	 * whether they are there or not.  Their first journal_size bytes stay
 	 * in memory: the next records overwrite them, and a page given back
 	 * here would be faulted in again by the next record that reaches it
-	 * (that fault was most of the journal's cost per request).  Only what
-	 * a late checkpoint let the journal grow past that goes back. */
-	journal_trim(st, ROUND_PAGE(dp->opt->journal_size));
+	 * (that fault was most of the journal's cost per request).  The
+	 * check at each pass's end keeps the journal within a pass of
+	 * journal_size; what grew further (a pass of large frames, a
+	 * checkpoint that failed) goes back. */
+	journal_trim(st, ROUND_PAGE(dp->opt->journal_size) + 2ull * VMD_MAX_FRAME);
 	st->nr_checkpoints++;
 	st->last_ckpt_us = now_usec() - t0;
 	st->last_ckpt_bytes = len;

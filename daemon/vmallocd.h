@@ -450,7 +450,8 @@ int state_checkpoint(struct state *st, struct dispatch *dp);
  * for a daemon about to exit after its last checkpoint (between
  * checkpoints they stay, up to journal_size, for the next records). */
 void state_release_journal(struct state *st);
-/* Once a second: a checkpoint if the journal passed journal_size. */
+/* At a pass's end and once a second: a checkpoint if the journal passed
+ * journal_size. */
 void state_tick(struct state *st, struct dispatch *dp);
 /* Append a record before what it describes happens: 0, or a negative
  * errno (the change must then not happen). */
