@@ -38,7 +38,9 @@
 
 #define STATE_MAGIC   "VMDSTATE"
 #define SLOT_MAGIC    "VMDCKPT\0"
-#define STATE_VERSION 1u
+#define STATE_VERSION 1u         /* the header page and snapshots */
+#define SLOT_VERSION  2u         /* a checkpoint, and so the journal's records after it */
+#define SLOT_VERSION_MIN 1u      /* 1: records of struct jrec_v1 */
 #define HDR_SIZE      4096u
 #define DESC_OFF(i)   (512u + 512u * (i))
 #define FRAMES_NAME   "vmallocd-frames"
@@ -70,7 +72,29 @@ struct slot_hdr {               /* at desc.off */
 	uint64_t image_len, tables_len;
 };
 
-struct jrec {                   /* a journal record; the payload follows, padded to 8 */
+/* A journal record: the header, a struct jparent if flags has
+ * JREC_HAS_PARENT, the payload padded to 8.  The generation it belongs to
+ * is not stored: the checksum starts from it, so a record of another
+ * generation fails it. */
+struct jrec {
+	uint32_t crc;             /* CRC-32C of the generation, then the record after this field */
+	uint32_t len;             /* payload bytes */
+	uint32_t seq;
+	uint8_t kind, flags;
+	uint16_t proto_version;
+	uint64_t session;
+	uint32_t uid, pid;
+};
+#define JREC_HAS_PARENT 1u
+struct jparent {                /* what the host said of a request's parent_pid */
+	int32_t parent_r;
+	uint32_t ppid, parent_gone, pad;
+};
+_Static_assert(sizeof(struct jrec) == 32 && sizeof(struct jparent) == 16,
+	       "journal records are packed by hand");
+_Static_assert(VMD_PROTO_VERSION <= UINT16_MAX, "a protocol version fits a record");
+
+struct jrec_v1 {                /* the records after a version-1 checkpoint (read only) */
 	uint32_t crc;             /* of the record after this field, payload included */
 	uint32_t len;             /* payload bytes */
 	uint64_t gen, seq;
@@ -80,7 +104,7 @@ struct jrec {                   /* a journal record; the payload follows, padded
 	int32_t parent_r;
 	uint32_t ppid, parent_gone, pad;
 };
-_Static_assert(sizeof(struct jrec) == 64, "journal records are packed by hand");
+_Static_assert(sizeof(struct jrec_v1) == 64, "journal records are packed by hand");
 _Static_assert(sizeof(struct state_desc) == 32 && sizeof(struct slot_hdr) == 40,
 	       "no padding in the state's headers");
 
@@ -90,6 +114,8 @@ struct state {
 	bool fd_store;
 	uint8_t *jmap;            /* the journal, mapped */
 	uint64_t jcap, jused, seq, gen;
+	uint32_t jversion;        /* the current checkpoint's: the records' layout */
+	uint32_t gen_crc;         /* crc(0, &gen, 8): where a record's checksum starts */
 	struct state_desc desc[2];
 	int cur;                  /* the current slot, -1: none */
 	uint64_t lineage;
@@ -134,6 +160,14 @@ static uint32_t crc_hw(uint32_t c, const uint8_t *p, size_t n)
 		c64 = __builtin_ia32_crc32di(c64, v);
 	}
 	c = (uint32_t)c64;
+	if (n >= 4) {           /* a record's checksummed bytes end in 4 of them */
+		uint32_t v;
+
+		memcpy(&v, p, 4);
+		c = __builtin_ia32_crc32si(c, v);
+		n -= 4;
+		p += 4;
+	}
 	while (n--)
 		c = __builtin_ia32_crc32qi(c, *p++);
 	return c;
@@ -425,7 +459,7 @@ static int write_slot(struct state *st, struct dispatch *dp, uint64_t off, uint6
 		      uint64_t gen, uint64_t *ret_len, uint32_t *ret_crc)
 {
 	struct slot_writer w = { st->state_fd, off, sizeof(struct slot_hdr), limit, 0 };
-	struct slot_hdr h = { .magic = SLOT_MAGIC, .version = STATE_VERSION, .gen = gen };
+	struct slot_hdr h = { .magic = SLOT_MAGIC, .version = SLOT_VERSION, .gen = gen };
 	struct buf tb = { 0 };
 	int r;
 
@@ -507,6 +541,8 @@ int state_checkpoint(struct state *st, struct dispatch *dp)
 	st->gen = d.gen;
 	st->jused = 0;
 	st->seq = 0;
+	st->jversion = SLOT_VERSION;
+	st->gen_crc = crc(0, &st->gen, sizeof(st->gen));
 	/* The records the checkpoint made dead fail the new generation's test
 	 * whether they are there or not.  Their first journal_size bytes stay
 	 * in memory: the next records overwrite them, and a page given back
@@ -536,11 +572,13 @@ void state_tick(struct state *st, struct dispatch *dp)
 int state_journal(struct state *st, struct dispatch *dp, enum jrec_kind kind,
 		  const struct dispatch_inputs *in, const uint8_t *payload, size_t len)
 {
-	size_t size = sizeof(struct jrec) + ROUND8(len);
+	bool parent = in->parent_r || in->ppid || in->parent_gone;
+	size_t head = sizeof(struct jrec) + (parent ? sizeof(struct jparent) : 0);
+	size_t size = head + ROUND8(len);
 	struct jrec *j;
 	int r;
 
-	if (size > st->jcap)
+	if (size > st->jcap || len > UINT32_MAX)
 		return -E2BIG;
 	/* A full journal: the machine as it is becomes a checkpoint, and the
 	 * record starts the new journal. */
@@ -548,22 +586,26 @@ int state_journal(struct state *st, struct dispatch *dp, enum jrec_kind kind,
 		return r;
 	j = (struct jrec *)(st->jmap + st->jused);
 	j->len = (uint32_t)len;
-	j->gen = st->gen;
-	j->seq = st->seq;
-	j->kind = kind;
-	j->proto_version = in->proto_version;
+	j->seq = (uint32_t)st->seq;
+	j->kind = (uint8_t)kind;
+	j->flags = parent ? JREC_HAS_PARENT : 0;
+	j->proto_version = (uint16_t)in->proto_version;
 	j->session = in->session;
 	j->uid = in->uid;
 	j->pid = in->pid;
-	j->parent_r = in->parent_r;
-	j->ppid = in->ppid;
-	j->parent_gone = in->parent_gone;
-	j->pad = 0;
+	if (parent) {
+		struct jparent *jp = (struct jparent *)(j + 1);
+
+		jp->parent_r = in->parent_r;
+		jp->ppid = in->ppid;
+		jp->parent_gone = in->parent_gone;
+		jp->pad = 0;
+	}
 	if (len)
-		memcpy(j + 1, payload, len);
-	memset((uint8_t *)(j + 1) + len, 0, ROUND8(len) - len);
+		memcpy((uint8_t *)j + head, payload, len);
+	memset((uint8_t *)j + head + len, 0, ROUND8(len) - len);
 	/* The checksum last: a record cut short by a kill does not pass. */
-	j->crc = crc(0, (uint8_t *)j + 4, size - 4);
+	j->crc = crc(st->gen_crc, (uint8_t *)j + 4, size - 4);
 	st->jused += size;
 	st->seq++;
 	return 0;
@@ -681,55 +723,86 @@ static int same_machine(const struct vm_config *want, const struct vm_config *ha
 	return -EINVAL;
 }
 
-/* The valid record of sequence number n at pos of the journal, or NULL
- * (the journal ends there); *ret_size its bytes. */
-static const struct jrec *record_at(const struct state *st, uint64_t pos, uint64_t n,
-				    size_t *ret_size)
-{
-	const struct jrec *j = (const struct jrec *)(st->jmap + pos);
-	size_t size;
+/* A record as replay reads it. */
+struct jread {
+	enum jrec_kind kind;
+	struct dispatch_inputs in;
+	const uint8_t *payload;
+	uint32_t len;
+	size_t size;              /* its bytes in the journal */
+};
 
-	if (pos + sizeof(*j) > st->jcap || j->len > st->jcap)
-		return NULL;
-	size = sizeof(*j) + ROUND8((size_t)j->len);
-	if (pos + size > st->jcap || j->gen != st->gen || j->seq != n ||
-	    crc(0, (const uint8_t *)j + 4, size - 4) != j->crc)
-		return NULL;
-	*ret_size = size;
-	return j;
+/* The valid record of sequence number n at pos of the journal into *ret:
+ * true, or false where the journal ends. */
+static bool record_at(const struct state *st, uint64_t pos, uint64_t n, struct jread *ret)
+{
+	if (st->jversion == 1) {
+		const struct jrec_v1 *j = (const struct jrec_v1 *)(st->jmap + pos);
+		size_t size;
+
+		if (pos + sizeof(*j) > st->jcap || j->len > st->jcap)
+			return false;
+		size = sizeof(*j) + ROUND8((size_t)j->len);
+		if (pos + size > st->jcap || j->gen != st->gen || j->seq != n ||
+		    crc(0, (const uint8_t *)j + 4, size - 4) != j->crc)
+			return false;
+		*ret = (struct jread){ .kind = (enum jrec_kind)j->kind, .payload = (const uint8_t *)(j + 1),
+			.len = j->len, .size = size, .in = { .session = j->session, .uid = j->uid,
+			.pid = j->pid, .proto_version = j->proto_version, .parent_r = j->parent_r,
+			.ppid = j->ppid, .parent_gone = j->parent_gone } };
+		return true;
+	} else {
+		const struct jrec *j = (const struct jrec *)(st->jmap + pos);
+		const struct jparent *jp = (const struct jparent *)(j + 1);
+		size_t head, size;
+
+		if (pos + sizeof(*j) > st->jcap || j->len > st->jcap || j->seq != (uint32_t)n ||
+		    (j->flags & ~JREC_HAS_PARENT))
+			return false;
+		head = sizeof(*j) + (j->flags & JREC_HAS_PARENT ? sizeof(*jp) : 0);
+		size = head + ROUND8((size_t)j->len);
+		if (pos + size > st->jcap)
+			return false;
+		if (crc(st->gen_crc, (const uint8_t *)j + 4, size - 4) != j->crc)
+			return false;
+		*ret = (struct jread){ .kind = (enum jrec_kind)j->kind, .payload = (const uint8_t *)j + head,
+			.len = j->len, .size = size, .in = { .session = j->session, .uid = j->uid,
+			.pid = j->pid, .proto_version = j->proto_version } };
+		if (j->flags & JREC_HAS_PARENT) {
+			ret->in.parent_r = jp->parent_r;
+			ret->in.ppid = jp->ppid;
+			ret->in.parent_gone = jp->parent_gone;
+		}
+		return true;
+	}
 }
 
 /* Replay the journal after checkpoint gen: the number of records. */
 static uint64_t replay(struct state *st, struct dispatch *dp, struct options *rules)
 {
 	uint64_t pos = 0, n = 0;
-	const struct jrec *j, *next;
-	size_t size, next_size;
+	struct jread j, next;
 
-	while ((j = record_at(st, pos, n, &size))) {
-		struct dispatch_inputs in = { .session = j->session, .uid = j->uid, .pid = j->pid,
-			.proto_version = j->proto_version, .parent_r = j->parent_r, .ppid = j->ppid,
-			.parent_gone = j->parent_gone };
-
-		if (j->kind == JREC_RULES) {
-			if (dispatch_rules_decode(rules, (const uint8_t *)(j + 1), j->len) < 0)
+	while (record_at(st, pos, n, &j)) {
+		if (j.kind == JREC_RULES) {
+			if (dispatch_rules_decode(rules, j.payload, j.len) < 0)
 				vmd_log(VM_LOG_WARNING, "state: journal record %llu: quota rules that do "
 					"not decode, skipped", (unsigned long long)n);
-		} else if (j->kind == JREC_FRAME && (next = record_at(st, pos + size, n + 1, &next_size)) &&
-			   next->kind == JREC_REFUSED) {
+		} else if (j.kind == JREC_FRAME && record_at(st, pos + j.size, n + 1, &next) &&
+			   next.kind == JREC_REFUSED) {
 			/* The frame was refused host memory: its replay is too.  (A
 			 * refusal with no frame before it began a journal after a
 			 * checkpoint that already holds the refused request.) */
-			dispatch_replay_refused(dp, &in, (const uint8_t *)(j + 1), j->len,
-						(const uint32_t *)(next + 1),
-						next->len / (uint32_t)sizeof(uint32_t));
-			pos += size;
+			dispatch_replay_refused(dp, &j.in, j.payload, j.len,
+						(const uint32_t *)next.payload,
+						next.len / (uint32_t)sizeof(uint32_t));
+			pos += j.size;
 			n++;
-			size = next_size;
-		} else if (j->kind >= JREC_FRAME && j->kind <= JREC_SESSION_END) {
-			dispatch_replay(dp, (enum jrec_kind)j->kind, &in, (const uint8_t *)(j + 1), j->len);
+			j.size = next.size;
+		} else if (j.kind >= JREC_FRAME && j.kind <= JREC_SESSION_END) {
+			dispatch_replay(dp, j.kind, &j.in, j.payload, j.len);
 		}
-		pos += size;
+		pos += j.size;
 		n++;
 	}
 	return n;
@@ -806,7 +879,8 @@ static int recover(struct state *st, struct daemon *d, const struct vm_config *c
 	memcpy(&sh, slot, sizeof(sh));
 	r = -EBADMSG;
 	if (crc(0, slot + sizeof(sh), st->desc[best].len - sizeof(sh)) != st->desc[best].crc ||
-	    memcmp(sh.magic, SLOT_MAGIC, 8) != 0 || sh.version != STATE_VERSION ||
+	    memcmp(sh.magic, SLOT_MAGIC, 8) != 0 || sh.version < SLOT_VERSION_MIN ||
+	    sh.version > SLOT_VERSION ||
 	    crc(0, (uint8_t *)&sh + 16, sizeof(sh) - 16) != sh.hcrc || sh.gen != st->gen ||
 	    sizeof(sh) + sh.image_len + sh.tables_len != st->desc[best].len) {
 		vmd_log(VM_LOG_ERR, "state: %s: checkpoint %llu (%llu bytes) fails its checksum: refused",
@@ -851,6 +925,8 @@ static int recover(struct state *st, struct daemon *d, const struct vm_config *c
 		objects_done(&d->dp.objs);
 		goto out;
 	}
+	st->jversion = sh.version;
+	st->gen_crc = crc(0, &st->gen, sizeof(st->gen));
 	if ((r = map_journal(st)) < 0) {
 		free(rules.quotas);
 		vm_engine_destroy(e);
@@ -1270,6 +1346,7 @@ static int fresh(struct state *st, struct daemon *d, const struct vm_config *cfg
 	st->lineage = random64();
 	st->cur = -1;
 	st->gen = 0;
+	st->gen_crc = crc(0, &st->gen, sizeof(st->gen));
 	if (r == 0)
 		r = write_header(st, cfg->memory_bytes);
 	if (r == 0)
