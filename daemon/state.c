@@ -878,6 +878,15 @@ static int recover(struct state *st, struct daemon *d, const struct vm_config *c
 		return -errno;
 	memcpy(&sh, slot, sizeof(sh));
 	r = -EBADMSG;
+	if (memcmp(sh.magic, SLOT_MAGIC, 8) == 0 &&
+	    crc(0, (uint8_t *)&sh + 16, sizeof(sh) - 16) == sh.hcrc &&
+	    (sh.version < SLOT_VERSION_MIN || sh.version > SLOT_VERSION)) {
+		vmd_log(VM_LOG_ERR, "state: %s: checkpoint %llu is of format version %u, this "
+			"vmallocd reads versions %u to %u: refused", where,
+			(unsigned long long)st->gen, sh.version, SLOT_VERSION_MIN, SLOT_VERSION);
+		r = -EPROTONOSUPPORT;
+		goto out;
+	}
 	if (crc(0, slot + sizeof(sh), st->desc[best].len - sizeof(sh)) != st->desc[best].crc ||
 	    memcmp(sh.magic, SLOT_MAGIC, 8) != 0 || sh.version < SLOT_VERSION_MIN ||
 	    sh.version > SLOT_VERSION ||
