@@ -156,6 +156,27 @@ int metrics_render(struct evbuffer *b, const struct http_sources *src)
 	family(b, "vmallocd_uptime_seconds", "gauge", "Seconds since the daemon started.");
 	evbuffer_add_printf(b, "vmallocd_uptime_seconds %.3f\n", (double)(now_usec() - dp->start_usec) / 1e6);
 
+	if (dp->journal) {
+		struct state_stats ss;
+
+		state_stats(dp->journal, &ss);
+		gauge(b, "vmallocd_state_generation", "Generation of the current checkpoint of the kept state.",
+		      ss.generation);
+		counter(b, "vmallocd_state_checkpoints_total", "Checkpoints written since the start.",
+			ss.checkpoints);
+		family(b, "vmallocd_state_checkpoint_seconds", "gauge", "Time the last checkpoint took.");
+		evbuffer_add_printf(b, "vmallocd_state_checkpoint_seconds %.6f\n",
+				    (double)ss.last_checkpoint_us / 1e6);
+		gauge(b, "vmallocd_state_checkpoint_bytes", "Size of the last checkpoint.",
+		      ss.last_checkpoint_bytes);
+		counter(b, "vmallocd_state_journal_records_total",
+			"Journal records appended since the start.", ss.records);
+		gauge(b, "vmallocd_state_journal_bytes", "Journal bytes since the current checkpoint.",
+		      ss.journal_bytes);
+		gauge(b, "vmallocd_state_journal_capacity_bytes", "The journal's capacity.",
+		      ss.journal_size);
+	}
+
 	family(b, "vmallocd_quota_used_bytes", "gauge", "Memory charged to each uid with a configured quota.");
 	for (unsigned i = 0; i < src->opt->nr_quotas; i++)
 		evbuffer_add_printf(b, "vmallocd_quota_used_bytes{uid=\"%u\"} %" PRIu64 "\n",

@@ -119,7 +119,7 @@ struct state {
 	struct state_desc desc[2];
 	int cur;                  /* the current slot, -1: none */
 	uint64_t lineage;
-	uint64_t nr_checkpoints, last_ckpt_us, last_ckpt_bytes;
+	uint64_t nr_checkpoints, last_ckpt_us, last_ckpt_bytes, nr_records;
 };
 
 /* CRC-32C (Castagnoli), as lib/ checks its image with: the journal takes
@@ -608,7 +608,15 @@ int state_journal(struct state *st, struct dispatch *dp, enum jrec_kind kind,
 	j->crc = crc(st->gen_crc, (uint8_t *)j + 4, size - 4);
 	st->jused += size;
 	st->seq++;
+	st->nr_records++;
 	return 0;
+}
+
+void state_stats(const struct state *st, struct state_stats *ret)
+{
+	*ret = (struct state_stats){ .generation = st->gen, .checkpoints = st->nr_checkpoints,
+		.records = st->nr_records, .journal_bytes = st->jused, .journal_size = st->jcap,
+		.last_checkpoint_us = st->last_ckpt_us, .last_checkpoint_bytes = st->last_ckpt_bytes };
 }
 
 /* ---- files ------------------------------------------------------------------------------ */

@@ -446,6 +446,17 @@ int state_start(struct daemon *d);
 /* A checkpoint (clean shutdown; the journal grew past journal-size).
  * 0 or negative errno after saying why; the previous one stays current. */
 int state_checkpoint(struct state *st, struct dispatch *dp);
+/* What the kept state has done since the daemon started, for /metrics. */
+struct state_stats {
+	uint64_t generation;          /* of the current checkpoint */
+	uint64_t checkpoints;         /* written since the start */
+	uint64_t records;             /* journal records appended since the start */
+	uint64_t journal_bytes;       /* of records since the current checkpoint */
+	uint64_t journal_size;        /* the journal's capacity */
+	uint64_t last_checkpoint_us, last_checkpoint_bytes;
+};
+/* Fill *ret from st.  Can't fail. */
+void state_stats(const struct state *st, struct state_stats *ret);
 /* Give the pages of the journal past its live records back to the host:
  * for a daemon about to exit after its last checkpoint (between
  * checkpoints they stay, up to journal_size, for the next records). */

@@ -833,6 +833,57 @@ static void test_size(void)
 	free(im.buf);
 }
 
+/* A call refused host memory tells which of its reservations were
+ * refused, and a replay given that list refuses the same call the same,
+ * though replay mode keeps no residency; without the list it grants it. */
+static void test_refusals(void)
+{
+	struct vm_config cfg;
+	struct vm_engine *e, *r;
+	const uint32_t *list;
+	uint32_t nr, kept[VM_REFUSALS_MAX], bad[2] = { 2, 1 };
+	uint64_t addr;
+
+	struct vm_stats st;
+
+	vm_config_init(&cfg);
+	cfg.memory_bytes = 16 * MIB;
+	CU_ASSERT_FATAL(vm_engine_create(&cfg, &e) == 0);
+	vm_get_stats(e, &st);
+	vm_engine_destroy(e);
+	/* One page table more fits, the next does not. */
+	cfg.max_resident_pages = st.resident_pages + 1;
+	CU_ASSERT_FATAL(vm_engine_create(&cfg, &e) == 0);
+	vm_resident_mark(e);
+	CU_ASSERT_EQUAL(vm_vmalloc(e, 4096, &addr), -ENOMEM);
+	CU_ASSERT_EQUAL_FATAL(vm_resident_refusals(e, &list, &nr), 0);
+	CU_ASSERT_FATAL(nr >= 1 && nr <= VM_REFUSALS_MAX);
+	CU_ASSERT(list[0] >= 1);        /* the first table was granted */
+	memcpy(kept, list, nr * sizeof(*list));
+	T_CHECK(e);
+	vm_engine_destroy(e);
+
+	cfg.max_resident_pages = 0;
+	CU_ASSERT_FATAL(vm_engine_create(&cfg, &r) == 0);
+	vm_set_replay(r, true);
+	vm_resident_mark(r);
+	CU_ASSERT_EQUAL(vm_replay_refusals(r, kept, nr), 0);
+	CU_ASSERT_EQUAL(vm_vmalloc(r, 4096, &addr), -ENOMEM);
+	vm_resident_mark(r);
+	CU_ASSERT_EQUAL(vm_vmalloc(r, 4096, &addr), 0);
+	vm_set_replay(r, false);
+	T_CHECK(r);
+	/* The contract's refusals. */
+	CU_ASSERT_EQUAL(vm_replay_refusals(r, bad, 2), -EINVAL);
+	CU_ASSERT_EQUAL(vm_replay_refusals(r, NULL, 1), -EINVAL);
+	CU_ASSERT_EQUAL(vm_replay_refusals(r, kept, VM_REFUSALS_MAX + 1), -EINVAL);
+	CU_ASSERT_EQUAL(vm_replay_refusals(NULL, kept, 1), -EINVAL);
+	CU_ASSERT_EQUAL(vm_resident_refusals(NULL, &list, &nr), -EINVAL);
+	CU_ASSERT_EQUAL(vm_resident_refusals(r, NULL, &nr), -EINVAL);
+	vm_resident_mark(NULL);
+	vm_engine_destroy(r);
+}
+
 static int failing_write(void *ctx, const void *buf, size_t len)
 {
 	(void)ctx;
@@ -874,6 +925,7 @@ int main(int argc, char **argv)
 		{ "replay", test_replay },
 		{ "full", test_full },
 		{ "size", test_size },
+		{ "refusals", test_refusals },
 		{ NULL, NULL },
 	};
 

@@ -142,6 +142,35 @@ waited = time.time() - t0
 check(data == b"" and 0.5 < waited < 5, "stalled client: %r after %.1f s" % (data, waited))
 s.close()
 check(d.get("/metrics")[0] == 200, "the window answers after dropping a stalled client")
+check(not any(n.startswith("vmallocd_state_") for n in fams), "no state metrics without a kept state")
 check(d.stop() == 0, "vmallocd exit status")
+
+# A daemon that keeps its state: the checkpoint and journal figures, the
+# journal's records counted one per request that may change the machine.
+import os
+import tempfile
+kept = tempfile.mkdtemp(prefix="vmd-state.")
+k = httpd.Daemon("--memory", "64M", "--state-dir", kept, "--journal-size", "1M")
+fk, _ = scrape(k)
+gen0 = value(fk, "vmallocd_state_generation")
+check(gen0 is not None and gen0 >= 1, "state generation %r" % gen0)
+check(value(fk, "vmallocd_state_checkpoints_total") == 1, "the start's checkpoint")
+check(value(fk, "vmallocd_state_journal_records_total") == 0, "no records yet")
+check(value(fk, "vmallocd_state_journal_bytes") == 0, "an empty journal")
+check(value(fk, "vmallocd_state_journal_capacity_bytes") >= 2 << 20, "journal capacity")
+check(value(fk, "vmallocd_state_checkpoint_bytes") > 0, "checkpoint size")
+a = k.vmctl("alloc", "64K").strip()
+k.vmctl("alloc", "8K")
+k.vmctl("free", a)
+k.vmctl("stat")
+fk, _ = scrape(k)
+check(value(fk, "vmallocd_state_journal_records_total") == 3, "3 records for 2 allocs and a free: %r"
+      % value(fk, "vmallocd_state_journal_records_total"))
+check(0 < value(fk, "vmallocd_state_journal_bytes") < 4096, "journal bytes %r"
+      % value(fk, "vmallocd_state_journal_bytes"))
+check(k.stop() == 0, "vmallocd with a kept state: exit status")
+for f in os.listdir(kept):
+    os.unlink(os.path.join(kept, f))
+os.rmdir(kept)
 print("ok" if not failures else "%d failures" % failures)
 sys.exit(1 if failures else 0)
