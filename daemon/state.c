@@ -115,81 +115,16 @@ struct state {
 	uint8_t *jmap;            /* the journal, mapped */
 	uint64_t jcap, jused, seq, gen;
 	uint32_t jversion;        /* the current checkpoint's: the records' layout */
-	uint32_t gen_crc;         /* crc(0, &gen, 8): where a record's checksum starts */
+	uint32_t gen_crc;         /* vm_crc32c(0, &gen, 8): where a record's checksum starts */
 	struct state_desc desc[2];
 	int cur;                  /* the current slot, -1: none */
 	uint64_t lineage;
 	uint64_t nr_checkpoints, last_ckpt_us, last_ckpt_bytes, nr_records;
 };
 
-/* CRC-32C (Castagnoli), as lib/ checks its image with: the journal takes
- * one per request, so the CPU's instruction where there is one (SSE 4.2),
- * else a table.  crc(crc(0, a), b) is the CRC of a followed by b. */
-static uint32_t crc_table[256];
-
-static void crc_table_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-		crc_table[i] = c;
-	}
-}
-
-static uint32_t crc_sw(uint32_t c, const uint8_t *p, size_t n)
-{
-	if (!crc_table[1])
-		crc_table_init();
-	while (n--)
-		c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
-	return c;
-}
-
-#if defined(__x86_64__)
-__attribute__((target("sse4.2")))
-static uint32_t crc_hw(uint32_t c, const uint8_t *p, size_t n)
-{
-	uint64_t c64 = c;
-
-	for (; n >= 8; n -= 8, p += 8) {
-		uint64_t v;
-
-		memcpy(&v, p, 8);
-		c64 = __builtin_ia32_crc32di(c64, v);
-	}
-	c = (uint32_t)c64;
-	if (n >= 4) {           /* a record's checksummed bytes end in 4 of them */
-		uint32_t v;
-
-		memcpy(&v, p, 4);
-		c = __builtin_ia32_crc32si(c, v);
-		n -= 4;
-		p += 4;
-	}
-	while (n--)
-		c = __builtin_ia32_crc32qi(c, *p++);
-	return c;
-}
-#endif
-
-static uint32_t crc(uint32_t c, const void *p, size_t n)
-{
-#if defined(__x86_64__)
-	static int hw = -1;
-
-	if (hw < 0)
-		hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
-	if (hw)
-		return ~crc_hw(~c, p, n);
-#endif
-	return ~crc_sw(~c, p, n);
-}
-
 static uint32_t desc_crc(const struct state_desc *d)
 {
-	return crc(0, d, offsetof(struct state_desc, dcrc));
+	return vm_crc32c(0, d, offsetof(struct state_desc, dcrc));
 }
 
 static uint64_t random64(void)
@@ -449,7 +384,7 @@ static int slot_write(void *ctx, const void *buf, size_t len)
 		return -ENOSPC;
 	if ((r = pwrite_all(w->fd, buf, len, w->off + w->pos)) < 0)
 		return r;
-	w->crc = crc(w->crc, buf, len);
+	w->crc = vm_crc32c(w->crc, buf, len);
 	w->pos += len;
 	return 0;
 }
@@ -473,7 +408,7 @@ static int write_slot(struct state *st, struct dispatch *dp, uint64_t off, uint6
 	if (r < 0)
 		return r;
 	h.tables_len = tb.len;
-	h.hcrc = crc(0, (uint8_t *)&h + 16, sizeof(h) - 16);
+	h.hcrc = vm_crc32c(0, (uint8_t *)&h + 16, sizeof(h) - 16);
 	if (off + sizeof(h) > limit)
 		return -ENOSPC;
 	if ((r = pwrite_all(st->state_fd, &h, sizeof(h), off)) < 0)
@@ -542,7 +477,7 @@ int state_checkpoint(struct state *st, struct dispatch *dp)
 	st->jused = 0;
 	st->seq = 0;
 	st->jversion = SLOT_VERSION;
-	st->gen_crc = crc(0, &st->gen, sizeof(st->gen));
+	st->gen_crc = vm_crc32c(0, &st->gen, sizeof(st->gen));
 	/* The records the checkpoint made dead fail the new generation's test
 	 * whether they are there or not.  Their first journal_size bytes stay
 	 * in memory: the next records overwrite them, and a page given back
@@ -605,7 +540,7 @@ int state_journal(struct state *st, struct dispatch *dp, enum jrec_kind kind,
 		memcpy((uint8_t *)j + head, payload, len);
 	memset((uint8_t *)j + head + len, 0, ROUND8(len) - len);
 	/* The checksum last: a record cut short by a kill does not pass. */
-	j->crc = crc(st->gen_crc, (uint8_t *)j + 4, size - 4);
+	j->crc = vm_crc32c(st->gen_crc, (uint8_t *)j + 4, size - 4);
 	st->jused += size;
 	st->seq++;
 	st->nr_records++;
@@ -752,7 +687,7 @@ static bool record_at(const struct state *st, uint64_t pos, uint64_t n, struct j
 			return false;
 		size = sizeof(*j) + ROUND8((size_t)j->len);
 		if (pos + size > st->jcap || j->gen != st->gen || j->seq != n ||
-		    crc(0, (const uint8_t *)j + 4, size - 4) != j->crc)
+		    vm_crc32c(0, (const uint8_t *)j + 4, size - 4) != j->crc)
 			return false;
 		*ret = (struct jread){ .kind = (enum jrec_kind)j->kind, .payload = (const uint8_t *)(j + 1),
 			.len = j->len, .size = size, .in = { .session = j->session, .uid = j->uid,
@@ -771,7 +706,7 @@ static bool record_at(const struct state *st, uint64_t pos, uint64_t n, struct j
 		size = head + ROUND8((size_t)j->len);
 		if (pos + size > st->jcap)
 			return false;
-		if (crc(st->gen_crc, (const uint8_t *)j + 4, size - 4) != j->crc)
+		if (vm_crc32c(st->gen_crc, (const uint8_t *)j + 4, size - 4) != j->crc)
 			return false;
 		*ret = (struct jread){ .kind = (enum jrec_kind)j->kind, .payload = (const uint8_t *)j + head,
 			.len = j->len, .size = size, .in = { .session = j->session, .uid = j->uid,
@@ -847,7 +782,7 @@ static int recover(struct state *st, struct daemon *d, const struct vm_config *c
 			"version %u: refused", where, h.version, STATE_VERSION);
 		return -EPROTONOSUPPORT;
 	}
-	if (crc(0, (uint8_t *)&h + 16, sizeof(h) - 16) != h.hcrc || h.jcap % 4096 ||
+	if (vm_crc32c(0, (uint8_t *)&h + 16, sizeof(h) - 16) != h.hcrc || h.jcap % 4096 ||
 	    h.jcap < (1u << 20) || (uint64_t)sb.st_size < HDR_SIZE + h.jcap) {
 		vmd_log(VM_LOG_ERR, "state: %s: the state's header fails its checksum or its bounds: "
 			"refused", where);
@@ -887,7 +822,7 @@ static int recover(struct state *st, struct daemon *d, const struct vm_config *c
 	memcpy(&sh, slot, sizeof(sh));
 	r = -EBADMSG;
 	if (memcmp(sh.magic, SLOT_MAGIC, 8) == 0 &&
-	    crc(0, (uint8_t *)&sh + 16, sizeof(sh) - 16) == sh.hcrc &&
+	    vm_crc32c(0, (uint8_t *)&sh + 16, sizeof(sh) - 16) == sh.hcrc &&
 	    (sh.version < SLOT_VERSION_MIN || sh.version > SLOT_VERSION)) {
 		vmd_log(VM_LOG_ERR, "state: %s: checkpoint %llu is of format version %u, this "
 			"vmallocd reads versions %u to %u: refused", where,
@@ -895,10 +830,10 @@ static int recover(struct state *st, struct daemon *d, const struct vm_config *c
 		r = -EPROTONOSUPPORT;
 		goto out;
 	}
-	if (crc(0, slot + sizeof(sh), st->desc[best].len - sizeof(sh)) != st->desc[best].crc ||
+	if (vm_crc32c(0, slot + sizeof(sh), st->desc[best].len - sizeof(sh)) != st->desc[best].crc ||
 	    memcmp(sh.magic, SLOT_MAGIC, 8) != 0 || sh.version < SLOT_VERSION_MIN ||
 	    sh.version > SLOT_VERSION ||
-	    crc(0, (uint8_t *)&sh + 16, sizeof(sh) - 16) != sh.hcrc || sh.gen != st->gen ||
+	    vm_crc32c(0, (uint8_t *)&sh + 16, sizeof(sh) - 16) != sh.hcrc || sh.gen != st->gen ||
 	    sizeof(sh) + sh.image_len + sh.tables_len != st->desc[best].len) {
 		vmd_log(VM_LOG_ERR, "state: %s: checkpoint %llu (%llu bytes) fails its checksum: refused",
 			where, (unsigned long long)st->gen, (unsigned long long)st->desc[best].len);
@@ -943,7 +878,7 @@ static int recover(struct state *st, struct daemon *d, const struct vm_config *c
 		goto out;
 	}
 	st->jversion = sh.version;
-	st->gen_crc = crc(0, &st->gen, sizeof(st->gen));
+	st->gen_crc = vm_crc32c(0, &st->gen, sizeof(st->gen));
 	if ((r = map_journal(st)) < 0) {
 		free(rules.quotas);
 		vm_engine_destroy(e);
@@ -1077,7 +1012,7 @@ static int copy_range(int from, uint64_t off, int to, uint64_t to_off, uint64_t 
 		if (r < 0 || (r = pwrite_all(to, buf, k, to_off)) < 0)
 			return r;
 		if (c)
-			*c = crc(*c, buf, k);
+			*c = vm_crc32c(*c, buf, k);
 		off += k;
 		to_off += k;
 		len -= k;
@@ -1107,7 +1042,7 @@ int state_snapshot(struct dispatch *dp, int *ret_fd, uint64_t *ret_len)
 		h.data_len += ext[2 * i + 1];
 	h.total_len = sizeof(h) + h.image_len + h.tables_len + 16 * next + h.data_len;
 	h.lineage = dp->state_generation;
-	h.meta_crc = crc(crc(crc(0, m.p, m.len), tb.p, tb.len), ext, 16 * next);
+	h.meta_crc = vm_crc32c(vm_crc32c(vm_crc32c(0, m.p, m.len), tb.p, tb.len), ext, 16 * next);
 	if ((fd = memfd_create("vmallocd-snapshot", MFD_CLOEXEC)) < 0) {
 		r = -errno;
 		goto out;
@@ -1124,7 +1059,7 @@ int state_snapshot(struct dispatch *dp, int *ret_fd, uint64_t *ret_len)
 	}
 	if (r < 0)
 		goto out;
-	h.hcrc = crc(0, (uint8_t *)&h + 16, sizeof(h) - 16);
+	h.hcrc = vm_crc32c(0, (uint8_t *)&h + 16, sizeof(h) - 16);
 	if ((r = pwrite_all(fd, &h, sizeof(h), 0)) < 0)
 		goto out;
 	vmd_log(VM_LOG_INFO, "snapshot: %llu bytes (%llu of frames' bytes in %llu extents)",
@@ -1174,8 +1109,8 @@ static int restore(struct daemon *d, const struct vm_config *cfg, const char *fi
 		r = -EPROTONOSUPPORT;
 		goto out;
 	}
-	if (crc(0, (uint8_t *)&h + 16, sizeof(h) - 16) != h.hcrc || h.total_len != (uint64_t)sb.st_size ||
-	    h.nr_extents > (uint64_t)sb.st_size / 16 ||
+	if (vm_crc32c(0, (uint8_t *)&h + 16, sizeof(h) - 16) != h.hcrc ||
+	    h.total_len != (uint64_t)sb.st_size || h.nr_extents > (uint64_t)sb.st_size / 16 ||
 	    sizeof(h) + h.image_len + h.tables_len + 16 * h.nr_extents + h.data_len != h.total_len) {
 		vmd_log(VM_LOG_ERR, "restore: %s: the snapshot's header fails its checksum or does not "
 			"match the file's %lld bytes (cut short?)", file, (long long)sb.st_size);
@@ -1187,12 +1122,12 @@ static int restore(struct daemon *d, const struct vm_config *cfg, const char *fi
 		goto out;
 	}
 	pos = sizeof(h);
-	if (crc(0, p + pos, h.image_len + h.tables_len + 16 * h.nr_extents) != h.meta_crc) {
+	if (vm_crc32c(0, p + pos, h.image_len + h.tables_len + 16 * h.nr_extents) != h.meta_crc) {
 		vmd_log(VM_LOG_ERR, "restore: %s: the snapshot's machine fails its checksum", file);
 		goto out;
 	}
 	ext = p + pos + h.image_len + h.tables_len;
-	c = crc(0, ext + 16 * h.nr_extents, h.data_len);
+	c = vm_crc32c(0, ext + 16 * h.nr_extents, h.data_len);
 	if (c != h.data_crc) {
 		vmd_log(VM_LOG_ERR, "restore: %s: the snapshot's frames fail their checksum", file);
 		goto out;
@@ -1267,7 +1202,7 @@ static int write_header(struct state *st, uint64_t memory)
 	h.jcap = st->jcap;
 	h.memory_bytes = memory;
 	h.created = (uint64_t)time(NULL);
-	h.hcrc = crc(0, (uint8_t *)&h + 16, sizeof(h) - 16);
+	h.hcrc = vm_crc32c(0, (uint8_t *)&h + 16, sizeof(h) - 16);
 	if (ftruncate(st->state_fd, (off_t)(HDR_SIZE + st->jcap)) < 0)
 		return -errno;
 	if ((r = pwrite_all(st->state_fd, &h, sizeof(h), 0)) < 0 ||
@@ -1363,7 +1298,7 @@ static int fresh(struct state *st, struct daemon *d, const struct vm_config *cfg
 	st->lineage = random64();
 	st->cur = -1;
 	st->gen = 0;
-	st->gen_crc = crc(0, &st->gen, sizeof(st->gen));
+	st->gen_crc = vm_crc32c(0, &st->gen, sizeof(st->gen));
 	if (r == 0)
 		r = write_header(st, cfg->memory_bytes);
 	if (r == 0)

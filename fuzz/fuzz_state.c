@@ -32,18 +32,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		}                                                                     \
 	} while (0)
 
-static uint32_t crc32c(const uint8_t *p, size_t n)
-{
-	uint32_t crc = ~0u;
-
-	for (; n; n--, p++) {
-		crc ^= *p;
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
-	}
-	return ~crc;
-}
-
 static uint64_t le(const uint8_t *p, unsigned n)
 {
 	uint64_t v = 0;
@@ -71,13 +59,13 @@ static void repair(uint8_t *p, size_t n)
 	hlen = le(p + 12, 4);
 	if (hlen < 16 || hlen > n - 4)
 		return;
-	put32(p + hlen, crc32c(p, hlen));
+	put32(p + hlen, vm_crc32c(0, p, hlen));
 	for (at = hlen + 4; n - at >= 16;) {
 		uint64_t len = le(p + at + 4, 8);
 
 		if (len > n - at - 16)
 			return;
-		put32(p + at + 12, crc32c(p + at + 16, len));
+		put32(p + at + 12, vm_crc32c(0, p + at + 16, len));
 		at += 16 + len;
 	}
 }

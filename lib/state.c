@@ -68,44 +68,6 @@ enum {
 #define CALLER_PCPU  1u
 #define CALLER_BASE  2u
 
-/* ---- CRC-32C (Castagnoli) ------------------------------------------------------------ */
-
-#if defined(__x86_64__)
-__attribute__((target("sse4.2")))
-static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t n)
-{
-	uint64_t c = crc;
-
-	for (; n >= 8; n -= 8, p += 8) {
-		uint64_t w;
-
-		memcpy(&w, p, 8);
-		c = __builtin_ia32_crc32di(c, w);
-	}
-	crc = (uint32_t)c;
-	for (; n; n--, p++)
-		crc = __builtin_ia32_crc32qi(crc, *p);
-	return crc;
-}
-#endif
-
-static uint32_t crc32c(const void *buf, size_t n)
-{
-	const uint8_t *p = buf;
-	uint32_t crc = ~0u;
-
-#if defined(__x86_64__)
-	if (__builtin_cpu_supports("sse4.2"))
-		return ~crc32c_hw(crc, p, n);
-#endif
-	for (; n; n--, p++) {
-		crc ^= *p;
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
-	}
-	return ~crc;
-}
-
 /* ---- the codec ------------------------------------------------------------------------- */
 
 static void out_bytes(struct vmi_out *o, const void *p, size_t n)
@@ -303,7 +265,7 @@ int vm_state_config(const void *buf, size_t len, struct vm_config *ret_cfg)
 	hlen = le_at(p + 12, 4);
 	if (hlen < HDR_FIXED || hlen > len - 4 || hlen > 256)
 		return -EBADMSG;
-	if (crc32c(p, hlen) != (uint32_t)le_at(p + hlen, 4))
+	if (vm_crc32c(0, p, hlen) != (uint32_t)le_at(p + hlen, 4))
 		return -EBADMSG;
 	/* The version after the checksum: a flipped bit is corruption, a
 	 * well-formed header of another version is another format. */
@@ -391,7 +353,7 @@ static void flush_section(struct saver *s, uint32_t tag)
 	for (unsigned i = 0; i < 8; i++)
 		h[4 + i] = (uint8_t)((uint64_t)s->o.len >> (8 * i));
 	{
-		uint32_t crc = crc32c(s->o.buf ? s->o.buf : h, s->o.len);
+		uint32_t crc = vm_crc32c(0, s->o.buf ? s->o.buf : h, s->o.len);
 
 		for (unsigned i = 0; i < 4; i++)
 			h[12 + i] = (uint8_t)(crc >> (8 * i));
@@ -719,7 +681,7 @@ int vm_engine_save(struct vm_engine *e, vm_save_fn *write, void *ctx)
 		hlen = o->len;
 		for (unsigned i = 0; i < 4; i++)
 			o->buf[12 + i] = (uint8_t)(hlen >> (8 * i));
-		out_le(o, crc32c(o->buf, hlen), 4);
+		out_le(o, vm_crc32c(0, o->buf, hlen), 4);
 	}
 	if (o->err) {
 		s.err = o->err;
@@ -783,7 +745,7 @@ static int next_section(struct loader *ld, uint32_t tag, struct vmi_in *ret)
 	ld->what = names[tag];
 	if (in->err || t != tag || len > SEC_MAX || len > (uint64_t)(in->end - in->p))
 		return -EBADMSG;
-	if (crc32c(in->p, len) != crc) {
+	if (vm_crc32c(0, in->p, len) != crc) {
 		ld->what = "checksum";
 		return -EBADMSG;
 	}

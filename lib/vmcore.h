@@ -571,6 +571,11 @@ int vm_state_config(const void *buf, size_t len, struct vm_config *ret_cfg);
 int vm_engine_load(const struct vm_config *cfg, int frames_fd, const void *buf, size_t len,
 		   struct vm_engine **ret_engine);
 
+/* CRC-32C (Castagnoli) of len bytes, continuing crc (0 to start):
+ * vm_crc32c(vm_crc32c(0, a), b) is the CRC of a followed by b.  The state
+ * image's checksum, offered for anything stored beside it.  Can't fail. */
+uint32_t vm_crc32c(uint32_t crc, const void *buf, size_t len);
+
 /* The memfd of the machine's frames (the engine keeps owning it; dup it to
  * keep it). */
 int vm_engine_frames_fd(const struct vm_engine *e);

@@ -612,19 +612,6 @@ static void test_corruption(void)
 	}
 }
 
-/* CRC-32C, to forge a well-formed image of another version. */
-static uint32_t crc32c(const uint8_t *p, size_t n)
-{
-	uint32_t crc = ~0u;
-
-	for (; n; n--, p++) {
-		crc ^= *p;
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
-	}
-	return ~crc;
-}
-
 static void test_version_and_config(void)
 {
 	struct vm_config cfg, got, other;
@@ -675,7 +662,7 @@ static void test_version_and_config(void)
 	/* Version 2, well formed: another format. */
 	hlen = (uint32_t)im.buf[12] | (uint32_t)im.buf[13] << 8;
 	im.buf[8] = 2;
-	crc = crc32c(im.buf, hlen);
+	crc = vm_crc32c(0, im.buf, hlen);
 	memcpy(im.buf + hlen, &crc, 4);
 	CU_ASSERT_EQUAL(vm_state_config(im.buf, im.len, &got), -EPROTONOSUPPORT);
 	CU_ASSERT_EQUAL(vm_engine_load(&cfg, fd, im.buf, im.len, &l), -EPROTONOSUPPORT);
